@@ -1,0 +1,485 @@
+//! The code section (jump table, code bytes, bitmask) and its one-time decoding.
+//!
+//! Both program formats carry the same code layout, the Gray Paper's `deblob` form:
+//! `varint(jump table entries) ++ u8(entry size) ++ varint(code length) ++ jump table ++ code ++
+//! bitmask`. [`ProgramCode`] holds it; [`ProgramCode::decode`] walks it once, in O(n), into a
+//! [`DecodedProgram`] that the disassembler, the interpreter and the compiler all consume.
+
+use super::error::{BlobError, BlobErrorKind};
+use super::isa::{decode_instruction, Instruction, InstructionSet, MAX_SKIP};
+use super::varint::{read_varint, write_varint};
+
+/// The largest code section the VM accepts.
+pub const MAX_CODE_SIZE: u32 = 32 * 1024 * 1024;
+/// The largest number of jump table entries the VM accepts.
+pub const MAX_JUMP_TABLE_ENTRIES: u32 = 16 * 1024 * 1024;
+/// Dynamic jump addresses are multiples of this (entry `i` has address `(i + 1) * 2`).
+pub const JUMP_TABLE_ALIGNMENT: u32 = 2;
+/// The dynamic jump address that ends execution with a halt.
+pub const HALT_ADDRESS: u32 = 0xffff_0000;
+
+/// Code, bitmask and jump table of a program, structurally valid (lengths and padding checked).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProgramCode {
+    isa: InstructionSet,
+    code: Vec<u8>,
+    bitmask: Vec<u8>,
+    jump_table: Vec<u32>,
+    jump_table_entry_size: u8,
+}
+
+/// Byte offsets of the jump table and the code inside a blob.
+pub(crate) struct CodeLayout {
+    pub jump_table: usize,
+    pub code: usize,
+}
+
+/// A little cursor over a byte slice that reports errors with absolute blob offsets.
+pub(crate) struct Reader<'a> {
+    pub bytes: &'a [u8],
+    pub position: usize,
+    /// Added to `position` in error offsets (where `bytes` starts inside the whole blob).
+    pub base: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8], base: usize) -> Self {
+        Reader {
+            bytes,
+            position: 0,
+            base,
+        }
+    }
+
+    pub fn offset(&self) -> usize {
+        self.base + self.position
+    }
+
+    pub fn error(&self, kind: BlobErrorKind) -> BlobError {
+        BlobError::new(self.offset(), kind)
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() - self.position
+    }
+
+    pub fn bytes(&mut self, count: usize, what: &'static str) -> Result<&'a [u8], BlobError> {
+        if self.remaining() < count {
+            return Err(self.error(BlobErrorKind::Truncated {
+                what,
+                needed: count,
+                available: self.remaining(),
+            }));
+        }
+        let slice = &self.bytes[self.position..self.position + count];
+        self.position += count;
+        Ok(slice)
+    }
+
+    pub fn byte(&mut self, what: &'static str) -> Result<u8, BlobError> {
+        Ok(self.bytes(1, what)?[0])
+    }
+
+    pub fn varint(&mut self, what: &'static str) -> Result<u32, BlobError> {
+        match read_varint(&self.bytes[self.position..]) {
+            Some((value, length)) => {
+                self.position += length;
+                Ok(value)
+            }
+            None if self.remaining() == 0 => Err(self.error(BlobErrorKind::Truncated {
+                what,
+                needed: 1,
+                available: 0,
+            })),
+            None => Err(self.error(BlobErrorKind::InvalidVarint { what })),
+        }
+    }
+}
+
+fn over_limit(
+    reader: &Reader,
+    what: &'static str,
+    value: u64,
+    limit: u64,
+) -> Result<(), BlobError> {
+    if value > limit {
+        Err(reader.error(BlobErrorKind::OverLimit { what, value, limit }))
+    } else {
+        Ok(())
+    }
+}
+
+impl ProgramCode {
+    /// Builds program code from its parts, checking the bitmask's length and padding.
+    pub fn new(
+        isa: InstructionSet,
+        code: Vec<u8>,
+        bitmask: Vec<u8>,
+        jump_table: Vec<u32>,
+    ) -> Result<Self, BlobError> {
+        let entry_size = jump_table
+            .iter()
+            .map(|&entry| 4 - entry.leading_zeros() / 8)
+            .max()
+            .unwrap_or(0) as u8;
+        let code = ProgramCode {
+            isa,
+            code,
+            bitmask,
+            jump_table,
+            jump_table_entry_size: entry_size,
+        };
+        code.check_bitmask(0)?;
+        if code.code.len() > MAX_CODE_SIZE as usize {
+            return Err(BlobError::new(
+                0,
+                BlobErrorKind::OverLimit {
+                    what: "the code length",
+                    value: code.code.len() as u64,
+                    limit: u64::from(MAX_CODE_SIZE),
+                },
+            ));
+        }
+        Ok(code)
+    }
+
+    /// Parses the `deblob` layout from `bytes`, which must be exactly the code section.
+    /// `base` is where `bytes` starts in the whole blob (for error offsets).
+    pub(crate) fn parse(
+        isa: InstructionSet,
+        bytes: &[u8],
+        base: usize,
+    ) -> Result<(Self, CodeLayout), BlobError> {
+        let mut reader = Reader::new(bytes, base);
+        let entry_count = reader.varint("the jump table entry count")?;
+        over_limit(
+            &reader,
+            "the jump table entry count",
+            entry_count.into(),
+            MAX_JUMP_TABLE_ENTRIES.into(),
+        )?;
+        let entry_size_offset = reader.offset();
+        let entry_size = reader.byte("the jump table entry size")?;
+        if entry_size > 4 {
+            return Err(BlobError::new(
+                entry_size_offset,
+                BlobErrorKind::JumpTableEntrySize(entry_size),
+            ));
+        }
+        let code_length = reader.varint("the code length")?;
+        over_limit(
+            &reader,
+            "the code length",
+            code_length.into(),
+            MAX_CODE_SIZE.into(),
+        )?;
+
+        let jump_table_offset = reader.offset();
+        let table_bytes =
+            reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
+        let jump_table = if entry_size == 0 {
+            vec![0; entry_count as usize]
+        } else {
+            table_bytes
+                .chunks_exact(entry_size as usize)
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .rev()
+                        .fold(0u32, |acc, &byte| acc << 8 | u32::from(byte))
+                })
+                .collect()
+        };
+        let code_offset = reader.offset();
+        let code = reader.bytes(code_length as usize, "the code")?.to_vec();
+        let bitmask_offset = reader.offset();
+        let expected = code.len().div_ceil(8);
+        let bitmask = reader.bytes(expected, "the bitmask")?.to_vec();
+        if reader.remaining() != 0 {
+            return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
+        }
+        let code = ProgramCode {
+            isa,
+            code,
+            bitmask,
+            jump_table,
+            jump_table_entry_size: entry_size,
+        };
+        code.check_bitmask(bitmask_offset)?;
+        let layout = CodeLayout {
+            jump_table: jump_table_offset,
+            code: code_offset,
+        };
+        Ok((code, layout))
+    }
+
+    fn check_bitmask(&self, offset: usize) -> Result<(), BlobError> {
+        let expected = self.code.len().div_ceil(8);
+        if self.bitmask.len() != expected {
+            return Err(BlobError::new(
+                offset,
+                BlobErrorKind::BitmaskLength {
+                    actual: self.bitmask.len(),
+                    expected,
+                    code_length: self.code.len(),
+                },
+            ));
+        }
+        let used_bits = self.code.len() % 8;
+        if used_bits != 0 && self.bitmask[expected - 1] >> used_bits != 0 {
+            return Err(BlobError::new(
+                offset + expected - 1,
+                BlobErrorKind::BitmaskPadding,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends the `deblob` layout.
+    pub fn serialize(&self, out: &mut Vec<u8>) {
+        write_varint(self.jump_table.len() as u32, out);
+        out.push(self.jump_table_entry_size);
+        write_varint(self.code.len() as u32, out);
+        for &entry in &self.jump_table {
+            out.extend_from_slice(&entry.to_le_bytes()[..self.jump_table_entry_size as usize]);
+        }
+        out.extend_from_slice(&self.code);
+        out.extend_from_slice(&self.bitmask);
+    }
+
+    /// The instruction set the code is written in.
+    pub fn isa(&self) -> InstructionSet {
+        self.isa
+    }
+
+    /// The code bytes.
+    pub fn code(&self) -> &[u8] {
+        &self.code
+    }
+
+    /// One bit per code byte, set where an instruction starts (least significant bit first).
+    pub fn bitmask(&self) -> &[u8] {
+        &self.bitmask
+    }
+
+    /// The jump table: entry `i` is the target pc of dynamic jump address `(i + 1) * 2`.
+    pub fn jump_table(&self) -> &[u32] {
+        &self.jump_table
+    }
+
+    /// The size in bytes of each serialized jump table entry.
+    pub fn jump_table_entry_size(&self) -> u8 {
+        self.jump_table_entry_size
+    }
+
+    /// Whether the bitmask marks `pc` as the start of an instruction.
+    #[inline]
+    pub fn is_instruction_start(&self, pc: u32) -> bool {
+        let pc = pc as usize;
+        pc < self.code.len() && self.bitmask[pc / 8] & (1 << (pc % 8)) != 0
+    }
+
+    /// The Gray Paper's `skip(pc)`: how many operand bytes follow the opcode at `pc`. The
+    /// bitmask is treated as followed by ones, and the result is capped at 24.
+    pub fn skip(&self, pc: u32) -> u32 {
+        for j in 0..MAX_SKIP {
+            let next = pc as usize + 1 + j as usize;
+            if next >= self.code.len() || self.is_instruction_start(next as u32) {
+                return j;
+            }
+        }
+        MAX_SKIP
+    }
+
+    /// Decodes the whole program once. With `Validation::Strict` (container blobs) every branch
+    /// target and jump table entry must be a basic block start and every opcode defined; with
+    /// `Validation::GrayPaper` (raw blobs) those are left to fail at run time, as the Gray Paper
+    /// specifies.
+    pub fn decode(&self, validation: Validation) -> Result<DecodedProgram, BlobError> {
+        let strict = validation == Validation::Strict;
+        let code_len = self.code.len() as u32;
+        let error = |pc: u32, kind| BlobError::new(pc as usize, kind);
+        if strict && code_len > 0 && !self.is_instruction_start(0) {
+            return Err(error(0, BlobErrorKind::FirstInstructionNotMarked));
+        }
+
+        let mut instructions = Vec::with_capacity(self.code.len() / 3 + 1);
+        let mut index_of_pc = vec![NO_INSTRUCTION; self.code.len() + 1];
+        let mut pc = 0u32;
+        let mut previous_is_terminator = true;
+        while pc < code_len {
+            let skip = self.skip(pc);
+            let instruction = decode_instruction(self.isa, &self.code, pc, skip);
+            let next_pc = pc + 1 + skip;
+            let marked = self.is_instruction_start(pc);
+            if strict {
+                if let Instruction::invalid(raw) = instruction {
+                    return Err(error(pc, BlobErrorKind::InvalidInstruction { pc, raw }));
+                }
+                if next_pc < code_len && !self.is_instruction_start(next_pc) {
+                    return Err(error(pc, BlobErrorKind::InstructionTooLong { pc }));
+                }
+            }
+            let block_start =
+                previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
+            index_of_pc[pc as usize] = instructions.len() as u32;
+            instructions.push(DecodedInstruction {
+                pc,
+                next_pc,
+                instruction,
+                block_start,
+            });
+            previous_is_terminator = instruction.is_terminator();
+            pc = next_pc;
+        }
+        // Past the end, execution traps: a sentinel makes that an ordinary instruction.
+        index_of_pc[code_len as usize] = instructions.len() as u32;
+        instructions.push(DecodedInstruction {
+            pc: code_len,
+            next_pc: code_len,
+            instruction: Instruction::trap(),
+            block_start: false,
+        });
+
+        let program = DecodedProgram {
+            isa: self.isa,
+            instructions,
+            index_of_pc,
+            jump_table: self.jump_table.clone(),
+        };
+
+        if strict {
+            for decoded in program.instructions() {
+                if let Some(target) = decoded.instruction.branch_target() {
+                    if !program.is_block_start(target) {
+                        return Err(error(
+                            decoded.pc,
+                            BlobErrorKind::InvalidBranchTarget {
+                                pc: decoded.pc,
+                                target,
+                            },
+                        ));
+                    }
+                }
+            }
+            for (index, &target) in self.jump_table.iter().enumerate() {
+                if !program.is_block_start(target) {
+                    return Err(error(
+                        0,
+                        BlobErrorKind::InvalidJumpTableEntry {
+                            index: index as u32,
+                            target,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(program)
+    }
+}
+
+/// How much [`ProgramCode::decode`] checks up front.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Validation {
+    /// Reject undefined opcodes, over-long instructions and branches or jump table entries that
+    /// do not point at basic block starts (what PolkaVM container blobs must satisfy).
+    Strict,
+    /// Accept anything structurally sound; the Gray Paper defines all of the above to panic
+    /// when executed (what the JAM conformance vectors rely on).
+    GrayPaper,
+}
+
+const NO_INSTRUCTION: u32 = u32::MAX;
+
+/// One decoded instruction and where it sits.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct DecodedInstruction {
+    /// Its program counter.
+    pub pc: u32,
+    /// The program counter of the instruction after it.
+    pub next_pc: u32,
+    /// The instruction.
+    pub instruction: Instruction,
+    /// Whether branches and dynamic jumps may target it (the Gray Paper's set ϖ).
+    pub block_start: bool,
+}
+
+/// A program decoded once: the instruction sequence in pc order (ending with a sentinel `trap`
+/// at `pc == code length`), a pc-to-instruction index, basic block starts and the jump table.
+#[derive(Clone, Debug)]
+pub struct DecodedProgram {
+    isa: InstructionSet,
+    instructions: Vec<DecodedInstruction>,
+    index_of_pc: Vec<u32>,
+    jump_table: Vec<u32>,
+}
+
+impl DecodedProgram {
+    /// The instruction set the program was decoded with.
+    pub fn isa(&self) -> InstructionSet {
+        self.isa
+    }
+
+    /// Every instruction in pc order; the last one is the sentinel `trap` past the end.
+    pub fn instructions(&self) -> &[DecodedInstruction] {
+        &self.instructions
+    }
+
+    /// The length of the code in bytes (the sentinel's pc).
+    pub fn code_len(&self) -> u32 {
+        self.instructions.last().map_or(0, |sentinel| sentinel.pc)
+    }
+
+    /// The index in [`DecodedProgram::instructions`] of the instruction at `pc`.
+    #[inline]
+    pub fn index_of(&self, pc: u32) -> Option<usize> {
+        match self.index_of_pc.get(pc as usize) {
+            Some(&index) if index != NO_INSTRUCTION => Some(index as usize),
+            _ => None,
+        }
+    }
+
+    /// Whether `pc` starts a basic block (a valid branch or jump target).
+    pub fn is_block_start(&self, pc: u32) -> bool {
+        self.index_of(pc)
+            .is_some_and(|index| self.instructions[index].block_start)
+    }
+
+    /// The jump table.
+    pub fn jump_table(&self) -> &[u32] {
+        &self.jump_table
+    }
+
+    /// Resolves a dynamic jump address (Gray Paper `djump`): `Ok(None)` halts, `Ok(Some(pc))`
+    /// jumps, `Err(())` panics (zero, misaligned, out of range, or not a block start).
+    #[inline]
+    pub fn resolve_dynamic_jump(&self, address: u32) -> Result<Option<u32>, ()> {
+        if address == HALT_ADDRESS {
+            return Ok(None);
+        }
+        if address == 0 || address % JUMP_TABLE_ALIGNMENT != 0 {
+            return Err(());
+        }
+        match self
+            .jump_table
+            .get((address / JUMP_TABLE_ALIGNMENT - 1) as usize)
+        {
+            Some(&target) if self.is_block_start(target) => Ok(Some(target)),
+            _ => Err(()),
+        }
+    }
+
+    /// The instructions of the basic block starting at `index`, through its terminator (or the
+    /// first undefined opcode, or the sentinel), which is where execution must leave the block.
+    pub fn block_at(&self, index: usize) -> &[DecodedInstruction] {
+        let mut end = index;
+        while end + 1 < self.instructions.len() {
+            let instruction = self.instructions[end].instruction;
+            if instruction.is_terminator() || matches!(instruction, Instruction::invalid(_)) {
+                break;
+            }
+            end += 1;
+        }
+        &self.instructions[index..=end]
+    }
+}

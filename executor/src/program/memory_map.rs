@@ -1,0 +1,168 @@
+//! Where a container program's memory regions live in the 32-bit guest address space.
+//!
+//! The placement is PolkaVM's, to the byte, because linked programs bake these addresses into
+//! their code: each region is reserved in 64 KiB units with a 64 KiB guard gap around it, and is
+//! accessible in 4 KiB pages.
+//!
+//! ```text
+//! 0x0000_0000  inaccessible (the lowest 64 KiB always panic)
+//! 0x0001_0000  read-only data
+//!              guard
+//!  rw_address  read-write data, then the heap (grows upwards through `sbrk`)
+//!              ...
+//!   stack low  stack (grows downwards from stack high)
+//!  stack high  guard
+//! aux_address  auxiliary data
+//! 0xffff_0000  guard up to the end of the address space
+//! ```
+
+/// The page size: protection and allocation granularity.
+pub const PAGE_SIZE: u32 = 0x1000;
+
+/// The unit in which regions are reserved and separated (PolkaVM's maximum page size).
+pub const REGION_ALIGNMENT: u32 = 0x10000;
+
+/// Addresses below this always panic when accessed.
+pub const LOWEST_ACCESSIBLE_ADDRESS: u32 = 0x10000;
+
+const ADDRESS_SPACE_SIZE: u64 = 1 << 32;
+const ADDRESS_SPACE_TOP: u64 = ADDRESS_SPACE_SIZE - REGION_ALIGNMENT as u64;
+
+/// Rounds `value` up to a multiple of `alignment` (a power of two).
+pub const fn align_up(value: u64, alignment: u32) -> u64 {
+    let mask = alignment as u64 - 1;
+    (value + mask) & !mask
+}
+
+/// The memory sizes a program declares (and the host's auxiliary data size).
+#[derive(Copy, Clone, PartialEq, Eq, Default, Debug)]
+pub struct MemoryConfig {
+    /// Size of the read-only data region.
+    pub ro_data_size: u32,
+    /// Size of the read-write data region (the heap starts right after it).
+    pub rw_data_size: u32,
+    /// Size of the stack.
+    pub stack_size: u32,
+    /// Size of the auxiliary data region, which the host fills and the guest reads.
+    pub aux_data_size: u32,
+}
+
+/// The placed regions of a program's memory.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct MemoryMap {
+    /// Start of read-only data (always 0x10000).
+    pub ro_data_address: u32,
+    /// Accessible size of read-only data (whole pages).
+    pub ro_data_size: u32,
+    /// Start of read-write data.
+    pub rw_data_address: u32,
+    /// Accessible size of read-write data before any `sbrk` (whole pages).
+    pub rw_data_size: u32,
+    /// Where the heap starts: right after the declared (unrounded) read-write data.
+    pub heap_base: u32,
+    /// How far the heap may grow from `heap_base`.
+    pub max_heap_size: u32,
+    /// Lowest stack address.
+    pub stack_address_low: u32,
+    /// One past the highest stack address; the initial stack pointer.
+    pub stack_address_high: u32,
+    /// Start of auxiliary data.
+    pub aux_data_address: u32,
+    /// Accessible size of auxiliary data (whole pages).
+    pub aux_data_size: u32,
+}
+
+impl MemoryMap {
+    /// Places the regions of `config`, or says why they do not fit in the address space.
+    pub fn new(config: MemoryConfig) -> Result<MemoryMap, &'static str> {
+        let reserve = |size: u32| align_up(u64::from(size), REGION_ALIGNMENT);
+        let pages = |size: u32| align_up(u64::from(size), PAGE_SIZE);
+
+        let mut low = u64::from(LOWEST_ACCESSIBLE_ADDRESS);
+        let ro_data_address = low;
+        low += reserve(config.ro_data_size) + u64::from(REGION_ALIGNMENT);
+        let rw_data_address = low;
+        let heap_base = low + u64::from(config.rw_data_size);
+        low += reserve(config.rw_data_size);
+        let heap_slack = low - heap_base;
+        low += u64::from(REGION_ALIGNMENT);
+
+        let mut high = ADDRESS_SPACE_TOP as i64;
+        high -= reserve(config.aux_data_size) as i64;
+        let aux_data_address = high;
+        high -= i64::from(REGION_ALIGNMENT);
+        let stack_address_high = high;
+        high -= reserve(config.stack_size) as i64;
+
+        if low as i64 > high {
+            return Err("the declared memory does not fit in the 32-bit address space");
+        }
+        Ok(MemoryMap {
+            ro_data_address: ro_data_address as u32,
+            ro_data_size: pages(config.ro_data_size) as u32,
+            rw_data_address: rw_data_address as u32,
+            rw_data_size: pages(config.rw_data_size) as u32,
+            heap_base: heap_base as u32,
+            max_heap_size: (high as u64 - low + heap_slack) as u32,
+            stack_address_low: (stack_address_high as u64 - pages(config.stack_size)) as u32,
+            stack_address_high: stack_address_high as u32,
+            aux_data_address: aux_data_address as u32,
+            aux_data_size: pages(config.aux_data_size) as u32,
+        })
+    }
+
+    /// The initial stack pointer.
+    pub fn default_sp(&self) -> u32 {
+        self.stack_address_high
+    }
+
+    /// The stack's size (whole pages).
+    pub fn stack_size(&self) -> u32 {
+        self.stack_address_high - self.stack_address_low
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_polkavm_placement() {
+        // The same placement PolkaVM computes for one byte of each region with 4 KiB pages.
+        let map = MemoryMap::new(MemoryConfig {
+            ro_data_size: 1,
+            rw_data_size: 1,
+            stack_size: 1,
+            aux_data_size: 0,
+        })
+        .unwrap();
+        assert_eq!(map.ro_data_address, 0x10000);
+        assert_eq!(map.ro_data_size, 0x1000);
+        assert_eq!(map.rw_data_address, 0x30000);
+        assert_eq!(map.rw_data_size, 0x1000);
+        assert_eq!(map.heap_base, 0x30001);
+        assert_eq!(map.stack_address_high, 0xfffe_0000);
+        assert_eq!(map.stack_address_low, 0xfffd_f000);
+        assert_eq!(map.aux_data_address, 0xffff_0000);
+        assert_eq!(
+            u64::from(map.max_heap_size),
+            (1u64 << 32) - 4 * u64::from(REGION_ALIGNMENT) - u64::from(map.heap_base)
+        );
+    }
+
+    #[test]
+    fn rejects_memory_that_does_not_fit() {
+        let max = ((1u64 << 32) - 5 * u64::from(REGION_ALIGNMENT)) as u32;
+        assert!(MemoryMap::new(MemoryConfig {
+            ro_data_size: max,
+            ..Default::default()
+        })
+        .is_ok());
+        assert!(MemoryMap::new(MemoryConfig {
+            ro_data_size: max,
+            stack_size: 1,
+            ..Default::default()
+        })
+        .is_err());
+    }
+}

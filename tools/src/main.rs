@@ -1,0 +1,40 @@
+//! `pvm`: inspect, disassemble, assemble, link and run PVM programs.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod commands;
+
+#[derive(Parser)]
+#[command(
+    name = "pvm",
+    version,
+    about = "Inspect, disassemble, link and run PVM programs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a program blob's format version, instruction set, sections, memory map, imports and exports.
+    Info(commands::info::Args),
+    /// Disassemble a program blob: one instruction per line (pc, bytes, text).
+    Disasm(commands::disasm::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => commands::info::run(args),
+        Command::Disasm(args) => commands::disasm::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
