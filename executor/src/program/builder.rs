@@ -80,12 +80,7 @@ fn with_target(instruction: Instruction, target: u32) -> Option<Instruction> {
 impl CodeBuilder {
     /// An empty builder.
     pub fn new(isa: InstructionSet) -> Self {
-        CodeBuilder {
-            isa,
-            instructions: Vec::new(),
-            labels: Vec::new(),
-            jump_table: Vec::new(),
-        }
+        CodeBuilder { isa, instructions: Vec::new(), labels: Vec::new(), jump_table: Vec::new() }
     }
 
     /// A new, unbound label.
@@ -125,8 +120,7 @@ impl CodeBuilder {
                 return Err(BuildError::NotABranch(instruction.to_string()));
             }
         }
-        let label_index =
-            |label: Label| self.labels[label.0].ok_or(BuildError::UnboundLabel(label.0));
+        let label_index = |label: Label| self.labels[label.0].ok_or(BuildError::UnboundLabel(label.0));
         let mut pcs = vec![0u32; self.instructions.len() + 1];
         let mut bytes = Vec::new();
         let mut bitmask_bits = Vec::new();
@@ -139,9 +133,7 @@ impl CodeBuilder {
                 changed |= pcs[i] != pc;
                 pcs[i] = pc;
                 let instruction = match label {
-                    Some(label) => {
-                        with_target(*instruction, pcs[label_index(*label)?]).expect("checked above")
-                    }
+                    Some(label) => with_target(*instruction, pcs[label_index(*label)?]).expect("checked above"),
                     None => *instruction,
                 };
                 let length = instruction.encode(self.isa, pc, &mut bytes)?;
@@ -156,20 +148,13 @@ impl CodeBuilder {
                 for (i, _) in bitmask_bits.iter().enumerate().filter(|(_, bit)| **bit) {
                     bitmask[i / 8] |= 1 << (i % 8);
                 }
-                let jump_table = self
-                    .jump_table
-                    .iter()
-                    .map(|&label| Ok(pcs[label_index(label)?]))
-                    .collect::<Result<Vec<_>, BuildError>>()?;
-                let label_pcs = self
-                    .labels
-                    .iter()
-                    .map(|index| index.map_or(u32::MAX, |i| pcs[i]))
-                    .collect();
-                return Ok(BuiltCode {
-                    code: ProgramCode::new(self.isa, bytes, bitmask, jump_table)?,
-                    label_pcs,
-                });
+                let jump_table = self.jump_table.iter().map(|&label| Ok(pcs[label_index(label)?])).collect::<Result<
+                    Vec<_>,
+                    BuildError,
+                >>(
+                )?;
+                let label_pcs = self.labels.iter().map(|index| index.map_or(u32::MAX, |i| pcs[i])).collect();
+                return Ok(BuiltCode { code: ProgramCode::new(self.isa, bytes, bitmask, jump_table)?, label_pcs });
             }
         }
         Err(BuildError::NoStableLayout)

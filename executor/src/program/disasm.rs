@@ -47,17 +47,11 @@ fn write_instructions(
 ) -> fmt::Result {
     let mut notes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for export in exports {
-        notes
-            .entry(export.pc)
-            .or_default()
-            .push(format!("export {}", export.name));
+        notes.entry(export.pc).or_default().push(format!("export {}", export.name));
     }
     for (index, &target) in code.jump_table().iter().enumerate() {
         let address = (index as u32 + 1) * 2;
-        notes
-            .entry(target)
-            .or_default()
-            .push(format!("jump table address {address}"));
+        notes.entry(target).or_default().push(format!("jump table address {address}"));
     }
     for instruction in decoded.instructions() {
         if let Some(target) = instruction.instruction.branch_target() {
@@ -86,11 +80,7 @@ fn write_instructions(
             writeln!(out, "{line}")?;
         }
         if at_end {
-            writeln!(
-                out,
-                "{pc:>8}: {:<29}; end of code: execution past here traps",
-                ""
-            )?;
+            writeln!(out, "{pc:>8}: {:<29}; end of code: execution past here traps", "")?;
             break;
         }
         let raw = &bytes[pc as usize..instruction.next_pc as usize];

@@ -16,9 +16,6 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let program = load(&args.blob, args.isa)?;
-    print!(
-        "{}",
-        disassemble_to_string(program.code(), program.exports())
-    );
+    print!("{}", disassemble_to_string(program.code(), program.exports()));
     Ok(ExitCode::SUCCESS)
 }

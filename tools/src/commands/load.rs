@@ -29,12 +29,9 @@ impl LoadedProgram {
 
 /// Reads a file; files starting with `PVM\0` are container blobs, others raw blobs decoded with `raw_isa`.
 pub fn load(path: &Path, raw_isa: InstructionSet) -> Result<LoadedProgram, String> {
-    let bytes =
-        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     if bytes.starts_with(b"PVM\0") {
-        ProgramBlob::parse(&bytes)
-            .map(LoadedProgram::Container)
-            .map_err(|err| format!("{}: {err}", path.display()))
+        ProgramBlob::parse(&bytes).map(LoadedProgram::Container).map_err(|err| format!("{}: {err}", path.display()))
     } else {
         RawProgram::parse(&bytes, raw_isa)
             .map(LoadedProgram::Raw)

@@ -1,0 +1,784 @@
+//! What each instruction does (Gray Paper appendix A.5), as [`InstructionVisitor`] methods.
+//!
+//! Immediates arrive as the 32-bit pattern of a sign-extended value; [`sext`] widens them.
+//! 32-bit operations sign-extend their 32-bit result to 64 bits.
+
+use crate::instance::PanicReason;
+use crate::memory::{Fault, GuestMemory};
+use crate::program::{sext, InstructionVisitor, Reg, REG_COUNT};
+
+/// What the run loop does after an instruction.
+#[derive(Copy, Clone, Debug)]
+pub(super) enum Control {
+    /// Continue with the next op.
+    Next,
+    /// Continue at this op index (already resolved; may be the invalid marker).
+    Branch(u32),
+    /// Jump through the jump table to this address.
+    DynamicJump(u32),
+    /// Call the host; resume after this instruction.
+    HostCall(u32),
+    /// Stop with a panic.
+    Panic(PanicReason),
+    /// Stop with a page fault at this page address.
+    PageFault(u32),
+}
+
+/// Registers and memory, as the instructions see them.
+pub(super) struct Machine<'a> {
+    pub regs: [u64; REG_COUNT],
+    pub memory: &'a mut GuestMemory,
+}
+
+#[inline(always)]
+fn sext32(value: u32) -> u64 {
+    value as i32 as i64 as u64
+}
+
+#[inline(always)]
+fn fault(fault: Fault) -> Control {
+    match fault {
+        Fault::Panic => Control::Panic(PanicReason::MemoryBelowMinimum),
+        Fault::PageFault(address) => Control::PageFault(address),
+    }
+}
+
+impl Machine<'_> {
+    #[inline(always)]
+    fn get(&self, reg: Reg) -> u64 {
+        self.regs[reg as usize]
+    }
+
+    #[inline(always)]
+    fn get32(&self, reg: Reg) -> u32 {
+        self.regs[reg as usize] as u32
+    }
+
+    #[inline(always)]
+    fn set(&mut self, reg: Reg, value: u64) -> Control {
+        self.regs[reg as usize] = value;
+        Control::Next
+    }
+
+    #[inline(always)]
+    fn set32(&mut self, reg: Reg, value: u32) -> Control {
+        self.set(reg, sext32(value))
+    }
+
+    #[inline(always)]
+    fn load<const N: usize>(&mut self, reg: Reg, address: u32, convert: impl FnOnce([u8; N]) -> u64) -> Control {
+        match self.memory.load::<N>(address) {
+            Ok(bytes) => self.set(reg, convert(bytes)),
+            Err(error) => fault(error),
+        }
+    }
+
+    #[inline(always)]
+    fn store<const N: usize>(&mut self, address: u32, value: u64) -> Control {
+        let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().expect("N <= 8");
+        match self.memory.store::<N>(address, bytes) {
+            Ok(()) => Control::Next,
+            Err(error) => fault(error),
+        }
+    }
+
+    #[inline(always)]
+    fn branch(&self, condition: bool, target: u32) -> Control {
+        if condition {
+            Control::Branch(target)
+        } else {
+            Control::Next
+        }
+    }
+}
+
+fn u8_(bytes: [u8; 1]) -> u64 {
+    u64::from(bytes[0])
+}
+fn i8_(bytes: [u8; 1]) -> u64 {
+    bytes[0] as i8 as i64 as u64
+}
+fn u16_(bytes: [u8; 2]) -> u64 {
+    u64::from(u16::from_le_bytes(bytes))
+}
+fn i16_(bytes: [u8; 2]) -> u64 {
+    i16::from_le_bytes(bytes) as i64 as u64
+}
+fn u32_(bytes: [u8; 4]) -> u64 {
+    u64::from(u32::from_le_bytes(bytes))
+}
+fn i32_(bytes: [u8; 4]) -> u64 {
+    i32::from_le_bytes(bytes) as i64 as u64
+}
+fn u64_(bytes: [u8; 8]) -> u64 {
+    u64::from_le_bytes(bytes)
+}
+
+#[inline(always)]
+fn div_unsigned_32(a: u32, b: u32) -> u64 {
+    a.checked_div(b).map_or(u64::MAX, sext32)
+}
+
+#[inline(always)]
+fn div_signed_32(a: u32, b: u32) -> u64 {
+    let (a, b) = (a as i32, b as i32);
+    if b == 0 {
+        u64::MAX
+    } else {
+        a.wrapping_div(b) as i64 as u64
+    }
+}
+
+#[inline(always)]
+fn rem_unsigned_32(a: u32, b: u32) -> u64 {
+    sext32(a.checked_rem(b).unwrap_or(a))
+}
+
+#[inline(always)]
+fn rem_signed_32(a: u32, b: u32) -> u64 {
+    let (a, b) = (a as i32, b as i32);
+    if b == 0 {
+        a as i64 as u64
+    } else {
+        a.wrapping_rem(b) as i64 as u64
+    }
+}
+
+#[inline(always)]
+fn div_signed_64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        u64::MAX
+    } else {
+        (a as i64).wrapping_div(b as i64) as u64
+    }
+}
+
+#[inline(always)]
+fn rem_signed_64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        (a as i64).wrapping_rem(b as i64) as u64
+    }
+}
+
+#[inline(always)]
+fn mul_upper_signed_signed(a: u64, b: u64) -> u64 {
+    ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64
+}
+
+#[inline(always)]
+fn mul_upper_unsigned_unsigned(a: u64, b: u64) -> u64 {
+    ((u128::from(a) * u128::from(b)) >> 64) as u64
+}
+
+#[inline(always)]
+fn mul_upper_signed_unsigned(a: u64, b: u64) -> u64 {
+    ((i128::from(a as i64) * i128::from(b)) >> 64) as u64
+}
+
+impl InstructionVisitor for Machine<'_> {
+    type Output = Control;
+
+    // --- no operands ---
+    #[inline(always)]
+    fn trap(&mut self) -> Control {
+        Control::Panic(PanicReason::Trap)
+    }
+    #[inline(always)]
+    fn fallthrough(&mut self) -> Control {
+        Control::Next
+    }
+    #[inline(always)]
+    fn unlikely(&mut self) -> Control {
+        Control::Next
+    }
+    #[inline(always)]
+    fn invalid(&mut self, _raw: u8) -> Control {
+        Control::Panic(PanicReason::InvalidInstruction)
+    }
+
+    // --- one immediate ---
+    #[inline(always)]
+    fn ecalli(&mut self, index: u32) -> Control {
+        Control::HostCall(index)
+    }
+
+    // --- register and 64-bit immediate ---
+    #[inline(always)]
+    fn load_imm64(&mut self, reg: Reg, value: u64) -> Control {
+        self.set(reg, value)
+    }
+
+    // --- two immediates: store an immediate at an absolute address ---
+    #[inline(always)]
+    fn store_imm_u8(&mut self, address: u32, value: u32) -> Control {
+        self.store::<1>(address, u64::from(value))
+    }
+    #[inline(always)]
+    fn store_imm_u16(&mut self, address: u32, value: u32) -> Control {
+        self.store::<2>(address, u64::from(value))
+    }
+    #[inline(always)]
+    fn store_imm_u32(&mut self, address: u32, value: u32) -> Control {
+        self.store::<4>(address, u64::from(value))
+    }
+    #[inline(always)]
+    fn store_imm_u64(&mut self, address: u32, value: u32) -> Control {
+        self.store::<8>(address, sext(value))
+    }
+
+    // --- one offset ---
+    #[inline(always)]
+    fn jump(&mut self, target: u32) -> Control {
+        Control::Branch(target)
+    }
+
+    // --- register and immediate ---
+    #[inline(always)]
+    fn jump_indirect(&mut self, reg: Reg, imm: u32) -> Control {
+        Control::DynamicJump(self.get32(reg).wrapping_add(imm))
+    }
+    #[inline(always)]
+    fn load_imm(&mut self, reg: Reg, imm: u32) -> Control {
+        self.set(reg, sext(imm))
+    }
+    #[inline(always)]
+    fn load_u8(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<1>(reg, imm, u8_)
+    }
+    #[inline(always)]
+    fn load_i8(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<1>(reg, imm, i8_)
+    }
+    #[inline(always)]
+    fn load_u16(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<2>(reg, imm, u16_)
+    }
+    #[inline(always)]
+    fn load_i16(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<2>(reg, imm, i16_)
+    }
+    #[inline(always)]
+    fn load_u32(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<4>(reg, imm, u32_)
+    }
+    #[inline(always)]
+    fn load_i32(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<4>(reg, imm, i32_)
+    }
+    #[inline(always)]
+    fn load_u64(&mut self, reg: Reg, imm: u32) -> Control {
+        self.load::<8>(reg, imm, u64_)
+    }
+    #[inline(always)]
+    fn store_u8(&mut self, reg: Reg, imm: u32) -> Control {
+        self.store::<1>(imm, self.get(reg))
+    }
+    #[inline(always)]
+    fn store_u16(&mut self, reg: Reg, imm: u32) -> Control {
+        self.store::<2>(imm, self.get(reg))
+    }
+    #[inline(always)]
+    fn store_u32(&mut self, reg: Reg, imm: u32) -> Control {
+        self.store::<4>(imm, self.get(reg))
+    }
+    #[inline(always)]
+    fn store_u64(&mut self, reg: Reg, imm: u32) -> Control {
+        self.store::<8>(imm, self.get(reg))
+    }
+
+    // --- register and two immediates: store an immediate at register + offset ---
+    #[inline(always)]
+    fn store_imm_indirect_u8(&mut self, base: Reg, offset: u32, value: u32) -> Control {
+        self.store::<1>(self.get32(base).wrapping_add(offset), u64::from(value))
+    }
+    #[inline(always)]
+    fn store_imm_indirect_u16(&mut self, base: Reg, offset: u32, value: u32) -> Control {
+        self.store::<2>(self.get32(base).wrapping_add(offset), u64::from(value))
+    }
+    #[inline(always)]
+    fn store_imm_indirect_u32(&mut self, base: Reg, offset: u32, value: u32) -> Control {
+        self.store::<4>(self.get32(base).wrapping_add(offset), u64::from(value))
+    }
+    #[inline(always)]
+    fn store_imm_indirect_u64(&mut self, base: Reg, offset: u32, value: u32) -> Control {
+        self.store::<8>(self.get32(base).wrapping_add(offset), sext(value))
+    }
+
+    // --- register, immediate and offset ---
+    #[inline(always)]
+    fn load_imm_and_jump(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.set(reg, sext(imm));
+        Control::Branch(target)
+    }
+    #[inline(always)]
+    fn branch_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch(self.get(reg) == sext(imm), target)
+    }
+    #[inline(always)]
+    fn branch_not_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch(self.get(reg) != sext(imm), target)
+    }
+    #[inline(always)]
+    fn branch_less_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch(self.get(reg) < sext(imm), target)
+    }
+    #[inline(always)]
+    fn branch_less_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch(self.get(reg) <= sext(imm), target)
+    }
+    #[inline(always)]
+    fn branch_greater_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch(self.get(reg) >= sext(imm), target)
+    }
+    #[inline(always)]
+    fn branch_greater_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch(self.get(reg) > sext(imm), target)
+    }
+    #[inline(always)]
+    fn branch_less_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch((self.get(reg) as i64) < (sext(imm) as i64), target)
+    }
+    #[inline(always)]
+    fn branch_less_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch((self.get(reg) as i64) <= (sext(imm) as i64), target)
+    }
+    #[inline(always)]
+    fn branch_greater_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch((self.get(reg) as i64) >= (sext(imm) as i64), target)
+    }
+    #[inline(always)]
+    fn branch_greater_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) -> Control {
+        self.branch((self.get(reg) as i64) > (sext(imm) as i64), target)
+    }
+
+    // --- two registers ---
+    #[inline(always)]
+    fn move_reg(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, self.get(s))
+    }
+    #[inline(always)]
+    fn count_set_bits_64(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get(s).count_ones()))
+    }
+    #[inline(always)]
+    fn count_set_bits_32(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get32(s).count_ones()))
+    }
+    #[inline(always)]
+    fn count_leading_zero_bits_64(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get(s).leading_zeros()))
+    }
+    #[inline(always)]
+    fn count_leading_zero_bits_32(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get32(s).leading_zeros()))
+    }
+    #[inline(always)]
+    fn count_trailing_zero_bits_64(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get(s).trailing_zeros()))
+    }
+    #[inline(always)]
+    fn count_trailing_zero_bits_32(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get32(s).trailing_zeros()))
+    }
+    #[inline(always)]
+    fn sign_extend_8(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, self.get(s) as i8 as i64 as u64)
+    }
+    #[inline(always)]
+    fn sign_extend_16(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, self.get(s) as i16 as i64 as u64)
+    }
+    #[inline(always)]
+    fn zero_extend_16(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, u64::from(self.get(s) as u16))
+    }
+    #[inline(always)]
+    fn reverse_byte(&mut self, d: Reg, s: Reg) -> Control {
+        self.set(d, self.get(s).swap_bytes())
+    }
+
+    // --- two registers and an immediate: `a = b op imm`, or memory at `b + imm` ---
+    #[inline(always)]
+    fn store_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.store::<1>(self.get32(b).wrapping_add(imm), self.get(a))
+    }
+    #[inline(always)]
+    fn store_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.store::<2>(self.get32(b).wrapping_add(imm), self.get(a))
+    }
+    #[inline(always)]
+    fn store_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.store::<4>(self.get32(b).wrapping_add(imm), self.get(a))
+    }
+    #[inline(always)]
+    fn store_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.store::<8>(self.get32(b).wrapping_add(imm), self.get(a))
+    }
+    #[inline(always)]
+    fn load_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<1>(a, self.get32(b).wrapping_add(imm), u8_)
+    }
+    #[inline(always)]
+    fn load_indirect_i8(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<1>(a, self.get32(b).wrapping_add(imm), i8_)
+    }
+    #[inline(always)]
+    fn load_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<2>(a, self.get32(b).wrapping_add(imm), u16_)
+    }
+    #[inline(always)]
+    fn load_indirect_i16(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<2>(a, self.get32(b).wrapping_add(imm), i16_)
+    }
+    #[inline(always)]
+    fn load_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<4>(a, self.get32(b).wrapping_add(imm), u32_)
+    }
+    #[inline(always)]
+    fn load_indirect_i32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<4>(a, self.get32(b).wrapping_add(imm), i32_)
+    }
+    #[inline(always)]
+    fn load_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.load::<8>(a, self.get32(b).wrapping_add(imm), u64_)
+    }
+    #[inline(always)]
+    fn add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, self.get32(b).wrapping_add(imm))
+    }
+    #[inline(always)]
+    fn and_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b) & sext(imm))
+    }
+    #[inline(always)]
+    fn xor_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b) ^ sext(imm))
+    }
+    #[inline(always)]
+    fn or_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b) | sext(imm))
+    }
+    #[inline(always)]
+    fn mul_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, self.get32(b).wrapping_mul(imm))
+    }
+    #[inline(always)]
+    fn set_less_than_unsigned_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, u64::from(self.get(b) < sext(imm)))
+    }
+    #[inline(always)]
+    fn set_less_than_signed_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, u64::from((self.get(b) as i64) < (sext(imm) as i64)))
+    }
+    #[inline(always)]
+    fn shift_logical_left_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, self.get32(b) << (imm % 32))
+    }
+    #[inline(always)]
+    fn shift_logical_right_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, self.get32(b) >> (imm % 32))
+    }
+    #[inline(always)]
+    fn shift_arithmetic_right_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, ((self.get32(b) as i32) >> (imm % 32)) as u32)
+    }
+    #[inline(always)]
+    fn negate_and_add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, imm.wrapping_sub(self.get32(b)))
+    }
+    #[inline(always)]
+    fn set_greater_than_unsigned_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, u64::from(self.get(b) > sext(imm)))
+    }
+    #[inline(always)]
+    fn set_greater_than_signed_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, u64::from((self.get(b) as i64) > (sext(imm) as i64)))
+    }
+    #[inline(always)]
+    fn shift_logical_left_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, imm << (self.get32(b) % 32))
+    }
+    #[inline(always)]
+    fn shift_logical_right_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, imm >> (self.get32(b) % 32))
+    }
+    #[inline(always)]
+    fn shift_arithmetic_right_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, ((imm as i32) >> (self.get32(b) % 32)) as u32)
+    }
+    #[inline(always)]
+    fn cmov_if_zero_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        if self.get(b) == 0 {
+            self.set(a, sext(imm));
+        }
+        Control::Next
+    }
+    #[inline(always)]
+    fn cmov_if_not_zero_imm(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        if self.get(b) != 0 {
+            self.set(a, sext(imm));
+        }
+        Control::Next
+    }
+    #[inline(always)]
+    fn add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b).wrapping_add(sext(imm)))
+    }
+    #[inline(always)]
+    fn mul_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b).wrapping_mul(sext(imm)))
+    }
+    #[inline(always)]
+    fn shift_logical_left_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b) << (imm % 64))
+    }
+    #[inline(always)]
+    fn shift_logical_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b) >> (imm % 64))
+    }
+    #[inline(always)]
+    fn shift_arithmetic_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, ((self.get(b) as i64) >> (imm % 64)) as u64)
+    }
+    #[inline(always)]
+    fn negate_and_add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, sext(imm).wrapping_sub(self.get(b)))
+    }
+    #[inline(always)]
+    fn shift_logical_left_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, sext(imm) << (self.get(b) % 64))
+    }
+    #[inline(always)]
+    fn shift_logical_right_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, sext(imm) >> (self.get(b) % 64))
+    }
+    #[inline(always)]
+    fn shift_arithmetic_right_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, ((sext(imm) as i64) >> (self.get(b) % 64)) as u64)
+    }
+    #[inline(always)]
+    fn rotate_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, self.get(b).rotate_right(imm % 64))
+    }
+    #[inline(always)]
+    fn rotate_right_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set(a, sext(imm).rotate_right((self.get(b) % 64) as u32))
+    }
+    #[inline(always)]
+    fn rotate_right_imm_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, self.get32(b).rotate_right(imm % 32))
+    }
+    #[inline(always)]
+    fn rotate_right_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) -> Control {
+        self.set32(a, imm.rotate_right(self.get32(b) % 32))
+    }
+
+    // --- two registers and an offset ---
+    #[inline(always)]
+    fn branch_eq(&mut self, a: Reg, b: Reg, target: u32) -> Control {
+        self.branch(self.get(a) == self.get(b), target)
+    }
+    #[inline(always)]
+    fn branch_not_eq(&mut self, a: Reg, b: Reg, target: u32) -> Control {
+        self.branch(self.get(a) != self.get(b), target)
+    }
+    #[inline(always)]
+    fn branch_less_unsigned(&mut self, a: Reg, b: Reg, target: u32) -> Control {
+        self.branch(self.get(a) < self.get(b), target)
+    }
+    #[inline(always)]
+    fn branch_less_signed(&mut self, a: Reg, b: Reg, target: u32) -> Control {
+        self.branch((self.get(a) as i64) < (self.get(b) as i64), target)
+    }
+    #[inline(always)]
+    fn branch_greater_or_equal_unsigned(&mut self, a: Reg, b: Reg, target: u32) -> Control {
+        self.branch(self.get(a) >= self.get(b), target)
+    }
+    #[inline(always)]
+    fn branch_greater_or_equal_signed(&mut self, a: Reg, b: Reg, target: u32) -> Control {
+        self.branch((self.get(a) as i64) >= (self.get(b) as i64), target)
+    }
+
+    // --- two registers and two immediates ---
+    #[inline(always)]
+    fn load_imm_and_jump_indirect(&mut self, a: Reg, b: Reg, value: u32, offset: u32) -> Control {
+        // The jump address uses `b` as it was before `a` is written (they may be the same).
+        let address = self.get32(b).wrapping_add(offset);
+        self.set(a, sext(value));
+        Control::DynamicJump(address)
+    }
+
+    // --- three registers: `d = a op b` ---
+    #[inline(always)]
+    fn add_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a).wrapping_add(self.get32(b)))
+    }
+    #[inline(always)]
+    fn sub_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a).wrapping_sub(self.get32(b)))
+    }
+    #[inline(always)]
+    fn mul_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a).wrapping_mul(self.get32(b)))
+    }
+    #[inline(always)]
+    fn div_unsigned_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, div_unsigned_32(self.get32(a), self.get32(b)))
+    }
+    #[inline(always)]
+    fn div_signed_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, div_signed_32(self.get32(a), self.get32(b)))
+    }
+    #[inline(always)]
+    fn rem_unsigned_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, rem_unsigned_32(self.get32(a), self.get32(b)))
+    }
+    #[inline(always)]
+    fn rem_signed_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, rem_signed_32(self.get32(a), self.get32(b)))
+    }
+    #[inline(always)]
+    fn shift_logical_left_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a) << (self.get32(b) % 32))
+    }
+    #[inline(always)]
+    fn shift_logical_right_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a) >> (self.get32(b) % 32))
+    }
+    #[inline(always)]
+    fn shift_arithmetic_right_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, ((self.get32(a) as i32) >> (self.get32(b) % 32)) as u32)
+    }
+    #[inline(always)]
+    fn add_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).wrapping_add(self.get(b)))
+    }
+    #[inline(always)]
+    fn sub_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).wrapping_sub(self.get(b)))
+    }
+    #[inline(always)]
+    fn mul_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).wrapping_mul(self.get(b)))
+    }
+    #[inline(always)]
+    fn div_unsigned_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).checked_div(self.get(b)).unwrap_or(u64::MAX))
+    }
+    #[inline(always)]
+    fn div_signed_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, div_signed_64(self.get(a), self.get(b)))
+    }
+    #[inline(always)]
+    fn rem_unsigned_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).checked_rem(self.get(b)).unwrap_or(self.get(a)))
+    }
+    #[inline(always)]
+    fn rem_signed_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, rem_signed_64(self.get(a), self.get(b)))
+    }
+    #[inline(always)]
+    fn shift_logical_left_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) << (self.get(b) % 64))
+    }
+    #[inline(always)]
+    fn shift_logical_right_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) >> (self.get(b) % 64))
+    }
+    #[inline(always)]
+    fn shift_arithmetic_right_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, ((self.get(a) as i64) >> (self.get(b) % 64)) as u64)
+    }
+    #[inline(always)]
+    fn and(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) & self.get(b))
+    }
+    #[inline(always)]
+    fn xor(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) ^ self.get(b))
+    }
+    #[inline(always)]
+    fn or(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) | self.get(b))
+    }
+    #[inline(always)]
+    fn mul_upper_signed_signed(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, mul_upper_signed_signed(self.get(a), self.get(b)))
+    }
+    #[inline(always)]
+    fn mul_upper_unsigned_unsigned(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, mul_upper_unsigned_unsigned(self.get(a), self.get(b)))
+    }
+    #[inline(always)]
+    fn mul_upper_signed_unsigned(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, mul_upper_signed_unsigned(self.get(a), self.get(b)))
+    }
+    #[inline(always)]
+    fn set_less_than_unsigned(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, u64::from(self.get(a) < self.get(b)))
+    }
+    #[inline(always)]
+    fn set_less_than_signed(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, u64::from((self.get(a) as i64) < (self.get(b) as i64)))
+    }
+    #[inline(always)]
+    fn cmov_if_zero(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        if self.get(b) == 0 {
+            self.set(d, self.get(a));
+        }
+        Control::Next
+    }
+    #[inline(always)]
+    fn cmov_if_not_zero(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        if self.get(b) != 0 {
+            self.set(d, self.get(a));
+        }
+        Control::Next
+    }
+    #[inline(always)]
+    fn rotate_left_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).rotate_left((self.get(b) % 64) as u32))
+    }
+    #[inline(always)]
+    fn rotate_left_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a).rotate_left(self.get32(b) % 32))
+    }
+    #[inline(always)]
+    fn rotate_right_64(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).rotate_right((self.get(b) % 64) as u32))
+    }
+    #[inline(always)]
+    fn rotate_right_32(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set32(d, self.get32(a).rotate_right(self.get32(b) % 32))
+    }
+    #[inline(always)]
+    fn and_inverted(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) & !self.get(b))
+    }
+    #[inline(always)]
+    fn or_inverted(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a) | !self.get(b))
+    }
+    #[inline(always)]
+    fn xnor(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, !(self.get(a) ^ self.get(b)))
+    }
+    #[inline(always)]
+    fn maximum(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, (self.get(a) as i64).max(self.get(b) as i64) as u64)
+    }
+    #[inline(always)]
+    fn maximum_unsigned(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).max(self.get(b)))
+    }
+    #[inline(always)]
+    fn minimum(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, (self.get(a) as i64).min(self.get(b) as i64) as u64)
+    }
+    #[inline(always)]
+    fn minimum_unsigned(&mut self, d: Reg, a: Reg, b: Reg) -> Control {
+        self.set(d, self.get(a).min(self.get(b)))
+    }
+}
