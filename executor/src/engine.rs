@@ -19,7 +19,31 @@ pub(crate) struct EngineInner {
     pub backend: BackendKind,
     /// Live modules by a hash of their bytes; entries are checked byte for byte on a hit.
     cache: Mutex<HashMap<u64, Vec<Weak<ModuleInner>>>>,
+    /// Compiled code, kept after its modules are gone (bounded), by a hash of the bytes.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    code_cache: Mutex<CodeCache>,
 }
+
+/// The engine's cache of compiled code: the most recently used `CODE_CACHE_ENTRIES` programs.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[derive(Debug, Default)]
+struct CodeCache {
+    entries: HashMap<u64, Vec<CodeEntry>>,
+    tick: u64,
+    count: usize,
+    stats: CacheStats,
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[derive(Debug)]
+struct CodeEntry {
+    bytes: Vec<u8>,
+    code: Arc<crate::compiler::x86_64::CompiledProgram>,
+    last_used: u64,
+}
+
+/// How many compiled programs an engine keeps after their modules are dropped.
+pub const CODE_CACHE_ENTRIES: usize = 256;
 
 /// Counters of the engine's module cache.
 #[derive(Copy, Clone, PartialEq, Eq, Default, Debug)]
@@ -33,12 +57,22 @@ pub struct CacheStats {
 impl Engine {
     /// Creates an engine, resolving `Auto` and the `PVM_BACKEND` override to a concrete backend.
     pub fn new(config: &Config) -> Result<Engine, Error> {
+        let compiler = compiler_available();
         let backend = match config.effective_backend().map_err(Error::Config)? {
-            BackendKind::Interpreter | BackendKind::Auto => BackendKind::Interpreter,
+            BackendKind::Interpreter => BackendKind::Interpreter,
+            BackendKind::Auto if compiler => BackendKind::Compiler,
+            BackendKind::Auto => BackendKind::Interpreter,
+            BackendKind::Compiler if compiler => BackendKind::Compiler,
             BackendKind::Compiler => return Err(Error::BackendUnavailable("compiler")),
         };
         Ok(Engine {
-            inner: Arc::new(EngineInner { config: config.clone(), backend, cache: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                backend,
+                cache: Mutex::new(HashMap::new()),
+                #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+                code_cache: Mutex::new(CodeCache::default()),
+            }),
         })
     }
 
@@ -52,6 +86,68 @@ impl Engine {
         &self.inner.config
     }
 
+    /// Hits and misses of the compiled-code cache (all zero on the interpreter backend).
+    pub fn code_cache_stats(&self) -> CacheStats {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).stats
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        CacheStats::default()
+    }
+
+    /// The compiled code for `bytes`, from the cache or built (and cached) now.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub(crate) fn compiled(
+        &self,
+        bytes: &[u8],
+        build: impl FnOnce() -> Result<crate::compiler::x86_64::CompiledProgram, Error>,
+    ) -> Result<Arc<crate::compiler::x86_64::CompiledProgram>, Error> {
+        if !self.inner.config.cache_modules {
+            return build().map(Arc::new);
+        }
+        let key = hash(bytes);
+        {
+            let mut cache = self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            cache.tick += 1;
+            let tick = cache.tick;
+            let found = cache.entries.get_mut(&key).and_then(|entries| {
+                entries.iter_mut().find(|entry| entry.bytes[..] == *bytes).map(|entry| {
+                    entry.last_used = tick;
+                    entry.code.clone()
+                })
+            });
+            if let Some(code) = found {
+                cache.stats.hits += 1;
+                return Ok(code);
+            }
+            cache.stats.misses += 1;
+        }
+        let code = Arc::new(build()?);
+        let mut cache = self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.count >= CODE_CACHE_ENTRIES {
+            // Evict the least recently used entry.
+            let oldest = cache
+                .entries
+                .iter()
+                .flat_map(|(key, entries)| entries.iter().enumerate().map(move |(i, entry)| (entry.last_used, *key, i)))
+                .min();
+            if let Some((_, key, i)) = oldest {
+                if let Some(entries) = cache.entries.get_mut(&key) {
+                    entries.swap_remove(i);
+                    if entries.is_empty() {
+                        cache.entries.remove(&key);
+                    }
+                }
+                cache.count -= 1;
+            }
+        }
+        let last_used = cache.tick;
+        cache.entries.entry(key).or_default().push(CodeEntry { bytes: bytes.to_vec(), code: code.clone(), last_used });
+        cache.count += 1;
+        Ok(code)
+    }
+
     pub(crate) fn cached(
         &self,
         bytes: &[u8],
@@ -60,9 +156,7 @@ impl Engine {
         if !self.inner.config.cache_modules {
             return build();
         }
-        let mut hasher = DefaultHasher::new();
-        bytes.hash(&mut hasher);
-        let key = hasher.finish();
+        let key = hash(bytes);
         {
             let mut cache = self.inner.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some(entries) = cache.get_mut(&key) {
@@ -77,5 +171,23 @@ impl Engine {
         let mut cache = self.inner.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.entry(key).or_default().push(Arc::downgrade(&module));
         Ok(module)
+    }
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether the compiler backend can run here (platform, CPU features, fault handler).
+fn compiler_available() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        crate::compiler::is_supported() && crate::sandbox::signals::install().is_ok()
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        false
     }
 }

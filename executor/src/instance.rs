@@ -1,11 +1,22 @@
 //! Instances: a module's registers, gas and memory, and running them.
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+use crate::compiler::x86_64::{CompiledProgram, EntryPoint};
 use crate::error::{CallError, Error};
+use crate::gas::starts_gas_block;
 use crate::interpreter::{InterpreterState, TraceStep};
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+use crate::memory::Fault;
 use crate::memory::{GuestMemory, MemoryAccessError};
 use crate::module::Module;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+use crate::program::{DecodedProgram, Instruction};
 use crate::program::{Reg, HALT_ADDRESS, REG_COUNT};
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+use crate::sandbox::{signals, Sandbox};
 use core::fmt;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+use std::sync::Arc;
 
 /// How a run stopped.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -70,36 +81,98 @@ impl fmt::Display for Exit {
 enum Next {
     /// Nothing prepared, or the last run ended for good.
     Idle,
-    /// Start at this op, after charging this much gas (entry in the middle of a gas block).
-    Start { op: u32, charge: u64, pc: u32 },
+    /// Start at instruction `index`, after charging `charge` gas (entry in the middle of a gas
+    /// block).
+    Start { index: usize, charge: u64, pc: u32 },
     /// Continue where the last run stopped.
     Resume,
     /// Panic immediately: the entry pc is not an instruction.
     InvalidEntry(u32),
 }
 
+/// The backend-specific part of an instance.
+#[derive(Debug)]
+enum State {
+    Interpreter(InterpreterState),
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    Compiled(CompiledState),
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[derive(Debug)]
+struct CompiledState {
+    sandbox: Sandbox,
+    program: Arc<CompiledProgram>,
+    /// Where a resumable exit continues.
+    resume: Option<EntryPoint>,
+}
+
+impl Clone for State {
+    fn clone(&self) -> Self {
+        match self {
+            State::Interpreter(state) => State::Interpreter(state.clone()),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => {
+                let mut sandbox = match state.sandbox.try_clone() {
+                    Ok(sandbox) => sandbox,
+                    Err(error) => panic!("cloning an instance failed: {error}"),
+                };
+                state.program.prepare_ctx(sandbox.ctx_mut());
+                State::Compiled(CompiledState { sandbox, program: state.program.clone(), resume: state.resume })
+            }
+        }
+    }
+}
+
 /// A running copy of a module.
 ///
 /// Typical use: [`Instance::call`] for a whole call, or [`Instance::prepare_call`] and then
 /// [`Instance::run`] in a loop that services [`Exit::HostCall`]s.
+///
+/// On the compiler backend each instance owns a sandbox: 4 GiB of reserved (not committed)
+/// address space (see the `sandbox` module). Cloning such an instance copies its memory into a
+/// new sandbox, and panics if the process is out of address space.
 #[derive(Clone, Debug)]
 pub struct Instance {
     module: Module,
-    state: InterpreterState,
+    state: State,
     next: Next,
     pc: Option<u32>,
+}
+
+fn initial_memory(module: &Module) -> GuestMemory {
+    match &module.inner.container {
+        Some(container) => GuestMemory::from_image(&container.image),
+        None => GuestMemory::empty(),
+    }
 }
 
 impl Instance {
     /// Creates an instance with the module's initial memory, zeroed registers and no gas.
     pub fn new(module: &Module) -> Result<Instance, Error> {
-        let memory = match &module.inner.container {
-            Some(container) => GuestMemory::from_image(&container.image),
-            None => GuestMemory::empty(),
-        };
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if let Some(program) = &module.inner.compiled {
+            let mut sandbox = match &module.inner.container {
+                Some(container) => Sandbox::from_image(&container.image),
+                None => Sandbox::new(),
+            }
+            .map_err(Error::Mapping)?;
+            program.prepare_ctx(sandbox.ctx_mut());
+            return Ok(Instance {
+                module: module.clone(),
+                state: State::Compiled(CompiledState { sandbox, program: program.clone(), resume: None }),
+                next: Next::Idle,
+                pc: None,
+            });
+        }
         Ok(Instance {
             module: module.clone(),
-            state: InterpreterState { regs: [0; REG_COUNT], gas: 0, memory, ip: 0 },
+            state: State::Interpreter(InterpreterState {
+                regs: [0; REG_COUNT],
+                gas: 0,
+                memory: initial_memory(module),
+                ip: 0,
+            }),
             next: Next::Idle,
             pc: None,
         })
@@ -110,6 +183,30 @@ impl Instance {
         &self.module
     }
 
+    fn regs_ref(&self) -> &[u64; REG_COUNT] {
+        match &self.state {
+            State::Interpreter(state) => &state.regs,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => &state.sandbox.ctx().regs,
+        }
+    }
+
+    fn regs_mut(&mut self) -> &mut [u64; REG_COUNT] {
+        match &mut self.state {
+            State::Interpreter(state) => &mut state.regs,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => &mut state.sandbox.ctx_mut().regs,
+        }
+    }
+
+    fn gas_mut(&mut self) -> &mut i64 {
+        match &mut self.state {
+            State::Interpreter(state) => &mut state.gas,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => &mut state.sandbox.ctx_mut().gas,
+        }
+    }
+
     /// Sets up a call with PolkaVM's convention: registers cleared, `RA = 0xffff0000` (so
     /// returning halts), `SP` at the top of the stack, arguments in `A0..A5`.
     pub fn prepare_call(&mut self, export: &str, args: &[u64]) -> Result<(), Error> {
@@ -117,11 +214,13 @@ impl Instance {
         if args.len() > Reg::ARGS.len() {
             return Err(Error::TooManyArguments(args.len()));
         }
-        self.state.regs = [0; REG_COUNT];
-        self.state.regs[Reg::RA as usize] = u64::from(HALT_ADDRESS);
-        self.state.regs[Reg::SP as usize] = self.module.memory_map().map_or(0, |map| u64::from(map.default_sp()));
+        let sp = self.module.memory_map().map_or(0, |map| u64::from(map.default_sp()));
+        let regs = self.regs_mut();
+        *regs = [0; REG_COUNT];
+        regs[Reg::RA as usize] = u64::from(HALT_ADDRESS);
+        regs[Reg::SP as usize] = sp;
         for (reg, &value) in Reg::ARGS.iter().zip(args) {
-            self.state.regs[*reg as usize] = value;
+            regs[*reg as usize] = value;
         }
         self.set_next_pc(pc);
         Ok(())
@@ -133,9 +232,16 @@ impl Instance {
         let decoded = &self.module.inner.decoded;
         self.next = match decoded.index_of(pc) {
             Some(index) => {
-                let (op, charge) =
-                    self.module.inner.interpreter.entry(decoded, self.module.inner.costs.as_ref(), index);
-                Next::Start { op, charge, pc }
+                let charge = match &self.module.inner.costs {
+                    Some(costs) if !starts_gas_block(decoded.instructions(), index) => {
+                        let instructions = decoded.instructions();
+                        let block_start = (0..index).rev().find(|&i| starts_gas_block(instructions, i)).unwrap_or(0);
+                        let block = decoded.block_at(block_start);
+                        costs.cost_of(&block[index - block_start..])
+                    }
+                    _ => 0,
+                };
+                Next::Start { index, charge, pc }
             }
             None => Next::InvalidEntry(pc),
         };
@@ -146,40 +252,62 @@ impl Instance {
         self.run_with(None)
     }
 
-    /// Like [`Instance::run`], calling `hook` before every instruction (interpreter only; used
-    /// for instruction traces).
+    /// Like [`Instance::run`], calling `hook` before every instruction. Only the interpreter
+    /// can trace; on the compiler backend this returns [`Error::Config`].
     pub fn run_traced(&mut self, hook: &mut dyn FnMut(TraceStep)) -> Result<Exit, Error> {
+        if !matches!(self.state, State::Interpreter(_)) {
+            return Err(Error::Config("instruction tracing needs the interpreter backend".to_string()));
+        }
         self.run_with(Some(hook))
     }
 
     fn run_with(&mut self, hook: Option<&mut dyn FnMut(TraceStep)>) -> Result<Exit, Error> {
-        match self.next {
+        let start = match self.next {
             Next::Idle => return Err(Error::NotRunnable),
             Next::InvalidEntry(pc) => {
                 self.next = Next::Idle;
                 self.pc = Some(pc);
                 return Ok(Exit::Panic(PanicReason::InvalidEntry));
             }
-            Next::Start { op, charge, pc } => {
+            Next::Start { index, charge, pc } => {
                 if charge > 0 {
-                    if self.state.gas < charge as i64 {
+                    let gas = self.gas_mut();
+                    if *gas < charge as i64 {
                         self.pc = Some(pc);
                         return Ok(Exit::OutOfGas);
                     }
-                    self.state.gas -= charge as i64;
+                    *gas -= charge as i64;
                 }
-                self.state.ip = op;
+                Some(index)
             }
-            Next::Resume => {}
-        }
-        let inner = &self.module.inner;
-        let stop = match hook {
-            Some(hook) => self.state.run_traced(&inner.interpreter, &inner.decoded, hook),
-            None => self.state.run(&inner.interpreter, &inner.decoded),
+            Next::Resume => None,
         };
-        self.pc = Some(stop.pc);
-        self.next = if stop.resume.is_some() { Next::Resume } else { Next::Idle };
-        Ok(stop.exit)
+        let inner = &self.module.inner;
+        let (exit, pc, resumable) = match &mut self.state {
+            State::Interpreter(state) => {
+                let program = inner.interpreter.as_ref().expect("interpreter modules have the interpreter's form");
+                if let Some(index) = start {
+                    state.ip = program.entry(&inner.decoded, inner.costs.as_ref(), index).0;
+                }
+                let stop = match hook {
+                    Some(hook) => state.run_traced(program, &inner.decoded, hook),
+                    None => state.run(program, &inner.decoded),
+                };
+                (stop.exit, stop.pc, stop.resume.is_some())
+            }
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => {
+                let entry = match start {
+                    Some(index) if starts_gas_block(inner.decoded.instructions(), index) => EntryPoint::Block(index),
+                    Some(index) => EntryPoint::Instruction(index),
+                    None => state.resume.ok_or(Error::NotRunnable)?,
+                };
+                run_compiled(state, &inner.decoded, entry)
+            }
+        };
+        self.pc = Some(pc);
+        self.next = if resumable { Next::Resume } else { Next::Idle };
+        Ok(exit)
     }
 
     /// Calls an export to completion and returns `A0`. Host calls are errors here; use the
@@ -209,37 +337,45 @@ impl Instance {
 
     /// A register's value.
     pub fn reg(&self, reg: Reg) -> u64 {
-        self.state.regs[reg as usize]
+        self.regs_ref()[reg as usize]
     }
 
     /// Sets a register.
     pub fn set_reg(&mut self, reg: Reg, value: u64) {
-        self.state.regs[reg as usize] = value;
+        self.regs_mut()[reg as usize] = value;
     }
 
     /// All registers, `r0..r12`.
     pub fn regs(&self) -> [u64; REG_COUNT] {
-        self.state.regs
+        *self.regs_ref()
     }
 
     /// Sets all registers.
     pub fn set_regs(&mut self, regs: [u64; REG_COUNT]) {
-        self.state.regs = regs;
+        *self.regs_mut() = regs;
     }
 
     /// Gas left.
     pub fn gas(&self) -> i64 {
-        self.state.gas
+        match &self.state {
+            State::Interpreter(state) => state.gas,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.ctx().gas,
+        }
     }
 
     /// Sets the gas left.
     pub fn set_gas(&mut self, gas: i64) {
-        self.state.gas = gas;
+        *self.gas_mut() = gas;
     }
 
     /// Reads guest memory (any accessible page, read-only included).
     pub fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-        self.state.memory.read(address, out)
+        match &self.state {
+            State::Interpreter(state) => state.memory.read(address, out),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.read(address, out),
+        }
     }
 
     /// Reads `length` bytes of guest memory into a new vector.
@@ -251,43 +387,159 @@ impl Instance {
 
     /// Writes guest memory (any accessible page: the host may fill read-only data).
     pub fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-        self.state.memory.write(address, data)
+        match &mut self.state {
+            State::Interpreter(state) => state.memory.write(address, data),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.write(address, data),
+        }
     }
 
     /// Whether `[address, address + length)` is accessible to the guest (and writable, if
     /// `write`).
     pub fn is_memory_accessible(&self, address: u32, length: usize, write: bool) -> bool {
-        self.state.memory.is_accessible(address, length, write)
+        match &self.state {
+            State::Interpreter(state) => state.memory.is_accessible(address, length, write),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.is_accessible(address, length, write),
+        }
     }
 
     /// Grows the heap by `size` bytes; returns the new heap top, or `None` if it cannot grow
     /// that far. Container programs only.
     pub fn sbrk(&mut self, size: u32) -> Option<u32> {
-        self.state.memory.sbrk(size)
+        match &mut self.state {
+            State::Interpreter(state) => state.memory.sbrk(size),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.sbrk(size),
+        }
     }
 
     /// How far the heap has grown.
     pub fn heap_size(&self) -> u32 {
-        self.state.memory.heap_size()
+        match &self.state {
+            State::Interpreter(state) => state.memory.heap_size(),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.heap_size(),
+        }
     }
 
     /// Maps zero-filled pages (raw programs only; page-aligned).
     pub fn map_memory(&mut self, address: u32, length: u32, writable: bool) -> Result<(), Error> {
-        self.state.memory.map(address, length, writable).map_err(Error::Mapping)
+        match &mut self.state {
+            State::Interpreter(state) => state.memory.map(address, length, writable),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.map(address, length, writable),
+        }
+        .map_err(Error::Mapping)
     }
 
     /// The accessible regions as `(address, length, writable)`, in address order.
     pub fn memory_regions(&self) -> Vec<(u32, u32, bool)> {
-        self.state.memory.regions()
+        match &self.state {
+            State::Interpreter(state) => state.memory.regions(),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => state.sandbox.regions(),
+        }
     }
 
     /// Restores the module's initial memory (data reloaded, stack zeroed, heap shrunk) so the
     /// instance can serve another call. Raw programs lose their mappings.
     pub fn reset_memory(&mut self) {
-        self.state.memory = match &self.module.inner.container {
-            Some(container) => GuestMemory::from_image(&container.image),
-            None => GuestMemory::empty(),
-        };
+        match &mut self.state {
+            State::Interpreter(state) => state.memory = initial_memory(&self.module),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(state) => {
+                let image = self.module.inner.container.as_ref().map(|container| &container.image);
+                if let Err(error) = state.sandbox.reset(image) {
+                    // Only an exhausted kernel (mprotect/madvise failing) gets here; a fresh
+                    // sandbox is the same state.
+                    log::warn!("resetting guest memory in place failed ({error}); using a new sandbox");
+                    let fresh = match image {
+                        Some(image) => Sandbox::from_image(image),
+                        None => Sandbox::new(),
+                    };
+                    match fresh {
+                        Ok(mut sandbox) => {
+                            let ctx = state.sandbox.ctx();
+                            let (regs, gas) = (ctx.regs, ctx.gas);
+                            state.program.prepare_ctx(sandbox.ctx_mut());
+                            sandbox.ctx_mut().regs = regs;
+                            sandbox.ctx_mut().gas = gas;
+                            state.sandbox = sandbox;
+                        }
+                        Err(error) => panic!("cannot recreate guest memory: {error}"),
+                    }
+                }
+                state.resume = None;
+            }
+        }
         self.next = Next::Idle;
     }
+}
+
+/// Runs compiled code from `entry` and turns its exit into the interpreter's terms:
+/// `(exit, pc, resumable)`.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn run_compiled(state: &mut CompiledState, decoded: &DecodedProgram, entry: EntryPoint) -> (Exit, u32, bool) {
+    use crate::compiler::x86_64 as native;
+    let program = &state.program;
+    let ctx = state.sandbox.ctx_ptr();
+    signals::set_running(ctx);
+    // SAFETY: the sandbox is live and its context was prepared for this program when the
+    // instance was created (or cloned, or its sandbox replaced); the engine installed the
+    // fault handler before creating any compiled module.
+    unsafe { program.run(state.sandbox.base(), entry) };
+    signals::set_running(core::ptr::null_mut());
+
+    let instructions = decoded.instructions();
+    let ctx = state.sandbox.ctx();
+    let index = ctx.exit_index as usize;
+    let pc_of = |index: usize| instructions.get(index).map_or(0, |instruction| instruction.pc);
+    let (exit, pc, resume) = match ctx.exit_kind {
+        native::EXIT_HALT => (Exit::Halt, pc_of(index), None),
+        native::EXIT_TRAP => (Exit::Panic(PanicReason::Trap), pc_of(index), None),
+        native::EXIT_INVALID_INSTRUCTION => (Exit::Panic(PanicReason::InvalidInstruction), pc_of(index), None),
+        native::EXIT_INVALID_BRANCH => (Exit::Panic(PanicReason::InvalidBranch), pc_of(index), None),
+        native::EXIT_INVALID_JUMP => (Exit::Panic(PanicReason::InvalidJump), pc_of(index), None),
+        native::EXIT_HOST_CALL => {
+            let number = match instructions.get(index).map(|instruction| instruction.instruction) {
+                Some(Instruction::ecalli(number)) => number,
+                _ => unreachable!("host call exits come from ecalli"),
+            };
+            (Exit::HostCall(number), pc_of(index), Some(EntryPoint::Instruction(index + 1)))
+        }
+        native::EXIT_OUT_OF_GAS => (Exit::OutOfGas, pc_of(index), Some(EntryPoint::Block(index))),
+        native::EXIT_FAULT => match program.instruction_at(ctx.fault_rip) {
+            Some(index) => {
+                let instruction = instructions[index].instruction;
+                let fault = CompiledProgram::fault_access(instruction, &ctx.regs)
+                    .and_then(|(address, length, write)| state.sandbox.classify(address, length, write));
+                match fault {
+                    Some(Fault::PageFault(page)) => {
+                        (Exit::PageFault(page), pc_of(index), Some(EntryPoint::Instruction(index)))
+                    }
+                    Some(Fault::Panic) => (Exit::Panic(PanicReason::MemoryBelowMinimum), pc_of(index), None),
+                    // The access is allowed after all: nothing the guest did explains the
+                    // fault. Stop the guest rather than the host.
+                    None => unreachable_fault(pc_of(index)),
+                }
+            }
+            None => unreachable_fault(0),
+        },
+        kind => unreachable!("unknown exit kind {kind} from compiled code"),
+    };
+    // Asynchronous metering: an exit past the limit is out of gas (and final).
+    if program.gas_mode() == crate::compiler::GasMode::Async && ctx.gas < 0 && exit != Exit::OutOfGas {
+        state.resume = None;
+        return (Exit::OutOfGas, pc, false);
+    }
+    state.resume = resume;
+    (exit, pc, resume.is_some())
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cold]
+fn unreachable_fault(pc: u32) -> (Exit, u32, Option<EntryPoint>) {
+    log::error!("compiled code faulted at pc {pc} on memory the guest may access; stopping the guest");
+    (Exit::Panic(PanicReason::MemoryBelowMinimum), pc, None)
 }

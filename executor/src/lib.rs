@@ -31,6 +31,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod compiler;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -41,6 +42,8 @@ pub mod invoke;
 pub mod memory;
 pub mod module;
 pub mod program;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub(crate) mod sandbox;
 
 pub use config::{BackendKind, Config};
 pub use engine::Engine;

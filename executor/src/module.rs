@@ -1,5 +1,6 @@
 //! Modules: a program validated, decoded and compiled once, ready to instantiate many times.
 
+use crate::config::BackendKind;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::gas::CostModel;
@@ -39,7 +40,11 @@ pub(crate) struct ModuleInner {
     pub bytes: Vec<u8>,
     pub isa: InstructionSet,
     pub decoded: DecodedProgram,
-    pub interpreter: InterpreterProgram,
+    /// The interpreter's form (interpreter backend only).
+    pub interpreter: Option<InterpreterProgram>,
+    /// The native code (compiler backend only).
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub compiled: Option<Arc<crate::compiler::x86_64::CompiledProgram>>,
     pub costs: Option<CostModel>,
     pub container: Option<Container>,
 }
@@ -64,7 +69,7 @@ impl Module {
                 rw_data: blob.rw_data().to_vec(),
             };
             let container = Container { image, imports: blob.imports().to_vec(), exports: blob.exports().to_vec() };
-            Ok(Arc::new(Self::build(engine, bytes.to_vec(), blob.isa(), decoded, Some(container))))
+            Ok(Arc::new(Self::build(engine, bytes.to_vec(), blob.isa(), decoded, Some(container))?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
     }
@@ -75,7 +80,7 @@ impl Module {
         let bytes = program.to_bytes();
         let inner = engine.cached(&bytes, || {
             let decoded = program.decode();
-            Ok(Arc::new(Self::build(engine, bytes.clone(), program.code().isa(), decoded, None)))
+            Ok(Arc::new(Self::build(engine, bytes.clone(), program.code().isa(), decoded, None)?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
     }
@@ -86,11 +91,41 @@ impl Module {
         isa: InstructionSet,
         decoded: DecodedProgram,
         container: Option<Container>,
-    ) -> ModuleInner {
+    ) -> Result<ModuleInner, Error> {
         let config = engine.config();
         let costs = config.gas_metering.map(|_| config.cost_model.clone());
-        let interpreter = InterpreterProgram::new(&decoded, costs.as_ref());
-        ModuleInner { bytes, isa, decoded, interpreter, costs, container }
+        match engine.backend() {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            BackendKind::Compiler => {
+                let gas = crate::compiler::GasMode::from_config(config.gas_metering);
+                let compiled = engine.compiled(&bytes, || {
+                    crate::compiler::x86_64::CompiledProgram::compile(&decoded, costs.as_ref(), gas)
+                        .map_err(|error| Error::Config(format!("compiling failed: {error}")))
+                })?;
+                Ok(ModuleInner {
+                    bytes,
+                    isa,
+                    decoded,
+                    interpreter: None,
+                    compiled: Some(compiled),
+                    costs,
+                    container,
+                })
+            }
+            _ => {
+                let interpreter = Some(InterpreterProgram::new(&decoded, costs.as_ref()));
+                Ok(ModuleInner {
+                    bytes,
+                    isa,
+                    decoded,
+                    interpreter,
+                    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+                    compiled: None,
+                    costs,
+                    container,
+                })
+            }
+        }
     }
 
     /// The engine this module belongs to.
@@ -138,6 +173,39 @@ impl Module {
     pub fn memory_usage(&self) -> usize {
         self.inner.bytes.len()
             + std::mem::size_of_val(self.inner.decoded.instructions())
-            + self.inner.interpreter.memory_usage()
+            + self.inner.interpreter.as_ref().map_or(0, InterpreterProgram::memory_usage)
+            + self.compiled_code_usage()
+    }
+
+    fn compiled_code_usage(&self) -> usize {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if let Some(compiled) = &self.inner.compiled {
+            return compiled.memory_usage();
+        }
+        0
+    }
+
+    /// The backend this module runs on.
+    pub fn backend(&self) -> BackendKind {
+        self.engine.backend()
+    }
+
+    /// Bytes of native code, for modules compiled by the compiler backend.
+    pub fn native_code_len(&self) -> Option<usize> {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if let Some(compiled) = &self.inner.compiled {
+            return Some(compiled.code_len());
+        }
+        None
+    }
+
+    /// Whether two modules share the same native code (true when the engine's code cache
+    /// served the second one).
+    pub fn shares_code_with(&self, other: &Module) -> bool {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if let (Some(a), Some(b)) = (&self.inner.compiled, &other.inner.compiled) {
+            return Arc::ptr_eq(a, b);
+        }
+        self.same_module(other)
     }
 }

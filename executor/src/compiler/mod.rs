@@ -1,0 +1,46 @@
+//! The compiled backend: guest code translated once to native code.
+//!
+//! Only x86-64 Linux is supported (see [`x86_64`]); [`is_supported`] says whether this
+//! process can use it (platform and CPU features), which is what
+//! [`BackendKind::Auto`](crate::BackendKind::Auto) decides by.
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod x86_64;
+
+/// How the compiled code meters gas.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum GasMode {
+    /// No gas code at all.
+    Off,
+    /// Every gas block charges and checks (bit-identical to the interpreter).
+    Sync,
+    /// Every gas block charges; only loop heads and dynamic jump targets check. Exits check too.
+    Async,
+}
+
+impl GasMode {
+    /// The mode for a configuration's metering choice.
+    pub fn from_config(metering: Option<crate::GasMetering>) -> GasMode {
+        match metering {
+            None => GasMode::Off,
+            Some(crate::GasMetering::Sync) => GasMode::Sync,
+            Some(crate::GasMetering::Async) => GasMode::Async,
+        }
+    }
+}
+
+/// Whether the compiled backend runs in this process: x86-64 Linux with the instructions the
+/// generated code uses (`popcnt`, `lzcnt`, BMI1, BMI2).
+pub fn is_supported() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("lzcnt")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("bmi2")
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        false
+    }
+}

@@ -1,0 +1,1339 @@
+//! The x86-64 compiler: one pass over the decoded program, straight to machine code.
+//!
+//! # Register assignment
+//!
+//! Every guest register lives in a host register for the whole run:
+//!
+//! | guest | `ra` | `sp` | `t0` | `t1` | `t2` | `s0` | `s1` | `a0` | `a1` | `a2` | `a3` | `a4` | `a5` |
+//! |-------|------|------|------|------|------|------|------|------|------|------|------|------|------|
+//! | host  | rax  | rsi  | rbx  | rdx  | rcx  | rbp  | rdi  | r8   | r9   | r10  | r11  | r12  | r13  |
+//!
+//! `r14` is the one scratch register; `r15` holds the sandbox's memory base (guest address 0),
+//! with the [`VmCtx`](crate::sandbox::VmCtx) right below it. `rsp` stays the host stack, so
+//! the few instructions that need more scratch (division, wide multiplication, rotation by a
+//! register, dynamic jumps) save a guest register with `push`/`pop`.
+//!
+//! # Code layout
+//!
+//! Offset 0 is the entry trampoline (`extern "sysv64" fn(base, target)`): it saves the host's
+//! callee-saved registers and stack pointer in the context, loads the guest registers and jumps
+//! to `target`. Then come the shared exits, which store the guest registers back, record why
+//! the guest stopped (`exit_kind`, `exit_index` = instruction index) and return to the host.
+//! Then one native block per guest basic block, in guest order, each starting with its gas
+//! charge; then cold stubs (out of gas, invalid branches, halts); then the jump table: one
+//! 32-bit offset per guest jump table entry, relative to the table.
+//!
+//! # Memory accesses
+//!
+//! A guest access to `reg + imm` is `lea r14d, [reg + imm]` (32-bit wrap-around, zero
+//! extended) then one instruction on `[r15 + r14]`. The sandbox guarantees that this cannot
+//! leave the instance's reservation, and that an inaccessible byte faults; the signal handler
+//! sends the fault to the fault exit, and the host classifies it (see
+//! [`CompiledProgram::fault_access`]). x86 faults are precise, so a faulting store writes
+//! nothing and a faulting load leaves its destination unchanged, as the interpreter's
+//! all-or-nothing accesses do.
+
+use super::GasMode;
+use crate::gas::{starts_gas_block, CostModel};
+use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
+use crate::sandbox::{ctx_offset, VmCtx};
+use core::mem::offset_of;
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+
+/// The guest stopped at a halting dynamic jump.
+pub(crate) const EXIT_HALT: u32 = 1;
+/// A `trap` (or running off the end of the code).
+pub(crate) const EXIT_TRAP: u32 = 2;
+/// An undefined opcode.
+pub(crate) const EXIT_INVALID_INSTRUCTION: u32 = 3;
+/// A static branch to a non-block target.
+pub(crate) const EXIT_INVALID_BRANCH: u32 = 4;
+/// An invalid dynamic jump.
+pub(crate) const EXIT_INVALID_JUMP: u32 = 5;
+/// `ecalli`.
+pub(crate) const EXIT_HOST_CALL: u32 = 6;
+/// A gas block could not be paid for.
+pub(crate) const EXIT_OUT_OF_GAS: u32 = 7;
+/// A memory access faulted (the signal handler sent execution here).
+pub(crate) const EXIT_FAULT: u32 = 8;
+
+/// Host register numbers (x86 encoding).
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RDX: u8 = 2;
+const RBX: u8 = 3;
+const RBP: u8 = 5;
+const RSI: u8 = 6;
+const RDI: u8 = 7;
+
+/// The host register of each guest register.
+const HOST_REG: [u8; 13] = [RAX, RSI, RBX, RDX, RCX, RBP, RDI, 8, 9, 10, 11, 12, 13];
+
+#[inline(always)]
+fn r(reg: Reg) -> u8 {
+    HOST_REG[reg as usize]
+}
+
+const OFF_HOST_RSP: i32 = ctx_offset(offset_of!(VmCtx, host_rsp));
+const OFF_EXIT_KIND: i32 = ctx_offset(offset_of!(VmCtx, exit_kind));
+const OFF_EXIT_INDEX: i32 = ctx_offset(offset_of!(VmCtx, exit_index));
+const OFF_REGS: i32 = ctx_offset(offset_of!(VmCtx, regs));
+const OFF_GAS: i32 = ctx_offset(offset_of!(VmCtx, gas));
+
+macro_rules! asm {
+    ($ops:expr; $($t:tt)*) => {
+        dynasm!($ops ; .arch x64 ; $($t)*)
+    };
+}
+
+/// Executable memory holding one module's code.
+struct CodeMemory {
+    pointer: *mut u8,
+    length: usize,
+}
+
+// SAFETY: immutable (read-execute) memory after construction, owned by this value.
+unsafe impl Send for CodeMemory {}
+// SAFETY: as above; nothing writes it after construction.
+unsafe impl Sync for CodeMemory {}
+
+impl CodeMemory {
+    fn new(code: &[u8]) -> Result<CodeMemory, &'static str> {
+        let length = code.len().max(1).div_ceil(4096) * 4096;
+        // SAFETY: a fresh anonymous mapping.
+        let pointer = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if pointer == libc::MAP_FAILED {
+            return Err("cannot allocate memory for compiled code");
+        }
+        let memory = CodeMemory { pointer: pointer.cast(), length };
+        // SAFETY: the mapping is `length >= code.len()` bytes, writable, and ours; then it is
+        // switched to read-execute and never written again.
+        unsafe {
+            core::ptr::copy_nonoverlapping(code.as_ptr(), memory.pointer, code.len());
+            if libc::mprotect(pointer, length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+                return Err("cannot make compiled code executable");
+            }
+        }
+        Ok(memory)
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; no instance runs it any more (instances hold the module).
+        unsafe { libc::munmap(self.pointer.cast(), self.length) };
+    }
+}
+
+/// A module compiled to x86-64, shared by all its instances.
+pub struct CompiledProgram {
+    code: CodeMemory,
+    code_len: usize,
+    /// Native offset of each instruction's own code (after any gas charge).
+    instruction_offsets: Vec<u32>,
+    /// Native offset to enter each instruction at: its block's charge for gas block starts.
+    entry_offsets: Vec<u32>,
+    fault_exit: u32,
+    gas: GasMode,
+}
+
+impl core::fmt::Debug for CompiledProgram {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CompiledProgram").field("code_len", &self.code_len).field("gas", &self.gas).finish()
+    }
+}
+
+/// Where the host asked the guest to start or resume.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub(crate) enum EntryPoint {
+    /// At instruction `index`, charging its gas block first if it starts one.
+    Block(usize),
+    /// At instruction `index`'s own code, without any charge.
+    Instruction(usize),
+}
+
+impl CompiledProgram {
+    /// Compiles `decoded`; `costs` is `None` when metering is off.
+    pub fn compile(decoded: &DecodedProgram, costs: Option<&CostModel>, gas: GasMode) -> Result<Self, &'static str> {
+        let gas = if costs.is_none() { GasMode::Off } else { gas };
+        let mut compiler = Compiler::new(decoded, costs, gas);
+        compiler.emit_all();
+        let Compiler { ops, instruction_offsets, entry_offsets, jump_table_at, jump_table_targets, fault_exit, .. } =
+            compiler;
+        let labels: Vec<Option<usize>> = jump_table_targets
+            .iter()
+            .map(|label| ops.labels().resolve_dynamic(*label).ok().map(|offset| offset.0))
+            .collect();
+        let mut bytes = ops.finalize().map_err(|_| "internal error: unresolved label in compiled code")?;
+        for (i, target) in labels.into_iter().enumerate() {
+            let target = target.ok_or("internal error: unresolved jump table target")?;
+            let relative = (target as i64 - jump_table_at as i64) as i32;
+            bytes[jump_table_at + i * 4..jump_table_at + i * 4 + 4].copy_from_slice(&relative.to_le_bytes());
+        }
+        let code_len = bytes.len();
+        let code = CodeMemory::new(&bytes)?;
+        Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
+    }
+
+    /// Bytes of native code.
+    pub fn code_len(&self) -> usize {
+        self.code_len
+    }
+
+    /// Approximate memory held (code and offset tables).
+    pub fn memory_usage(&self) -> usize {
+        self.code.length + (self.instruction_offsets.len() + self.entry_offsets.len()) * 4
+    }
+
+    /// The gas mode the code was compiled with.
+    pub fn gas_mode(&self) -> GasMode {
+        self.gas
+    }
+
+    /// Fills in the parts of the context the signal handler needs.
+    pub(crate) fn prepare_ctx(&self, ctx: &mut VmCtx) {
+        let start = self.code.pointer as u64;
+        ctx.code_start = start;
+        ctx.code_end = start + self.code_len as u64;
+        ctx.fault_exit = start + u64::from(self.fault_exit);
+    }
+
+    /// Runs guest code from `entry` until it exits; the exit is described in the context.
+    ///
+    /// # Safety
+    ///
+    /// `base` must be the memory base of a live sandbox whose context was prepared with
+    /// [`CompiledProgram::prepare_ctx`] for this program, with the fault handler installed.
+    pub(crate) unsafe fn run(&self, base: *mut u8, entry: EntryPoint) {
+        let offset = match entry {
+            EntryPoint::Block(index) => self.entry_offsets[index],
+            EntryPoint::Instruction(index) => self.instruction_offsets[index],
+        };
+        // SAFETY: offset 0 is the entry trampoline, generated with exactly this signature; the
+        // target is an instruction boundary inside the code; the caller guarantees the sandbox.
+        unsafe {
+            let trampoline: extern "sysv64" fn(*mut u8, *const u8) = core::mem::transmute(self.code.pointer);
+            trampoline(base, self.code.pointer.add(offset as usize));
+        }
+    }
+
+    /// The instruction whose code contains native address `rip` (a faulting access).
+    pub(crate) fn instruction_at(&self, rip: u64) -> Option<usize> {
+        let offset = rip.checked_sub(self.code.pointer as u64)?;
+        if offset >= self.code_len as u64 {
+            return None;
+        }
+        let after = self.instruction_offsets.partition_point(|&start| u64::from(start) <= offset);
+        after.checked_sub(1)
+    }
+
+    /// The guest access `instruction` makes with registers `regs`: address, length, store.
+    pub(crate) fn fault_access(instruction: Instruction, regs: &[u64; 13]) -> Option<(u32, usize, bool)> {
+        use Instruction as I;
+        let at = |base: Reg, offset: u32| (regs[base as usize] as u32).wrapping_add(offset);
+        Some(match instruction {
+            I::store_imm_u8(address, _) => (address, 1, true),
+            I::store_imm_u16(address, _) => (address, 2, true),
+            I::store_imm_u32(address, _) => (address, 4, true),
+            I::store_imm_u64(address, _) => (address, 8, true),
+            I::load_u8(_, address) | I::load_i8(_, address) => (address, 1, false),
+            I::load_u16(_, address) | I::load_i16(_, address) => (address, 2, false),
+            I::load_u32(_, address) | I::load_i32(_, address) => (address, 4, false),
+            I::load_u64(_, address) => (address, 8, false),
+            I::store_u8(_, address) => (address, 1, true),
+            I::store_u16(_, address) => (address, 2, true),
+            I::store_u32(_, address) => (address, 4, true),
+            I::store_u64(_, address) => (address, 8, true),
+            I::store_imm_indirect_u8(base, offset, _) => (at(base, offset), 1, true),
+            I::store_imm_indirect_u16(base, offset, _) => (at(base, offset), 2, true),
+            I::store_imm_indirect_u32(base, offset, _) => (at(base, offset), 4, true),
+            I::store_imm_indirect_u64(base, offset, _) => (at(base, offset), 8, true),
+            I::store_indirect_u8(_, base, offset) => (at(base, offset), 1, true),
+            I::store_indirect_u16(_, base, offset) => (at(base, offset), 2, true),
+            I::store_indirect_u32(_, base, offset) => (at(base, offset), 4, true),
+            I::store_indirect_u64(_, base, offset) => (at(base, offset), 8, true),
+            I::load_indirect_u8(_, base, offset) | I::load_indirect_i8(_, base, offset) => (at(base, offset), 1, false),
+            I::load_indirect_u16(_, base, offset) | I::load_indirect_i16(_, base, offset) => {
+                (at(base, offset), 2, false)
+            }
+            I::load_indirect_u32(_, base, offset) | I::load_indirect_i32(_, base, offset) => {
+                (at(base, offset), 4, false)
+            }
+            I::load_indirect_u64(_, base, offset) => (at(base, offset), 8, false),
+            _ => return None,
+        })
+    }
+}
+
+/// A piece of cold code emitted after all blocks.
+#[derive(Copy, Clone)]
+enum Stub {
+    /// Give back `cost` and exit out of gas at gas block `index`.
+    OutOfGas { index: u32, cost: u64 },
+    /// Exit with `kind` at instruction `index`.
+    Exit { index: u32, kind: u32 },
+}
+
+struct Compiler<'a> {
+    ops: VecAssembler<X64Relocation>,
+    decoded: &'a DecodedProgram,
+    costs: Option<&'a CostModel>,
+    gas: GasMode,
+    /// The instruction being compiled.
+    index: usize,
+    /// The label of each gas block start, created on first use.
+    labels: Vec<Option<DynamicLabel>>,
+    /// Async gas: blocks that check (loop heads and dynamic jump targets).
+    checkpoints: Vec<bool>,
+    stubs: Vec<(DynamicLabel, Stub)>,
+    instruction_offsets: Vec<u32>,
+    entry_offsets: Vec<u32>,
+    jump_table_at: usize,
+    jump_table_targets: Vec<DynamicLabel>,
+    /// Whether some jump table entry is invalid (dynamic jumps then record their index first).
+    jump_table_has_invalid: bool,
+    fault_exit: u32,
+    /// The shared exit of each exit kind.
+    exit_labels: [Option<DynamicLabel>; 9],
+}
+
+impl<'a> Compiler<'a> {
+    fn new(decoded: &'a DecodedProgram, costs: Option<&'a CostModel>, gas: GasMode) -> Self {
+        let count = decoded.instructions().len();
+        let mut ops = VecAssembler::new(0);
+        ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
+        Compiler {
+            ops,
+            decoded,
+            costs,
+            gas,
+            index: 0,
+            labels: vec![None; count],
+            checkpoints: Vec::new(),
+            stubs: Vec::new(),
+            instruction_offsets: Vec::with_capacity(count),
+            entry_offsets: Vec::with_capacity(count),
+            jump_table_at: 0,
+            jump_table_targets: Vec::new(),
+            jump_table_has_invalid: false,
+            fault_exit: 0,
+            exit_labels: [None; 9],
+        }
+    }
+
+    fn offset(&self) -> u32 {
+        self.ops.offset().0 as u32
+    }
+
+    fn label(&mut self, index: usize) -> DynamicLabel {
+        match self.labels[index] {
+            Some(label) => label,
+            None => {
+                let label = self.ops.new_dynamic_label();
+                self.labels[index] = Some(label);
+                label
+            }
+        }
+    }
+
+    fn stub(&mut self, stub: Stub) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.stubs.push((label, stub));
+        label
+    }
+
+    fn exit_stub(&mut self, kind: u32) -> DynamicLabel {
+        let index = self.index as u32;
+        self.stub(Stub::Exit { index, kind })
+    }
+
+    /// The label a static branch to `target` goes to: the target block, or a stub that
+    /// panics with an invalid branch.
+    fn branch_label(&mut self, target: u32) -> DynamicLabel {
+        if self.decoded.is_block_start(target) {
+            let index = self.decoded.index_of(target).expect("block starts are instructions");
+            self.label(index)
+        } else {
+            self.exit_stub(EXIT_INVALID_BRANCH)
+        }
+    }
+
+    fn emit_all(&mut self) {
+        let instructions = self.decoded.instructions();
+        if self.gas == GasMode::Async {
+            let mut checkpoints = vec![false; instructions.len()];
+            for decoded in instructions {
+                if let Some(target) = decoded.instruction.branch_target() {
+                    if target <= decoded.pc {
+                        if let Some(index) = self.decoded.index_of(target) {
+                            checkpoints[index] = true;
+                        }
+                    }
+                }
+            }
+            for &target in self.decoded.jump_table() {
+                if let Some(index) = self.decoded.index_of(target) {
+                    checkpoints[index] = true;
+                }
+            }
+            self.checkpoints = checkpoints;
+        }
+        self.jump_table_has_invalid = self.decoded.jump_table().iter().any(|&target| !self.decoded.is_block_start(target));
+
+        self.emit_prologue();
+        for index in 0..instructions.len() {
+            self.index = index;
+            let decoded = instructions[index];
+            if starts_gas_block(instructions, index) {
+                let label = self.label(index);
+                asm!(self.ops; =>label);
+                self.entry_offsets.push(self.offset());
+                self.emit_charge(index);
+            } else {
+                self.entry_offsets.push(self.offset());
+            }
+            self.instruction_offsets.push(self.offset());
+            decoded.instruction.visit(self);
+        }
+        self.emit_stubs();
+        self.emit_jump_table();
+    }
+
+    fn emit_prologue(&mut self) {
+        // The entry trampoline: rdi = memory base, rsi = target.
+        asm!(self.ops
+            ; push rbx ; push rbp ; push r12 ; push r13 ; push r14 ; push r15
+            ; mov r15, rdi
+            ; mov [r15 + OFF_HOST_RSP], rsp
+            ; mov r14, rsi
+        );
+        for (guest, &host) in HOST_REG.iter().enumerate() {
+            let offset = OFF_REGS + guest as i32 * 8;
+            asm!(self.ops; mov Rq(host), [r15 + offset]);
+        }
+        asm!(self.ops; jmp r14);
+
+        // The shared exits; r14d holds the instruction index.
+        for kind in [
+            EXIT_HALT,
+            EXIT_TRAP,
+            EXIT_INVALID_INSTRUCTION,
+            EXIT_INVALID_BRANCH,
+            EXIT_INVALID_JUMP,
+            EXIT_HOST_CALL,
+            EXIT_OUT_OF_GAS,
+        ] {
+            let label = self.exit_label(kind);
+            asm!(self.ops
+                ; =>label
+                ; mov DWORD [r15 + OFF_EXIT_KIND], kind as i32
+                ; mov [r15 + OFF_EXIT_INDEX], r14d
+                ; jmp ->save
+            );
+        }
+        // A jump table entry that is no block start: the jumping instruction stored its index.
+        asm!(self.ops
+            ; ->invalid_table_entry:
+            ; mov DWORD [r15 + OFF_EXIT_KIND], EXIT_INVALID_JUMP as i32
+            ; jmp ->save
+        );
+        self.fault_exit = self.offset();
+        asm!(self.ops
+            ; mov DWORD [r15 + OFF_EXIT_KIND], EXIT_FAULT as i32
+            ; ->save:
+        );
+        for (guest, &host) in HOST_REG.iter().enumerate() {
+            let offset = OFF_REGS + guest as i32 * 8;
+            asm!(self.ops; mov [r15 + offset], Rq(host));
+        }
+        asm!(self.ops
+            ; mov rsp, [r15 + OFF_HOST_RSP]
+            ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbp ; pop rbx
+            ; ret
+        );
+    }
+
+    fn exit_label(&mut self, kind: u32) -> DynamicLabel {
+        match self.exit_labels[kind as usize] {
+            Some(label) => label,
+            None => {
+                let label = self.ops.new_dynamic_label();
+                self.exit_labels[kind as usize] = Some(label);
+                label
+            }
+        }
+    }
+
+    fn emit_charge(&mut self, index: usize) {
+        let Some(costs) = self.costs else { return };
+        if self.gas == GasMode::Off {
+            return;
+        }
+        let cost = costs.cost_of(self.decoded.block_at(index)).min(u64::from(u32::MAX));
+        if cost <= i32::MAX as u64 {
+            asm!(self.ops; sub QWORD [r15 + OFF_GAS], cost as i32);
+        } else {
+            asm!(self.ops; mov r14, QWORD cost as i64; sub [r15 + OFF_GAS], r14);
+        }
+        if self.gas == GasMode::Sync || self.checkpoints[index] {
+            let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
+            asm!(self.ops; jl =>stub);
+        }
+    }
+
+    fn emit_stubs(&mut self) {
+        for (label, stub) in std::mem::take(&mut self.stubs) {
+            asm!(self.ops; =>label);
+            match stub {
+                Stub::OutOfGas { index, cost } => {
+                    if cost <= i32::MAX as u64 {
+                        asm!(self.ops; add QWORD [r15 + OFF_GAS], cost as i32);
+                    } else {
+                        asm!(self.ops; mov r14, QWORD cost as i64; add [r15 + OFF_GAS], r14);
+                    }
+                    let exit = self.exit_label(EXIT_OUT_OF_GAS);
+                    asm!(self.ops; mov r14d, index as i32; jmp =>exit);
+                }
+                Stub::Exit { index, kind } => {
+                    let exit = self.exit_label(kind);
+                    asm!(self.ops; mov r14d, index as i32; jmp =>exit);
+                }
+            }
+        }
+    }
+
+    fn emit_jump_table(&mut self) {
+        let invalid = self.ops.new_dynamic_label();
+        asm!(self.ops; =>invalid; jmp ->invalid_table_entry; .align 8; ->jump_table:);
+        // Placeholder entries, filled in once every label has an offset.
+        self.jump_table_at = self.ops.offset().0;
+        let table: Vec<u32> = self.decoded.jump_table().to_vec();
+        for target in table {
+            let label = if self.decoded.is_block_start(target) {
+                let index = self.decoded.index_of(target).expect("block starts are instructions");
+                self.label(index)
+            } else {
+                invalid
+            };
+            self.jump_table_targets.push(label);
+            asm!(self.ops; .u32 0);
+        }
+        // Gas block starts that nothing branched to still need their labels defined (they are);
+        // labels created only for the table must exist in code, which they do because every
+        // block start is a gas block start.
+    }
+
+    // --- helpers -------------------------------------------------------------------------
+
+    fn exit_here(&mut self, kind: u32) {
+        let exit = self.exit_label(kind);
+        let index = self.index as i32;
+        asm!(self.ops; mov r14d, index; jmp =>exit);
+    }
+
+    fn mov(&mut self, d: u8, s: u8) {
+        if d != s {
+            asm!(self.ops; mov Rq(d), Rq(s));
+        }
+    }
+
+    fn load_imm(&mut self, d: u8, value: u64) {
+        if value == 0 {
+            asm!(self.ops; xor Rd(d), Rd(d));
+        } else if value <= u64::from(u32::MAX) {
+            asm!(self.ops; mov Rd(d), value as u32 as i32);
+        } else if value as i64 >= i64::from(i32::MIN) && value as i64 <= i64::from(i32::MAX) {
+            asm!(self.ops; mov Rq(d), value as i64 as i32);
+        } else {
+            asm!(self.ops; mov Rq(d), QWORD value as i64);
+        }
+    }
+
+    /// `r14d = base + offset` (32-bit), or `offset` for absolute addresses.
+    fn address(&mut self, base: Option<Reg>, offset: u32) {
+        match base {
+            Some(base) => {
+                let base = r(base);
+                asm!(self.ops; lea r14d, [Rq(base) + offset as i32]);
+            }
+            None => asm!(self.ops; mov r14d, offset as i32),
+        }
+    }
+
+    fn sext32(&mut self, d: u8) {
+        asm!(self.ops; movsxd Rq(d), Rd(d));
+    }
+
+    /// The end of a dynamic jump: `r14d` holds the guest address.
+    fn dynamic_jump(&mut self) {
+        let halt = self.exit_stub(EXIT_HALT);
+        asm!(self.ops; cmp r14d, HALT_ADDRESS as i32; je =>halt);
+        let length = self.decoded.jump_table().len();
+        let invalid = self.exit_stub(EXIT_INVALID_JUMP);
+        if length == 0 {
+            asm!(self.ops; jmp =>invalid);
+            return;
+        }
+        if self.jump_table_has_invalid {
+            let index = self.index as i32;
+            asm!(self.ops; mov DWORD [r15 + OFF_EXIT_INDEX], index);
+        }
+        // Even addresses 2, 4, ... map to entries 0, 1, ...; rotating right by one sends odd
+        // addresses above 2^31, and zero to 2^32 - 1 after the decrement: all out of range.
+        asm!(self.ops
+            ; ror r14d, 1
+            ; sub r14d, 1
+            ; cmp r14d, length as i32
+            ; jae =>invalid
+            ; push rax
+            ; lea rax, [->jump_table]
+            ; movsxd r14, DWORD [rax + r14 * 4]
+            ; add r14, rax
+            ; pop rax
+            ; jmp r14
+        );
+    }
+
+    fn jump_to(&mut self, target: u32) {
+        let next_is_target = self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
+        if !next_is_target {
+            let label = self.branch_label(target);
+            asm!(self.ops; jmp =>label);
+        }
+    }
+
+    /// Division and remainder; `kind`: bit 0 signed, bit 1 remainder, bit 2 32-bit.
+    fn divide(&mut self, d: Reg, a: Reg, b: Reg, signed: bool, remainder: bool, wide: bool) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; push rax; push rdx);
+        if wide {
+            asm!(self.ops; mov r14, Rq(b); mov rax, Rq(a); test r14, r14; jz >zero);
+        } else {
+            asm!(self.ops; mov r14d, Rd(b); mov eax, Rd(a); test r14d, r14d; jz >zero);
+        }
+        if signed {
+            if wide {
+                asm!(self.ops; cmp r14, -1; je >minus_one; cqo; idiv r14);
+            } else {
+                asm!(self.ops; cmp r14d, -1; je >minus_one; cdq; idiv r14d);
+            }
+        } else if wide {
+            asm!(self.ops; xor edx, edx; div r14);
+        } else {
+            asm!(self.ops; xor edx, edx; div r14d);
+        }
+        match (remainder, wide) {
+            (false, true) => asm!(self.ops; mov r14, rax),
+            (true, true) => asm!(self.ops; mov r14, rdx),
+            (false, false) => asm!(self.ops; movsxd r14, eax),
+            (true, false) => asm!(self.ops; movsxd r14, edx),
+        }
+        asm!(self.ops; jmp >done);
+        if signed {
+            // x / -1 = -x (wrapping, where idiv would fault), x % -1 = 0.
+            asm!(self.ops; minus_one:);
+            match (remainder, wide) {
+                (true, _) => asm!(self.ops; xor r14d, r14d),
+                (false, true) => asm!(self.ops; mov r14, rax; neg r14),
+                (false, false) => asm!(self.ops; neg eax; movsxd r14, eax),
+            }
+            asm!(self.ops; jmp >done);
+        }
+        // Division by zero: all ones; remainder by zero: the dividend.
+        asm!(self.ops; zero:);
+        match (remainder, wide) {
+            (false, _) => asm!(self.ops; mov r14, -1),
+            (true, true) => asm!(self.ops; mov r14, rax),
+            (true, false) => asm!(self.ops; movsxd r14, eax),
+        }
+        asm!(self.ops; done:; pop rdx; pop rax; mov Rq(d), r14);
+    }
+
+    /// The upper 64 bits of a 128-bit product.
+    fn mul_upper(&mut self, d: Reg, a: Reg, b: Reg, signed_a: bool, signed_b: bool) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; push rax; push rdx);
+        match (signed_a, signed_b) {
+            (true, true) => asm!(self.ops; mov r14, Rq(b); mov rax, Rq(a); imul r14; mov r14, rdx),
+            (false, false) => asm!(self.ops; mov r14, Rq(b); mov rax, Rq(a); mul r14; mov r14, rdx),
+            _ => {
+                // signed a times unsigned b: the unsigned high part, minus b where a < 0.
+                asm!(self.ops
+                    ; push Rq(a)
+                    ; mov r14, Rq(b)
+                    ; mov rax, Rq(a)
+                    ; mul r14
+                    ; pop rax
+                    ; sar rax, 63
+                    ; and rax, r14
+                    ; sub rdx, rax
+                    ; mov r14, rdx
+                );
+            }
+        }
+        asm!(self.ops; pop rdx; pop rax; mov Rq(d), r14);
+    }
+
+    /// Rotates `r14` (or `r14d`) by guest register `count`, then writes it to `d`.
+    fn rotate_by_reg(&mut self, d: u8, count: Reg, right: bool, wide: bool) {
+        let count = r(count);
+        if count != RCX {
+            asm!(self.ops; push rcx; mov ecx, Rd(count));
+        }
+        match (right, wide) {
+            (true, true) => asm!(self.ops; ror r14, cl),
+            (false, true) => asm!(self.ops; rol r14, cl),
+            (true, false) => asm!(self.ops; ror r14d, cl),
+            (false, false) => asm!(self.ops; rol r14d, cl),
+        }
+        if count != RCX {
+            asm!(self.ops; pop rcx);
+        }
+        if wide {
+            asm!(self.ops; mov Rq(d), r14);
+        } else {
+            asm!(self.ops; movsxd Rq(d), r14d);
+        }
+    }
+}
+
+// Two-operand ALU patterns: `d = a op b`.
+macro_rules! alu64 {
+    ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident, commutative) => {{
+        let (d, a, b) = (r($d), r($a), r($b));
+        if d == a {
+            asm!($s.ops; $op Rq(d), Rq(b));
+        } else if d == b {
+            asm!($s.ops; $op Rq(d), Rq(a));
+        } else {
+            asm!($s.ops; mov Rq(d), Rq(a); $op Rq(d), Rq(b));
+        }
+    }};
+    ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident) => {{
+        let (d, a, b) = (r($d), r($a), r($b));
+        if d == a {
+            asm!($s.ops; $op Rq(d), Rq(b));
+        } else if d == b {
+            asm!($s.ops; mov r14, Rq(a); $op r14, Rq(b); mov Rq(d), r14);
+        } else {
+            asm!($s.ops; mov Rq(d), Rq(a); $op Rq(d), Rq(b));
+        }
+    }};
+}
+
+macro_rules! alu32 {
+    ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident) => {{
+        let (d, a, b) = (r($d), r($a), r($b));
+        if d == a {
+            asm!($s.ops; $op Rd(d), Rd(b); movsxd Rq(d), Rd(d));
+        } else if d == b {
+            asm!($s.ops; mov r14d, Rd(a); $op r14d, Rd(b); movsxd Rq(d), r14d);
+        } else {
+            asm!($s.ops; mov Rd(d), Rd(a); $op Rd(d), Rd(b); movsxd Rq(d), Rd(d));
+        }
+    }};
+}
+
+// `d = (a cmp b)` as 0 or 1.
+macro_rules! set_cc {
+    ($s:ident, $d:expr, $a:expr, $b:expr, $set:ident) => {{
+        let (d, a, b) = (r($d), r($a), r($b));
+        asm!($s.ops; cmp Rq(a), Rq(b); $set r14b; movzx Rd(d), r14b);
+    }};
+    ($s:ident, $d:expr, $a:expr, imm $imm:expr, $set:ident) => {{
+        let (d, a) = (r($d), r($a));
+        asm!($s.ops; cmp Rq(a), $imm as i32; $set r14b; movzx Rd(d), r14b);
+    }};
+}
+
+macro_rules! branch {
+    ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:ident) => {{
+        let (a, b) = (r($a), r($b));
+        let label = $s.branch_label($target);
+        asm!($s.ops; cmp Rq(a), Rq(b); $jcc =>label);
+    }};
+    ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:ident) => {{
+        let a = r($a);
+        let label = $s.branch_label($target);
+        asm!($s.ops; cmp Rq(a), $imm as i32; $jcc =>label);
+    }};
+}
+
+macro_rules! min_max {
+    ($s:ident, $d:expr, $a:expr, $b:expr, $cmov:ident) => {{
+        // d = b if (a cmp b) else a
+        let (d, a, b) = (r($d), r($a), r($b));
+        asm!($s.ops; mov r14, Rq(a); cmp r14, Rq(b); $cmov r14, Rq(b); mov Rq(d), r14);
+    }};
+}
+
+macro_rules! load {
+    ($s:ident, $d:expr, $base:expr, $offset:expr, $($load:tt)*) => {{
+        let d = r($d);
+        $s.address($base, $offset);
+        load!(@op $s, d, $($load)*);
+    }};
+    (@op $s:ident, $d:ident, u8) => { asm!($s.ops; movzx Rd($d), BYTE [r15 + r14]) };
+    (@op $s:ident, $d:ident, i8) => { asm!($s.ops; movsx Rq($d), BYTE [r15 + r14]) };
+    (@op $s:ident, $d:ident, u16) => { asm!($s.ops; movzx Rd($d), WORD [r15 + r14]) };
+    (@op $s:ident, $d:ident, i16) => { asm!($s.ops; movsx Rq($d), WORD [r15 + r14]) };
+    (@op $s:ident, $d:ident, u32) => { asm!($s.ops; mov Rd($d), DWORD [r15 + r14]) };
+    (@op $s:ident, $d:ident, i32) => { asm!($s.ops; movsxd Rq($d), DWORD [r15 + r14]) };
+    (@op $s:ident, $d:ident, u64) => { asm!($s.ops; mov Rq($d), QWORD [r15 + r14]) };
+}
+
+macro_rules! store {
+    ($s:ident, reg $v:expr, $base:expr, $offset:expr, $size:tt) => {{
+        let v = r($v);
+        $s.address($base, $offset);
+        store!(@reg $s, v, $size);
+    }};
+    ($s:ident, imm $v:expr, $base:expr, $offset:expr, $size:tt) => {{
+        let v = $v;
+        $s.address($base, $offset);
+        store!(@imm $s, v, $size);
+    }};
+    (@reg $s:ident, $v:ident, 1) => { asm!($s.ops; mov BYTE [r15 + r14], Rb($v)) };
+    (@reg $s:ident, $v:ident, 2) => { asm!($s.ops; mov WORD [r15 + r14], Rw($v)) };
+    (@reg $s:ident, $v:ident, 4) => { asm!($s.ops; mov DWORD [r15 + r14], Rd($v)) };
+    (@reg $s:ident, $v:ident, 8) => { asm!($s.ops; mov QWORD [r15 + r14], Rq($v)) };
+    (@imm $s:ident, $v:ident, 1) => { asm!($s.ops; mov BYTE [r15 + r14], $v as i8) };
+    (@imm $s:ident, $v:ident, 2) => { asm!($s.ops; mov WORD [r15 + r14], $v as i16) };
+    (@imm $s:ident, $v:ident, 4) => { asm!($s.ops; mov DWORD [r15 + r14], $v as i32) };
+    (@imm $s:ident, $v:ident, 8) => { asm!($s.ops; mov QWORD [r15 + r14], $v as i32) };
+}
+
+impl InstructionVisitor for Compiler<'_> {
+    type Output = ();
+
+    fn trap(&mut self) {
+        self.exit_here(EXIT_TRAP);
+    }
+    fn fallthrough(&mut self) {}
+    fn unlikely(&mut self) {}
+    fn invalid(&mut self, _raw: u8) {
+        self.exit_here(EXIT_INVALID_INSTRUCTION);
+    }
+    fn ecalli(&mut self, _index: u32) {
+        self.exit_here(EXIT_HOST_CALL);
+    }
+    fn load_imm64(&mut self, reg: Reg, value: u64) {
+        self.load_imm(r(reg), value);
+    }
+
+    fn store_imm_u8(&mut self, address: u32, value: u32) {
+        store!(self, imm value, None, address, 1)
+    }
+    fn store_imm_u16(&mut self, address: u32, value: u32) {
+        store!(self, imm value, None, address, 2)
+    }
+    fn store_imm_u32(&mut self, address: u32, value: u32) {
+        store!(self, imm value, None, address, 4)
+    }
+    fn store_imm_u64(&mut self, address: u32, value: u32) {
+        store!(self, imm value, None, address, 8)
+    }
+
+    fn jump(&mut self, target: u32) {
+        self.jump_to(target);
+    }
+
+    fn jump_indirect(&mut self, reg: Reg, imm: u32) {
+        self.address(Some(reg), imm);
+        self.dynamic_jump();
+    }
+    fn load_imm(&mut self, reg: Reg, imm: u32) {
+        self.load_imm(r(reg), crate::program::sext(imm));
+    }
+    fn load_u8(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, u8)
+    }
+    fn load_i8(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, i8)
+    }
+    fn load_u16(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, u16)
+    }
+    fn load_i16(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, i16)
+    }
+    fn load_u32(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, u32)
+    }
+    fn load_i32(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, i32)
+    }
+    fn load_u64(&mut self, reg: Reg, imm: u32) {
+        load!(self, reg, None, imm, u64)
+    }
+    fn store_u8(&mut self, reg: Reg, imm: u32) {
+        store!(self, reg reg, None, imm, 1)
+    }
+    fn store_u16(&mut self, reg: Reg, imm: u32) {
+        store!(self, reg reg, None, imm, 2)
+    }
+    fn store_u32(&mut self, reg: Reg, imm: u32) {
+        store!(self, reg reg, None, imm, 4)
+    }
+    fn store_u64(&mut self, reg: Reg, imm: u32) {
+        store!(self, reg reg, None, imm, 8)
+    }
+
+    fn store_imm_indirect_u8(&mut self, base: Reg, offset: u32, value: u32) {
+        store!(self, imm value, Some(base), offset, 1)
+    }
+    fn store_imm_indirect_u16(&mut self, base: Reg, offset: u32, value: u32) {
+        store!(self, imm value, Some(base), offset, 2)
+    }
+    fn store_imm_indirect_u32(&mut self, base: Reg, offset: u32, value: u32) {
+        store!(self, imm value, Some(base), offset, 4)
+    }
+    fn store_imm_indirect_u64(&mut self, base: Reg, offset: u32, value: u32) {
+        store!(self, imm value, Some(base), offset, 8)
+    }
+
+    fn load_imm_and_jump(&mut self, reg: Reg, imm: u32, target: u32) {
+        self.load_imm(r(reg), crate::program::sext(imm));
+        self.jump_to(target);
+    }
+    fn branch_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, je)
+    }
+    fn branch_not_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jne)
+    }
+    fn branch_less_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jb)
+    }
+    fn branch_less_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jbe)
+    }
+    fn branch_greater_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jae)
+    }
+    fn branch_greater_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, ja)
+    }
+    fn branch_less_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jl)
+    }
+    fn branch_less_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jle)
+    }
+    fn branch_greater_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jge)
+    }
+    fn branch_greater_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
+        branch!(self, reg, imm imm, target, jg)
+    }
+
+    fn move_reg(&mut self, d: Reg, s: Reg) {
+        self.mov(r(d), r(s));
+    }
+    fn count_set_bits_64(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; popcnt Rq(d), Rq(s));
+    }
+    fn count_set_bits_32(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; popcnt Rd(d), Rd(s));
+    }
+    fn count_leading_zero_bits_64(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; lzcnt Rq(d), Rq(s));
+    }
+    fn count_leading_zero_bits_32(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; lzcnt Rd(d), Rd(s));
+    }
+    fn count_trailing_zero_bits_64(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; tzcnt Rq(d), Rq(s));
+    }
+    fn count_trailing_zero_bits_32(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; tzcnt Rd(d), Rd(s));
+    }
+    fn sign_extend_8(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; movsx Rq(d), Rb(s));
+    }
+    fn sign_extend_16(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; movsx Rq(d), Rw(s));
+    }
+    fn zero_extend_16(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        asm!(self.ops; movzx Rd(d), Rw(s));
+    }
+    fn reverse_byte(&mut self, d: Reg, s: Reg) {
+        let (d, s) = (r(d), r(s));
+        self.mov(d, s);
+        asm!(self.ops; bswap Rq(d));
+    }
+
+    fn store_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
+        store!(self, reg a, Some(b), imm, 1)
+    }
+    fn store_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) {
+        store!(self, reg a, Some(b), imm, 2)
+    }
+    fn store_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
+        store!(self, reg a, Some(b), imm, 4)
+    }
+    fn store_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
+        store!(self, reg a, Some(b), imm, 8)
+    }
+    fn load_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, u8)
+    }
+    fn load_indirect_i8(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, i8)
+    }
+    fn load_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, u16)
+    }
+    fn load_indirect_i16(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, i16)
+    }
+    fn load_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, u32)
+    }
+    fn load_indirect_i32(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, i32)
+    }
+    fn load_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
+        load!(self, a, Some(b), imm, u64)
+    }
+    fn add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; lea Rd(a), [Rq(b) + imm as i32]; movsxd Rq(a), Rd(a));
+    }
+    fn and_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        self.mov(a, b);
+        asm!(self.ops; and Rq(a), imm as i32);
+    }
+    fn xor_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        self.mov(a, b);
+        asm!(self.ops; xor Rq(a), imm as i32);
+    }
+    fn or_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        self.mov(a, b);
+        asm!(self.ops; or Rq(a), imm as i32);
+    }
+    fn mul_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; imul Rd(a), Rd(b), imm as i32; movsxd Rq(a), Rd(a));
+    }
+    fn set_less_than_unsigned_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        set_cc!(self, a, b, imm imm, setb)
+    }
+    fn set_less_than_signed_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        set_cc!(self, a, b, imm imm, setl)
+    }
+    fn shift_logical_left_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov Rd(a), Rd(b); shl Rd(a), (imm % 32) as i8; movsxd Rq(a), Rd(a));
+    }
+    fn shift_logical_right_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov Rd(a), Rd(b); shr Rd(a), (imm % 32) as i8; movsxd Rq(a), Rd(a));
+    }
+    fn shift_arithmetic_right_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov Rd(a), Rd(b); sar Rd(a), (imm % 32) as i8; movsxd Rq(a), Rd(a));
+    }
+    fn negate_and_add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        if a == b {
+            asm!(self.ops; neg Rd(a); add Rd(a), imm as i32);
+        } else {
+            asm!(self.ops; mov Rd(a), imm as i32; sub Rd(a), Rd(b));
+        }
+        self.sext32(a);
+    }
+    fn set_greater_than_unsigned_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        set_cc!(self, a, b, imm imm, seta)
+    }
+    fn set_greater_than_signed_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        set_cc!(self, a, b, imm imm, setg)
+    }
+    fn shift_logical_left_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14d, imm as i32; shlx Rd(a), r14d, Rd(b); movsxd Rq(a), Rd(a));
+    }
+    fn shift_logical_right_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14d, imm as i32; shrx Rd(a), r14d, Rd(b); movsxd Rq(a), Rd(a));
+    }
+    fn shift_arithmetic_right_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14d, imm as i32; sarx Rd(a), r14d, Rd(b); movsxd Rq(a), Rd(a));
+    }
+    fn cmov_if_zero_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14, imm as i32; test Rq(b), Rq(b); cmovz Rq(a), r14);
+    }
+    fn cmov_if_not_zero_imm(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14, imm as i32; test Rq(b), Rq(b); cmovnz Rq(a), r14);
+    }
+    fn add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; lea Rq(a), [Rq(b) + imm as i32]);
+    }
+    fn mul_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; imul Rq(a), Rq(b), imm as i32);
+    }
+    fn shift_logical_left_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        self.mov(a, b);
+        asm!(self.ops; shl Rq(a), (imm % 64) as i8);
+    }
+    fn shift_logical_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        self.mov(a, b);
+        asm!(self.ops; shr Rq(a), (imm % 64) as i8);
+    }
+    fn shift_arithmetic_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        self.mov(a, b);
+        asm!(self.ops; sar Rq(a), (imm % 64) as i8);
+    }
+    fn negate_and_add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        if a == b {
+            asm!(self.ops; neg Rq(a); add Rq(a), imm as i32);
+        } else {
+            asm!(self.ops; mov Rq(a), imm as i32; sub Rq(a), Rq(b));
+        }
+    }
+    fn shift_logical_left_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14, imm as i32; shlx Rq(a), r14, Rq(b));
+    }
+    fn shift_logical_right_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14, imm as i32; shrx Rq(a), r14, Rq(b));
+    }
+    fn shift_arithmetic_right_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; mov r14, imm as i32; sarx Rq(a), r14, Rq(b));
+    }
+    fn rotate_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; rorx Rq(a), Rq(b), (imm % 64) as i8);
+    }
+    fn rotate_right_imm_alt_64(&mut self, a: Reg, b: Reg, imm: u32) {
+        let a = r(a);
+        asm!(self.ops; mov r14, imm as i32);
+        self.rotate_by_reg(a, b, true, true);
+    }
+    fn rotate_right_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let (a, b) = (r(a), r(b));
+        asm!(self.ops; rorx Rd(a), Rd(b), (imm % 32) as i8; movsxd Rq(a), Rd(a));
+    }
+    fn rotate_right_imm_alt_32(&mut self, a: Reg, b: Reg, imm: u32) {
+        let a = r(a);
+        asm!(self.ops; mov r14d, imm as i32);
+        self.rotate_by_reg(a, b, true, false);
+    }
+
+    fn branch_eq(&mut self, a: Reg, b: Reg, target: u32) {
+        branch!(self, a, b, target, je)
+    }
+    fn branch_not_eq(&mut self, a: Reg, b: Reg, target: u32) {
+        branch!(self, a, b, target, jne)
+    }
+    fn branch_less_unsigned(&mut self, a: Reg, b: Reg, target: u32) {
+        branch!(self, a, b, target, jb)
+    }
+    fn branch_less_signed(&mut self, a: Reg, b: Reg, target: u32) {
+        branch!(self, a, b, target, jl)
+    }
+    fn branch_greater_or_equal_unsigned(&mut self, a: Reg, b: Reg, target: u32) {
+        branch!(self, a, b, target, jae)
+    }
+    fn branch_greater_or_equal_signed(&mut self, a: Reg, b: Reg, target: u32) {
+        branch!(self, a, b, target, jge)
+    }
+
+    fn load_imm_and_jump_indirect(&mut self, a: Reg, b: Reg, value: u32, offset: u32) {
+        // The address uses `b` before `a` is written.
+        self.address(Some(b), offset);
+        self.load_imm(r(a), crate::program::sext(value));
+        self.dynamic_jump();
+    }
+
+    fn add_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; lea Rd(d), [Rq(a) + Rq(b)]; movsxd Rq(d), Rd(d));
+    }
+    fn sub_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu32!(self, d, a, b, sub)
+    }
+    fn mul_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu32!(self, d, a, b, imul)
+    }
+    fn div_unsigned_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, false, false, false);
+    }
+    fn div_signed_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, true, false, false);
+    }
+    fn rem_unsigned_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, false, true, false);
+    }
+    fn rem_signed_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, true, true, false);
+    }
+    fn shift_logical_left_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; shlx Rd(d), Rd(a), Rd(b); movsxd Rq(d), Rd(d));
+    }
+    fn shift_logical_right_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; shrx Rd(d), Rd(a), Rd(b); movsxd Rq(d), Rd(d));
+    }
+    fn shift_arithmetic_right_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; sarx Rd(d), Rd(a), Rd(b); movsxd Rq(d), Rd(d));
+    }
+    fn add_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; lea Rq(d), [Rq(a) + Rq(b)]);
+    }
+    fn sub_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu64!(self, d, a, b, sub)
+    }
+    fn mul_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu64!(self, d, a, b, imul, commutative)
+    }
+    fn div_unsigned_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, false, false, true);
+    }
+    fn div_signed_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, true, false, true);
+    }
+    fn rem_unsigned_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, false, true, true);
+    }
+    fn rem_signed_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.divide(d, a, b, true, true, true);
+    }
+    fn shift_logical_left_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; shlx Rq(d), Rq(a), Rq(b));
+    }
+    fn shift_logical_right_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; shrx Rq(d), Rq(a), Rq(b));
+    }
+    fn shift_arithmetic_right_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; sarx Rq(d), Rq(a), Rq(b));
+    }
+    fn and(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu64!(self, d, a, b, and, commutative)
+    }
+    fn xor(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu64!(self, d, a, b, xor, commutative)
+    }
+    fn or(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu64!(self, d, a, b, or, commutative)
+    }
+    fn mul_upper_signed_signed(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.mul_upper(d, a, b, true, true);
+    }
+    fn mul_upper_unsigned_unsigned(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.mul_upper(d, a, b, false, false);
+    }
+    fn mul_upper_signed_unsigned(&mut self, d: Reg, a: Reg, b: Reg) {
+        self.mul_upper(d, a, b, true, false);
+    }
+    fn set_less_than_unsigned(&mut self, d: Reg, a: Reg, b: Reg) {
+        set_cc!(self, d, a, b, setb)
+    }
+    fn set_less_than_signed(&mut self, d: Reg, a: Reg, b: Reg) {
+        set_cc!(self, d, a, b, setl)
+    }
+    fn cmov_if_zero(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; test Rq(b), Rq(b); cmovz Rq(d), Rq(a));
+    }
+    fn cmov_if_not_zero(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; test Rq(b), Rq(b); cmovnz Rq(d), Rq(a));
+    }
+    fn rotate_left_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a) = (r(d), r(a));
+        asm!(self.ops; mov r14, Rq(a));
+        self.rotate_by_reg(d, b, false, true);
+    }
+    fn rotate_left_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a) = (r(d), r(a));
+        asm!(self.ops; mov r14d, Rd(a));
+        self.rotate_by_reg(d, b, false, false);
+    }
+    fn rotate_right_64(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a) = (r(d), r(a));
+        asm!(self.ops; mov r14, Rq(a));
+        self.rotate_by_reg(d, b, true, true);
+    }
+    fn rotate_right_32(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a) = (r(d), r(a));
+        asm!(self.ops; mov r14d, Rd(a));
+        self.rotate_by_reg(d, b, true, false);
+    }
+    fn and_inverted(&mut self, d: Reg, a: Reg, b: Reg) {
+        // d = a & !b
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; andn Rq(d), Rq(b), Rq(a));
+    }
+    fn or_inverted(&mut self, d: Reg, a: Reg, b: Reg) {
+        let (d, a, b) = (r(d), r(a), r(b));
+        asm!(self.ops; mov r14, Rq(b); not r14; or r14, Rq(a); mov Rq(d), r14);
+    }
+    fn xnor(&mut self, d: Reg, a: Reg, b: Reg) {
+        alu64!(self, d, a, b, xor, commutative);
+        let d = r(d);
+        asm!(self.ops; not Rq(d));
+    }
+    fn maximum(&mut self, d: Reg, a: Reg, b: Reg) {
+        min_max!(self, d, a, b, cmovl)
+    }
+    fn maximum_unsigned(&mut self, d: Reg, a: Reg, b: Reg) {
+        min_max!(self, d, a, b, cmovb)
+    }
+    fn minimum(&mut self, d: Reg, a: Reg, b: Reg) {
+        min_max!(self, d, a, b, cmovg)
+    }
+    fn minimum_unsigned(&mut self, d: Reg, a: Reg, b: Reg) {
+        min_max!(self, d, a, b, cmova)
+    }
+}
+
+#[allow(dead_code)]
+const _: () = {
+    // The scratch and base registers are not guest registers.
+    let mut i = 0;
+    while i < HOST_REG.len() {
+        assert!(HOST_REG[i] != 14 && HOST_REG[i] != 15 && HOST_REG[i] != 4);
+        i += 1;
+    }
+    let _ = (RBX, RBP, RSI, RDI, RDX);
+};

@@ -1,0 +1,541 @@
+//! The in-process sandbox the compiled backend runs guest code in.
+//!
+//! Each instance owns one reservation of address space:
+//!
+//! ```text
+//! start                      start + 4 KiB = base                 base + 4 GiB       + 64 KiB
+//! | context page (rw) |  guest memory: 4 GiB, page by page as mapped |  guard (none) |
+//! ```
+//!
+//! * The **context page** holds the [`VmCtx`] (guest registers while the host owns them, gas,
+//!   exit information) right below `base`, so JIT code reaches it through the same register
+//!   that holds the memory base (`r15`), at small negative offsets.
+//! * **Guest memory**: guest address `a` is host address `base + a`. Every page starts
+//!   inaccessible (`PROT_NONE`); mapped pages are `PROT_READ` (read-only) or
+//!   `PROT_READ | PROT_WRITE`, mirroring the memory map exactly. The lowest 64 KiB are never
+//!   mapped.
+//! * The **guard** after the 4 GiB: a guest access is a 32-bit address plus at most 7 bytes, so
+//!   no access can leave the reservation; one that runs past `0xffffffff` hits the guard.
+//!
+//! Address-space cost per instance: 4 GiB + 68 KiB of *reserved* (not committed) address
+//! space, `MAP_NORESERVE`. Memory actually used is the pages the guest and host touch plus one
+//! context page. With the 128 TiB user address space of x86-64 Linux that allows roughly
+//! 30,000 live instances per process. Freed reservations go to a small process-wide pool so
+//! that creating an instance usually costs no `mmap` at all.
+//!
+//! A guest access to an inaccessible page raises `SIGSEGV`; the handler in [`signals`]
+//! recognises that the fault came from JIT code of the instance running on this thread and
+//! redirects execution to the module's fault exit, which hands the registers back to the host.
+//! The host then classifies the fault with [`Sandbox::classify`], exactly as the interpreter
+//! does (below 64 KiB: panic; else the page of the first inaccessible byte).
+
+pub(crate) mod signals;
+
+use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
+use crate::program::memory_map::{align_up, LOWEST_ACCESSIBLE_ADDRESS};
+use crate::program::{PAGE_SIZE, REG_COUNT};
+use std::sync::Mutex;
+
+/// Bytes of guest address space.
+const GUEST_SPACE: usize = 1 << 32;
+/// The context page in front of guest memory.
+const CONTEXT_SIZE: usize = 4096;
+/// Inaccessible space after guest memory (accesses reach at most 7 bytes past 0xffffffff).
+const GUARD_SIZE: usize = 64 * 1024;
+/// The whole reservation.
+const RESERVATION_SIZE: usize = CONTEXT_SIZE + GUEST_SPACE + GUARD_SIZE;
+/// Most reservations kept for reuse.
+const POOL_LIMIT: usize = 32;
+
+/// The state JIT code and the host share, placed right below guest memory.
+///
+/// Field order matters: `gas` is last so the hottest access (`[r15 - 8]`) has a one-byte
+/// displacement.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct VmCtx {
+    /// The host stack pointer saved on entry; every exit restores it.
+    pub host_rsp: u64,
+    /// Why JIT code returned (one of the `EXIT_*` constants of the compiler).
+    pub exit_kind: u32,
+    /// The instruction index the exit belongs to.
+    pub exit_index: u32,
+    /// Where in JIT code a memory fault happened (set by the signal handler).
+    pub fault_rip: u64,
+    /// The running module's code, for the signal handler: `[code_start, code_end)`.
+    pub code_start: u64,
+    /// End of the running module's code.
+    pub code_end: u64,
+    /// The module's fault exit, where the signal handler sends execution.
+    pub fault_exit: u64,
+    /// Guest registers while the host holds them.
+    pub regs: [u64; REG_COUNT],
+    /// Gas left.
+    pub gas: i64,
+}
+
+/// Offset of a [`VmCtx`] field from the memory base (negative).
+pub(crate) const fn ctx_offset(field_offset: usize) -> i32 {
+    field_offset as i32 - core::mem::size_of::<VmCtx>() as i32
+}
+
+/// One accessible range of guest memory.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+struct Region {
+    start: u64,
+    end: u64,
+    writable: bool,
+}
+
+/// Heap bookkeeping of a container program.
+#[derive(Copy, Clone, Debug)]
+struct Heap {
+    base: u32,
+    top: u32,
+    max_top: u64,
+    /// The read-write region's start (the heap extends it).
+    rw_start: u64,
+}
+
+/// An address-space reservation: `RESERVATION_SIZE` bytes, all `PROT_NONE` except the context
+/// page.
+struct Reservation {
+    start: *mut u8,
+}
+
+// SAFETY: the reservation is plain memory owned by exactly one sandbox (or the pool) at a time.
+unsafe impl Send for Reservation {}
+
+static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
+
+impl Reservation {
+    fn new() -> Result<Reservation, &'static str> {
+        if let Some(reservation) = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop() {
+            return Ok(reservation);
+        }
+        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+        let start = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                RESERVATION_SIZE,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if start == libc::MAP_FAILED {
+            return Err("cannot reserve 4 GiB of address space for guest memory");
+        }
+        let reservation = Reservation { start: start.cast() };
+        // SAFETY: the context page is the first page of the mapping just made.
+        let result = unsafe { libc::mprotect(start, CONTEXT_SIZE, libc::PROT_READ | libc::PROT_WRITE) };
+        if result != 0 {
+            return Err("cannot make the sandbox context page writable");
+        }
+        Ok(reservation)
+    }
+
+    fn base(&self) -> *mut u8 {
+        // SAFETY: `CONTEXT_SIZE` is inside the reservation.
+        unsafe { self.start.add(CONTEXT_SIZE) }
+    }
+
+    /// Gives a clean reservation (every guest page `PROT_NONE` and zero) back to the pool, or
+    /// unmaps it if the pool is full.
+    fn release(self) {
+        let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pool.len() < POOL_LIMIT {
+            pool.push(self);
+        } else {
+            drop(pool);
+            // SAFETY: the reservation is ours and nothing refers to it any more.
+            unsafe { libc::munmap(self.start.cast(), RESERVATION_SIZE) };
+        }
+    }
+}
+
+/// One instance's guest memory and context in a reserved address range.
+pub(crate) struct Sandbox {
+    reservation: Option<Reservation>,
+    base: *mut u8,
+    /// Accessible ranges, sorted by address, non-overlapping, neighbours with equal protection
+    /// merged.
+    regions: Vec<Region>,
+    heap: Option<Heap>,
+}
+
+// SAFETY: the sandbox exclusively owns its reservation; raw pointers into it are only used
+// through `&self`/`&mut self` methods.
+unsafe impl Send for Sandbox {}
+// SAFETY: shared references only read guest memory and bookkeeping.
+unsafe impl Sync for Sandbox {}
+
+impl core::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sandbox").field("base", &self.base).field("regions", &self.regions).finish()
+    }
+}
+
+fn protection(writable: bool) -> libc::c_int {
+    if writable {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    }
+}
+
+/// Whether some byte of `[address, address + length)`, modulo 2^32, is below 64 KiB.
+fn touches_low_memory(address: u32, length: usize) -> bool {
+    length > 0 && (address < LOWEST_ACCESSIBLE_ADDRESS || u64::from(address) + length as u64 > 1 << 32)
+}
+
+impl Sandbox {
+    /// An empty sandbox: no guest page accessible.
+    pub fn new() -> Result<Sandbox, &'static str> {
+        let reservation = Reservation::new()?;
+        let base = reservation.base();
+        let mut sandbox = Sandbox { reservation: Some(reservation), base, regions: Vec::new(), heap: None };
+        *sandbox.ctx_mut() =
+            VmCtx { host_rsp: 0, exit_kind: 0, exit_index: 0, fault_rip: 0, code_start: 0, code_end: 0, fault_exit: 0, regs: [0; REG_COUNT], gas: 0 };
+        Ok(sandbox)
+    }
+
+    /// A sandbox laid out as a container program expects.
+    pub fn from_image(image: &MemoryImage) -> Result<Sandbox, &'static str> {
+        let mut sandbox = Sandbox::new()?;
+        sandbox.load_image(image)?;
+        Ok(sandbox)
+    }
+
+    fn load_image(&mut self, image: &MemoryImage) -> Result<(), &'static str> {
+        let map = &image.map;
+        self.protect(map.stack_address_low.into(), map.stack_address_high.into(), Some(true))?;
+        let rw_start = u64::from(map.rw_data_address);
+        self.protect(rw_start, rw_start + u64::from(map.rw_data_size), Some(true))?;
+        let ro_start = u64::from(map.ro_data_address);
+        self.protect(ro_start, ro_start + u64::from(map.ro_data_size), Some(false))?;
+        let aux_start = u64::from(map.aux_data_address);
+        self.protect(aux_start, aux_start + u64::from(map.aux_data_size), Some(false))?;
+        self.heap = Some(Heap {
+            base: map.heap_base,
+            top: map.heap_base,
+            max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
+            rw_start,
+        });
+        self.write(map.ro_data_address, &image.ro_data).map_err(|_| "read-only data does not fit its region")?;
+        self.write(map.rw_data_address, &image.rw_data).map_err(|_| "read-write data does not fit its region")?;
+        Ok(())
+    }
+
+    /// The memory base: guest address 0.
+    pub fn base(&self) -> *mut u8 {
+        self.base
+    }
+
+    /// The shared context.
+    pub fn ctx(&self) -> &VmCtx {
+        // SAFETY: the context page is mapped read-write for the sandbox's whole life and the
+        // `VmCtx` sits at its end, properly aligned (the page is page-aligned, the size a
+        // multiple of 8).
+        unsafe { &*self.base.sub(core::mem::size_of::<VmCtx>()).cast::<VmCtx>() }
+    }
+
+    /// The shared context, mutably.
+    pub fn ctx_mut(&mut self) -> &mut VmCtx {
+        // SAFETY: as in `ctx`; `&mut self` makes the access exclusive.
+        unsafe { &mut *self.base.sub(core::mem::size_of::<VmCtx>()).cast::<VmCtx>() }
+    }
+
+    /// A raw pointer to the context, for JIT entry and the signal handler.
+    pub fn ctx_ptr(&mut self) -> *mut VmCtx {
+        self.ctx_mut()
+    }
+
+    /// Sets the protection of guest pages `[start, end)` (page-aligned): `None` makes them
+    /// inaccessible (and zero), `Some(writable)` accessible. Updates the bookkeeping.
+    fn protect(&mut self, start: u64, end: u64, access: Option<bool>) -> Result<(), &'static str> {
+        if start >= end {
+            return Ok(());
+        }
+        debug_assert!(start % u64::from(PAGE_SIZE) == 0 && end % u64::from(PAGE_SIZE) == 0 && end <= 1 << 32);
+        // SAFETY: `[start, end)` lies inside the guest part of our reservation.
+        let host = unsafe { self.base.add(start as usize) };
+        let length = (end - start) as usize;
+        let result = match access {
+            // SAFETY: changes protection of pages inside our reservation only.
+            Some(writable) => unsafe { libc::mprotect(host.cast(), length, protection(writable)) },
+            None => {
+                // SAFETY: discards and protects pages inside our reservation only; no Rust
+                // reference points into guest memory.
+                unsafe {
+                    libc::madvise(host.cast(), length, libc::MADV_DONTNEED);
+                    libc::mprotect(host.cast(), length, libc::PROT_NONE)
+                }
+            }
+        };
+        if result != 0 {
+            return Err("changing guest page protection failed");
+        }
+        let mut regions = Vec::with_capacity(self.regions.len() + 2);
+        for region in &self.regions {
+            if region.end <= start || region.start >= end {
+                regions.push(*region);
+                continue;
+            }
+            if region.start < start {
+                regions.push(Region { start: region.start, end: start, writable: region.writable });
+            }
+            if region.end > end {
+                regions.push(Region { start: end, end: region.end, writable: region.writable });
+            }
+        }
+        if let Some(writable) = access {
+            regions.push(Region { start, end, writable });
+        }
+        regions.sort_by_key(|region| region.start);
+        let mut merged: Vec<Region> = Vec::with_capacity(regions.len());
+        for region in regions {
+            match merged.last_mut() {
+                Some(last) if last.end == region.start && last.writable == region.writable => last.end = region.end,
+                _ => merged.push(region),
+            }
+        }
+        self.regions = merged;
+        Ok(())
+    }
+
+    /// Maps zero-filled pages (raw programs); existing pages keep their contents.
+    pub fn map(&mut self, address: u32, length: u32, writable: bool) -> Result<(), &'static str> {
+        if self.heap.is_some() {
+            return Err("a container program's memory layout is fixed; only raw programs map pages");
+        }
+        if address % PAGE_SIZE != 0 || length % PAGE_SIZE != 0 {
+            return Err("the address and length must be multiples of the page size");
+        }
+        let end = u64::from(address) + u64::from(length);
+        if end > 1 << 32 {
+            return Err("the range does not fit in the 32-bit address space");
+        }
+        self.protect(address.into(), end, Some(writable))
+    }
+
+    fn region_of(&self, address: u64) -> Option<&Region> {
+        let index = self.regions.partition_point(|region| region.end <= address);
+        self.regions.get(index).filter(|region| region.start <= address)
+    }
+
+    fn byte_accessible(&self, address: u64, write: bool) -> bool {
+        self.region_of(address).is_some_and(|region| region.writable || !write)
+    }
+
+    /// The first byte of `[address, address + length)` (no wrap) that is not accessible.
+    fn first_inaccessible(&self, address: u64, length: u64, write: bool) -> Option<u64> {
+        let end = address + length;
+        let mut at = address;
+        while at < end {
+            match self.region_of(at) {
+                Some(region) if region.writable || !write => at = region.end,
+                _ => return Some(at),
+            }
+        }
+        None
+    }
+
+    /// Classifies a guest access as the interpreter does; `None` if it is allowed.
+    pub fn classify(&self, address: u32, length: usize, write: bool) -> Option<Fault> {
+        if touches_low_memory(address, length) {
+            return Some(Fault::Panic);
+        }
+        (0..length as u64)
+            .map(|i| u64::from(address) + i)
+            .find(|&byte| !self.byte_accessible(byte, write))
+            .map(|byte| Fault::PageFault(byte as u32 & !(PAGE_SIZE - 1)))
+    }
+
+    fn host_check(&self, address: u32, length: usize) -> Result<(), MemoryAccessError> {
+        let error = |reason| MemoryAccessError { address, length, reason };
+        if length == 0 {
+            return Ok(());
+        }
+        if u64::from(address) + length as u64 > 1 << 32 {
+            return Err(error(MemoryAccessReason::Wraps));
+        }
+        if touches_low_memory(address, length) {
+            return Err(error(MemoryAccessReason::BelowMinimum));
+        }
+        match self.first_inaccessible(address.into(), length as u64, false) {
+            Some(byte) => Err(error(MemoryAccessReason::Inaccessible(byte as u32 & !(PAGE_SIZE - 1)))),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads guest memory for the host.
+    pub fn read(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+        self.host_check(address, out.len())?;
+        if !out.is_empty() {
+            // SAFETY: every byte of the range is mapped readable (checked above) and lies in
+            // our reservation; `out` is a distinct host buffer.
+            unsafe { core::ptr::copy_nonoverlapping(self.base.add(address as usize), out.as_mut_ptr(), out.len()) };
+        }
+        Ok(())
+    }
+
+    /// Writes guest memory for the host; read-only pages are written too.
+    pub fn write(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        self.host_check(address, data.len())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let start = u64::from(address);
+        let end = start + data.len() as u64;
+        // Read-only pages in the range become writable for the copy.
+        let read_only: Vec<(u64, u64)> = self
+            .regions
+            .iter()
+            .filter(|region| !region.writable && region.start < end && region.end > start)
+            .map(|region| {
+                let page = u64::from(PAGE_SIZE);
+                (region.start.max(start / page * page), region.end.min(align_up(end, PAGE_SIZE)))
+            })
+            .collect();
+        let set = |range: &(u64, u64), prot| {
+            // SAFETY: the range is page-aligned and inside our reservation.
+            unsafe { libc::mprotect(self.base.add(range.0 as usize).cast(), (range.1 - range.0) as usize, prot) }
+        };
+        for range in &read_only {
+            if set(range, libc::PROT_READ | libc::PROT_WRITE) != 0 {
+                return Err(MemoryAccessError {
+                    address,
+                    length: data.len(),
+                    reason: MemoryAccessReason::Inaccessible(range.0 as u32),
+                });
+            }
+        }
+        // SAFETY: every byte of the range is mapped and writable now and inside our reservation.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.base.add(address as usize), data.len()) };
+        for range in &read_only {
+            set(range, libc::PROT_READ);
+        }
+        Ok(())
+    }
+
+    /// Grows the heap (container programs); see [`GuestMemory::sbrk`](crate::memory::GuestMemory::sbrk).
+    pub fn sbrk(&mut self, size: u32) -> Option<u32> {
+        let heap = self.heap?;
+        let new_top = u64::from(heap.top) + u64::from(size);
+        if new_top > heap.max_top {
+            return None;
+        }
+        let rw_end = self.region_of(heap.rw_start).map_or(heap.rw_start, |region| region.end);
+        let needed = align_up(new_top, PAGE_SIZE);
+        if needed > rw_end && self.protect(rw_end, needed, Some(true)).is_err() {
+            return None;
+        }
+        let heap = self.heap.as_mut()?;
+        heap.top = new_top as u32;
+        Some(heap.top)
+    }
+
+    /// How far the heap has grown.
+    pub fn heap_size(&self) -> u32 {
+        self.heap.map_or(0, |heap| heap.top - heap.base)
+    }
+
+    /// Whether the range is accessible (and writable, if `write`).
+    pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
+        length == 0
+            || u64::from(address) + length as u64 <= 1 << 32
+                && !touches_low_memory(address, length)
+                && self.first_inaccessible(address.into(), length as u64, write).is_none()
+    }
+
+    /// The accessible regions as `(address, length, writable)`.
+    pub fn regions(&self) -> Vec<(u32, u32, bool)> {
+        self.regions.iter().map(|region| (region.start as u32, (region.end - region.start) as u32, region.writable)).collect()
+    }
+
+    /// Makes every guest page inaccessible and zero.
+    fn clear(&mut self) -> Result<(), &'static str> {
+        for region in std::mem::take(&mut self.regions) {
+            self.protect(region.start, region.end, None)?;
+        }
+        self.heap = None;
+        Ok(())
+    }
+
+    /// Restores `image` (container programs) or unmaps everything (raw programs, `None`).
+    pub fn reset(&mut self, image: Option<&MemoryImage>) -> Result<(), &'static str> {
+        self.clear()?;
+        match image {
+            Some(image) => self.load_image(image),
+            None => Ok(()),
+        }
+    }
+
+    /// A copy with the same pages, contents, heap and context.
+    pub fn try_clone(&self) -> Result<Sandbox, &'static str> {
+        let mut copy = Sandbox::new()?;
+        for region in &self.regions {
+            copy.protect(region.start, region.end, Some(true))?;
+            let length = (region.end - region.start) as usize;
+            // SAFETY: the source range is mapped readable in `self`, the destination range was
+            // just made writable in `copy`; both lie in distinct reservations.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    self.base.add(region.start as usize),
+                    copy.base.add(region.start as usize),
+                    length,
+                )
+            };
+            if !region.writable {
+                copy.protect(region.start, region.end, Some(false))?;
+            }
+        }
+        copy.heap = self.heap;
+        let ctx = self.ctx();
+        let (regs, gas) = (ctx.regs, ctx.gas);
+        copy.ctx_mut().regs = regs;
+        copy.ctx_mut().gas = gas;
+        Ok(copy)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let Some(reservation) = self.reservation.take() else { return };
+        if self.clear().is_ok() {
+            reservation.release();
+        } else {
+            // SAFETY: the reservation is ours; nothing refers to it any more.
+            unsafe { libc::munmap(reservation.start.cast(), RESERVATION_SIZE) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_the_map_and_host_writes_reach_read_only_pages() {
+        let mut sandbox = Sandbox::new().unwrap();
+        sandbox.map(0x20000, 0x2000, true).unwrap();
+        sandbox.map(0x21000, 0x1000, false).unwrap();
+        assert_eq!(sandbox.regions(), vec![(0x20000, 0x1000, true), (0x21000, 0x1000, false)]);
+        sandbox.write(0x20ffe, &[1, 2, 3, 4]).unwrap();
+        let mut out = [0; 4];
+        sandbox.read(0x20ffe, &mut out).unwrap();
+        assert_eq!(out, [1, 2, 3, 4]);
+        assert_eq!(sandbox.classify(0x20ffe, 4, true), Some(Fault::PageFault(0x21000)));
+        assert_eq!(sandbox.classify(0x20ffe, 4, false), None);
+        assert_eq!(sandbox.classify(0xffff, 1, false), Some(Fault::Panic));
+        assert_eq!(sandbox.classify(0xffff_fffe, 4, false), Some(Fault::Panic));
+        assert!(sandbox.read(0x22000, &mut out).is_err());
+        sandbox.reset(None).unwrap();
+        assert!(sandbox.regions().is_empty());
+        sandbox.map(0x20000, 0x1000, true).unwrap();
+        sandbox.read(0x20ffc, &mut out).unwrap();
+        assert_eq!(out, [0; 4], "reset pages come back zeroed");
+    }
+}
