@@ -27,3 +27,12 @@ fn run_on(backend: BackendKind) {
 fn all_vectors_pass_on_the_interpreter() {
     run_on(BackendKind::Interpreter);
 }
+
+#[test]
+fn all_vectors_pass_on_the_compiler() {
+    if !pvm_executor::compiler::is_supported() {
+        eprintln!("the compiler backend does not run on this machine; only the interpreter was checked");
+        return;
+    }
+    run_on(BackendKind::Compiler);
+}
