@@ -102,15 +102,7 @@ impl Module {
                     crate::compiler::x86_64::CompiledProgram::compile(&decoded, costs.as_ref(), gas)
                         .map_err(|error| Error::Config(format!("compiling failed: {error}")))
                 })?;
-                Ok(ModuleInner {
-                    bytes,
-                    isa,
-                    decoded,
-                    interpreter: None,
-                    compiled: Some(compiled),
-                    costs,
-                    container,
-                })
+                Ok(ModuleInner { bytes, isa, decoded, interpreter: None, compiled: Some(compiled), costs, container })
             }
             _ => {
                 let interpreter = Some(InterpreterProgram::new(&decoded, costs.as_ref()));

@@ -43,13 +43,12 @@ fn compiler_matches_interpreter_on_random_programs() {
                     let mut seed = first + worker;
                     while seed < first + count {
                         let case = generate(seed);
-                        let mut check = |reference: &Engine, subject: &Engine, expect, what: &str| {
-                            match compare(reference, subject, &case, expect) {
-                                Ok(compared) => exits += compared,
-                                Err(difference) => failures.push(format!(
-                                    "seed {seed} ({what}): {difference}\n{}",
-                                    describe(&case)
-                                )),
+                        let mut check = |reference: &Engine, subject: &Engine, expect, what: &str| match compare(
+                            reference, subject, &case, expect,
+                        ) {
+                            Ok(compared) => exits += compared,
+                            Err(difference) => {
+                                failures.push(format!("seed {seed} ({what}): {difference}\n{}", describe(&case)))
                             }
                         };
                         check(&interpreter, &compiler, Expect::Identical, "sync gas");

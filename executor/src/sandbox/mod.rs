@@ -196,8 +196,17 @@ impl Sandbox {
         let reservation = Reservation::new()?;
         let base = reservation.base();
         let mut sandbox = Sandbox { reservation: Some(reservation), base, regions: Vec::new(), heap: None };
-        *sandbox.ctx_mut() =
-            VmCtx { host_rsp: 0, exit_kind: 0, exit_index: 0, fault_rip: 0, code_start: 0, code_end: 0, fault_exit: 0, regs: [0; REG_COUNT], gas: 0 };
+        *sandbox.ctx_mut() = VmCtx {
+            host_rsp: 0,
+            exit_kind: 0,
+            exit_index: 0,
+            fault_rip: 0,
+            code_start: 0,
+            code_end: 0,
+            fault_exit: 0,
+            regs: [0; REG_COUNT],
+            gas: 0,
+        };
         Ok(sandbox)
     }
 
@@ -452,7 +461,10 @@ impl Sandbox {
 
     /// The accessible regions as `(address, length, writable)`.
     pub fn regions(&self) -> Vec<(u32, u32, bool)> {
-        self.regions.iter().map(|region| (region.start as u32, (region.end - region.start) as u32, region.writable)).collect()
+        self.regions
+            .iter()
+            .map(|region| (region.start as u32, (region.end - region.start) as u32, region.writable))
+            .collect()
     }
 
     /// Makes every guest page inaccessible and zero.

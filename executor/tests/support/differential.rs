@@ -21,8 +21,7 @@
 #![allow(dead_code)]
 
 use pvm_executor::program::{
-    ArgKind, Args, CodeBuilder, Instruction, InstructionSet, Label, Opcode, RawProgram, Reg, HALT_ADDRESS,
-    REG_COUNT,
+    ArgKind, Args, CodeBuilder, Instruction, InstructionSet, Label, Opcode, RawProgram, Reg, HALT_ADDRESS, REG_COUNT,
 };
 use pvm_executor::{Engine, Exit, Instance, Module};
 

@@ -33,6 +33,9 @@
 //! nothing and a faulting load leaves its destination unchanged, as the interpreter's
 //! all-or-nothing accesses do.
 
+// `dynasm!` converts dynamic register numbers with `.into()`, which is the identity for `u8`.
+#![allow(clippy::useless_conversion)]
+
 use super::GasMode;
 use crate::gas::{starts_gas_block, CostModel};
 use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
@@ -388,7 +391,8 @@ impl<'a> Compiler<'a> {
             }
             self.checkpoints = checkpoints;
         }
-        self.jump_table_has_invalid = self.decoded.jump_table().iter().any(|&target| !self.decoded.is_block_start(target));
+        self.jump_table_has_invalid =
+            self.decoded.jump_table().iter().any(|&target| !self.decoded.is_block_start(target));
 
         self.emit_prologue();
         for index in 0..instructions.len() {
@@ -605,7 +609,8 @@ impl<'a> Compiler<'a> {
     }
 
     fn jump_to(&mut self, target: u32) {
-        let next_is_target = self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
+        let next_is_target =
+            self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
         if !next_is_target {
             let label = self.branch_label(target);
             asm!(self.ops; jmp =>label);
