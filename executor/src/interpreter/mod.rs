@@ -18,7 +18,7 @@ pub(crate) const INVALID_TARGET: u32 = u32::MAX;
 
 /// One step of the interpreter.
 #[derive(Copy, Clone, Debug)]
-enum Op {
+pub(crate) enum Op {
     /// Charge a gas block's cost before running it.
     Charge(u32),
     /// Run an instruction; branch targets are op indices.
@@ -184,19 +184,24 @@ impl InterpreterState {
         hook: &mut dyn FnMut(TraceStep),
     ) -> Stop {
         let ops = &program.ops[..];
-        let mut machine =
-            Machine { regs: self.regs, memory: &mut self.memory, program, decoded, interrupt: Interrupt::Halt };
+        let mut machine = Machine {
+            regs: self.regs,
+            memory: &mut self.memory,
+            program,
+            decoded,
+            gas: self.gas,
+            interrupt: Interrupt::Halt,
+        };
         let mut ip = self.ip as usize;
-        let mut gas = self.gas;
         let stop = loop {
             let Some(&op) = ops.get(ip) else { unreachable!("the op array ends with the sentinel trap") };
             let instruction = match op {
                 Op::Charge(cost) => {
                     let cost = i64::from(cost);
-                    if gas < cost {
+                    if machine.gas < cost {
                         break Stop { exit: Exit::OutOfGas, pc: program.pcs[ip], resume: Some(ip as u32) };
                     }
-                    gas -= cost;
+                    machine.gas -= cost;
                     ip += 1;
                     continue;
                 }
@@ -205,7 +210,7 @@ impl InterpreterState {
             if TRACE {
                 let index = decoded.index_of(program.pcs[ip]).expect("every op has an instruction");
                 let instruction = decoded.instructions()[index].instruction;
-                hook(TraceStep { pc: program.pcs[ip], instruction, regs: &machine.regs, gas });
+                hook(TraceStep { pc: program.pcs[ip], instruction, regs: &machine.regs, gas: machine.gas });
             }
             match instruction.visit(&mut machine) {
                 CONTINUE => ip += 1,
@@ -214,7 +219,7 @@ impl InterpreterState {
             }
         };
         self.regs = machine.regs;
-        self.gas = gas;
+        self.gas = machine.gas;
         self.ip = stop.resume.unwrap_or(ip as u32);
         stop
     }
@@ -229,5 +234,8 @@ fn stop(program: &InterpreterProgram, ip: usize, interrupt: Interrupt) -> Stop {
         Interrupt::HostCall(index) => Stop { exit: Exit::HostCall(index), pc, resume: Some(ip as u32 + 1) },
         Interrupt::Panic(reason) => Stop { exit: Exit::Panic(reason), pc, resume: None },
         Interrupt::PageFault(address) => Stop { exit: Exit::PageFault(address), pc, resume: Some(ip as u32) },
+        Interrupt::OutOfGas(entry) => {
+            Stop { exit: Exit::OutOfGas, pc: program.pcs[entry as usize], resume: Some(entry) }
+        }
     }
 }
