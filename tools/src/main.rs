@@ -22,6 +22,10 @@ enum Command {
     Info(commands::info::Args),
     /// Disassemble a program blob: one instruction per line (pc, bytes, text).
     Disasm(commands::disasm::Args),
+    /// Link a RISC-V ELF file (built as `guest/README.md` describes) into a program blob.
+    Link(commands::link::Args),
+    /// Assemble a program blob from text in the form `pvm disasm` prints.
+    Asm(commands::asm::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => commands::info::run(args),
         Command::Disasm(args) => commands::disasm::run(args),
+        Command::Link(args) => commands::link::run(args),
+        Command::Asm(args) => commands::asm::run(args),
     };
     match result {
         Ok(code) => code,
