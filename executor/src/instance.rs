@@ -1,7 +1,7 @@
 //! Instances: a module's registers, gas and memory, and running them.
 
 use crate::error::{CallError, Error};
-use crate::interpreter::{InterpreterState, TraceStep};
+use crate::interpreter::{InterpreterState, Resume, TraceStep};
 use crate::memory::{GuestMemory, MemoryAccessError};
 use crate::module::Module;
 use crate::program::{Reg, HALT_ADDRESS, REG_COUNT};
@@ -178,7 +178,13 @@ impl Instance {
             None => self.state.run(&inner.interpreter, &inner.decoded),
         };
         self.pc = Some(stop.pc);
-        self.next = if stop.resume.is_some() { Next::Resume } else { Next::Idle };
+        self.next = match stop.resume {
+            Resume::Never => Next::Idle,
+            Resume::At(_) => Next::Resume,
+            Resume::Recharge(entry) => {
+                Next::Start { op: entry, charge: inner.interpreter.block_cost(entry), pc: stop.pc }
+            }
+        };
         Ok(stop.exit)
     }
 
@@ -204,7 +210,7 @@ impl Instance {
 
     /// Whether [`Instance::run`] can continue (after a host call, out of gas or page fault).
     pub fn is_resumable(&self) -> bool {
-        self.next == Next::Resume
+        matches!(self.next, Next::Resume | Next::Start { .. })
     }
 
     /// A register's value.

@@ -3,7 +3,7 @@
 //! Immediates arrive as the 32-bit pattern of a sign-extended value; [`sext`] widens them.
 //! 32-bit operations sign-extend their 32-bit result to 64 bits.
 
-use super::{InterpreterProgram, Op, INVALID_TARGET};
+use super::{InterpreterProgram, INVALID_TARGET};
 use crate::instance::PanicReason;
 use crate::memory::{Fault, GuestMemory};
 use crate::program::{sext, DecodedProgram, DynamicJump, InstructionVisitor, Reg, REG_COUNT};
@@ -19,7 +19,7 @@ pub(super) enum Interrupt {
     Panic(PanicReason),
     /// Stop with a page fault at this page address.
     PageFault(u32),
-    /// A taken branch or jump could not pay for its target block (this charge op).
+    /// Entering the gas block starting at this instruction could not be paid for.
     OutOfGas(u32),
 }
 
@@ -41,6 +41,8 @@ pub(super) struct Machine<'a> {
     pub decoded: &'a DecodedProgram,
     /// Gas left.
     pub gas: i64,
+    /// The index of the instruction being executed.
+    pub ip: u32,
     /// Why the last instruction returned [`STOP`].
     pub interrupt: Interrupt,
 }
@@ -94,19 +96,24 @@ impl Machine<'_> {
         self.enter_block(target)
     }
 
-    /// Continues at a block's entry op. When it is a gas charge, the charge is done here rather
-    /// than by dispatching the charge op: one dispatch fewer per taken branch.
+    /// Continues at the start of a gas block, paying for the block first.
     #[inline(always)]
     fn enter_block(&mut self, entry: u32) -> Flow {
-        if let Op::Charge(cost) = self.program.ops[entry as usize] {
+        let cost = self.program.block_costs[entry as usize];
+        if cost != 0 {
             let cost = i64::from(cost);
             if self.gas < cost {
                 return self.stop(Interrupt::OutOfGas(entry));
             }
             self.gas -= cost;
-            return entry + 1;
         }
         entry
+    }
+
+    /// Falls through into the next gas block (after a terminator that did not jump).
+    #[inline(always)]
+    fn fall_through(&mut self) -> Flow {
+        self.enter_block(self.ip + 1)
     }
 
     #[inline(always)]
@@ -145,7 +152,7 @@ impl Machine<'_> {
         if condition {
             self.jump_to(target)
         } else {
-            self.next()
+            self.fall_through()
         }
     }
 }
@@ -245,7 +252,7 @@ impl InstructionVisitor for Machine<'_> {
     }
     #[inline(always)]
     fn fallthrough(&mut self) -> Flow {
-        self.next()
+        self.fall_through()
     }
     #[inline(always)]
     fn unlikely(&mut self) -> Flow {
