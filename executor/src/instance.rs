@@ -4,7 +4,7 @@
 use crate::compiler::x86_64::{CompiledProgram, EntryPoint};
 use crate::error::{CallError, Error};
 use crate::gas::starts_gas_block;
-use crate::interpreter::{InterpreterState, TraceStep};
+use crate::interpreter::{InterpreterState, Resume, TraceStep};
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 use crate::memory::Fault;
 use crate::memory::{GuestMemory, MemoryAccessError};
@@ -81,9 +81,9 @@ impl fmt::Display for Exit {
 enum Next {
     /// Nothing prepared, or the last run ended for good.
     Idle,
-    /// Start at instruction `index`, after charging `charge` gas (entry in the middle of a gas
-    /// block).
-    Start { index: usize, charge: u64, pc: u32 },
+    /// Start at instruction `index` (paying for its gas block, or for the rest of it when
+    /// `index` is in the middle of one); `pc` is where an out-of-gas stop there is reported.
+    Start { index: usize, pc: u32 },
     /// Continue where the last run stopped.
     Resume,
     /// Panic immediately: the entry pc is not an instruction.
@@ -231,18 +231,7 @@ impl Instance {
     pub fn set_next_pc(&mut self, pc: u32) {
         let decoded = &self.module.inner.decoded;
         self.next = match decoded.index_of(pc) {
-            Some(index) => {
-                let charge = match &self.module.inner.costs {
-                    Some(costs) if !starts_gas_block(decoded.instructions(), index) => {
-                        let instructions = decoded.instructions();
-                        let block_start = (0..index).rev().find(|&i| starts_gas_block(instructions, i)).unwrap_or(0);
-                        let block = decoded.block_at(block_start);
-                        costs.cost_of(&block[index - block_start..])
-                    }
-                    _ => 0,
-                };
-                Next::Start { index, charge, pc }
-            }
+            Some(index) => Next::Start { index, pc },
             None => Next::InvalidEntry(pc),
         };
     }
@@ -269,7 +258,8 @@ impl Instance {
                 self.pc = Some(pc);
                 return Ok(Exit::Panic(PanicReason::InvalidEntry));
             }
-            Next::Start { index, charge, pc } => {
+            Next::Start { index, pc } => {
+                let charge = self.entry_charge(index);
                 if charge > 0 {
                     let gas = self.gas_mut();
                     if *gas < charge as i64 {
@@ -283,7 +273,7 @@ impl Instance {
             Next::Resume => None,
         };
         let inner = &self.module.inner;
-        let (exit, pc, resumable) = match &mut self.state {
+        let (exit, pc, next) = match &mut self.state {
             State::Interpreter(state) => {
                 let program = inner.interpreter.as_ref().expect("interpreter modules have the interpreter's form");
                 if let Some(index) = start {
@@ -293,7 +283,12 @@ impl Instance {
                     Some(hook) => state.run_traced(program, &inner.decoded, hook),
                     None => state.run(program, &inner.decoded),
                 };
-                (stop.exit, stop.pc, stop.resume.is_some())
+                let next = match stop.resume {
+                    Resume::Never => Next::Idle,
+                    Resume::At(_) => Next::Resume,
+                    Resume::Recharge(entry) => Next::Start { index: entry as usize, pc: stop.pc },
+                };
+                (stop.exit, stop.pc, next)
             }
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             State::Compiled(state) => {
@@ -302,11 +297,12 @@ impl Instance {
                     Some(index) => EntryPoint::Instruction(index),
                     None => state.resume.ok_or(Error::NotRunnable)?,
                 };
-                run_compiled(state, &inner.decoded, entry)
+                let (exit, pc, resumable) = run_compiled(state, &inner.decoded, entry);
+                (exit, pc, if resumable { Next::Resume } else { Next::Idle })
             }
         };
         self.pc = Some(pc);
-        self.next = if resumable { Next::Resume } else { Next::Idle };
+        self.next = next;
         Ok(exit)
     }
 
@@ -332,7 +328,29 @@ impl Instance {
 
     /// Whether [`Instance::run`] can continue (after a host call, out of gas or page fault).
     pub fn is_resumable(&self) -> bool {
-        self.next == Next::Resume
+        matches!(self.next, Next::Resume | Next::Start { .. })
+    }
+
+    /// The gas to pay before entering at instruction `index`: what the backend does not charge
+    /// itself. The interpreter charges whole blocks here; compiled code charges a block on
+    /// entering it, so only entering in the middle of a block costs the rest of it here.
+    fn entry_charge(&self, index: usize) -> u64 {
+        let inner = &self.module.inner;
+        match &self.state {
+            State::Interpreter(_) => inner
+                .interpreter
+                .as_ref()
+                .map_or(0, |program| program.entry(&inner.decoded, inner.costs.as_ref(), index).1),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(_) => match &inner.costs {
+                Some(costs) if !starts_gas_block(inner.decoded.instructions(), index) => {
+                    let instructions = inner.decoded.instructions();
+                    let block_start = (0..index).rev().find(|&i| starts_gas_block(instructions, i)).unwrap_or(0);
+                    costs.cost_of(&inner.decoded.block_at(block_start)[index - block_start..])
+                }
+                _ => 0,
+            },
+        }
     }
 
     /// A register's value.

@@ -90,6 +90,9 @@ pub struct GuestMemory {
     /// Ordered by how often programs touch them (stack first), not by address.
     regions: Vec<Region>,
     heap: Option<Heap>,
+    /// The region the last guest access hit: tried first, since programs tend to work on one
+    /// region (the stack, or a data array) for a while.
+    hot: usize,
 }
 
 /// Whether some byte of `[address, address + length)`, taken modulo 2^32, is below 64 KiB.
@@ -116,6 +119,7 @@ impl GuestMemory {
         regions.retain(|region| !region.data.is_empty() || region.writable);
         GuestMemory {
             regions,
+            hot: 0,
             heap: Some(Heap {
                 region: rw_index,
                 base: map.heap_base,
@@ -218,13 +222,20 @@ impl GuestMemory {
 
     /// Loads `N` bytes as a guest load instruction does.
     #[inline(always)]
-    pub fn load<const N: usize>(&self, address: u32) -> Result<[u8; N], Fault> {
-        if let Some((index, offset)) = self.find(address, N) {
-            let region = &self.regions[index];
-            let mut out = [0; N];
-            out.copy_from_slice(&region.data[offset..offset + N]);
-            if address >= LOWEST_ACCESSIBLE_ADDRESS {
-                return Ok(out);
+    pub fn load<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
+            if let Some(region) = self.regions.get(self.hot) {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(bytes) = region.data.get(offset..offset + N) {
+                    return Ok(bytes.try_into().expect("N bytes"));
+                }
+            }
+            for (index, region) in self.regions.iter().enumerate() {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(bytes) = region.data.get(offset..offset + N) {
+                    self.hot = index;
+                    return Ok(bytes.try_into().expect("N bytes"));
+                }
             }
         }
         self.load_slow(address)
@@ -246,11 +257,24 @@ impl GuestMemory {
     /// Stores `N` bytes as a guest store instruction does: all or nothing.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
-        if let Some((index, offset)) = self.find(address, N) {
-            let region = &mut self.regions[index];
-            if region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS {
-                region.data[offset..offset + N].copy_from_slice(&bytes);
-                return Ok(());
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
+            if let Some(region) = self.regions.get_mut(self.hot) {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let (true, Some(target)) = (region.writable, region.data.get_mut(offset..offset + N)) {
+                    target.copy_from_slice(&bytes);
+                    return Ok(());
+                }
+            }
+            for (index, region) in self.regions.iter_mut().enumerate() {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(target) = region.data.get_mut(offset..offset + N) {
+                    if !region.writable {
+                        break;
+                    }
+                    target.copy_from_slice(&bytes);
+                    self.hot = index;
+                    return Ok(());
+                }
             }
         }
         self.store_slow(address, &bytes)

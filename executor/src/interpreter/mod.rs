@@ -1,125 +1,86 @@
 //! The interpreter: the reference semantics every other backend is tested against.
 //!
-//! A module is decoded once into a flat array of [`Op`]s: the decoded instructions, with branch
-//! targets rewritten from pcs into op indices, and a [`Op::Charge`] in front of every gas block.
-//! Running is a loop over that array; the semantics of each instruction are the
-//! [`InstructionVisitor`] methods in [`semantics`], generated from the one instruction table.
+//! A module is decoded once into a flat array of instructions, indexed like the decoded
+//! program, with branch targets rewritten from pcs into array indices. Gas is charged when
+//! control enters a gas block: every instruction that ends a block (a taken or untaken branch,
+//! a jump, `fallthrough`) pays for the block it continues into before continuing, and entry
+//! points pay before the run starts. So the run loop is nothing but one dispatch per
+//! instruction; the semantics are the [`InstructionVisitor`](crate::program::InstructionVisitor)
+//! methods in [`semantics`], generated from the one instruction table.
 
 mod semantics;
 
 use crate::gas::{starts_gas_block, CostModel};
 use crate::instance::Exit;
 use crate::memory::GuestMemory;
-use crate::program::{Args, DecodedProgram, Instruction, REG_COUNT};
+use crate::program::{DecodedProgram, Instruction, REG_COUNT};
 use semantics::{Interrupt, Machine, CONTINUE, STOP};
 
-/// An op index that means "not a valid branch target": taking the branch panics.
+/// An index that means "not a valid branch target": taking the branch panics.
 pub(crate) const INVALID_TARGET: u32 = u32::MAX;
-
-/// One step of the interpreter.
-#[derive(Copy, Clone, Debug)]
-enum Op {
-    /// Charge a gas block's cost before running it.
-    Charge(u32),
-    /// Run an instruction; branch targets are op indices.
-    Run(Instruction),
-}
 
 /// A module compiled for the interpreter. Shared by every instance of the module.
 #[derive(Debug)]
 pub struct InterpreterProgram {
-    ops: Vec<Op>,
-    /// The pc of each op (a charge op has the pc of the block it charges for).
-    pcs: Vec<u32>,
-    /// For each decoded instruction, the index of its `Run` op.
-    op_of_instruction: Vec<u32>,
-    /// For each jump table entry, the op to continue at (or `INVALID_TARGET`).
+    /// The decoded instructions, branch targets rewritten to indices into this array.
+    ops: Vec<Instruction>,
+    /// For each instruction: the gas to charge when entering it, non-zero only where a gas
+    /// block starts (and metering is on).
+    block_costs: Vec<u32>,
+    /// For each jump table entry, the index to continue at (or `INVALID_TARGET`).
     jump_table_ops: Vec<u32>,
-    metered: bool,
-}
-
-fn with_target(instruction: Instruction, target: u32) -> Instruction {
-    let args = match instruction.args() {
-        Args::Offset(_) => Args::Offset(target),
-        Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
-        Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
-        _ => return instruction,
-    };
-    match instruction.opcode().and_then(|opcode| Instruction::from_parts(opcode, args)) {
-        Some(instruction) => instruction,
-        None => unreachable!("the operands have the instruction's own kind"),
-    }
 }
 
 impl InterpreterProgram {
     /// Compiles a decoded program; `costs` is `None` when gas metering is off.
     pub fn new(decoded: &DecodedProgram, costs: Option<&CostModel>) -> InterpreterProgram {
         let instructions = decoded.instructions();
-        let mut ops = Vec::with_capacity(instructions.len() * 5 / 4);
-        let mut pcs = Vec::with_capacity(ops.capacity());
-        let mut op_of_instruction = Vec::with_capacity(instructions.len());
-        for (index, decoded_instruction) in instructions.iter().enumerate() {
-            if let Some(costs) = costs {
-                if starts_gas_block(instructions, index) {
-                    let cost = costs.cost_of(decoded.block_at(index)).min(u64::from(u32::MAX)) as u32;
-                    ops.push(Op::Charge(cost));
-                    pcs.push(decoded_instruction.pc);
+        let block_costs = instructions
+            .iter()
+            .enumerate()
+            .map(|(index, _)| match costs {
+                Some(costs) if starts_gas_block(instructions, index) => {
+                    costs.cost_of(decoded.block_at(index)).min(u64::from(u32::MAX)) as u32
                 }
-            }
-            op_of_instruction.push(ops.len() as u32);
-            ops.push(Op::Run(decoded_instruction.instruction));
-            pcs.push(decoded_instruction.pc);
-        }
-        let metered = costs.is_some();
-        let mut program = InterpreterProgram { ops, pcs, op_of_instruction, jump_table_ops: Vec::new(), metered };
-        let target_op = |program: &InterpreterProgram, pc: u32| {
-            if decoded.is_block_start(pc) {
-                program.block_entry_op(decoded.index_of(pc).expect("block starts are instructions"))
-            } else {
-                INVALID_TARGET
-            }
+                _ => 0,
+            })
+            .collect();
+        let target_index = |pc: u32| match decoded.index_of(pc) {
+            Some(index) if decoded.is_block_start(pc) => index as u32,
+            _ => INVALID_TARGET,
         };
-        for index in 0..instructions.len() {
-            let op = program.op_of_instruction[index] as usize;
-            if let Op::Run(instruction) = program.ops[op] {
-                if let Some(target) = instruction.branch_target() {
-                    let target = target_op(&program, target);
-                    program.ops[op] = Op::Run(with_target(instruction, target));
-                }
-            }
-        }
-        program.jump_table_ops = decoded.jump_table().iter().map(|&pc| target_op(&program, pc)).collect();
-        program
+        let ops = instructions
+            .iter()
+            .map(|decoded| match decoded.instruction.branch_target() {
+                Some(target) => decoded.instruction.with_branch_target(target_index(target)),
+                None => decoded.instruction,
+            })
+            .collect();
+        let jump_table_ops = decoded.jump_table().iter().map(|&pc| target_index(pc)).collect();
+        InterpreterProgram { ops, block_costs, jump_table_ops }
     }
 
-    /// Where execution entering the gas block at instruction `index` starts (its charge op).
-    fn block_entry_op(&self, index: usize) -> u32 {
-        let op = self.op_of_instruction[index];
-        if self.metered && matches!(self.ops[op as usize - 1], Op::Charge(_)) {
-            op - 1
-        } else {
-            op
-        }
-    }
-
-    /// The op at which to start running at instruction `index`, and the gas to charge first
-    /// when `index` is in the middle of a gas block (the rest of that block's cost).
+    /// Where running at instruction `index` starts, and the gas to charge first: the block's
+    /// cost at a block start, the rest of the block in the middle of one.
     pub fn entry(&self, decoded: &DecodedProgram, costs: Option<&CostModel>, index: usize) -> (u32, u64) {
         match costs {
             Some(costs) if !starts_gas_block(decoded.instructions(), index) => {
                 let block_start = (0..index).rev().find(|&i| starts_gas_block(decoded.instructions(), i)).unwrap_or(0);
                 let block = decoded.block_at(block_start);
-                let rest = &block[index - block_start..];
-                (self.op_of_instruction[index], costs.cost_of(rest))
+                (index as u32, costs.cost_of(&block[index - block_start..]))
             }
-            _ => (self.block_entry_op(index), 0),
+            _ => (index as u32, u64::from(self.block_costs[index])),
         }
+    }
+
+    /// The gas to charge to re-enter the gas block at `index` after running out of gas there.
+    pub fn block_cost(&self, index: u32) -> u64 {
+        u64::from(self.block_costs[index as usize])
     }
 
     /// Approximate heap memory held by the compiled form.
     pub fn memory_usage(&self) -> usize {
-        self.ops.len() * std::mem::size_of::<Op>()
-            + (self.pcs.len() + self.op_of_instruction.len() + self.jump_table_ops.len()) * 4
+        std::mem::size_of_val(&self.ops[..]) + (self.block_costs.len() + self.jump_table_ops.len()) * 4
     }
 }
 
@@ -145,8 +106,19 @@ pub struct InterpreterState {
     pub gas: i64,
     /// Guest memory.
     pub memory: GuestMemory,
-    /// The op to run next.
+    /// The instruction to run next.
     pub ip: u32,
+}
+
+/// How execution can continue after a stop.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Resume {
+    /// It cannot (halt, panic).
+    Never,
+    /// At this instruction, with nothing more to pay (after a host call or a page fault).
+    At(u32),
+    /// By entering the gas block at this instruction again, paying for it (out of gas).
+    Recharge(u32),
 }
 
 /// Where a run stopped.
@@ -156,12 +128,13 @@ pub struct Stop {
     pub exit: Exit,
     /// The pc of the instruction (or block, for out of gas) where it stopped.
     pub pc: u32,
-    /// The op to resume at, if execution can resume.
-    pub resume: Option<u32>,
+    /// How execution can continue.
+    pub resume: Resume,
 }
 
 impl InterpreterState {
-    /// Runs until the program exits, faults, runs out of gas or calls the host.
+    /// Runs from `self.ip` until the program exits, faults, runs out of gas or calls the host.
+    /// The gas for entering at `self.ip` must already have been charged.
     pub fn run(&mut self, program: &InterpreterProgram, decoded: &DecodedProgram) -> Stop {
         self.run_impl::<false>(program, decoded, &mut |_| {})
     }
@@ -184,50 +157,57 @@ impl InterpreterState {
         hook: &mut dyn FnMut(TraceStep),
     ) -> Stop {
         let ops = &program.ops[..];
-        let mut machine =
-            Machine { regs: self.regs, memory: &mut self.memory, program, decoded, interrupt: Interrupt::Halt };
+        let mut machine = Machine {
+            regs: self.regs,
+            memory: &mut self.memory,
+            program,
+            decoded,
+            gas: self.gas,
+            ip: self.ip,
+            interrupt: Interrupt::Halt,
+        };
         let mut ip = self.ip as usize;
-        let mut gas = self.gas;
         let stop = loop {
-            let Some(&op) = ops.get(ip) else { unreachable!("the op array ends with the sentinel trap") };
-            let instruction = match op {
-                Op::Charge(cost) => {
-                    let cost = i64::from(cost);
-                    if gas < cost {
-                        break Stop { exit: Exit::OutOfGas, pc: program.pcs[ip], resume: Some(ip as u32) };
-                    }
-                    gas -= cost;
-                    ip += 1;
-                    continue;
-                }
-                Op::Run(instruction) => instruction,
-            };
+            let Some(&instruction) = ops.get(ip) else { unreachable!("the program ends with the sentinel trap") };
             if TRACE {
-                let index = decoded.index_of(program.pcs[ip]).expect("every op has an instruction");
-                let instruction = decoded.instructions()[index].instruction;
-                hook(TraceStep { pc: program.pcs[ip], instruction, regs: &machine.regs, gas });
+                let decoded_instruction = &decoded.instructions()[ip];
+                hook(TraceStep {
+                    pc: decoded_instruction.pc,
+                    instruction: decoded_instruction.instruction,
+                    regs: &machine.regs,
+                    gas: machine.gas,
+                });
             }
+            machine.ip = ip as u32;
             match instruction.visit(&mut machine) {
                 CONTINUE => ip += 1,
-                STOP => break stop(program, ip, machine.interrupt),
+                STOP => break stop(decoded, ip, machine.interrupt),
                 target => ip = target as usize,
             }
         };
         self.regs = machine.regs;
-        self.gas = gas;
-        self.ip = stop.resume.unwrap_or(ip as u32);
+        self.gas = machine.gas;
+        self.ip = match stop.resume {
+            Resume::At(next) | Resume::Recharge(next) => next,
+            Resume::Never => ip as u32,
+        };
         stop
     }
 }
 
-/// Where a run stops for `interrupt`, raised by the op at `ip`.
+/// Where a run stops for `interrupt`, raised by the instruction at `ip`.
 #[cold]
-fn stop(program: &InterpreterProgram, ip: usize, interrupt: Interrupt) -> Stop {
-    let pc = program.pcs[ip];
+fn stop(decoded: &DecodedProgram, ip: usize, interrupt: Interrupt) -> Stop {
+    let pc = decoded.instructions()[ip].pc;
     match interrupt {
-        Interrupt::Halt => Stop { exit: Exit::Halt, pc, resume: None },
-        Interrupt::HostCall(index) => Stop { exit: Exit::HostCall(index), pc, resume: Some(ip as u32 + 1) },
-        Interrupt::Panic(reason) => Stop { exit: Exit::Panic(reason), pc, resume: None },
-        Interrupt::PageFault(address) => Stop { exit: Exit::PageFault(address), pc, resume: Some(ip as u32) },
+        Interrupt::Halt => Stop { exit: Exit::Halt, pc, resume: Resume::Never },
+        Interrupt::HostCall(index) => Stop { exit: Exit::HostCall(index), pc, resume: Resume::At(ip as u32 + 1) },
+        Interrupt::Panic(reason) => Stop { exit: Exit::Panic(reason), pc, resume: Resume::Never },
+        Interrupt::PageFault(address) => Stop { exit: Exit::PageFault(address), pc, resume: Resume::At(ip as u32) },
+        Interrupt::OutOfGas(entry) => Stop {
+            exit: Exit::OutOfGas,
+            pc: decoded.instructions()[entry as usize].pc,
+            resume: Resume::Recharge(entry),
+        },
     }
 }

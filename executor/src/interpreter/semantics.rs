@@ -19,6 +19,8 @@ pub(super) enum Interrupt {
     Panic(PanicReason),
     /// Stop with a page fault at this page address.
     PageFault(u32),
+    /// Entering the gas block starting at this instruction could not be paid for.
+    OutOfGas(u32),
 }
 
 /// The result of one instruction: the op index to continue at, or [`CONTINUE`] for the next
@@ -37,6 +39,10 @@ pub(super) struct Machine<'a> {
     pub memory: &'a mut GuestMemory,
     pub program: &'a InterpreterProgram,
     pub decoded: &'a DecodedProgram,
+    /// Gas left.
+    pub gas: i64,
+    /// The index of the instruction being executed.
+    pub ip: u32,
     /// Why the last instruction returned [`STOP`].
     pub interrupt: Interrupt,
 }
@@ -87,13 +93,33 @@ impl Machine<'_> {
         if target == INVALID_TARGET {
             return self.stop(Interrupt::Panic(PanicReason::InvalidBranch));
         }
-        target
+        self.enter_block(target)
+    }
+
+    /// Continues at the start of a gas block, paying for the block first.
+    #[inline(always)]
+    fn enter_block(&mut self, entry: u32) -> Flow {
+        let cost = self.program.block_costs[entry as usize];
+        if cost != 0 {
+            let cost = i64::from(cost);
+            if self.gas < cost {
+                return self.stop(Interrupt::OutOfGas(entry));
+            }
+            self.gas -= cost;
+        }
+        entry
+    }
+
+    /// Falls through into the next gas block (after a terminator that did not jump).
+    #[inline(always)]
+    fn fall_through(&mut self) -> Flow {
+        self.enter_block(self.ip + 1)
     }
 
     #[inline(always)]
     fn dynamic_jump(&mut self, address: u32) -> Flow {
         match self.decoded.resolve_dynamic_jump(address) {
-            DynamicJump::Jump { index, .. } => self.program.jump_table_ops[index as usize],
+            DynamicJump::Jump { index, .. } => self.enter_block(self.program.jump_table_ops[index as usize]),
             DynamicJump::Halt => self.stop(Interrupt::Halt),
             DynamicJump::Invalid => self.stop(Interrupt::Panic(PanicReason::InvalidJump)),
         }
@@ -126,7 +152,7 @@ impl Machine<'_> {
         if condition {
             self.jump_to(target)
         } else {
-            self.next()
+            self.fall_through()
         }
     }
 }
@@ -226,7 +252,7 @@ impl InstructionVisitor for Machine<'_> {
     }
     #[inline(always)]
     fn fallthrough(&mut self) -> Flow {
-        self.next()
+        self.fall_through()
     }
     #[inline(always)]
     fn unlikely(&mut self) -> Flow {
