@@ -519,13 +519,12 @@ fn run_compiled(state: &mut CompiledState, decoded: &DecodedProgram, entry: Entr
         native::EXIT_INVALID_INSTRUCTION => (Exit::Panic(PanicReason::InvalidInstruction), pc_of(index), None),
         native::EXIT_INVALID_BRANCH => (Exit::Panic(PanicReason::InvalidBranch), pc_of(index), None),
         native::EXIT_INVALID_JUMP => (Exit::Panic(PanicReason::InvalidJump), pc_of(index), None),
-        native::EXIT_HOST_CALL => {
-            let number = match instructions.get(index).map(|instruction| instruction.instruction) {
-                Some(Instruction::ecalli(number)) => number,
-                _ => unreachable!("host call exits come from ecalli"),
-            };
-            (Exit::HostCall(number), pc_of(index), Some(EntryPoint::Instruction(index + 1)))
-        }
+        native::EXIT_HOST_CALL => match instructions.get(index).map(|instruction| instruction.instruction) {
+            Some(Instruction::ecalli(number)) => {
+                (Exit::HostCall(number), pc_of(index), Some(EntryPoint::Instruction(index + 1)))
+            }
+            _ => internal_error(pc_of(index), "a host call exit that is no ecalli"),
+        },
         native::EXIT_OUT_OF_GAS => (Exit::OutOfGas, pc_of(index), Some(EntryPoint::Block(index))),
         native::EXIT_FAULT => match program.instruction_at(ctx.fault_rip) {
             Some(index) => {
@@ -539,12 +538,12 @@ fn run_compiled(state: &mut CompiledState, decoded: &DecodedProgram, entry: Entr
                     Some(Fault::Panic) => (Exit::Panic(PanicReason::MemoryBelowMinimum), pc_of(index), None),
                     // The access is allowed after all: nothing the guest did explains the
                     // fault. Stop the guest rather than the host.
-                    None => unreachable_fault(pc_of(index)),
+                    None => internal_error(pc_of(index), "a fault on memory the guest may access"),
                 }
             }
-            None => unreachable_fault(0),
+            None => internal_error(0, "a fault outside any instruction"),
         },
-        kind => unreachable!("unknown exit kind {kind} from compiled code"),
+        _ => internal_error(0, "an unknown exit kind"),
     };
     // Asynchronous metering: an exit past the limit is out of gas (and final).
     if program.gas_mode() == crate::compiler::GasMode::Async && ctx.gas < 0 && exit != Exit::OutOfGas {
@@ -557,7 +556,8 @@ fn run_compiled(state: &mut CompiledState, decoded: &DecodedProgram, entry: Entr
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[cold]
-fn unreachable_fault(pc: u32) -> (Exit, u32, Option<EntryPoint>) {
-    log::error!("compiled code faulted at pc {pc} on memory the guest may access; stopping the guest");
-    (Exit::Panic(PanicReason::MemoryBelowMinimum), pc, None)
+fn internal_error(pc: u32, what: &str) -> (Exit, u32, Option<EntryPoint>) {
+    // Never expected; if it happens, the guest stops with a panic instead of the host.
+    log::error!("compiled code reported {what} at pc {pc}; stopping the guest");
+    (Exit::Panic(PanicReason::Trap), pc, None)
 }

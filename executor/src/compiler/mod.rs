@@ -30,14 +30,20 @@ impl GasMode {
 }
 
 /// Whether the compiled backend runs in this process: x86-64 Linux with the instructions the
-/// generated code uses (`popcnt`, `lzcnt`, BMI1, BMI2).
+/// generated code uses (`popcnt`, `lzcnt`, BMI1, BMI2) and user-mode `wrgsbase` (the kernel
+/// enables it since Linux 5.9 where the CPU has it).
 pub fn is_supported() -> bool {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
+        /// `HWCAP2_FSGSBASE` of `<asm/hwcap2.h>`.
+        const HWCAP2_FSGSBASE: libc::c_ulong = 1 << 1;
+        // SAFETY: `getauxval` only reads the process's auxiliary vector.
+        let hwcap2 = unsafe { libc::getauxval(libc::AT_HWCAP2) };
         std::arch::is_x86_feature_detected!("popcnt")
             && std::arch::is_x86_feature_detected!("lzcnt")
             && std::arch::is_x86_feature_detected!("bmi1")
             && std::arch::is_x86_feature_detected!("bmi2")
+            && hwcap2 & HWCAP2_FSGSBASE != 0
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     {

@@ -68,6 +68,8 @@ pub(crate) struct VmCtx {
     pub code_end: u64,
     /// The module's fault exit, where the signal handler sends execution.
     pub fault_exit: u64,
+    /// The thread's `gs` base while guest code runs with `gs` = memory base.
+    pub saved_gs: u64,
     /// Guest registers while the host holds them.
     pub regs: [u64; REG_COUNT],
     /// Gas left.
@@ -204,6 +206,7 @@ impl Sandbox {
             code_start: 0,
             code_end: 0,
             fault_exit: 0,
+            saved_gs: 0,
             regs: [0; REG_COUNT],
             gas: 0,
         };
@@ -222,8 +225,12 @@ impl Sandbox {
         self.protect(map.stack_address_low.into(), map.stack_address_high.into(), Some(true))?;
         let rw_start = u64::from(map.rw_data_address);
         self.protect(rw_start, rw_start + u64::from(map.rw_data_size), Some(true))?;
+        // Read-only data: filled while writable, then protected (two protection changes).
         let ro_start = u64::from(map.ro_data_address);
-        self.protect(ro_start, ro_start + u64::from(map.ro_data_size), Some(false))?;
+        let ro_end = ro_start + u64::from(map.ro_data_size);
+        self.protect(ro_start, ro_end, Some(true))?;
+        self.write(map.ro_data_address, &image.ro_data).map_err(|_| "read-only data does not fit its region")?;
+        self.protect(ro_start, ro_end, Some(false))?;
         let aux_start = u64::from(map.aux_data_address);
         self.protect(aux_start, aux_start + u64::from(map.aux_data_size), Some(false))?;
         self.heap = Some(Heap {
@@ -232,7 +239,6 @@ impl Sandbox {
             max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
             rw_start,
         });
-        self.write(map.ro_data_address, &image.ro_data).map_err(|_| "read-only data does not fit its region")?;
         self.write(map.rw_data_address, &image.rw_data).map_err(|_| "read-write data does not fit its region")?;
         Ok(())
     }

@@ -202,12 +202,14 @@ const BRANCHES: [Opcode; 6] = [
 ];
 
 /// A dynamic jump address: usually a table entry, sometimes halt or something invalid.
-fn jump_address(rng: &mut Rng, entries: &[u32], allowed: &[usize]) -> u32 {
+fn jump_address(rng: &mut Rng, entries: &[u32], blocks: usize, allowed: &[usize]) -> u32 {
     match rng.below(12) {
         0 => HALT_ADDRESS,
         1 => 0,
         2 => 1 + 2 * rng.below(8) as u32,
         3 => (entries.len() as u32 + 1 + rng.below(4) as u32) * 2,
+        // The entry that is no block start, when there is one (it is the extra, last one).
+        4 if entries.len() > blocks => entries[blocks],
         _ if allowed.is_empty() => HALT_ADDRESS,
         _ => entries[allowed[rng.below(allowed.len() as u64) as usize]],
     }
@@ -221,11 +223,23 @@ pub fn generate(seed: u64) -> Case {
     let mut code = CodeBuilder::new(isa);
     let block_count = 2 + rng.below(7) as usize;
     let labels: Vec<Label> = (0..block_count).map(|_| code.new_label()).collect();
-    let entries: Vec<u32> = labels.iter().map(|&label| code.jump_table_entry(label)).collect();
+    let mut entries: Vec<u32> = labels.iter().map(|&label| code.jump_table_entry(label)).collect();
+    // Sometimes a jump table entry that is no block start (bound inside a block's body).
+    let mut inside = rng.chance(20).then(|| {
+        let label = code.new_label();
+        entries.push(code.jump_table_entry(label));
+        (label, rng.below(block_count as u64) as usize)
+    });
     for block in 0..block_count {
         code.bind(labels[block]);
-        for _ in 0..rng.below(9) {
+        for i in 0..rng.below(9) {
             body_instruction(&mut rng, &mut code, isa);
+            if let Some((label, in_block)) = inside {
+                if in_block == block && i == 0 {
+                    code.bind(label);
+                    inside = None;
+                }
+            }
         }
         // Targets this block may go to: anywhere, or only later blocks for terminating cases.
         let later: Vec<usize> = (block + 1..block_count).collect();
@@ -263,14 +277,14 @@ pub fn generate(seed: u64) -> Case {
             }
             6 | 7 => {
                 let base = reg(&mut rng);
-                let address = jump_address(&mut rng, &entries, allowed);
+                let address = jump_address(&mut rng, &entries, block_count, allowed);
                 let offset = rng.below(3) as u32 * 2;
                 code.push(Instruction::load_imm(base, address.wrapping_sub(offset)));
                 code.push(Instruction::jump_indirect(base, offset));
             }
             8 => {
                 let (a, b) = (reg(&mut rng), reg(&mut rng));
-                let address = jump_address(&mut rng, &entries, allowed);
+                let address = jump_address(&mut rng, &entries, block_count, allowed);
                 code.push(Instruction::load_imm(b, address));
                 code.push(Instruction::load_imm_and_jump_indirect(a, b, interesting_u32(&mut rng), 0));
             }
@@ -295,6 +309,9 @@ pub fn generate(seed: u64) -> Case {
     // without gas: then `ra` could lead back to an earlier block.
     if rng.chance(50) && !terminates {
         code.push(Instruction::jump_indirect(Reg::RA, 0));
+    }
+    if let Some((label, _)) = inside {
+        code.bind(label);
     }
     let built = code.build().expect("generated code builds");
     let program = RawProgram::from_code(built.code);

@@ -83,6 +83,7 @@ const OFF_EXIT_KIND: i32 = ctx_offset(offset_of!(VmCtx, exit_kind));
 const OFF_EXIT_INDEX: i32 = ctx_offset(offset_of!(VmCtx, exit_index));
 const OFF_REGS: i32 = ctx_offset(offset_of!(VmCtx, regs));
 const OFF_GAS: i32 = ctx_offset(offset_of!(VmCtx, gas));
+const OFF_SAVED_GS: i32 = ctx_offset(offset_of!(VmCtx, saved_gs));
 
 macro_rules! asm {
     ($ops:expr; $($t:tt)*) => {
@@ -420,6 +421,9 @@ impl<'a> Compiler<'a> {
             ; mov r15, rdi
             ; mov [r15 + OFF_HOST_RSP], rsp
             ; mov r14, rsi
+            ; rdgsbase rax
+            ; mov [r15 + OFF_SAVED_GS], rax
+            ; wrgsbase r15
         );
         for (guest, &host) in HOST_REG.iter().enumerate() {
             let offset = OFF_REGS + guest as i32 * 8;
@@ -461,6 +465,8 @@ impl<'a> Compiler<'a> {
             asm!(self.ops; mov [r15 + offset], Rq(host));
         }
         asm!(self.ops
+            ; mov rax, [r15 + OFF_SAVED_GS]
+            ; wrgsbase rax
             ; mov rsp, [r15 + OFF_HOST_RSP]
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbp ; pop rbx
             ; ret
@@ -782,40 +788,57 @@ macro_rules! min_max {
     }};
 }
 
+// Guest memory is `gs`-relative (`gs` base = memory base). With a base register the access
+// uses 32-bit addressing (`0x67`), so `base + offset` wraps modulo 2^32 exactly as the guest's
+// address arithmetic does; an absolute address goes through `r14`.
 macro_rules! load {
-    ($s:ident, $d:expr, $base:expr, $offset:expr, $($load:tt)*) => {{
+    ($s:ident, $d:expr, None, $offset:expr, $kind:tt) => {{
         let d = r($d);
-        $s.address($base, $offset);
-        load!(@op $s, d, $($load)*);
+        let offset = $offset;
+        asm!($s.ops; mov r14d, offset as i32);
+        load!(@op $s, d, [r14], $kind);
     }};
-    (@op $s:ident, $d:ident, u8) => { asm!($s.ops; movzx Rd($d), BYTE [r15 + r14]) };
-    (@op $s:ident, $d:ident, i8) => { asm!($s.ops; movsx Rq($d), BYTE [r15 + r14]) };
-    (@op $s:ident, $d:ident, u16) => { asm!($s.ops; movzx Rd($d), WORD [r15 + r14]) };
-    (@op $s:ident, $d:ident, i16) => { asm!($s.ops; movsx Rq($d), WORD [r15 + r14]) };
-    (@op $s:ident, $d:ident, u32) => { asm!($s.ops; mov Rd($d), DWORD [r15 + r14]) };
-    (@op $s:ident, $d:ident, i32) => { asm!($s.ops; movsxd Rq($d), DWORD [r15 + r14]) };
-    (@op $s:ident, $d:ident, u64) => { asm!($s.ops; mov Rq($d), QWORD [r15 + r14]) };
+    ($s:ident, $d:expr, Some($base:expr), $offset:expr, $kind:tt) => {{
+        let (d, b) = (r($d), r($base));
+        let offset = $offset as i32;
+        load!(@op $s, d, [Rd(b) + offset], $kind);
+    }};
+    (@op $s:ident, $d:ident, $m:tt, u8) => { asm!($s.ops; gs movzx Rd($d), BYTE $m) };
+    (@op $s:ident, $d:ident, $m:tt, i8) => { asm!($s.ops; gs movsx Rq($d), BYTE $m) };
+    (@op $s:ident, $d:ident, $m:tt, u16) => { asm!($s.ops; gs movzx Rd($d), WORD $m) };
+    (@op $s:ident, $d:ident, $m:tt, i16) => { asm!($s.ops; gs movsx Rq($d), WORD $m) };
+    (@op $s:ident, $d:ident, $m:tt, u32) => { asm!($s.ops; gs mov Rd($d), DWORD $m) };
+    (@op $s:ident, $d:ident, $m:tt, i32) => { asm!($s.ops; gs movsxd Rq($d), DWORD $m) };
+    (@op $s:ident, $d:ident, $m:tt, u64) => { asm!($s.ops; gs mov Rq($d), QWORD $m) };
 }
 
 macro_rules! store {
-    ($s:ident, reg $v:expr, $base:expr, $offset:expr, $size:tt) => {{
+    ($s:ident, $value:tt, None, $offset:expr, $size:tt) => {{
+        let offset = $offset;
+        asm!($s.ops; mov r14d, offset as i32);
+        store!(@value $s, $value, [r14], $size);
+    }};
+    ($s:ident, $value:tt, Some($base:expr), $offset:expr, $size:tt) => {{
+        let b = r($base);
+        let offset = $offset as i32;
+        store!(@value $s, $value, [Rd(b) + offset], $size);
+    }};
+    (@value $s:ident, (reg $v:expr), $m:tt, $size:tt) => {{
         let v = r($v);
-        $s.address($base, $offset);
-        store!(@reg $s, v, $size);
+        store!(@reg $s, v, $m, $size);
     }};
-    ($s:ident, imm $v:expr, $base:expr, $offset:expr, $size:tt) => {{
+    (@value $s:ident, (imm $v:expr), $m:tt, $size:tt) => {{
         let v = $v;
-        $s.address($base, $offset);
-        store!(@imm $s, v, $size);
+        store!(@imm $s, v, $m, $size);
     }};
-    (@reg $s:ident, $v:ident, 1) => { asm!($s.ops; mov BYTE [r15 + r14], Rb($v)) };
-    (@reg $s:ident, $v:ident, 2) => { asm!($s.ops; mov WORD [r15 + r14], Rw($v)) };
-    (@reg $s:ident, $v:ident, 4) => { asm!($s.ops; mov DWORD [r15 + r14], Rd($v)) };
-    (@reg $s:ident, $v:ident, 8) => { asm!($s.ops; mov QWORD [r15 + r14], Rq($v)) };
-    (@imm $s:ident, $v:ident, 1) => { asm!($s.ops; mov BYTE [r15 + r14], $v as i8) };
-    (@imm $s:ident, $v:ident, 2) => { asm!($s.ops; mov WORD [r15 + r14], $v as i16) };
-    (@imm $s:ident, $v:ident, 4) => { asm!($s.ops; mov DWORD [r15 + r14], $v as i32) };
-    (@imm $s:ident, $v:ident, 8) => { asm!($s.ops; mov QWORD [r15 + r14], $v as i32) };
+    (@reg $s:ident, $v:ident, $m:tt, 1) => { asm!($s.ops; gs mov BYTE $m, Rb($v)) };
+    (@reg $s:ident, $v:ident, $m:tt, 2) => { asm!($s.ops; gs mov WORD $m, Rw($v)) };
+    (@reg $s:ident, $v:ident, $m:tt, 4) => { asm!($s.ops; gs mov DWORD $m, Rd($v)) };
+    (@reg $s:ident, $v:ident, $m:tt, 8) => { asm!($s.ops; gs mov QWORD $m, Rq($v)) };
+    (@imm $s:ident, $v:ident, $m:tt, 1) => { asm!($s.ops; gs mov BYTE $m, $v as i8) };
+    (@imm $s:ident, $v:ident, $m:tt, 2) => { asm!($s.ops; gs mov WORD $m, $v as i16) };
+    (@imm $s:ident, $v:ident, $m:tt, 4) => { asm!($s.ops; gs mov DWORD $m, $v as i32) };
+    (@imm $s:ident, $v:ident, $m:tt, 8) => { asm!($s.ops; gs mov QWORD $m, $v as i32) };
 }
 
 impl InstructionVisitor for Compiler<'_> {
@@ -837,16 +860,16 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn store_imm_u8(&mut self, address: u32, value: u32) {
-        store!(self, imm value, None, address, 1)
+        store!(self, (imm value), None, address, 1)
     }
     fn store_imm_u16(&mut self, address: u32, value: u32) {
-        store!(self, imm value, None, address, 2)
+        store!(self, (imm value), None, address, 2)
     }
     fn store_imm_u32(&mut self, address: u32, value: u32) {
-        store!(self, imm value, None, address, 4)
+        store!(self, (imm value), None, address, 4)
     }
     fn store_imm_u64(&mut self, address: u32, value: u32) {
-        store!(self, imm value, None, address, 8)
+        store!(self, (imm value), None, address, 8)
     }
 
     fn jump(&mut self, target: u32) {
@@ -882,29 +905,29 @@ impl InstructionVisitor for Compiler<'_> {
         load!(self, reg, None, imm, u64)
     }
     fn store_u8(&mut self, reg: Reg, imm: u32) {
-        store!(self, reg reg, None, imm, 1)
+        store!(self, (reg reg), None, imm, 1)
     }
     fn store_u16(&mut self, reg: Reg, imm: u32) {
-        store!(self, reg reg, None, imm, 2)
+        store!(self, (reg reg), None, imm, 2)
     }
     fn store_u32(&mut self, reg: Reg, imm: u32) {
-        store!(self, reg reg, None, imm, 4)
+        store!(self, (reg reg), None, imm, 4)
     }
     fn store_u64(&mut self, reg: Reg, imm: u32) {
-        store!(self, reg reg, None, imm, 8)
+        store!(self, (reg reg), None, imm, 8)
     }
 
     fn store_imm_indirect_u8(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, imm value, Some(base), offset, 1)
+        store!(self, (imm value), Some(base), offset, 1)
     }
     fn store_imm_indirect_u16(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, imm value, Some(base), offset, 2)
+        store!(self, (imm value), Some(base), offset, 2)
     }
     fn store_imm_indirect_u32(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, imm value, Some(base), offset, 4)
+        store!(self, (imm value), Some(base), offset, 4)
     }
     fn store_imm_indirect_u64(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, imm value, Some(base), offset, 8)
+        store!(self, (imm value), Some(base), offset, 8)
     }
 
     fn load_imm_and_jump(&mut self, reg: Reg, imm: u32, target: u32) {
@@ -988,16 +1011,16 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn store_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, reg a, Some(b), imm, 1)
+        store!(self, (reg a), Some(b), imm, 1)
     }
     fn store_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, reg a, Some(b), imm, 2)
+        store!(self, (reg a), Some(b), imm, 2)
     }
     fn store_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, reg a, Some(b), imm, 4)
+        store!(self, (reg a), Some(b), imm, 4)
     }
     fn store_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, reg a, Some(b), imm, 8)
+        store!(self, (reg a), Some(b), imm, 8)
     }
     fn load_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
         load!(self, a, Some(b), imm, u8)
