@@ -6,6 +6,9 @@
 //!   assembly, interpretation and compilation);
 //! * [`gas`]: the cost model; [`memory`]: guest memory semantics;
 //! * [`interpreter`]: the reference semantics;
+//! * [`compiler`]: the x86-64 JIT (one pass, one native block per guest block), running in an
+//!   in-process sandbox (a 4 GiB address-space reservation per instance, guard pages, a
+//!   `SIGSEGV`/`SIGBUS` handler that turns faults in guest code into guest page faults);
 //! * the public API: [`Config`] -> [`Engine`] -> [`Module`] -> [`Instance`], and [`invoke`]
 //!   for JAM-style raw invocations.
 //!

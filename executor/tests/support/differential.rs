@@ -223,9 +223,13 @@ pub fn generate(seed: u64) -> Case {
     let mut code = CodeBuilder::new(isa);
     let block_count = 2 + rng.below(7) as usize;
     let labels: Vec<Label> = (0..block_count).map(|_| code.new_label()).collect();
+    // Bound to the end of the code (the sentinel past the last instruction: no block start).
+    let end = code.new_label();
     let mut entries: Vec<u32> = labels.iter().map(|&label| code.jump_table_entry(label)).collect();
     // Sometimes a jump table entry that is no block start (bound inside a block's body).
-    let mut inside = rng.chance(20).then(|| {
+    // (Not when every path must end without gas: bound right before a block start, the entry
+    // would be valid and could lead backwards.)
+    let mut inside = (!terminates && rng.chance(20)).then(|| {
         let label = code.new_label();
         entries.push(code.jump_table_entry(label));
         (label, rng.below(block_count as u64) as usize)
@@ -296,8 +300,8 @@ pub fn generate(seed: u64) -> Case {
                 code.push(Instruction::invalid(255));
             }
             10 => {
-                // A branch whose target is no block start (pc 1 is inside the first block).
-                code.push(Instruction::branch_eq(reg(&mut rng), reg(&mut rng), 1));
+                // A branch whose target is no block start: the end of the code.
+                code.push_branch(Instruction::branch_eq(reg(&mut rng), reg(&mut rng), 0), end);
             }
             11 if !last => {
                 code.push(Instruction::fallthrough());
@@ -313,6 +317,7 @@ pub fn generate(seed: u64) -> Case {
     if let Some((label, _)) = inside {
         code.bind(label);
     }
+    code.bind(end);
     let built = code.build().expect("generated code builds");
     let program = RawProgram::from_code(built.code);
 

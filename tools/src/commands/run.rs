@@ -43,7 +43,9 @@ pub fn parse_backend(name: &str) -> Result<BackendKind, String> {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let mut config = Config::new();
-    config.backend(args.backend);
+    // Only the interpreter traces: `--trace` makes `auto` mean the interpreter.
+    let backend = if args.trace && args.backend == BackendKind::Auto { BackendKind::Interpreter } else { args.backend };
+    config.backend(backend);
     if args.no_gas {
         config.gas_metering(None);
     }
