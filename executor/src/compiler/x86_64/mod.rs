@@ -9,7 +9,7 @@
 //! | host  | rax  | rsi  | rbx  | rdx  | rcx  | rbp  | rdi  | r8   | r9   | r10  | r11  | r12  | r13  |
 //!
 //! `r14` is the one scratch register; `r15` holds the sandbox's memory base (guest address 0),
-//! with the [`VmCtx`](crate::sandbox::VmCtx) right below it. `rsp` stays the host stack, so
+//! with the sandbox's context (`VmCtx`) right below it. `rsp` stays the host stack, so
 //! the few instructions that need more scratch (division, wide multiplication, rotation by a
 //! register, dynamic jumps) save a guest register with `push`/`pop`.
 //!
@@ -28,8 +28,8 @@
 //! A guest access to `reg + imm` is `lea r14d, [reg + imm]` (32-bit wrap-around, zero
 //! extended) then one instruction on `[r15 + r14]`. The sandbox guarantees that this cannot
 //! leave the instance's reservation, and that an inaccessible byte faults; the signal handler
-//! sends the fault to the fault exit, and the host classifies it (see
-//! [`CompiledProgram::fault_access`]). x86 faults are precise, so a faulting store writes
+//! sends the fault to the fault exit, and the host classifies it from the instruction and the
+//! registers, exactly as the interpreter would have. x86 faults are precise, so a faulting store writes
 //! nothing and a faulting load leaves its destination unchanged, as the interpreter's
 //! all-or-nothing accesses do.
 
