@@ -219,12 +219,14 @@ impl GuestMemory {
     /// Loads `N` bytes as a guest load instruction does.
     #[inline(always)]
     pub fn load<const N: usize>(&self, address: u32) -> Result<[u8; N], Fault> {
-        if let Some((index, offset)) = self.find(address, N) {
-            let region = &self.regions[index];
-            let mut out = [0; N];
-            out.copy_from_slice(&region.data[offset..offset + N]);
-            if address >= LOWEST_ACCESSIBLE_ADDRESS {
-                return Ok(out);
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
+            for region in &self.regions {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(bytes) = region.data.get(offset..offset + N) {
+                    let mut out = [0; N];
+                    out.copy_from_slice(bytes);
+                    return Ok(out);
+                }
             }
         }
         self.load_slow(address)
@@ -246,11 +248,16 @@ impl GuestMemory {
     /// Stores `N` bytes as a guest store instruction does: all or nothing.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
-        if let Some((index, offset)) = self.find(address, N) {
-            let region = &mut self.regions[index];
-            if region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS {
-                region.data[offset..offset + N].copy_from_slice(&bytes);
-                return Ok(());
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
+            for region in &mut self.regions {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(target) = region.data.get_mut(offset..offset + N) {
+                    if !region.writable {
+                        break;
+                    }
+                    target.copy_from_slice(&bytes);
+                    return Ok(());
+                }
             }
         }
         self.store_slow(address, &bytes)

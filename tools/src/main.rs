@@ -22,6 +22,10 @@ enum Command {
     Run(commands::run::Args),
     /// Run a directory of JAM conformance vectors; ends with `N passed, M failed`.
     Conformance(commands::conformance::Args),
+    /// Link a RISC-V ELF file (built as `guest/README.md` describes) into a program blob.
+    Link(commands::link::Args),
+    /// Assemble a program blob from text in the form `pvm disasm` prints.
+    Asm(commands::asm::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
         Command::Disasm(args) => commands::disasm::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Conformance(args) => commands::conformance::run(args),
+        Command::Link(args) => commands::link::run(args),
+        Command::Asm(args) => commands::asm::run(args),
     };
     match result {
         Ok(code) => code,

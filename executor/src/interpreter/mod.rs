@@ -8,17 +8,17 @@
 mod semantics;
 
 use crate::gas::{starts_gas_block, CostModel};
-use crate::instance::{Exit, PanicReason};
+use crate::instance::Exit;
 use crate::memory::GuestMemory;
-use crate::program::{Args, DecodedProgram, DynamicJump, Instruction, REG_COUNT};
-use semantics::{Control, Machine};
+use crate::program::{Args, DecodedProgram, Instruction, REG_COUNT};
+use semantics::{Interrupt, Machine, CONTINUE, STOP};
 
 /// An op index that means "not a valid branch target": taking the branch panics.
-const INVALID_TARGET: u32 = u32::MAX;
+pub(crate) const INVALID_TARGET: u32 = u32::MAX;
 
 /// One step of the interpreter.
 #[derive(Copy, Clone, Debug)]
-enum Op {
+pub(crate) enum Op {
     /// Charge a gas block's cost before running it.
     Charge(u32),
     /// Run an instruction; branch targets are op indices.
@@ -184,17 +184,24 @@ impl InterpreterState {
         hook: &mut dyn FnMut(TraceStep),
     ) -> Stop {
         let ops = &program.ops[..];
+        let mut machine = Machine {
+            regs: self.regs,
+            memory: &mut self.memory,
+            program,
+            decoded,
+            gas: self.gas,
+            interrupt: Interrupt::Halt,
+        };
         let mut ip = self.ip as usize;
-        let mut machine = Machine { regs: self.regs, memory: &mut self.memory };
         let stop = loop {
             let Some(&op) = ops.get(ip) else { unreachable!("the op array ends with the sentinel trap") };
             let instruction = match op {
                 Op::Charge(cost) => {
                     let cost = i64::from(cost);
-                    if self.gas < cost {
+                    if machine.gas < cost {
                         break Stop { exit: Exit::OutOfGas, pc: program.pcs[ip], resume: Some(ip as u32) };
                     }
-                    self.gas -= cost;
+                    machine.gas -= cost;
                     ip += 1;
                     continue;
                 }
@@ -202,42 +209,33 @@ impl InterpreterState {
             };
             if TRACE {
                 let index = decoded.index_of(program.pcs[ip]).expect("every op has an instruction");
-                hook(TraceStep {
-                    pc: program.pcs[ip],
-                    instruction: decoded.instructions()[index].instruction,
-                    regs: &machine.regs,
-                    gas: self.gas,
-                });
+                let instruction = decoded.instructions()[index].instruction;
+                hook(TraceStep { pc: program.pcs[ip], instruction, regs: &machine.regs, gas: machine.gas });
             }
             match instruction.visit(&mut machine) {
-                Control::Next => ip += 1,
-                Control::Branch(target) => {
-                    if target == INVALID_TARGET {
-                        break panic(program, ip, PanicReason::InvalidBranch);
-                    }
-                    ip = target as usize;
-                }
-                Control::DynamicJump(address) => match decoded.resolve_dynamic_jump(address) {
-                    DynamicJump::Halt => break Stop { exit: Exit::Halt, pc: program.pcs[ip], resume: None },
-                    DynamicJump::Jump { index, .. } => ip = program.jump_table_ops[index as usize] as usize,
-                    DynamicJump::Invalid => break panic(program, ip, PanicReason::InvalidJump),
-                },
-                Control::HostCall(index) => {
-                    break Stop { exit: Exit::HostCall(index), pc: program.pcs[ip], resume: Some(ip as u32 + 1) }
-                }
-                Control::Panic(reason) => break panic(program, ip, reason),
-                Control::PageFault(address) => {
-                    break Stop { exit: Exit::PageFault(address), pc: program.pcs[ip], resume: Some(ip as u32) }
-                }
+                CONTINUE => ip += 1,
+                STOP => break stop(program, ip, machine.interrupt),
+                target => ip = target as usize,
             }
         };
         self.regs = machine.regs;
+        self.gas = machine.gas;
         self.ip = stop.resume.unwrap_or(ip as u32);
         stop
     }
 }
 
+/// Where a run stops for `interrupt`, raised by the op at `ip`.
 #[cold]
-fn panic(program: &InterpreterProgram, ip: usize, reason: PanicReason) -> Stop {
-    Stop { exit: Exit::Panic(reason), pc: program.pcs[ip], resume: None }
+fn stop(program: &InterpreterProgram, ip: usize, interrupt: Interrupt) -> Stop {
+    let pc = program.pcs[ip];
+    match interrupt {
+        Interrupt::Halt => Stop { exit: Exit::Halt, pc, resume: None },
+        Interrupt::HostCall(index) => Stop { exit: Exit::HostCall(index), pc, resume: Some(ip as u32 + 1) },
+        Interrupt::Panic(reason) => Stop { exit: Exit::Panic(reason), pc, resume: None },
+        Interrupt::PageFault(address) => Stop { exit: Exit::PageFault(address), pc, resume: Some(ip as u32) },
+        Interrupt::OutOfGas(entry) => {
+            Stop { exit: Exit::OutOfGas, pc: program.pcs[entry as usize], resume: Some(entry) }
+        }
+    }
 }
