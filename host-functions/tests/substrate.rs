@@ -13,7 +13,6 @@ use codec::Decode;
 use common::*;
 use pvm_host_functions::{CallError, LinkedInstance, Linker};
 use sp_io::TestExternalities;
-use std::sync::{Mutex, OnceLock};
 
 const IMPORTS: &[&str] = &[
     "ext_storage_set_version_1",
@@ -118,30 +117,6 @@ fn hashing_functions_match_native_sp_io() {
         instance.deallocate(input as u32).unwrap();
     }
     assert_eq!(instance.allocator().live_allocations(), 0, "every host allocation was freed");
-}
-
-/// Captures log records (the global logger is process-wide, so tests share it).
-struct Capture(Mutex<Vec<(log::Level, String, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record) {
-        let entry = (record.level(), record.target().to_string(), record.args().to_string());
-        self.0.lock().unwrap().push(entry);
-    }
-    fn flush(&self) {}
-}
-
-fn captured_logs() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
-        log::set_logger(capture).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-        capture
-    })
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, Label, MemoryConfig, ProgramBlobBuilder, Reg};
 use pvm_executor::{BackendKind, Config, Engine, Module};
+use std::sync::{Mutex, OnceLock};
 
 /// An interpreter engine with gas metering, not affected by `PVM_BACKEND`.
 pub fn engine() -> Engine {
@@ -60,4 +61,35 @@ pub const RO_DATA: u32 = 0x10000;
 /// A fat pointer (ptr | len << 32) to `len` bytes at `ptr`.
 pub fn fat(ptr: u32, len: usize) -> u64 {
     u64::from(ptr) | ((len as u64) << 32)
+}
+
+/// Captures log records (the global logger is process-wide, so tests share it).
+pub struct Capture(pub Mutex<Vec<(log::Level, String, String)>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        let entry = (record.level(), record.target().to_string(), record.args().to_string());
+        self.0.lock().unwrap().push(entry);
+    }
+    fn flush(&self) {}
+}
+
+pub fn captured_logs() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(capture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        capture
+    })
+}
+
+impl Capture {
+    /// Whether a record with this level, target and message was logged.
+    pub fn contains(&self, level: log::Level, target: &str, message: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|(l, t, m)| *l == level && t == target && m == message)
+    }
 }
