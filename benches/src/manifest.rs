@@ -8,52 +8,65 @@ use std::path::{Path, PathBuf};
 pub struct Size {
     /// The argument passed in A0.
     pub arg: u64,
-    /// The checksum the program returns for it (a decimal or `0x` hex string, or a number).
-    #[serde(deserialize_with = "u64_from_any")]
+    /// The checksum the program returns for it (hex digits, as the manifest writes it).
+    #[serde(deserialize_with = "hex_u64")]
     pub checksum: u64,
 }
 
-fn u64_from_any<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Any {
-        Number(u64),
-        Text(String),
-    }
-    match Any::deserialize(deserializer)? {
-        Any::Number(value) => Ok(value),
-        Any::Text(text) => {
-            let parsed = match text.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => text.parse(),
-            };
-            parsed.map_err(|err| serde::de::Error::custom(format!("checksum {text:?}: {err}")))
-        }
-    }
+fn hex_u64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    u64::from_str_radix(text.trim_start_matches("0x"), 16)
+        .map_err(|err| serde::de::Error::custom(format!("checksum {text:?} is not hex: {err}")))
 }
 
 /// A benchmark program as the manifest describes it.
 #[derive(Deserialize, Clone, Debug)]
 pub struct ProgramEntry {
-    /// Short name (`prime-sieve`).
-    pub name: String,
+    /// File stem: `<file>.polkavm`, `<file>.wasm`, `<file>.c`.
+    pub file: String,
     /// The exported function: `uint64_t f(uint64_t n)`.
     pub export: String,
-    /// The PVM blob, relative to the manifest.
-    pub polkavm: String,
-    /// The wasm32 module, relative to the manifest.
-    pub wasm: String,
     /// The small size (`--quick`).
     pub quick: Size,
     /// The full size.
     pub full: Size,
 }
 
-/// The manifest file.
-#[derive(Deserialize, Clone, Debug)]
+/// The programs, in the order the manifest lists them.
+#[derive(Clone, Debug)]
 pub struct Manifest {
-    /// The programs.
-    pub programs: Vec<ProgramEntry>,
+    /// `(name, entry)` pairs.
+    pub programs: Vec<(String, ProgramEntry)>,
+}
+
+impl<'de> Deserialize<'de> for Manifest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Ordered(Vec<(String, ProgramEntry)>);
+        impl<'de> Deserialize<'de> for Ordered {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl<'de> serde::de::Visitor<'de> for Visitor {
+                    type Value = Ordered;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a map from program name to program")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                        let mut entries = Vec::new();
+                        while let Some(entry) = map.next_entry()? {
+                            entries.push(entry);
+                        }
+                        Ok(Ordered(entries))
+                    }
+                }
+                deserializer.deserialize_map(Visitor)
+            }
+        }
+        #[derive(Deserialize)]
+        struct File {
+            programs: Ordered,
+        }
+        Ok(Manifest { programs: File::deserialize(deserializer)?.programs.0 })
+    }
 }
 
 /// A program loaded for benchmarking: its bytes and the size to run.
@@ -85,12 +98,12 @@ pub fn load(path: &Path, quick: bool) -> Result<Vec<Program>, String> {
     manifest
         .programs
         .into_iter()
-        .map(|entry| {
+        .map(|(name, entry)| {
             Ok(Program {
-                polkavm: read(&entry.polkavm)?,
-                wasm: read(&entry.wasm)?,
+                polkavm: read(&format!("{}.polkavm", entry.file))?,
+                wasm: read(&format!("{}.wasm", entry.file))?,
                 size: if quick { entry.quick } else { entry.full },
-                name: entry.name,
+                name,
                 export: entry.export,
             })
         })

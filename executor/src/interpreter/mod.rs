@@ -10,7 +10,7 @@ mod semantics;
 use crate::gas::{starts_gas_block, CostModel};
 use crate::instance::Exit;
 use crate::memory::GuestMemory;
-use crate::program::{Args, DecodedProgram, Instruction, REG_COUNT};
+use crate::program::{DecodedProgram, Instruction, REG_COUNT};
 use semantics::{Interrupt, Machine, CONTINUE, STOP};
 
 /// An op index that means "not a valid branch target": taking the branch panics.
@@ -36,19 +36,6 @@ pub struct InterpreterProgram {
     /// For each jump table entry, the op to continue at (or `INVALID_TARGET`).
     jump_table_ops: Vec<u32>,
     metered: bool,
-}
-
-fn with_target(instruction: Instruction, target: u32) -> Instruction {
-    let args = match instruction.args() {
-        Args::Offset(_) => Args::Offset(target),
-        Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
-        Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
-        _ => return instruction,
-    };
-    match instruction.opcode().and_then(|opcode| Instruction::from_parts(opcode, args)) {
-        Some(instruction) => instruction,
-        None => unreachable!("the operands have the instruction's own kind"),
-    }
 }
 
 impl InterpreterProgram {
@@ -84,7 +71,7 @@ impl InterpreterProgram {
             if let Op::Run(instruction) = program.ops[op] {
                 if let Some(target) = instruction.branch_target() {
                     let target = target_op(&program, target);
-                    program.ops[op] = Op::Run(with_target(instruction, target));
+                    program.ops[op] = Op::Run(instruction.with_branch_target(target));
                 }
             }
         }

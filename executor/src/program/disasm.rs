@@ -11,7 +11,8 @@
 //!       0: 33 00 00 00 01                load_imm ra, 0x10000
 //! ```
 
-use super::blob::Export;
+use super::asm::container_directives;
+use super::blob::{Export, ProgramBlob};
 use super::code::{DecodedProgram, ProgramCode, Validation};
 use super::isa::Instruction;
 use std::collections::BTreeMap;
@@ -25,6 +26,26 @@ pub fn disassemble(code: &ProgramCode, exports: &[Export], out: &mut impl Write)
     };
     write_header(code, out)?;
     write_instructions(code, &decoded, exports, out)
+}
+
+/// Writes the disassembly of a whole container blob: the code listing preceded by the memory,
+/// data, import and export directives, so that the assembler rebuilds the same blob from it.
+pub fn disassemble_blob(blob: &ProgramBlob, out: &mut impl Write) -> fmt::Result {
+    let code = blob.code();
+    let decoded = match code.decode(Validation::GrayPaper) {
+        Ok(decoded) => decoded,
+        Err(err) => return writeln!(out, "; cannot decode: {err}"),
+    };
+    write_header(code, out)?;
+    out.write_str(&container_directives(blob))?;
+    write_instructions(code, &decoded, blob.exports(), out)
+}
+
+/// [`disassemble_blob`] into a string.
+pub fn disassemble_blob_to_string(blob: &ProgramBlob) -> String {
+    let mut out = String::new();
+    disassemble_blob(blob, &mut out).expect("writing to a String cannot fail");
+    out
 }
 
 fn write_header(code: &ProgramCode, out: &mut impl Write) -> fmt::Result {

@@ -501,6 +501,21 @@ impl Instruction {
         }
     }
 
+    /// The same instruction with its static branch target replaced (instructions without one
+    /// are returned unchanged).
+    pub fn with_branch_target(self, target: u32) -> Instruction {
+        let args = match self.args() {
+            Args::Offset(_) => Args::Offset(target),
+            Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
+            Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
+            _ => return self,
+        };
+        match self.opcode().and_then(|opcode| Instruction::from_parts(opcode, args)) {
+            Some(instruction) => instruction,
+            None => unreachable!("the operands keep the instruction's own kind"),
+        }
+    }
+
     /// Whether the instruction reads or writes guest memory.
     pub fn accesses_memory(&self) -> bool {
         self.opcode().is_some_and(|opcode| {

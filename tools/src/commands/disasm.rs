@@ -1,8 +1,7 @@
 //! `pvm disasm BLOB`
 
-use super::asm::container_directives;
 use super::load::{load, parse_isa, LoadedProgram};
-use pvm_executor::program::disasm::disassemble_to_string;
+use pvm_executor::program::disasm::{disassemble_blob_to_string, disassemble_to_string};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,16 +15,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let program = load(&args.blob, args.isa)?;
-    let listing = disassemble_to_string(program.code(), program.exports());
-    match &program {
-        // The container's other parts as `pvm asm` directives, after the `.isa` and
-        // `.jump_table` header, so that the listing reassembles into the same blob.
-        LoadedProgram::Container(blob) => {
-            let (header, code) = listing.split_once("\n\n").unwrap_or((&listing, ""));
-            print!("{header}\n{}\n{code}", container_directives(blob));
-        }
-        LoadedProgram::Raw(_) => print!("{listing}"),
+    match load(&args.blob, args.isa)? {
+        LoadedProgram::Container(blob) => print!("{}", disassemble_blob_to_string(&blob)),
+        LoadedProgram::Raw(raw) => print!("{}", disassemble_to_string(raw.code(), &[])),
     }
     Ok(ExitCode::SUCCESS)
 }

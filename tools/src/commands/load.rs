@@ -1,6 +1,6 @@
 //! Reading program files: a PolkaVM container blob, or a Gray Paper raw blob.
 
-use pvm_executor::program::{Export, InstructionSet, ProgramBlob, ProgramCode, RawProgram};
+use pvm_executor::program::{InstructionSet, ProgramBlob, RawProgram};
 use std::path::Path;
 
 /// A program file as loaded from disk.
@@ -9,22 +9,6 @@ pub enum LoadedProgram {
     Container(ProgramBlob),
     /// A raw Gray Paper blob.
     Raw(RawProgram),
-}
-
-impl LoadedProgram {
-    pub fn code(&self) -> &ProgramCode {
-        match self {
-            LoadedProgram::Container(blob) => blob.code(),
-            LoadedProgram::Raw(raw) => raw.code(),
-        }
-    }
-
-    pub fn exports(&self) -> &[Export] {
-        match self {
-            LoadedProgram::Container(blob) => blob.exports(),
-            LoadedProgram::Raw(_) => &[],
-        }
-    }
 }
 
 /// Reads a file; files starting with `PVM\0` are container blobs, others raw blobs decoded with `raw_isa`.
