@@ -227,3 +227,17 @@ fn invalid_code_is_an_error() {
     assert!(matches!(error, RuntimeError::InvalidCode(_)), "{error:?}");
     assert_eq!(error.method(), None);
 }
+
+#[test]
+fn the_executor_can_be_shared_between_threads_like_a_nodes_executor() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let executor = executor();
+    assert_send_sync(&executor);
+    let code = runtime_code(&[]);
+    std::thread::scope(|scope| {
+        for n in 0..3u8 {
+            let (executor, code) = (&executor, &code);
+            scope.spawn(move || assert_eq!(executor.call(code, "echo", &[n; 3]).unwrap(), [n; 3]));
+        }
+    });
+}

@@ -5,7 +5,7 @@
 //! the executor's `CodeBuilder`): the test plays the runtime's part (puts arguments in guest
 //! memory, packs fat pointers into registers, decodes what the host function left in guest
 //! memory), so each function's register and memory convention is checked one by one. The C
-//! guest in `tests/runtime_guest.rs` does the same from inside the guest.
+//! guest in `tests/c_guest.rs` does the same from inside the guest.
 
 mod common;
 
