@@ -741,3 +741,138 @@ impl Executor<'_> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain_spec::Backend;
+    use crate::keys::pair_from_suri;
+    use crate::store::Store;
+    use crate::tx::TransactionPayload;
+
+    struct NoHashes;
+    impl BlockHashes for NoHashes {
+        fn block_hash(&self, _number: u64) -> Option<H256> {
+            None
+        }
+    }
+
+    fn with_executor(test: impl FnOnce(&Executor, &mut Overlay)) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "exec-test").unwrap();
+        let engine = VmEngine::new(Backend::Interpreter);
+        let cache = ModuleCache::new(8, 1 << 20);
+        let executor = Executor {
+            engine: &engine,
+            cache: &cache,
+            block: BlockContext { number: 1, timestamp_ms: 5_000, chain_id: 7, block_gas_limit: 1 << 40, hashes: &NoHashes },
+        };
+        let mut overlay = Overlay::new(&store);
+        test(&executor, &mut overlay);
+    }
+
+    fn fund(overlay: &mut Overlay, suri: &str, balance: Balance) -> H160 {
+        let address = crate::keys::address_of_suri(suri).unwrap();
+        overlay.set_account(address, AccountInfo { nonce: 0, balance, contract: None });
+        overlay.finish_transaction();
+        address
+    }
+
+    fn signed(suri: &str, nonce: u64, gas_limit: u64, call: Call) -> SignedTransaction {
+        SignedTransaction::sign(&pair_from_suri(suri).unwrap(), &H256::zero(), TransactionPayload { nonce, gas_limit, call })
+    }
+
+    #[test]
+    fn transfer_transactions_and_nonces() {
+        with_executor(|executor, overlay| {
+            let alice = fund(overlay, "//Alice", 1000);
+            let bob = crate::keys::address_of_suri("//Bob").unwrap();
+            let tx = signed("//Alice", 0, 100_000, Call::Transfer { dest: bob, value: 400 });
+            executor.check(overlay, &tx, &H256::zero(), 1_000_000).unwrap();
+            let result = executor.apply(overlay, &tx);
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(result.gas_used, TRANSFER_GAS);
+            assert_eq!(overlay.account(&alice).balance, 600);
+            assert_eq!(overlay.account(&alice).nonce, 1);
+            assert_eq!(overlay.account(&bob).balance, 400);
+
+            // Replaying is stale; skipping ahead is future; the gas limit is bounded.
+            assert_eq!(
+                executor.check(overlay, &tx, &H256::zero(), 1_000_000),
+                Err(InvalidTransaction::Stale { expected: 1, got: 0 })
+            );
+            let ahead = signed("//Alice", 3, 100_000, Call::Transfer { dest: bob, value: 1 });
+            assert_eq!(
+                executor.check(overlay, &ahead, &H256::zero(), 1_000_000),
+                Err(InvalidTransaction::Future { expected: 1, got: 3 })
+            );
+            let greedy = signed("//Alice", 1, 2_000_000, Call::Transfer { dest: bob, value: 1 });
+            assert!(matches!(
+                executor.check(overlay, &greedy, &H256::zero(), 1_000_000),
+                Err(InvalidTransaction::GasLimitTooHigh { .. })
+            ));
+            assert_eq!(
+                executor.check(overlay, &greedy, &H256::repeat_byte(1), 1_000_000),
+                Err(InvalidTransaction::BadSignature)
+            );
+
+            // Too much: fails, keeps the nonce bump only.
+            let too_much = signed("//Alice", 1, 100_000, Call::Transfer { dest: bob, value: 601 });
+            let result = executor.apply(overlay, &too_much);
+            assert!(matches!(result.outcome, Outcome::Failed(_)));
+            assert_eq!(overlay.account(&alice).balance, 600);
+            assert_eq!(overlay.account(&alice).nonce, 2);
+        });
+    }
+
+    #[test]
+    fn upload_validates_and_stores_by_keccak() {
+        with_executor(|executor, overlay| {
+            fund(overlay, "//Alice", 0);
+            let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Flipper.polkavm")).unwrap();
+            let result = executor.apply(overlay, &signed("//Alice", 0, 10_000_000, Call::UploadCode { code: blob.clone() }));
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(result.code_hash, Some(keccak_256(&blob)));
+            assert_eq!(overlay.code(&keccak_256(&blob)).as_deref(), Some(&blob));
+
+            let result = executor.apply(overlay, &signed("//Alice", 1, 10_000_000, Call::UploadCode { code: vec![1, 2, 3] }));
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("code rejected")), "{result:?}");
+            let result = executor.apply(overlay, &signed("//Alice", 2, 1_000, Call::UploadCode { code: blob }));
+            assert_eq!(result.outcome, Outcome::Failed("out of gas".into()));
+        });
+    }
+
+    #[test]
+    fn calls_to_plain_accounts_and_precompiles() {
+        with_executor(|executor, overlay| {
+            let alice = fund(overlay, "//Alice", 100);
+            let bob = H160::repeat_byte(0xb0);
+            let result = executor.call(overlay, alice, bob, 40, vec![], 1_000_000);
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(overlay.account(&bob).balance, 40);
+            let result = executor.call(overlay, alice, bob, 1000, vec![], 1_000_000);
+            assert!(matches!(result.outcome, Outcome::Failed(_)));
+            assert_eq!(overlay.account(&alice).balance, 60);
+
+            let sha256 = H160::from_low_u64_be(2);
+            let result = executor.call(overlay, alice, sha256, 0, b"abc".to_vec(), 1_000_000);
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(hex::encode(&result.output), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            let identity = H160::from_low_u64_be(4);
+            assert_eq!(executor.call(overlay, alice, identity, 0, b"xyz".to_vec(), 1_000_000).output, b"xyz");
+            let modexp = H160::from_low_u64_be(5);
+            let result = executor.call(overlay, alice, modexp, 0, vec![], 1_000_000);
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not supported")));
+        });
+    }
+
+    #[test]
+    fn instantiate_of_unknown_code_fails_cleanly() {
+        with_executor(|executor, overlay| {
+            let alice = fund(overlay, "//Alice", 100);
+            let result = executor.instantiate(overlay, alice, 0, H256::repeat_byte(1), 10, vec![], None, 1_000_000);
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not found")), "{result:?}");
+            assert_eq!(overlay.account(&alice).balance, 100);
+        });
+    }
+}

@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_errors() {
-        assert!(pair_from_suri("///").is_err());
+        assert!(pair_from_suri("not a secret uri").is_err());
         assert!(address_of_ss58("5Grw").is_err());
         assert!(parse_h160("0x12").is_err());
         assert!(parse_h160("d43593c715fdd31c61141abd04a99fd6822c8558").is_err());

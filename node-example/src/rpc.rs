@@ -12,7 +12,7 @@ use crate::keys;
 use crate::node::{CodeSource, DryRun, Node, SubmitError};
 use crate::primitives::{ContractEvent, Outcome, Receipt, H160, H256};
 use crate::store::{Block, Header, StoreError};
-use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use parity_scale_codec::Encode;
@@ -264,7 +264,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
     })?;
 
     module.register_method("chain_getBlockHash", |params: Params, node, _| {
-        let number: Option<Value> = params.optional_next_owned_item()?;
+        let number: Option<Value> = params.sequence().optional_next()?;
         let number = match number {
             None | Some(Value::Null) => node.best_header().number,
             Some(value) => parse_number("number", &value)?,
@@ -274,11 +274,11 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
     })?;
     module.register_method("chain_getFinalizedHead", |_, node, _| format!("{:?}", node.best_header().hash()))?;
     module.register_method("chain_getHeader", |params: Params, node, _| {
-        let hash: Option<String> = params.optional_next_owned_item()?;
+        let hash: Option<String> = params.sequence().optional_next()?;
         Ok::<_, ErrorObjectOwned>(resolve_block(node, hash)?.map(|block| header_json(&block.header)))
     })?;
     module.register_method("chain_getBlock", |params: Params, node, _| {
-        let hash: Option<String> = params.optional_next_owned_item()?;
+        let hash: Option<String> = params.sequence().optional_next()?;
         Ok::<_, ErrorObjectOwned>(resolve_block(node, hash)?.map(|block| block_json(&block)))
     })?;
 
@@ -362,14 +362,15 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
         let code = node.code(&hash).map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(code.map(|code| hex0x(&code)))
     })?;
-    module.register_method("contracts_cacheStats", |_, node, _| node.cache_stats())?;
+    module.register_method("contracts_cacheStats", |_, node, _| Ok::<_, ErrorObjectOwned>(node.cache_stats()))?;
     module.register_method("rpc_methods", |_, _, _| json!({ "methods": METHODS }))?;
     Ok(module)
 }
 
 /// Starts the server on `address`; HTTP and WebSocket share the port.
 pub async fn start(node: Arc<Node>, address: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let server = Server::builder().max_request_body_size(8 * 1024 * 1024).build(address).await?;
+    let config = ServerConfig::builder().max_request_body_size(8 * 1024 * 1024).build();
+    let server = Server::builder().set_config(config).build(address).await?;
     let local = server.local_addr()?;
     let module = module(node).map_err(|err| std::io::Error::other(err.to_string()))?;
     Ok((local, server.start(module)))

@@ -6,6 +6,11 @@
 //! Compiling and running need the executor's engine API (`Engine`, `Module`, `Instance`),
 //! which is not published yet: [`VmEngine::compile`] and [`execute`] say so with
 //! [`VmError::ExecutorUnavailable`] instead of pretending to run anything.
+//!
+//! With the `polkavm-reference` feature, compiling and running go through the `polkavm`
+//! crate's interpreter instead. That backend exists to check the node and its host API
+//! against real contracts before the executor's engine lands, and afterwards as a
+//! reference to compare the executor with; it is never the default.
 
 use crate::chain_spec::Backend;
 use crate::host::{self, GuestAccess, HostEnv, HostFlow, HostFunction};
@@ -66,10 +71,17 @@ pub struct CodeInfo {
 }
 
 /// A contract module ready to run.
-#[derive(Debug)]
 pub struct CompiledModule {
     /// What validation found.
     pub info: CodeInfo,
+    #[cfg(feature = "polkavm-reference")]
+    reference: reference::Module,
+}
+
+impl std::fmt::Debug for CompiledModule {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("CompiledModule").field("info", &self.info).finish_non_exhaustive()
+    }
 }
 
 impl CompiledModule {
@@ -107,12 +119,18 @@ pub struct RunResult {
 /// The executor engine for one backend.
 pub struct VmEngine {
     backend: Backend,
+    #[cfg(feature = "polkavm-reference")]
+    reference: reference::Engine,
 }
 
 impl VmEngine {
     /// An engine for `backend`.
     pub fn new(backend: Backend) -> VmEngine {
-        VmEngine { backend }
+        VmEngine {
+            backend,
+            #[cfg(feature = "polkavm-reference")]
+            reference: reference::Engine::new(),
+        }
     }
 
     /// The backend.
@@ -148,10 +166,19 @@ impl VmEngine {
 
     /// Validates and compiles a code blob for this engine's backend.
     pub fn compile(&self, blob: &[u8]) -> Result<CompiledModule, VmError> {
-        let _info = self.validate(blob)?;
-        // Wiring point: `pvm_executor::Module::from_blob(&engine, blob)` goes here, keeping
-        // `info` next to the module so that host calls resolve by import index.
-        Err(VmError::ExecutorUnavailable("Module::from_blob"))
+        let info = self.validate(blob)?;
+        #[cfg(feature = "polkavm-reference")]
+        {
+            let reference = self.reference.compile(blob)?;
+            Ok(CompiledModule { info, reference })
+        }
+        #[cfg(not(feature = "polkavm-reference"))]
+        {
+            // Wiring point: `pvm_executor::Module::from_blob(&engine, blob)` goes here,
+            // keeping `info` next to the module so host calls resolve by import index.
+            let _ = info;
+            Err(VmError::ExecutorUnavailable("Module::from_blob"))
+        }
     }
 }
 
@@ -220,11 +247,123 @@ pub fn execute(
     gas_limit: u64,
     env: &mut dyn HostEnv,
 ) -> Result<RunResult, VmError> {
-    let _ = (&module.info.imports, entry, gas_limit, env);
-    // Wiring point: `Instance::new(&module)`, `prepare_call(entry.export_name(), &[])`,
-    // `set_gas(gas_limit)`, then `drive(&mut instance_adapter, &module.info.imports, ..)`
-    // where the adapter implements `GuestVm` over the instance.
-    Err(VmError::ExecutorUnavailable("Instance::new / Instance::run"))
+    #[cfg(feature = "polkavm-reference")]
+    {
+        let mut guest = module.reference.instantiate(entry, gas_limit)?;
+        Ok(drive(&mut guest, &module.info.imports, gas_limit, env))
+    }
+    #[cfg(not(feature = "polkavm-reference"))]
+    {
+        // Wiring point: `Instance::new(&module)`, `prepare_call(entry.export_name(), &[])`,
+        // `set_gas(gas_limit)`, then `drive(&mut adapter, &module.info.imports, ..)` where
+        // the adapter implements `GuestVm` over the instance.
+        let _ = (&module.info.imports, entry, gas_limit, env);
+        Err(VmError::ExecutorUnavailable("Instance::new / Instance::run"))
+    }
+}
+
+#[cfg(feature = "polkavm-reference")]
+mod reference {
+    //! The `polkavm` crate's interpreter as a reference backend.
+
+    use super::{EntryPoint, GuestVm, VmError, VmStop};
+    use crate::host::{GuestAccess, MemoryAccessError};
+    use polkavm::{BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance, Reg};
+
+    pub struct Engine(Option<polkavm::Engine>);
+
+    impl Engine {
+        pub fn new() -> Engine {
+            let mut config = Config::new();
+            config.set_backend(Some(BackendKind::Interpreter));
+            Engine(polkavm::Engine::new(&config).ok())
+        }
+
+        pub fn compile(&self, blob: &[u8]) -> Result<Module, VmError> {
+            let engine = self.0.as_ref().ok_or(VmError::ExecutorUnavailable("polkavm engine failed to start"))?;
+            let mut config = ModuleConfig::new();
+            config.set_gas_metering(Some(GasMeteringKind::Sync));
+            let module = polkavm::Module::new(engine, &config, blob.to_vec().into())
+                .map_err(|error| VmError::InvalidBlob(error.to_string()))?;
+            let export = |name: &str| {
+                module
+                    .exports()
+                    .find(|export| export.symbol().as_bytes() == name.as_bytes())
+                    .map(|export| export.program_counter())
+            };
+            let call = export("call").ok_or(VmError::MissingExport("call"))?;
+            let deploy = export("deploy").ok_or(VmError::MissingExport("deploy"))?;
+            Ok(Module { module, call, deploy })
+        }
+    }
+
+    pub struct Module {
+        module: polkavm::Module,
+        call: polkavm::ProgramCounter,
+        deploy: polkavm::ProgramCounter,
+    }
+
+    impl Module {
+        pub fn instantiate(&self, entry: EntryPoint, gas_limit: u64) -> Result<Guest, VmError> {
+            let mut instance = self
+                .module
+                .instantiate()
+                .map_err(|error| VmError::InvalidBlob(format!("cannot instantiate: {error}")))?;
+            let pc = match entry {
+                EntryPoint::Call => self.call,
+                EntryPoint::Deploy => self.deploy,
+            };
+            instance.set_gas(i64::try_from(gas_limit).unwrap_or(i64::MAX));
+            instance.prepare_call_untyped(pc, &[]);
+            Ok(Guest(instance))
+        }
+    }
+
+    pub struct Guest(RawInstance);
+
+    fn reg(index: usize) -> Reg {
+        Reg::ALL[index]
+    }
+
+    impl GuestAccess for Guest {
+        fn reg(&self, index: usize) -> u64 {
+            self.0.reg(reg(index))
+        }
+        fn set_reg(&mut self, index: usize, value: u64) {
+            self.0.set_reg(reg(index), value);
+        }
+        fn read_memory(&mut self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+            let length = out.len() as u32;
+            self.0.read_memory_into(address, out).map(|_| ()).map_err(|_| MemoryAccessError { address, length })
+        }
+        fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+            self.0
+                .write_memory(address, data)
+                .map_err(|_| MemoryAccessError { address, length: data.len() as u32 })
+        }
+        fn gas_left(&self) -> i64 {
+            self.0.gas()
+        }
+        fn set_gas_left(&mut self, gas: i64) {
+            self.0.set_gas(gas);
+        }
+    }
+
+    impl GuestVm for Guest {
+        fn run(&mut self) -> VmStop {
+            loop {
+                return match self.0.run() {
+                    Ok(InterruptKind::Finished) => VmStop::Halt,
+                    Ok(InterruptKind::Trap) | Err(_) => VmStop::Panic,
+                    Ok(InterruptKind::Ecalli(index)) => VmStop::HostCall(index),
+                    Ok(InterruptKind::Segfault(fault)) => VmStop::PageFault(fault.page_address),
+                    Ok(InterruptKind::NotEnoughGas) => VmStop::OutOfGas,
+                    // Step tracing is off; a step interrupt only asks to resume.
+                    Ok(InterruptKind::Step) => continue,
+                };
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +398,11 @@ mod tests {
         );
         let flipper = engine.validate(&contract("Flipper.polkavm")).unwrap();
         assert_eq!(flipper.imports.len(), 8);
+        // The contracts built for the node's tests use call, instantiate, code_size, the
+        // block context, immutables and return data: all provided.
+        for name in ["Factory.polkavm", "Nft.polkavm", "Owned.polkavm", "Probe.polkavm"] {
+            engine.validate(&contract(name)).unwrap_or_else(|error| panic!("{name}: {error}"));
+        }
     }
 
     #[test]

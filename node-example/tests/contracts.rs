@@ -1,5 +1,7 @@
-//! End-to-end tests with real resolc-built contracts. They need the PVM executor's engine
-//! wired into `src/vm.rs`; until then they are ignored with that reason.
+//! End-to-end tests with real resolc-built contracts. They need a VM behind `src/vm.rs`:
+//! the PVM executor's engine once it is wired, or today the `polkavm-reference` feature
+//! (`cargo test -p pvm-node --features polkavm-reference`). Without either they are
+//! ignored with that reason.
 
 mod common;
 
@@ -8,8 +10,6 @@ use jsonrpsee::core::client::ClientT;
 use jsonrpsee::rpc_params;
 use pvm_node::client;
 use serde_json::Value;
-
-const NEEDS_VM: &str = "needs the PVM executor engine wired into node-example/src/vm.rs";
 
 fn deployed_address(lines: &[String]) -> String {
     lines
@@ -25,9 +25,11 @@ async fn query(node: &RunningNode, to: &str, sig: &str, args: &[&str]) -> Vec<St
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the PVM executor engine wired into node-example/src/vm.rs"]
+#[cfg_attr(
+    not(feature = "polkavm-reference"),
+    ignore = "needs the PVM executor engine wired into node-example/src/vm.rs (or --features polkavm-reference)"
+)]
 async fn token_transfer_events_revert_and_restart() {
-    let _ = NEEDS_VM;
     let dir = tempfile::tempdir().unwrap();
     let alice = address("//Alice");
     let bob = address("//Bob");
@@ -105,7 +107,10 @@ async fn token_transfer_events_revert_and_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the PVM executor engine wired into node-example/src/vm.rs"]
+#[cfg_attr(
+    not(feature = "polkavm-reference"),
+    ignore = "needs the PVM executor engine wired into node-example/src/vm.rs (or --features polkavm-reference)"
+)]
 async fn flipper_flip_and_get() {
     let dir = tempfile::tempdir().unwrap();
     let node = RunningNode::start(&["--dev"], dir.path());
@@ -130,7 +135,10 @@ async fn flipper_flip_and_get() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the PVM executor engine wired into node-example/src/vm.rs"]
+#[cfg_attr(
+    not(feature = "polkavm-reference"),
+    ignore = "needs the PVM executor engine wired into node-example/src/vm.rs (or --features polkavm-reference)"
+)]
 async fn context_hashes_immutables_and_contract_calls() {
     let dir = tempfile::tempdir().unwrap();
     let node = RunningNode::start(&["--dev"], dir.path());
