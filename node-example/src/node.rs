@@ -267,11 +267,13 @@ impl Node {
 
     /// Block by number.
     pub fn block(&self, number: BlockNumber) -> Result<Option<Block>, StoreError> {
+        let _state = self.state_lock.read();
         self.store.block(number)
     }
 
     /// Block by hash.
     pub fn block_by_hash(&self, hash: &H256) -> Result<Option<Block>, StoreError> {
+        let _state = self.state_lock.read();
         match self.store.block_number(hash)? {
             Some(number) => self.store.block(number),
             None => Ok(None),
@@ -280,6 +282,8 @@ impl Node {
 
     /// Receipt of an included transaction.
     pub fn receipt(&self, tx_hash: &H256) -> Result<Option<Receipt>, StoreError> {
+        // Under the state lock: a receipt is visible only once its block is the best block.
+        let _state = self.state_lock.read();
         self.store.receipt(tx_hash)
     }
 
