@@ -537,11 +537,17 @@ pub fn dispatch(
         F::SealReturn => {
             let (flags, ptr, len) = (a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2));
             if flags & !RETURN_FLAG_REVERT != 0 {
-                return Err(HostError::InvalidFlags { kind: "return", flags });
+                return Err(HostError::InvalidFlags {
+                    kind: "return",
+                    flags,
+                });
             }
             ctx.charge(costs::copy(len))?;
             let data = ctx.read(ptr, len)?;
-            return Ok(HostFlow::Return { revert: flags & RETURN_FLAG_REVERT != 0, data });
+            return Ok(HostFlow::Return {
+                revert: flags & RETURN_FLAG_REVERT != 0,
+                data,
+            });
         }
         F::GetStorage => Some(ctx.get_storage(
             a32(&ctx, 0),
@@ -557,14 +563,21 @@ pub fn dispatch(
         F::SetStorage => {
             let (value_ptr, value_len) = (a32(&ctx, 3), a32(&ctx, 4));
             if value_len > limits::PAYLOAD_BYTES {
-                return Err(HostError::ValueTooLarge { len: value_len, max: limits::PAYLOAD_BYTES });
+                return Err(HostError::ValueTooLarge {
+                    len: value_len,
+                    max: limits::PAYLOAD_BYTES,
+                });
             }
             let value = ctx.read(value_ptr, value_len)?;
             Some(ctx.set_storage(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), Some(value))?)
         }
         F::SetStorageOrClear => {
             let value = ctx.read(a32(&ctx, 2), 32)?;
-            let value = if value.iter().all(|byte| *byte == 0) { None } else { Some(value) };
+            let value = if value.iter().all(|byte| *byte == 0) {
+                None
+            } else {
+                Some(value)
+            };
             Some(ctx.set_storage(a32(&ctx, 0), a32(&ctx, 1), SENTINEL, value)?)
         }
         F::ClearStorage => Some(ctx.set_storage(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), None)?),
@@ -712,7 +725,10 @@ pub fn dispatch(
         F::SetImmutableData => {
             let (ptr, len) = (a32(&ctx, 0), a32(&ctx, 1));
             if len > limits::IMMUTABLE_BYTES {
-                return Err(HostError::ValueTooLarge { len, max: limits::IMMUTABLE_BYTES });
+                return Err(HostError::ValueTooLarge {
+                    len,
+                    max: limits::IMMUTABLE_BYTES,
+                });
             }
             ctx.charge(costs::copy(len))?;
             let data = ctx.read(ptr, len)?;
@@ -724,7 +740,10 @@ pub fn dispatch(
             let (out_ptr, out_len_ptr, offset) = (a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2));
             let data = ctx.env.return_data().to_vec();
             if offset as usize > data.len() {
-                return Err(HostError::ReturnDataOutOfBounds { offset, len: data.len() as u32 });
+                return Err(HostError::ReturnDataOutOfBounds {
+                    offset,
+                    len: data.len() as u32,
+                });
             }
             ctx.write_output(out_ptr, out_len_ptr, &data[offset as usize..], false)?;
             None
@@ -808,7 +827,10 @@ pub fn dispatch(
 
 fn storage_flags(flags: u32) -> Result<bool, HostError> {
     if flags & !STORAGE_FLAG_TRANSIENT != 0 {
-        return Err(HostError::InvalidFlags { kind: "storage", flags });
+        return Err(HostError::InvalidFlags {
+            kind: "storage",
+            flags,
+        });
     }
     Ok(flags & STORAGE_FLAG_TRANSIENT != 0)
 }
@@ -984,7 +1006,10 @@ impl Ctx<'_> {
             return Err(HostError::TooManyTopics(num_topics));
         }
         if data_len > limits::PAYLOAD_BYTES {
-            return Err(HostError::ValueTooLarge { len: data_len, max: limits::PAYLOAD_BYTES });
+            return Err(HostError::ValueTooLarge {
+                len: data_len,
+                max: limits::PAYLOAD_BYTES,
+            });
         }
         self.charge(
             costs::EVENT
@@ -1019,7 +1044,8 @@ impl Ctx<'_> {
     /// Charges the caller for gas its callee used.
     fn charge_callee(&mut self, gas_used: u64) {
         let left = self.guest.gas_left();
-        self.guest.set_gas_left(left.saturating_sub(i64::try_from(gas_used).unwrap_or(i64::MAX)));
+        self.guest
+            .set_gas_left(left.saturating_sub(i64::try_from(gas_used).unwrap_or(i64::MAX)));
     }
 
     /// `call` and `delegate_call`. The outer `Ok(Err(flow))` carries a tail call's return.
@@ -1038,10 +1064,16 @@ impl Ctx<'_> {
         output_len_ptr: u32,
     ) -> Result<Result<u64, HostFlow>, HostError> {
         if flags & !call_flags::ALL != 0 {
-            return Err(HostError::InvalidFlags { kind: "call", flags });
+            return Err(HostError::InvalidFlags {
+                kind: "call",
+                flags,
+            });
         }
         if delegate && flags & (call_flags::ALLOW_REENTRY | call_flags::READ_ONLY) != 0 {
-            return Err(HostError::InvalidFlags { kind: "delegate call", flags });
+            return Err(HostError::InvalidFlags {
+                kind: "delegate call",
+                flags,
+            });
         }
         self.charge(costs::CALL)?;
         let callee = self.read_h160(callee_ptr)?;
@@ -1057,7 +1089,11 @@ impl Ctx<'_> {
             self.charge(costs::copy(input_len))?;
             self.read(input_ptr, input_len)?
         };
-        let value = if delegate { U256::zero() } else { self.read_u256(value_ptr)? };
+        let value = if delegate {
+            U256::zero()
+        } else {
+            self.read_u256(value_ptr)?
+        };
         let read_only = flags & call_flags::READ_ONLY != 0;
         if !value.is_zero() {
             if read_only || self.env.is_read_only() {
@@ -1077,7 +1113,10 @@ impl Ctx<'_> {
         let outcome = self.env.call(request)?;
         self.charge_callee(outcome.gas_used);
         if flags & call_flags::TAIL_CALL != 0 && outcome.status == SubcallStatus::Success {
-            return Ok(Err(HostFlow::Return { revert: false, data: outcome.output }));
+            return Ok(Err(HostFlow::Return {
+                revert: false,
+                data: outcome.output,
+            }));
         }
         match outcome.status {
             SubcallStatus::Success | SubcallStatus::Reverted => {
@@ -1178,7 +1217,11 @@ pub(crate) mod testing {
         pub const BASE: u32 = 0x1_0000;
 
         pub fn new(size: usize, gas: i64) -> FlatGuest {
-            FlatGuest { regs: [0; 13], memory: vec![0; size], gas }
+            FlatGuest {
+                regs: [0; 13],
+                memory: vec![0; size],
+                gas,
+            }
         }
 
         pub fn args(&mut self, args: &[u64]) {
@@ -1188,17 +1231,26 @@ pub(crate) mod testing {
         }
 
         pub fn put(&mut self, address: u32, data: &[u8]) {
-            self.write_memory(address, data).expect("test address inside guest memory");
+            self.write_memory(address, data)
+                .expect("test address inside guest memory");
         }
 
         pub fn get(&mut self, address: u32, len: usize) -> Vec<u8> {
             let mut out = vec![0; len];
-            self.read_memory(address, &mut out).expect("test address inside guest memory");
+            self.read_memory(address, &mut out)
+                .expect("test address inside guest memory");
             out
         }
 
-        fn range(&self, address: u32, len: usize) -> Result<std::ops::Range<usize>, MemoryAccessError> {
-            let error = MemoryAccessError { address, length: len as u32 };
+        fn range(
+            &self,
+            address: u32,
+            len: usize,
+        ) -> Result<std::ops::Range<usize>, MemoryAccessError> {
+            let error = MemoryAccessError {
+                address,
+                length: len as u32,
+            };
             let start = address.checked_sub(Self::BASE).ok_or(error)? as usize;
             let end = start.checked_add(len).ok_or(error)?;
             if end > self.memory.len() {
@@ -1296,7 +1348,11 @@ pub(crate) mod testing {
             self.deploy
         }
         fn get_storage(&mut self, key: &StorageKey, transient: bool) -> Option<Vec<u8>> {
-            let map = if transient { &self.transient } else { &self.storage };
+            let map = if transient {
+                &self.transient
+            } else {
+                &self.storage
+            };
             map.get(key).cloned()
         }
         fn set_storage(
@@ -1305,7 +1361,11 @@ pub(crate) mod testing {
             value: Option<Vec<u8>>,
             transient: bool,
         ) -> Option<Vec<u8>> {
-            let map = if transient { &mut self.transient } else { &mut self.storage };
+            let map = if transient {
+                &mut self.transient
+            } else {
+                &mut self.storage
+            };
             match value {
                 Some(value) => map.insert(key.clone(), value),
                 None => map.remove(key),
@@ -1344,7 +1404,10 @@ pub(crate) mod testing {
         }
         fn call(&mut self, request: CallRequest) -> Result<SubcallOutcome, HostError> {
             self.calls.push(request);
-            let outcome = self.next_outcome.take().expect("test set the sub-call outcome");
+            let outcome = self
+                .next_outcome
+                .take()
+                .expect("test set the sub-call outcome");
             self.return_data = outcome.output.clone();
             Ok(outcome)
         }
@@ -1353,7 +1416,10 @@ pub(crate) mod testing {
             request: InstantiateRequest,
         ) -> Result<SubcallOutcome, HostError> {
             self.instantiations.push(request);
-            let outcome = self.next_outcome.take().expect("test set the sub-call outcome");
+            let outcome = self
+                .next_outcome
+                .take()
+                .expect("test set the sub-call outcome");
             self.return_data = outcome.output.clone();
             Ok(outcome)
         }
@@ -1367,7 +1433,11 @@ mod tests {
 
     const B: u32 = FlatGuest::BASE;
 
-    fn run(f: HostFunction, guest: &mut FlatGuest, env: &mut MapEnv) -> Result<HostFlow, HostError> {
+    fn run(
+        f: HostFunction,
+        guest: &mut FlatGuest,
+        env: &mut MapEnv,
+    ) -> Result<HostFlow, HostError> {
         dispatch(f, guest, env)
     }
 
@@ -1385,7 +1455,10 @@ mod tests {
 
     #[test]
     fn call_data_size_load_and_copy() {
-        let mut env = MapEnv { input: (1..=40).collect(), ..Default::default() };
+        let mut env = MapEnv {
+            input: (1..=40).collect(),
+            ..Default::default()
+        };
         let mut g = guest();
         run(HostFunction::CallDataSize, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 40);
@@ -1414,16 +1487,28 @@ mod tests {
         g.put(B + 100, &[0xee; 16]);
         g.args(&[u64::from(B + 100), 16, 36]);
         run(HostFunction::CallDataCopy, &mut g, &mut env).unwrap();
-        assert_eq!(g.get(B + 100, 16), [37, 38, 39, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            g.get(B + 100, 16),
+            [37, 38, 39, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]
     fn out_of_bounds_pointer_traps() {
-        let mut env = MapEnv { input: vec![1; 32], ..Default::default() };
+        let mut env = MapEnv {
+            input: vec![1; 32],
+            ..Default::default()
+        };
         let mut g = guest();
         g.args(&[0x100, 0]);
         let error = run(HostFunction::CallDataLoad, &mut g, &mut env).unwrap_err();
-        assert!(matches!(error, HostError::Memory(MemoryAccessError { address: 0x100, length: 32 })));
+        assert!(matches!(
+            error,
+            HostError::Memory(MemoryAccessError {
+                address: 0x100,
+                length: 32
+            })
+        ));
     }
 
     #[test]
@@ -1434,17 +1519,26 @@ mod tests {
         g.args(&[0, u64::from(B), 6]);
         assert_eq!(
             run(HostFunction::SealReturn, &mut g, &mut env).unwrap(),
-            HostFlow::Return { revert: false, data: b"output".to_vec() }
+            HostFlow::Return {
+                revert: false,
+                data: b"output".to_vec()
+            }
         );
         g.args(&[1, u64::from(B), 3]);
         assert_eq!(
             run(HostFunction::SealReturn, &mut g, &mut env).unwrap(),
-            HostFlow::Return { revert: true, data: b"out".to_vec() }
+            HostFlow::Return {
+                revert: true,
+                data: b"out".to_vec()
+            }
         );
         g.args(&[2, u64::from(B), 3]);
         assert_eq!(
             run(HostFunction::SealReturn, &mut g, &mut env).unwrap_err(),
-            HostError::InvalidFlags { kind: "return", flags: 2 }
+            HostError::InvalidFlags {
+                kind: "return",
+                flags: 2
+            }
         );
     }
 
@@ -1461,7 +1555,10 @@ mod tests {
         g.args(&[0, u64::from(B), sentinel, u64::from(B + 32), 40]);
         run(HostFunction::SetStorage, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], sentinel);
-        assert_eq!(env.storage.get(&StorageKey::Fixed(key)), Some(&vec![0xaa; 40]));
+        assert_eq!(
+            env.storage.get(&StorageKey::Fixed(key)),
+            Some(&vec![0xaa; 40])
+        );
 
         // overwrite: returns the old length.
         g.args(&[0, u64::from(B), sentinel, u64::from(B + 32), 8]);
@@ -1475,7 +1572,13 @@ mod tests {
 
         // get into a buffer of 4 bytes: truncated, length written back.
         g.put(B + 200, &4u32.to_le_bytes());
-        g.args(&[0, u64::from(B), sentinel, u64::from(B + 100), u64::from(B + 200)]);
+        g.args(&[
+            0,
+            u64::from(B),
+            sentinel,
+            u64::from(B + 100),
+            u64::from(B + 200),
+        ]);
         run(HostFunction::GetStorage, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], ReturnCode::Success as u64);
         assert_eq!(g.get(B + 100, 4), vec![0xaa; 4]);
@@ -1489,7 +1592,13 @@ mod tests {
 
         // take: returns and removes.
         g.put(B + 200, &64u32.to_le_bytes());
-        g.args(&[0, u64::from(B), sentinel, u64::from(B + 100), u64::from(B + 200)]);
+        g.args(&[
+            0,
+            u64::from(B),
+            sentinel,
+            u64::from(B + 100),
+            u64::from(B + 200),
+        ]);
         run(HostFunction::TakeStorage, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], ReturnCode::Success as u64);
         assert_eq!(g.get(B + 200, 4), 8u32.to_le_bytes());
@@ -1518,11 +1627,17 @@ mod tests {
             HostError::ValueTooLarge { len: 417, max: 416 }
         );
         g.args(&[0, u64::from(B), 129, u64::from(B + 32), 1]);
-        assert_eq!(run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(), HostError::KeyTooLong(129));
+        assert_eq!(
+            run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(),
+            HostError::KeyTooLong(129)
+        );
         g.args(&[2, u64::from(B), sentinel, u64::from(B + 32), 1]);
         assert!(matches!(
             run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(),
-            HostError::InvalidFlags { kind: "storage", .. }
+            HostError::InvalidFlags {
+                kind: "storage",
+                ..
+            }
         ));
         // Transient storage is separate from persistent storage.
         g.args(&[1, u64::from(B), sentinel, u64::from(B + 32), 1]);
@@ -1532,7 +1647,10 @@ mod tests {
         // Read-only frames cannot write.
         env.read_only = true;
         g.args(&[0, u64::from(B), sentinel, u64::from(B + 32), 1]);
-        assert_eq!(run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(), HostError::StateChangeDenied);
+        assert_eq!(
+            run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(),
+            HostError::StateChangeDenied
+        );
     }
 
     #[test]
@@ -1553,11 +1671,26 @@ mod tests {
             (HostFunction::Caller, alice.as_bytes().to_vec()),
             (HostFunction::Origin, alice.as_bytes().to_vec()),
             (HostFunction::Address, contract.as_bytes().to_vec()),
-            (HostFunction::ValueTransferred, U256::from(1234u64).to_little_endian().to_vec()),
-            (HostFunction::Balance, U256::from(99u64).to_little_endian().to_vec()),
-            (HostFunction::Now, U256::from(1_700_000_000u64).to_little_endian().to_vec()),
-            (HostFunction::BlockNumber, U256::from(42u64).to_little_endian().to_vec()),
-            (HostFunction::ChainId, U256::from(420_420u64).to_little_endian().to_vec()),
+            (
+                HostFunction::ValueTransferred,
+                U256::from(1234u64).to_little_endian().to_vec(),
+            ),
+            (
+                HostFunction::Balance,
+                U256::from(99u64).to_little_endian().to_vec(),
+            ),
+            (
+                HostFunction::Now,
+                U256::from(1_700_000_000u64).to_little_endian().to_vec(),
+            ),
+            (
+                HostFunction::BlockNumber,
+                U256::from(42u64).to_little_endian().to_vec(),
+            ),
+            (
+                HostFunction::ChainId,
+                U256::from(420_420u64).to_little_endian().to_vec(),
+            ),
         ];
         for (function, expected) in checks {
             g.put(B, &[0xff; 32]);
@@ -1568,7 +1701,10 @@ mod tests {
         g.put(B, alice.as_bytes());
         g.args(&[u64::from(B), u64::from(B + 64)]);
         run(HostFunction::BalanceOf, &mut g, &mut env).unwrap();
-        assert_eq!(g.get(B + 64, 32), (U256::from(5u64) << 200).to_little_endian());
+        assert_eq!(
+            g.get(B + 64, 32),
+            (U256::from(5u64) << 200).to_little_endian()
+        );
 
         run(HostFunction::GasLimit, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 10_000_000_000);
@@ -1585,8 +1721,17 @@ mod tests {
         assert_eq!(g.gas, (1000 - costs::HOST_CALL) as i64);
         // Not enough gas for a storage read: out of gas.
         let mut g = FlatGuest::new(64, (costs::HOST_CALL + 10) as i64);
-        g.args(&[0, u64::from(B), u64::from(SENTINEL), u64::from(B), u64::from(B + 32)]);
-        assert_eq!(run(HostFunction::GetStorage, &mut g, &mut env).unwrap_err(), HostError::OutOfGas);
+        g.args(&[
+            0,
+            u64::from(B),
+            u64::from(SENTINEL),
+            u64::from(B),
+            u64::from(B + 32),
+        ]);
+        assert_eq!(
+            run(HostFunction::GetStorage, &mut g, &mut env).unwrap_err(),
+            HostError::OutOfGas
+        );
     }
 
     #[test]
@@ -1603,10 +1748,16 @@ mod tests {
         assert_eq!(env.events[0].0[1].as_bytes(), &topics[32..64]);
         assert_eq!(env.events[0].1, b"payload");
         g.args(&[u64::from(B), 5, u64::from(B + 200), 7]);
-        assert_eq!(run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(), HostError::TooManyTopics(5));
+        assert_eq!(
+            run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(),
+            HostError::TooManyTopics(5)
+        );
         env.read_only = true;
         g.args(&[u64::from(B), 1, u64::from(B + 200), 7]);
-        assert_eq!(run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(), HostError::StateChangeDenied);
+        assert_eq!(
+            run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(),
+            HostError::StateChangeDenied
+        );
     }
 
     #[test]
@@ -1615,22 +1766,42 @@ mod tests {
         let mut g = guest();
         g.put(B, b"abc");
         let cases = [
-            (HostFunction::HashKeccak256, "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"),
-            (HostFunction::HashSha2_256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-            (HostFunction::HashBlake2_256, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"),
-            (HostFunction::HashBlake2_128, "cf4ab791c62b8d2b2109c90275287816"),
+            (
+                HostFunction::HashKeccak256,
+                "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45",
+            ),
+            (
+                HostFunction::HashSha2_256,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                HostFunction::HashBlake2_256,
+                "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+            ),
+            (
+                HostFunction::HashBlake2_128,
+                "cf4ab791c62b8d2b2109c90275287816",
+            ),
         ];
         for (function, digest) in cases {
             g.args(&[u64::from(B), 3, u64::from(B + 64)]);
             run(function, &mut g, &mut env).unwrap();
             let expected = hex::decode(digest).unwrap();
-            assert_eq!(g.get(B + 64, expected.len()), expected, "{}", function.name());
+            assert_eq!(
+                g.get(B + 64, expected.len()),
+                expected,
+                "{}",
+                function.name()
+            );
         }
     }
 
     #[test]
     fn immutable_data_only_in_deploy_and_once() {
-        let mut env = MapEnv { deploy: true, ..Default::default() };
+        let mut env = MapEnv {
+            deploy: true,
+            ..Default::default()
+        };
         let mut g = guest();
         g.put(B, b"immutable!");
         g.args(&[u64::from(B), 10]);
@@ -1654,7 +1825,10 @@ mod tests {
 
     #[test]
     fn return_data_size_and_copy() {
-        let mut env = MapEnv { return_data: (0..50).collect(), ..Default::default() };
+        let mut env = MapEnv {
+            return_data: (0..50).collect(),
+            ..Default::default()
+        };
         let mut g = guest();
         run(HostFunction::ReturnDataSize, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 50);
@@ -1666,7 +1840,10 @@ mod tests {
         g.args(&[u64::from(B), u64::from(B + 100), 51]);
         assert_eq!(
             run(HostFunction::ReturnDataCopy, &mut g, &mut env).unwrap_err(),
-            HostError::ReturnDataOutOfBounds { offset: 51, len: 50 }
+            HostError::ReturnDataOutOfBounds {
+                offset: 51,
+                len: 50
+            }
         );
     }
 
@@ -1693,12 +1870,12 @@ mod tests {
         g.put(B + 128, b"input");
         g.put(B + 300, &8u32.to_le_bytes()); // output capacity
         g.args(&[
-            pack(0b1000, B),            // ALLOW_REENTRY | callee
-            100_000,                    // ref_time_limit
-            u64::MAX,                   // proof_size_limit
-            pack(B + 64, B + 32),       // deposit, value
-            pack(5, B + 128),           // input len, input ptr
-            pack(B + 300, B + 200),     // output len ptr, output ptr
+            pack(0b1000, B),        // ALLOW_REENTRY | callee
+            100_000,                // ref_time_limit
+            u64::MAX,               // proof_size_limit
+            pack(B + 64, B + 32),   // deposit, value
+            pack(5, B + 128),       // input len, input ptr
+            pack(B + 300, B + 200), // output len ptr, output ptr
         ]);
         let gas_before = g.gas;
         run(HostFunction::Call, &mut g, &mut env).unwrap();
@@ -1718,15 +1895,30 @@ mod tests {
     #[test]
     fn call_reports_revert_and_trap_codes() {
         let mut g = guest();
-        let args = [pack(0, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B + 128), pack(B + 300, B + 200)];
+        let args = [
+            pack(0, B),
+            u64::MAX,
+            u64::MAX,
+            pack(B + 64, B + 32),
+            pack(0, B + 128),
+            pack(B + 300, B + 200),
+        ];
         for (status, code) in [
             (SubcallStatus::Reverted, ReturnCode::CalleeReverted as u64),
             (SubcallStatus::Trapped, ReturnCode::CalleeTrapped as u64),
-            (SubcallStatus::TransferFailed, ReturnCode::TransferFailed as u64),
+            (
+                SubcallStatus::TransferFailed,
+                ReturnCode::TransferFailed as u64,
+            ),
             (SubcallStatus::OutOfGas, ReturnCode::OutOfResources as u64),
         ] {
             let mut env = MapEnv {
-                next_outcome: Some(SubcallOutcome { status, output: b"why".to_vec(), gas_used: 1, address: None }),
+                next_outcome: Some(SubcallOutcome {
+                    status,
+                    output: b"why".to_vec(),
+                    gas_used: 1,
+                    address: None,
+                }),
                 ..Default::default()
             };
             g.put(B + 300, &32u32.to_le_bytes());
@@ -1736,7 +1928,14 @@ mod tests {
             // Requested gas u64::MAX is capped by what the caller has left.
             assert!(env.calls[0].gas_limit <= 1_000_000);
             let written = u32::from_le_bytes(g.get(B + 300, 4).try_into().unwrap());
-            assert_eq!(written, if status == SubcallStatus::Reverted { 3 } else { 0 });
+            assert_eq!(
+                written,
+                if status == SubcallStatus::Reverted {
+                    3
+                } else {
+                    0
+                }
+            );
         }
     }
 
@@ -1745,10 +1944,30 @@ mod tests {
         let mut env = MapEnv::default();
         let mut g = guest();
         g.put(B + 32, &U256::from(1u64).to_little_endian());
-        g.args(&[pack(0b1_0000, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B), pack(B, u32::MAX)]);
-        assert_eq!(run(HostFunction::Call, &mut g, &mut env).unwrap_err(), HostError::StateChangeDenied);
-        g.args(&[pack(0b10_0000, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B), pack(B, u32::MAX)]);
-        assert!(matches!(run(HostFunction::Call, &mut g, &mut env).unwrap_err(), HostError::InvalidFlags { .. }));
+        g.args(&[
+            pack(0b1_0000, B),
+            u64::MAX,
+            u64::MAX,
+            pack(B + 64, B + 32),
+            pack(0, B),
+            pack(B, u32::MAX),
+        ]);
+        assert_eq!(
+            run(HostFunction::Call, &mut g, &mut env).unwrap_err(),
+            HostError::StateChangeDenied
+        );
+        g.args(&[
+            pack(0b10_0000, B),
+            u64::MAX,
+            u64::MAX,
+            pack(B + 64, B + 32),
+            pack(0, B),
+            pack(B, u32::MAX),
+        ]);
+        assert!(matches!(
+            run(HostFunction::Call, &mut g, &mut env).unwrap_err(),
+            HostError::InvalidFlags { .. }
+        ));
     }
 
     #[test]
@@ -1772,10 +1991,10 @@ mod tests {
         g.args(&[
             50_000,
             u64::MAX,
-            pack(u32::MAX, B + 100),      // deposit, value
-            pack(36, B),                  // input len (code hash + input), code hash ptr
-            pack(u32::MAX, u32::MAX),     // no output wanted
-            pack(B + 300, B + 400),       // address ptr, salt ptr
+            pack(u32::MAX, B + 100),  // deposit, value
+            pack(36, B),              // input len (code hash + input), code hash ptr
+            pack(u32::MAX, u32::MAX), // no output wanted
+            pack(B + 300, B + 400),   // address ptr, salt ptr
         ]);
         run(HostFunction::Instantiate, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 0);
@@ -1791,7 +2010,8 @@ mod tests {
     fn code_queries() {
         let contract = H160::repeat_byte(0x11);
         let mut env = MapEnv::default();
-        env.code_hashes.insert(contract, (H256::repeat_byte(0x22), 1234));
+        env.code_hashes
+            .insert(contract, (H256::repeat_byte(0x22), 1234));
         let mut g = guest();
         g.put(B, contract.as_bytes());
         g.args(&[u64::from(B)]);

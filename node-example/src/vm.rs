@@ -80,7 +80,10 @@ pub struct CompiledModule {
 
 impl std::fmt::Debug for CompiledModule {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("CompiledModule").field("info", &self.info).finish_non_exhaustive()
+        formatter
+            .debug_struct("CompiledModule")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,8 +148,8 @@ impl VmEngine {
         if blob.len() > MAX_CODE_BYTES {
             return Err(VmError::TooLarge(blob.len()));
         }
-        let (program, _decoded) =
-            ProgramBlob::parse_and_decode(blob).map_err(|error| VmError::InvalidBlob(error.to_string()))?;
+        let (program, _decoded) = ProgramBlob::parse_and_decode(blob)
+            .map_err(|error| VmError::InvalidBlob(error.to_string()))?;
         let isa = program.isa();
         if isa.name() != "revive_v1" {
             return Err(VmError::WrongInstructionSet(isa.name().to_string()));
@@ -154,14 +157,19 @@ impl VmEngine {
         let imports = program
             .imports()
             .iter()
-            .map(|name| HostFunction::from_name(name).ok_or_else(|| VmError::UnknownImport(name.clone())))
+            .map(|name| {
+                HostFunction::from_name(name).ok_or_else(|| VmError::UnknownImport(name.clone()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for export in [EntryPoint::Call, EntryPoint::Deploy] {
             if program.export(export.export_name()).is_none() {
                 return Err(VmError::MissingExport(export.export_name()));
             }
         }
-        Ok(CodeInfo { imports, blob_len: blob.len() })
+        Ok(CodeInfo {
+            imports,
+            blob_len: blob.len(),
+        })
     }
 
     /// Validates and compiles a code blob for this engine's backend.
@@ -213,7 +221,12 @@ pub fn drive<G: GuestVm>(
     let gas_limit_signed = i64::try_from(gas_limit).unwrap_or(i64::MAX);
     let exit = loop {
         match guest.run() {
-            VmStop::Halt => break Exit::Returned { revert: false, data: Vec::new() },
+            VmStop::Halt => {
+                break Exit::Returned {
+                    revert: false,
+                    data: Vec::new(),
+                }
+            }
             VmStop::Panic => break Exit::Trapped("contract trapped".to_string()),
             VmStop::OutOfGas => break Exit::OutOfGas,
             VmStop::PageFault(address) => {
@@ -221,7 +234,9 @@ pub fn drive<G: GuestVm>(
             }
             VmStop::HostCall(index) => {
                 let Some(function) = imports.get(index as usize) else {
-                    break Exit::Trapped(format!("host call to import {index}, which does not exist"));
+                    break Exit::Trapped(format!(
+                        "host call to import {index}, which does not exist"
+                    ));
                 };
                 match host::dispatch(*function, guest, env) {
                     Ok(HostFlow::Continue) => continue,
@@ -258,7 +273,9 @@ pub fn execute(
         // `set_gas(gas_limit)`, then `drive(&mut adapter, &module.info.imports, ..)` where
         // the adapter implements `GuestVm` over the instance.
         let _ = (&module.info.imports, entry, gas_limit, env);
-        Err(VmError::ExecutorUnavailable("Instance::new / Instance::run"))
+        Err(VmError::ExecutorUnavailable(
+            "Instance::new / Instance::run",
+        ))
     }
 }
 
@@ -268,7 +285,9 @@ mod reference {
 
     use super::{EntryPoint, GuestVm, VmError, VmStop};
     use crate::host::{GuestAccess, MemoryAccessError};
-    use polkavm::{BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance, Reg};
+    use polkavm::{
+        BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance, Reg,
+    };
 
     pub struct Engine(Option<polkavm::Engine>);
 
@@ -280,7 +299,9 @@ mod reference {
         }
 
         pub fn compile(&self, blob: &[u8]) -> Result<Module, VmError> {
-            let engine = self.0.as_ref().ok_or(VmError::ExecutorUnavailable("polkavm engine failed to start"))?;
+            let engine = self.0.as_ref().ok_or(VmError::ExecutorUnavailable(
+                "polkavm engine failed to start",
+            ))?;
             let mut config = ModuleConfig::new();
             config.set_gas_metering(Some(GasMeteringKind::Sync));
             let module = polkavm::Module::new(engine, &config, blob.to_vec().into())
@@ -293,7 +314,11 @@ mod reference {
             };
             let call = export("call").ok_or(VmError::MissingExport("call"))?;
             let deploy = export("deploy").ok_or(VmError::MissingExport("deploy"))?;
-            Ok(Module { module, call, deploy })
+            Ok(Module {
+                module,
+                call,
+                deploy,
+            })
         }
     }
 
@@ -334,12 +359,18 @@ mod reference {
         }
         fn read_memory(&mut self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
             let length = out.len() as u32;
-            self.0.read_memory_into(address, out).map(|_| ()).map_err(|_| MemoryAccessError { address, length })
+            self.0
+                .read_memory_into(address, out)
+                .map(|_| ())
+                .map_err(|_| MemoryAccessError { address, length })
         }
         fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
             self.0
                 .write_memory(address, data)
-                .map_err(|_| MemoryAccessError { address, length: data.len() as u32 })
+                .map_err(|_| MemoryAccessError {
+                    address,
+                    length: data.len() as u32,
+                })
         }
         fn gas_left(&self) -> i64 {
             self.0.gas()
@@ -371,7 +402,9 @@ mod tests {
     use super::*;
 
     fn contract(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("contracts")
+            .join(name);
         std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
     }
 
@@ -379,7 +412,11 @@ mod tests {
     fn shared_contracts_validate() {
         let engine = VmEngine::new(Backend::Interpreter);
         let token = engine.validate(&contract("Token.polkavm")).unwrap();
-        let names: Vec<&str> = token.imports.iter().map(|function| function.name()).collect();
+        let names: Vec<&str> = token
+            .imports
+            .iter()
+            .map(|function| function.name())
+            .collect();
         assert_eq!(
             names,
             [
@@ -400,8 +437,15 @@ mod tests {
         assert_eq!(flipper.imports.len(), 8);
         // The contracts built for the node's tests use call, instantiate, code_size, the
         // block context, immutables and return data: all provided.
-        for name in ["Factory.polkavm", "Nft.polkavm", "Owned.polkavm", "Probe.polkavm"] {
-            engine.validate(&contract(name)).unwrap_or_else(|error| panic!("{name}: {error}"));
+        for name in [
+            "Factory.polkavm",
+            "Nft.polkavm",
+            "Owned.polkavm",
+            "Probe.polkavm",
+        ] {
+            engine
+                .validate(&contract(name))
+                .unwrap_or_else(|error| panic!("{name}: {error}"));
         }
     }
 
@@ -410,9 +454,14 @@ mod tests {
         // Rename one import of a real contract to a function the node does not provide,
         // keeping the length so the blob stays well formed.
         let mut blob = contract("Flipper.polkavm");
-        let at = blob.windows(11).position(|window| window == b"get_storage").unwrap();
+        let at = blob
+            .windows(11)
+            .position(|window| window == b"get_storage")
+            .unwrap();
         blob[at..at + 11].copy_from_slice(b"get_storag3");
-        let error = VmEngine::new(Backend::Interpreter).validate(&blob).unwrap_err();
+        let error = VmEngine::new(Backend::Interpreter)
+            .validate(&blob)
+            .unwrap_err();
         assert_eq!(error, VmError::UnknownImport("get_storag3".to_string()));
         assert!(error.to_string().contains("get_storag3"));
     }
@@ -420,7 +469,13 @@ mod tests {
     #[test]
     fn garbage_is_refused() {
         let engine = VmEngine::new(Backend::Interpreter);
-        assert!(matches!(engine.validate(b"not a program"), Err(VmError::InvalidBlob(_))));
-        assert!(matches!(engine.validate(&vec![0; MAX_CODE_BYTES + 1]), Err(VmError::TooLarge(_))));
+        assert!(matches!(
+            engine.validate(b"not a program"),
+            Err(VmError::InvalidBlob(_))
+        ));
+        assert!(matches!(
+            engine.validate(&vec![0; MAX_CODE_BYTES + 1]),
+            Err(VmError::TooLarge(_))
+        ));
     }
 }
