@@ -151,6 +151,9 @@ struct FrameSpec {
     value: U256,
     input: Vec<u8>,
     code_hash: H256,
+    /// The contract whose code runs (differs from `address` in delegate calls); its
+    /// immutable data is what the code reads.
+    code_owner: H160,
     entry: EntryPoint,
     read_only: bool,
     gas_limit: u64,
@@ -362,6 +365,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
                 value: caller_value,
                 input: request.input,
                 code_hash,
+                code_owner: request.callee,
                 entry: EntryPoint::Call,
                 read_only: request.read_only,
                 gas_limit: request.gas_limit,
@@ -417,6 +421,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             value: request.value,
             input: request.input,
             code_hash: contract.code_hash,
+            code_owner: request.callee,
             entry: EntryPoint::Call,
             read_only: request.read_only,
             gas_limit: request.gas_limit,
@@ -508,6 +513,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             value: request.value,
             input: request.input,
             code_hash: request.code_hash,
+            code_owner: address,
             entry: EntryPoint::Deploy,
             read_only: false,
             gas_limit: request.gas_limit,
@@ -684,7 +690,7 @@ impl FrameEnv<'_, '_, '_, '_> {
             .map_or(0, |code| code.len() as u64)
     }
     fn stack_immutable_data(&self) -> Vec<u8> {
-        self.stack_account(&self.spec.address)
+        self.stack_account(&self.spec.code_owner)
             .contract
             .map(|contract| contract.immutable_data)
             .unwrap_or_default()

@@ -34,6 +34,9 @@ pub mod limits {
     pub const CALL_STACK_DEPTH: usize = 25;
     /// Maximum size of call data and return data.
     pub const CALLDATA_BYTES: u32 = 128 * 1024;
+    /// Most bytes one host function copies out of guest memory (return data, hash input).
+    /// Not a pallet-revive limit: the node's guard against huge host allocations.
+    pub const MAX_HOST_READ: u32 = 4 * 1024 * 1024;
 }
 
 /// Gas charged by host functions, in the same unit as one guest instruction (the
@@ -148,6 +151,9 @@ pub enum HostError {
         /// Length of the return data.
         len: u32,
     },
+    /// A read from guest memory larger than [`limits::MAX_HOST_READ`].
+    #[error("reading {0} bytes of guest memory exceeds the host limit of {max}", max = limits::MAX_HOST_READ)]
+    ReadTooLarge(u32),
     /// Input larger than the call data limit.
     #[error("call data of {0} bytes exceeds the limit")]
     CallDataTooLarge(u32),
@@ -854,6 +860,10 @@ impl Ctx<'_> {
     }
 
     fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>, HostError> {
+        // The host allocates what the guest asks to read; bound it before allocating.
+        if len > limits::MAX_HOST_READ {
+            return Err(HostError::ReadTooLarge(len));
+        }
         let mut buffer = vec![0u8; len as usize];
         self.guest.read_memory(ptr, &mut buffer)?;
         Ok(buffer)
@@ -938,9 +948,21 @@ impl Ctx<'_> {
         let input = self.env.input();
         let start = (offset as usize).min(input.len());
         let end = start.saturating_add(out_len as usize).min(input.len());
-        let mut buffer = vec![0u8; out_len as usize];
-        buffer[..end - start].copy_from_slice(&input[start..end]);
-        self.write(out_ptr, &buffer)
+        let data = input[start..end].to_vec();
+        self.write(out_ptr, &data)?;
+        // Zero the rest in chunks: the guest may ask for far more than there is input.
+        let zeros = [0u8; 4096];
+        let mut written = data.len() as u32;
+        while written < out_len {
+            let chunk = (out_len - written).min(zeros.len() as u32);
+            let at = out_ptr.checked_add(written).ok_or(MemoryAccessError {
+                address: out_ptr,
+                length: out_len,
+            })?;
+            self.write(at, &zeros[..chunk as usize])?;
+            written += chunk;
+        }
+        Ok(())
     }
 
     fn get_storage(
@@ -1112,9 +1134,14 @@ impl Ctx<'_> {
         };
         let outcome = self.env.call(request)?;
         self.charge_callee(outcome.gas_used);
-        if flags & call_flags::TAIL_CALL != 0 && outcome.status == SubcallStatus::Success {
+        let returned = matches!(
+            outcome.status,
+            SubcallStatus::Success | SubcallStatus::Reverted
+        );
+        if flags & call_flags::TAIL_CALL != 0 && returned {
+            // The callee's return (or revert) becomes the caller's.
             return Ok(Err(HostFlow::Return {
-                revert: false,
+                revert: outcome.status == SubcallStatus::Reverted,
                 data: outcome.output,
             }));
         }
@@ -1491,6 +1518,67 @@ mod tests {
             g.get(B + 100, 16),
             [37, 38, 39, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn huge_lengths_trap_without_huge_allocations() {
+        let mut env = MapEnv {
+            input: vec![7; 8],
+            ..Default::default()
+        };
+        let mut g = guest();
+        // Copy 4 GiB of call data: the first 8 bytes land, the zero fill runs into the end
+        // of guest memory and traps there.
+        g.args(&[u64::from(B), u64::from(u32::MAX), 0]);
+        g.gas = i64::MAX;
+        let error = run(HostFunction::CallDataCopy, &mut g, &mut env).unwrap_err();
+        assert!(matches!(error, HostError::Memory(_)), "{error:?}");
+        assert_eq!(g.get(B, 8), vec![7; 8]);
+        // Return 4 GiB: refused before reading.
+        g.args(&[0, u64::from(B), u64::from(u32::MAX)]);
+        assert_eq!(
+            run(HostFunction::SealReturn, &mut g, &mut env).unwrap_err(),
+            HostError::ReadTooLarge(u32::MAX)
+        );
+        g.args(&[u64::from(B), u64::from(u32::MAX), u64::from(B)]);
+        assert_eq!(
+            run(HostFunction::HashKeccak256, &mut g, &mut env).unwrap_err(),
+            HostError::ReadTooLarge(u32::MAX)
+        );
+    }
+
+    #[test]
+    fn tail_call_returns_the_callee_result() {
+        for (status, revert) in [
+            (SubcallStatus::Success, false),
+            (SubcallStatus::Reverted, true),
+        ] {
+            let mut env = MapEnv {
+                next_outcome: Some(SubcallOutcome {
+                    status,
+                    output: b"tail".to_vec(),
+                    gas_used: 1,
+                    address: None,
+                }),
+                ..Default::default()
+            };
+            let mut g = guest();
+            g.args(&[
+                pack(0b0100, B),
+                u64::MAX,
+                u64::MAX,
+                pack(B + 64, B + 32),
+                pack(0, B),
+                pack(B + 300, u32::MAX),
+            ]);
+            assert_eq!(
+                run(HostFunction::Call, &mut g, &mut env).unwrap(),
+                HostFlow::Return {
+                    revert,
+                    data: b"tail".to_vec()
+                }
+            );
+        }
     }
 
     #[test]

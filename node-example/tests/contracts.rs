@@ -428,3 +428,69 @@ async fn context_hashes_immutables_and_contract_calls() {
         bob
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "polkavm-reference"),
+    ignore = "needs the PVM executor engine wired into node-example/src/vm.rs (or --features polkavm-reference)"
+)]
+async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../chain-spec/local.json");
+    let node = RunningNode::start(&["--chain", spec], dir.path());
+    // Alice deployed the flipper at genesis with her nonce 0 (CREATE).
+    let alice = pvm_node::keys::address_of_suri("//Alice").unwrap();
+    let flipper = format!("{:?}", pvm_node::primitives::create1_address(&alice, 0));
+    assert_eq!(query(&node, &flipper, "get()(bool)", &[]).await, ["true"]);
+    let client = node.client();
+    let chain: String = client.request("system_chain", rpc_params![]).await.unwrap();
+    assert_eq!(chain, "PVM Local Testnet");
+    let nonce: u64 = client
+        .request("system_accountNextIndex", rpc_params![format!("{alice:?}")])
+        .await
+        .unwrap();
+    assert_eq!(nonce, 1);
+
+    // Interval sealing: two transactions sent back to back land in the same block.
+    let pair = pvm_node::keys::pair_from_suri("//Bob").unwrap();
+    let data = pvm_node::abi::Signature::parse("flip()")
+        .unwrap()
+        .encode_call(&[])
+        .unwrap();
+    let dest = pvm_node::keys::parse_h160(&flipper).unwrap();
+    let first = {
+        let (client, pair, data) = (client.clone(), pair.clone(), data.clone());
+        tokio::spawn(async move {
+            client::submit_and_wait(
+                &client,
+                &pair,
+                pvm_node::tx::Call::Call {
+                    dest,
+                    value: 0,
+                    data,
+                },
+                client::DEFAULT_GAS,
+            )
+            .await
+        })
+    };
+    // Let the first submission take nonce 0 before the second asks for the next nonce.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = client::submit_and_wait(
+        &client,
+        &pair,
+        pvm_node::tx::Call::Call {
+            dest,
+            value: 0,
+            data,
+        },
+        client::DEFAULT_GAS,
+    )
+    .await
+    .unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first["status"], "success");
+    assert_eq!(second["status"], "success");
+    assert_eq!(first["blockNumber"], second["blockNumber"]);
+    assert_eq!(query(&node, &flipper, "get()(bool)", &[]).await, ["true"]);
+}

@@ -444,6 +444,33 @@ async fn sigkill_loses_no_sealed_block() {
     assert_eq!(balance(&client, &eve).await, INITIAL + u128::from(included));
 }
 
+/// Without a VM, a chain spec with genesis contracts cannot start, and says why.
+#[cfg(not(feature = "polkavm-reference"))]
+#[test]
+fn genesis_contracts_without_a_vm_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../chain-spec/local.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
+        .args([
+            "--chain",
+            spec,
+            "--base-path",
+            dir.path().to_str().unwrap(),
+            "--rpc-port",
+            "0",
+            "--no-prometheus",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("genesis.contracts[0] (`flipper`)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not wired"), "{stderr}");
+}
+
 #[test]
 fn bad_chain_spec_names_the_field() {
     let dir = tempfile::tempdir().unwrap();
