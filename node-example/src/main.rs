@@ -90,7 +90,7 @@ enum ClientCommand {
         #[arg(long)]
         salt: Option<String>,
         /// Constructor arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
     },
     /// Sends a signed call; prints success or revert, gas used, block and events.
@@ -113,7 +113,7 @@ enum ClientCommand {
         #[arg(long)]
         abi: Option<PathBuf>,
         /// Arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
     },
     /// Dry-runs a call; prints each decoded output on its own line.
@@ -131,7 +131,7 @@ enum ClientCommand {
         /// ABI JSON to decode custom errors.
         #[arg(long)]
         abi: Option<PathBuf>,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
     },
 }
@@ -202,7 +202,10 @@ async fn run_client(command: ClientCommand) -> Result<Vec<String>, String> {
     result.map_err(|error| error.to_string())
 }
 
-async fn run_node(args: RunArgs) -> Result<(), String> {
+/// Runs the node until SIGINT or SIGTERM. Returns the temporary base path, if one was
+/// made, so that it is removed only after the runtime (and every handle to the database)
+/// is gone.
+async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
     let spec = match (&args.chain, args.dev) {
         (Some(path), _) => ChainSpec::from_file(path),
         (None, true) => ChainSpec::dev(),
@@ -210,7 +213,7 @@ async fn run_node(args: RunArgs) -> Result<(), String> {
     }
     .map_err(|error| error.to_string())?;
     // The temporary directory lives until the node stops, then is removed.
-    let (_temporary, base_path) = match &args.base_path {
+    let (temporary, base_path) = match &args.base_path {
         Some(path) => (None, path.clone()),
         None => {
             let dir = tempfile::Builder::new()
@@ -244,14 +247,14 @@ async fn run_node(args: RunArgs) -> Result<(), String> {
     let (rpc_bound, rpc_handle) = rpc::start(node.clone(), rpc_address)
         .await
         .map_err(|error| format!("cannot serve JSON-RPC on {rpc_address}: {error}"))?;
-    let metrics_bound = if args.no_prometheus {
-        None
+    let (metrics_bound, metrics_task) = if args.no_prometheus {
+        (None, None)
     } else {
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.prometheus_port));
-        let (bound, _task) = metrics::start(node.clone(), address)
+        let (bound, task) = metrics::start(node.clone(), address)
             .await
             .map_err(|error| format!("cannot serve metrics on {address}: {error}"))?;
-        Some(bound)
+        (Some(bound), Some(task))
     };
     tracing::info!("JSON-RPC (HTTP and WebSocket) on {rpc_bound}");
     if let Some(bound) = metrics_bound {
@@ -270,8 +273,12 @@ async fn run_node(args: RunArgs) -> Result<(), String> {
     node.shutdown();
     let _ = rpc_handle.stop();
     rpc_handle.stopped().await;
+    if let Some(task) = metrics_task {
+        task.abort();
+        let _ = task.await;
+    }
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
-    Ok(())
+    Ok(temporary)
 }
 
 async fn wait_for_shutdown_signal() {
@@ -316,11 +323,20 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Client(command)) => runtime.block_on(run_client(command)).map(|lines| {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
             for line in lines {
-                println!("{line}");
+                // A closed pipe (`| head -1`) is not an error worth a message.
+                if writeln!(stdout, "{line}").is_err() {
+                    break;
+                }
             }
         }),
-        None => runtime.block_on(run_node(cli.run)),
+        None => runtime.block_on(run_node(cli.run)).map(|temporary| {
+            // Every task holding the node ends with the runtime; then the files can go.
+            drop(runtime);
+            drop(temporary);
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
