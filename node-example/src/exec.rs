@@ -331,16 +331,38 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
                 None,
             ));
         }
-        if self
+        // As pallet-revive: the caller's own flag is set before the check, so that a direct
+        // recursion without ALLOW_REENTRY is caught too; it is cleared after the call.
+        if let Some(frame) = self.frames.last_mut() {
+            frame.allows_reentry = request.allow_reentry;
+        }
+        let denied = self
             .frames
             .iter()
-            .any(|frame| frame.address == request.callee && !frame.allows_reentry)
-        {
+            .any(|frame| frame.address == request.callee && !frame.allows_reentry);
+        if denied {
+            if let Some(frame) = self.frames.last_mut() {
+                frame.allows_reentry = true;
+            }
             return Err(HostError::Refused(format!(
                 "reentrance into {:?} denied",
                 request.callee
             )));
         }
+        let result = self.call_unchecked(caller, caller_value, request);
+        if let Some(frame) = self.frames.last_mut() {
+            frame.allows_reentry = true;
+        }
+        result
+    }
+
+    /// [`Stack::call`] after the depth, precompile and reentrancy checks.
+    fn call_unchecked(
+        &mut self,
+        caller: H160,
+        caller_value: U256,
+        request: CallRequest,
+    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
         if request.delegate {
             let code_hash = self
                 .overlay
@@ -412,9 +434,6 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
                 None,
             ));
         };
-        if let Some(frame) = self.frames.last_mut() {
-            frame.allows_reentry = request.allow_reentry;
-        }
         let spec = FrameSpec {
             address: request.callee,
             caller: sender,
@@ -561,7 +580,9 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
         self.stack.exec.block.number
     }
     fn block_hash(&self, number: u64) -> Option<H256> {
-        if number >= self.stack.exec.block.number {
+        // Like the EVM's BLOCKHASH: only the 256 blocks before the current one.
+        let current = self.stack.exec.block.number;
+        if number >= current || number.saturating_add(256) < current {
             return None;
         }
         self.stack.exec.block.hashes.block_hash(number)
