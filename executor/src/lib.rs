@@ -4,9 +4,49 @@
 //!
 //! * [`program`]: formats and the instruction set (one table drives decoding, disassembly,
 //!   assembly, interpretation and compilation);
-//! * [`gas`]: the cost model;
+//! * [`gas`]: the cost model; [`memory`]: guest memory semantics;
 //! * [`interpreter`]: the reference semantics;
-//! * [`engine`]: the public API (`Config` -> `Engine` -> `Module` -> `Instance`).
+//! * the public API: [`Config`] -> [`Engine`] -> [`Module`] -> [`Instance`], and [`invoke`]
+//!   for JAM-style raw invocations.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pvm_executor::{Config, Engine, Instance, Module};
+//!
+//! let engine = Engine::new(&Config::new())?;
+//! # let bytes = {
+//! #     use pvm_executor::program::*;
+//! #     let mut code = CodeBuilder::new(InstructionSet::ReviveV1);
+//! #     code.push(Instruction::mul_64(Reg::A0, Reg::A0, Reg::A0));
+//! #     code.push(Instruction::jump_indirect(Reg::RA, 0));
+//! #     ProgramBlobBuilder::new(code.build()?.code).export("square", 0).build()?.to_bytes()
+//! # };
+//! let module = Module::from_blob(&engine, &bytes)?;   // a PolkaVM blob
+//! let mut instance = Instance::new(&module)?;
+//! instance.set_gas(1_000);
+//! assert_eq!(instance.call("square", &[12])?, 144);
+//! assert_eq!(instance.gas(), 1_000 - 2);
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod gas;
+pub mod instance;
+pub mod interpreter;
+pub mod invoke;
+pub mod memory;
+pub mod module;
 pub mod program;
+
+pub use config::{BackendKind, Config};
+pub use engine::Engine;
+pub use error::{CallError, Error};
+pub use gas::{CostModel, GasMetering};
+pub use instance::{Exit, Instance, PanicReason};
+pub use invoke::{invoke, PageMapping, RawOutcome, RawState};
+pub use memory::MemoryAccessError;
+pub use module::Module;

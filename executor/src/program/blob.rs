@@ -123,42 +123,20 @@ impl ProgramBlob {
     /// Like [`ProgramBlob::parse`], also returning the decoded code (which validation builds).
     pub fn parse_and_decode(bytes: &[u8]) -> Result<(ProgramBlob, DecodedProgram), BlobError> {
         let mut reader = Reader::new(bytes, 0);
-        let magic = reader.bytes(4, "the magic bytes").map_err(|_| {
-            BlobError::new(
-                0,
-                BlobErrorKind::BadMagic {
-                    found: bytes[..bytes.len().min(4)].to_vec(),
-                },
-            )
-        })?;
+        let magic = reader
+            .bytes(4, "the magic bytes")
+            .map_err(|_| BlobError::new(0, BlobErrorKind::BadMagic { found: bytes[..bytes.len().min(4)].to_vec() }))?;
         if magic != BLOB_MAGIC {
-            return Err(BlobError::new(
-                0,
-                BlobErrorKind::BadMagic {
-                    found: magic.to_vec(),
-                },
-            ));
+            return Err(BlobError::new(0, BlobErrorKind::BadMagic { found: magic.to_vec() }));
         }
         let version_offset = reader.offset();
         let version = reader.byte("the version byte")?;
-        let isa = InstructionSet::from_blob_version(version).ok_or_else(|| {
-            BlobError::new(version_offset, BlobErrorKind::UnsupportedVersion(version))
-        })?;
+        let isa = InstructionSet::from_blob_version(version)
+            .ok_or_else(|| BlobError::new(version_offset, BlobErrorKind::UnsupportedVersion(version)))?;
         let length_offset = reader.offset();
-        let declared = u64::from_le_bytes(
-            reader
-                .bytes(8, "the blob length")?
-                .try_into()
-                .expect("eight bytes"),
-        );
+        let declared = u64::from_le_bytes(reader.bytes(8, "the blob length")?.try_into().expect("eight bytes"));
         if declared != bytes.len() as u64 {
-            return Err(BlobError::new(
-                length_offset,
-                BlobErrorKind::LengthMismatch {
-                    declared,
-                    actual: bytes.len(),
-                },
-            ));
+            return Err(BlobError::new(length_offset, BlobErrorKind::LengthMismatch { declared, actual: bytes.len() }));
         }
 
         let mut memory = MemoryConfig::default();
@@ -184,10 +162,7 @@ impl ProgramBlob {
                 if id <= last_section {
                     return Err(BlobError::new(
                         id_offset,
-                        BlobErrorKind::SectionOutOfOrder {
-                            section: id,
-                            name: section_name(id),
-                        },
+                        BlobErrorKind::SectionOutOfOrder { section: id, name: section_name(id) },
                     ));
                 }
                 last_section = id;
@@ -229,15 +204,7 @@ impl ProgramBlob {
         }
 
         let code = code.ok_or_else(|| BlobError::new(bytes.len(), BlobErrorKind::MissingCode))?;
-        let blob = ProgramBlob {
-            memory,
-            ro_data,
-            rw_data,
-            imports,
-            exports,
-            code,
-            optional_sections,
-        };
+        let blob = ProgramBlob { memory, ro_data, rw_data, imports, exports, code, optional_sections };
         let decoded = blob.validate(&|place| layout.locate(place))?;
         Ok((blob, decoded))
     }
@@ -249,66 +216,35 @@ impl ProgramBlob {
         MemoryMap::new(self.memory)
             .map_err(|message| error(Place::MemoryConfig, BlobErrorKind::MemoryConfig(message)))?;
         for (place, what, actual, declared) in [
-            (
-                Place::RoData,
-                "read-only data",
-                self.ro_data.len(),
-                self.memory.ro_data_size,
-            ),
-            (
-                Place::RwData,
-                "read-write data",
-                self.rw_data.len(),
-                self.memory.rw_data_size,
-            ),
+            (Place::RoData, "read-only data", self.ro_data.len(), self.memory.ro_data_size),
+            (Place::RwData, "read-write data", self.rw_data.len(), self.memory.rw_data_size),
         ] {
             if actual > declared as usize {
-                return Err(error(
-                    place,
-                    BlobErrorKind::DataLargerThanDeclared {
-                        what,
-                        actual,
-                        declared,
-                    },
-                ));
+                return Err(error(place, BlobErrorKind::DataLargerThanDeclared { what, actual, declared }));
             }
         }
         for (i, name) in self.imports.iter().enumerate() {
             if self.imports[..i].contains(name) {
-                let kind = BlobErrorKind::DuplicateSymbol {
-                    what: "import",
-                    name: name.clone(),
-                };
+                let kind = BlobErrorKind::DuplicateSymbol { what: "import", name: name.clone() };
                 return Err(error(Place::Import(i), kind));
             }
         }
         for (i, export) in self.exports.iter().enumerate() {
-            if self.exports[..i]
-                .iter()
-                .any(|other| other.name == export.name)
-            {
-                let kind = BlobErrorKind::DuplicateSymbol {
-                    what: "export",
-                    name: export.name.clone(),
-                };
+            if self.exports[..i].iter().any(|other| other.name == export.name) {
+                let kind = BlobErrorKind::DuplicateSymbol { what: "export", name: export.name.clone() };
                 return Err(error(Place::Export(i), kind));
             }
         }
         let decoded = self.code.decode(Validation::Strict).map_err(|mut err| {
             err.offset = locate(match err.kind {
-                BlobErrorKind::InvalidJumpTableEntry { index, .. } => {
-                    Place::JumpTableEntry(index as usize)
-                }
+                BlobErrorKind::InvalidJumpTableEntry { index, .. } => Place::JumpTableEntry(index as usize),
                 _ => Place::Code(err.offset),
             });
             err
         })?;
         for (i, export) in self.exports.iter().enumerate() {
             if !decoded.is_block_start(export.pc) {
-                let kind = BlobErrorKind::InvalidExport {
-                    name: export.name.clone(),
-                    pc: export.pc,
-                };
+                let kind = BlobErrorKind::InvalidExport { name: export.name.clone(), pc: export.pc };
                 return Err(error(Place::Export(i), kind));
             }
         }
@@ -440,14 +376,10 @@ fn expect_consumed(section: &Reader, id: u8) -> Result<(), BlobError> {
 }
 
 fn utf8(bytes: &[u8], offset: usize, what: &'static str) -> Result<String, BlobError> {
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| BlobError::new(offset, BlobErrorKind::InvalidUtf8 { what }))
+    String::from_utf8(bytes.to_vec()).map_err(|_| BlobError::new(offset, BlobErrorKind::InvalidUtf8 { what }))
 }
 
-fn parse_imports(
-    section: &mut Reader,
-    offsets_out: &mut Vec<usize>,
-) -> Result<Vec<String>, BlobError> {
+fn parse_imports(section: &mut Reader, offsets_out: &mut Vec<usize>) -> Result<Vec<String>, BlobError> {
     let count = section.varint("the import count")?;
     if count > MAX_IMPORTS {
         return Err(section.error(BlobErrorKind::OverLimit {
@@ -478,19 +410,12 @@ fn parse_imports(
             ));
         }
         offsets_out.push(symbols_at + start as usize);
-        imports.push(utf8(
-            &symbols[start as usize..end as usize],
-            symbols_at + start as usize,
-            "an import name",
-        )?);
+        imports.push(utf8(&symbols[start as usize..end as usize], symbols_at + start as usize, "an import name")?);
     }
     Ok(imports)
 }
 
-fn parse_exports(
-    section: &mut Reader,
-    offsets_out: &mut Vec<usize>,
-) -> Result<Vec<Export>, BlobError> {
+fn parse_exports(section: &mut Reader, offsets_out: &mut Vec<usize>) -> Result<Vec<Export>, BlobError> {
     let count = section.varint("the export count")?;
     let mut exports = Vec::new();
     for _ in 0..count {
@@ -498,11 +423,7 @@ fn parse_exports(
         let pc = section.varint("an export's pc")?;
         let length = section.varint("an export name's length")? as usize;
         let name_at = section.offset();
-        let name = utf8(
-            section.bytes(length, "an export name")?,
-            name_at,
-            "an export name",
-        )?;
+        let name = utf8(section.bytes(length, "an export name")?, name_at, "an export name")?;
         exports.push(Export { name, pc });
     }
     expect_consumed(section, SECTION_EXPORTS)?;
@@ -533,10 +454,7 @@ impl ProgramBlobBuilder {
 
     /// Sets the declared sizes (the auxiliary data size is not part of the blob and is ignored).
     pub fn memory(mut self, config: MemoryConfig) -> Self {
-        self.blob.memory = MemoryConfig {
-            aux_data_size: 0,
-            ..config
-        };
+        self.blob.memory = MemoryConfig { aux_data_size: 0, ..config };
         self
     }
 
@@ -568,18 +486,13 @@ impl ProgramBlobBuilder {
 
     /// Exports the basic block at `pc` under `name`.
     pub fn export(mut self, name: &str, pc: u32) -> Self {
-        self.blob.exports.push(Export {
-            name: name.to_string(),
-            pc,
-        });
+        self.blob.exports.push(Export { name: name.to_string(), pc });
         self
     }
 
     /// Adds an optional section (id 128 or above).
     pub fn optional_section(mut self, id: u8, contents: Vec<u8>) -> Self {
-        self.blob
-            .optional_sections
-            .push((id.max(FIRST_OPTIONAL_SECTION), contents));
+        self.blob.optional_sections.push((id.max(FIRST_OPTIONAL_SECTION), contents));
         self
     }
 

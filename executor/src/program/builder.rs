@@ -16,11 +16,20 @@
 
 use super::code::{ProgramCode, JUMP_TABLE_ALIGNMENT};
 use super::error::BlobError;
-use super::isa::{Args, EncodeError, Instruction, InstructionSet};
+use super::isa::{EncodeError, Instruction, InstructionSet};
 
 /// A position in the code, bound with [`CodeBuilder::bind`].
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub struct Label(usize);
+
+/// Where a branch or jump table entry points.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Target {
+    /// A label's position.
+    Label(Label),
+    /// An absolute pc, whatever is there.
+    Pc(u32),
+}
 
 /// Why code could not be built.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -31,12 +40,12 @@ pub enum BuildError {
     /// A label used but never bound.
     #[error("label {0} is used but never bound")]
     UnboundLabel(usize),
-    /// An instruction without a branch target was given a label.
-    #[error("`{0}` has no branch target to point at a label")]
+    /// An instruction without a branch target was given one.
+    #[error("`{0}` has no branch target to point elsewhere")]
     NotABranch(String),
-    /// Branch encodings kept changing length.
-    #[error("branch offsets did not settle on a layout")]
-    NoStableLayout,
+    /// The code would not fit in the address space.
+    #[error("the code does not fit in 4 GiB")]
+    TooLarge,
     /// The result is not valid code.
     #[error(transparent)]
     Blob(#[from] BlobError),
@@ -58,34 +67,24 @@ impl BuiltCode {
 }
 
 /// Assembles instructions into [`ProgramCode`], laying out branch offsets.
+///
+/// The layout is the least one: every branch starts in its shortest encoding and only grows
+/// while its distance does not fit; distances only grow as instructions grow, so this settles
+/// where each branch has the shortest encoding for its final offset (what `polkavm-linker`
+/// produces, so linked code reassembles byte for byte).
 #[derive(Clone, Debug)]
 pub struct CodeBuilder {
     isa: InstructionSet,
-    instructions: Vec<(Instruction, Option<Label>)>,
+    instructions: Vec<(Instruction, Option<Target>)>,
     /// For each label, the index of the instruction it is bound to (`len` = the end).
     labels: Vec<Option<usize>>,
-    jump_table: Vec<Label>,
-}
-
-fn with_target(instruction: Instruction, target: u32) -> Option<Instruction> {
-    let args = match instruction.args() {
-        Args::Offset(_) => Args::Offset(target),
-        Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
-        Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
-        _ => return None,
-    };
-    Instruction::from_parts(instruction.opcode()?, args)
+    jump_table: Vec<Target>,
 }
 
 impl CodeBuilder {
     /// An empty builder.
     pub fn new(isa: InstructionSet) -> Self {
-        CodeBuilder {
-            isa,
-            instructions: Vec::new(),
-            labels: Vec::new(),
-            jump_table: Vec::new(),
-        }
+        CodeBuilder { isa, instructions: Vec::new(), labels: Vec::new(), jump_table: Vec::new() }
     }
 
     /// A new, unbound label.
@@ -108,70 +107,85 @@ impl CodeBuilder {
 
     /// Appends a branch or jump whose target is `label`.
     pub fn push_branch(&mut self, instruction: Instruction, label: Label) -> &mut Self {
-        self.instructions.push((instruction, Some(label)));
+        self.instructions.push((instruction, Some(Target::Label(label))));
         self
     }
 
     /// Adds a jump table entry for `label` and returns its dynamic jump address.
     pub fn jump_table_entry(&mut self, label: Label) -> u32 {
-        self.jump_table.push(label);
+        self.jump_table_entry_to(Target::Label(label))
+    }
+
+    /// Adds a jump table entry and returns its dynamic jump address.
+    pub fn jump_table_entry_to(&mut self, target: Target) -> u32 {
+        self.jump_table.push(target);
         self.jump_table.len() as u32 * JUMP_TABLE_ALIGNMENT
+    }
+
+    fn target_pc(&self, target: Target, pcs: &[u32]) -> Result<u32, BuildError> {
+        match target {
+            Target::Label(label) => {
+                let index = self.labels[label.0].ok_or(BuildError::UnboundLabel(label.0))?;
+                Ok(pcs[index])
+            }
+            Target::Pc(pc) => Ok(pc),
+        }
+    }
+
+    fn resolved(&self, index: usize, pcs: &[u32]) -> Result<Instruction, BuildError> {
+        let (instruction, target) = self.instructions[index];
+        Ok(match target {
+            Some(target) => instruction.with_branch_target(self.target_pc(target, pcs)?),
+            None => instruction,
+        })
     }
 
     /// Lays the code out and encodes it.
     pub fn build(&self) -> Result<BuiltCode, BuildError> {
-        for (instruction, label) in &self.instructions {
-            if label.is_some() && instruction.branch_target().is_none() {
+        let count = self.instructions.len();
+        let mut scratch = Vec::new();
+        let mut lengths = Vec::with_capacity(count);
+        for &(instruction, target) in &self.instructions {
+            if target.is_some() && instruction.branch_target().is_none() {
                 return Err(BuildError::NotABranch(instruction.to_string()));
             }
+            // A branch to itself has a zero offset: its shortest possible encoding.
+            let shortest = if target.is_some() { instruction.with_branch_target(0) } else { instruction };
+            scratch.clear();
+            lengths.push(shortest.encode(self.isa, 0, &mut scratch)?);
         }
-        let label_index =
-            |label: Label| self.labels[label.0].ok_or(BuildError::UnboundLabel(label.0));
-        let mut pcs = vec![0u32; self.instructions.len() + 1];
-        let mut bytes = Vec::new();
-        let mut bitmask_bits = Vec::new();
-        for _ in 0..64 {
-            bytes.clear();
-            bitmask_bits.clear();
+        let mut pcs = vec![0u32; count + 1];
+        loop {
+            let mut pc = 0u32;
+            for (index, length) in lengths.iter().enumerate() {
+                pcs[index] = pc;
+                pc = pc.checked_add(*length as u32).ok_or(BuildError::TooLarge)?;
+            }
+            pcs[count] = pc;
             let mut changed = false;
-            for (i, (instruction, label)) in self.instructions.iter().enumerate() {
-                let pc = bytes.len() as u32;
-                changed |= pcs[i] != pc;
-                pcs[i] = pc;
-                let instruction = match label {
-                    Some(label) => {
-                        with_target(*instruction, pcs[label_index(*label)?]).expect("checked above")
-                    }
-                    None => *instruction,
-                };
-                let length = instruction.encode(self.isa, pc, &mut bytes)?;
-                bitmask_bits.push(true);
-                bitmask_bits.extend(std::iter::repeat_n(false, length - 1));
-            }
-            let end = bytes.len() as u32;
-            changed |= pcs[self.instructions.len()] != end;
-            pcs[self.instructions.len()] = end;
-            if !changed {
-                let mut bitmask = vec![0u8; bitmask_bits.len().div_ceil(8)];
-                for (i, _) in bitmask_bits.iter().enumerate().filter(|(_, bit)| **bit) {
-                    bitmask[i / 8] |= 1 << (i % 8);
+            for index in (0..count).filter(|&index| self.instructions[index].1.is_some()) {
+                scratch.clear();
+                let needed = self.resolved(index, &pcs)?.encode(self.isa, pcs[index], &mut scratch)?;
+                if needed > lengths[index] {
+                    lengths[index] = needed;
+                    changed = true;
                 }
-                let jump_table = self
-                    .jump_table
-                    .iter()
-                    .map(|&label| Ok(pcs[label_index(label)?]))
-                    .collect::<Result<Vec<_>, BuildError>>()?;
-                let label_pcs = self
-                    .labels
-                    .iter()
-                    .map(|index| index.map_or(u32::MAX, |i| pcs[i]))
-                    .collect();
-                return Ok(BuiltCode {
-                    code: ProgramCode::new(self.isa, bytes, bitmask, jump_table)?,
-                    label_pcs,
-                });
+            }
+            if !changed {
+                break;
             }
         }
-        Err(BuildError::NoStableLayout)
+        let mut bytes = Vec::with_capacity(pcs[count] as usize);
+        for index in 0..count {
+            self.resolved(index, &pcs)?.encode(self.isa, pcs[index], &mut bytes)?;
+        }
+        let mut bitmask = vec![0u8; bytes.len().div_ceil(8)];
+        for &pc in &pcs[..count] {
+            bitmask[pc as usize / 8] |= 1 << (pc % 8);
+        }
+        let jump_table =
+            self.jump_table.iter().map(|&target| self.target_pc(target, &pcs)).collect::<Result<Vec<_>, _>>()?;
+        let label_pcs = self.labels.iter().map(|index| index.map_or(u32::MAX, |i| pcs[i])).collect();
+        Ok(BuiltCode { code: ProgramCode::new(self.isa, bytes, bitmask, jump_table)?, label_pcs })
     }
 }

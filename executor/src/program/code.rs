@@ -44,11 +44,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8], base: usize) -> Self {
-        Reader {
-            bytes,
-            position: 0,
-            base,
-        }
+        Reader { bytes, position: 0, base }
     }
 
     pub fn offset(&self) -> usize {
@@ -65,11 +61,7 @@ impl<'a> Reader<'a> {
 
     pub fn bytes(&mut self, count: usize, what: &'static str) -> Result<&'a [u8], BlobError> {
         if self.remaining() < count {
-            return Err(self.error(BlobErrorKind::Truncated {
-                what,
-                needed: count,
-                available: self.remaining(),
-            }));
+            return Err(self.error(BlobErrorKind::Truncated { what, needed: count, available: self.remaining() }));
         }
         let slice = &self.bytes[self.position..self.position + count];
         self.position += count;
@@ -86,22 +78,15 @@ impl<'a> Reader<'a> {
                 self.position += length;
                 Ok(value)
             }
-            None if self.remaining() == 0 => Err(self.error(BlobErrorKind::Truncated {
-                what,
-                needed: 1,
-                available: 0,
-            })),
+            None if self.remaining() == 0 => {
+                Err(self.error(BlobErrorKind::Truncated { what, needed: 1, available: 0 }))
+            }
             None => Err(self.error(BlobErrorKind::InvalidVarint { what })),
         }
     }
 }
 
-fn over_limit(
-    reader: &Reader,
-    what: &'static str,
-    value: u64,
-    limit: u64,
-) -> Result<(), BlobError> {
+fn over_limit(reader: &Reader, what: &'static str, value: u64, limit: u64) -> Result<(), BlobError> {
     if value > limit {
         Err(reader.error(BlobErrorKind::OverLimit { what, value, limit }))
     } else {
@@ -111,24 +96,9 @@ fn over_limit(
 
 impl ProgramCode {
     /// Builds program code from its parts, checking the bitmask's length and padding.
-    pub fn new(
-        isa: InstructionSet,
-        code: Vec<u8>,
-        bitmask: Vec<u8>,
-        jump_table: Vec<u32>,
-    ) -> Result<Self, BlobError> {
-        let entry_size = jump_table
-            .iter()
-            .map(|&entry| 4 - entry.leading_zeros() / 8)
-            .max()
-            .unwrap_or(0) as u8;
-        let code = ProgramCode {
-            isa,
-            code,
-            bitmask,
-            jump_table,
-            jump_table_entry_size: entry_size,
-        };
+    pub fn new(isa: InstructionSet, code: Vec<u8>, bitmask: Vec<u8>, jump_table: Vec<u32>) -> Result<Self, BlobError> {
+        let entry_size = jump_table.iter().map(|&entry| 4 - entry.leading_zeros() / 8).max().unwrap_or(0) as u8;
+        let code = ProgramCode { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
         code.check_bitmask(0)?;
         if code.code.len() > MAX_CODE_SIZE as usize {
             return Err(BlobError::new(
@@ -145,49 +115,26 @@ impl ProgramCode {
 
     /// Parses the `deblob` layout from `bytes`, which must be exactly the code section.
     /// `base` is where `bytes` starts in the whole blob (for error offsets).
-    pub(crate) fn parse(
-        isa: InstructionSet,
-        bytes: &[u8],
-        base: usize,
-    ) -> Result<(Self, CodeLayout), BlobError> {
+    pub(crate) fn parse(isa: InstructionSet, bytes: &[u8], base: usize) -> Result<(Self, CodeLayout), BlobError> {
         let mut reader = Reader::new(bytes, base);
         let entry_count = reader.varint("the jump table entry count")?;
-        over_limit(
-            &reader,
-            "the jump table entry count",
-            entry_count.into(),
-            MAX_JUMP_TABLE_ENTRIES.into(),
-        )?;
+        over_limit(&reader, "the jump table entry count", entry_count.into(), MAX_JUMP_TABLE_ENTRIES.into())?;
         let entry_size_offset = reader.offset();
         let entry_size = reader.byte("the jump table entry size")?;
         if entry_size > 4 {
-            return Err(BlobError::new(
-                entry_size_offset,
-                BlobErrorKind::JumpTableEntrySize(entry_size),
-            ));
+            return Err(BlobError::new(entry_size_offset, BlobErrorKind::JumpTableEntrySize(entry_size)));
         }
         let code_length = reader.varint("the code length")?;
-        over_limit(
-            &reader,
-            "the code length",
-            code_length.into(),
-            MAX_CODE_SIZE.into(),
-        )?;
+        over_limit(&reader, "the code length", code_length.into(), MAX_CODE_SIZE.into())?;
 
         let jump_table_offset = reader.offset();
-        let table_bytes =
-            reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
+        let table_bytes = reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
         let jump_table = if entry_size == 0 {
             vec![0; entry_count as usize]
         } else {
             table_bytes
                 .chunks_exact(entry_size as usize)
-                .map(|chunk| {
-                    chunk
-                        .iter()
-                        .rev()
-                        .fold(0u32, |acc, &byte| acc << 8 | u32::from(byte))
-                })
+                .map(|chunk| chunk.iter().rev().fold(0u32, |acc, &byte| acc << 8 | u32::from(byte)))
                 .collect()
         };
         let code_offset = reader.offset();
@@ -198,18 +145,9 @@ impl ProgramCode {
         if reader.remaining() != 0 {
             return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
         }
-        let code = ProgramCode {
-            isa,
-            code,
-            bitmask,
-            jump_table,
-            jump_table_entry_size: entry_size,
-        };
+        let code = ProgramCode { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
         code.check_bitmask(bitmask_offset)?;
-        let layout = CodeLayout {
-            jump_table: jump_table_offset,
-            code: code_offset,
-        };
+        let layout = CodeLayout { jump_table: jump_table_offset, code: code_offset };
         Ok((code, layout))
     }
 
@@ -218,19 +156,12 @@ impl ProgramCode {
         if self.bitmask.len() != expected {
             return Err(BlobError::new(
                 offset,
-                BlobErrorKind::BitmaskLength {
-                    actual: self.bitmask.len(),
-                    expected,
-                    code_length: self.code.len(),
-                },
+                BlobErrorKind::BitmaskLength { actual: self.bitmask.len(), expected, code_length: self.code.len() },
             ));
         }
         let used_bits = self.code.len() % 8;
         if used_bits != 0 && self.bitmask[expected - 1] >> used_bits != 0 {
-            return Err(BlobError::new(
-                offset + expected - 1,
-                BlobErrorKind::BitmaskPadding,
-            ));
+            return Err(BlobError::new(offset + expected - 1, BlobErrorKind::BitmaskPadding));
         }
         Ok(())
     }
@@ -320,15 +251,9 @@ impl ProgramCode {
                     return Err(error(pc, BlobErrorKind::InstructionTooLong { pc }));
                 }
             }
-            let block_start =
-                previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
+            let block_start = previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
             index_of_pc[pc as usize] = instructions.len() as u32;
-            instructions.push(DecodedInstruction {
-                pc,
-                next_pc,
-                instruction,
-                block_start,
-            });
+            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start });
             previous_is_terminator = instruction.is_terminator();
             pc = next_pc;
         }
@@ -341,41 +266,40 @@ impl ProgramCode {
             block_start: false,
         });
 
-        let program = DecodedProgram {
-            isa: self.isa,
-            instructions,
-            index_of_pc,
-            jump_table: self.jump_table.clone(),
-        };
+        let program = DecodedProgram { isa: self.isa, instructions, index_of_pc, jump_table: self.jump_table.clone() };
 
         if strict {
             for decoded in program.instructions() {
                 if let Some(target) = decoded.instruction.branch_target() {
                     if !program.is_block_start(target) {
-                        return Err(error(
-                            decoded.pc,
-                            BlobErrorKind::InvalidBranchTarget {
-                                pc: decoded.pc,
-                                target,
-                            },
-                        ));
+                        return Err(error(decoded.pc, BlobErrorKind::InvalidBranchTarget { pc: decoded.pc, target }));
                     }
                 }
             }
             for (index, &target) in self.jump_table.iter().enumerate() {
                 if !program.is_block_start(target) {
-                    return Err(error(
-                        0,
-                        BlobErrorKind::InvalidJumpTableEntry {
-                            index: index as u32,
-                            target,
-                        },
-                    ));
+                    return Err(error(0, BlobErrorKind::InvalidJumpTableEntry { index: index as u32, target }));
                 }
             }
         }
         Ok(program)
     }
+}
+
+/// Where a dynamic jump goes.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum DynamicJump {
+    /// To `0xffff0000`: execution halts.
+    Halt,
+    /// Through jump table entry `index` to the block at `target`.
+    Jump {
+        /// The jump table index.
+        index: u32,
+        /// The target pc.
+        target: u32,
+    },
+    /// Zero, misaligned, out of range, or not a block start: the guest panics.
+    Invalid,
 }
 
 /// How much [`ProgramCode::decode`] checks up front.
@@ -441,8 +365,7 @@ impl DecodedProgram {
 
     /// Whether `pc` starts a basic block (a valid branch or jump target).
     pub fn is_block_start(&self, pc: u32) -> bool {
-        self.index_of(pc)
-            .is_some_and(|index| self.instructions[index].block_start)
+        self.index_of(pc).is_some_and(|index| self.instructions[index].block_start)
     }
 
     /// The jump table.
@@ -450,22 +373,19 @@ impl DecodedProgram {
         &self.jump_table
     }
 
-    /// Resolves a dynamic jump address (Gray Paper `djump`): `Ok(None)` halts, `Ok(Some(pc))`
-    /// jumps, `Err(())` panics (zero, misaligned, out of range, or not a block start).
+    /// Resolves a dynamic jump address (Gray Paper `djump`).
     #[inline]
-    pub fn resolve_dynamic_jump(&self, address: u32) -> Result<Option<u32>, ()> {
+    pub fn resolve_dynamic_jump(&self, address: u32) -> DynamicJump {
         if address == HALT_ADDRESS {
-            return Ok(None);
+            return DynamicJump::Halt;
         }
         if address == 0 || address % JUMP_TABLE_ALIGNMENT != 0 {
-            return Err(());
+            return DynamicJump::Invalid;
         }
-        match self
-            .jump_table
-            .get((address / JUMP_TABLE_ALIGNMENT - 1) as usize)
-        {
-            Some(&target) if self.is_block_start(target) => Ok(Some(target)),
-            _ => Err(()),
+        let index = address / JUMP_TABLE_ALIGNMENT - 1;
+        match self.jump_table.get(index as usize) {
+            Some(&target) if self.is_block_start(target) => DynamicJump::Jump { index, target },
+            _ => DynamicJump::Invalid,
         }
     }
 

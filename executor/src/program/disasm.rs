@@ -11,7 +11,8 @@
 //!       0: 33 00 00 00 01                load_imm ra, 0x10000
 //! ```
 
-use super::blob::Export;
+use super::asm::container_directives;
+use super::blob::{Export, ProgramBlob};
 use super::code::{DecodedProgram, ProgramCode, Validation};
 use super::isa::Instruction;
 use std::collections::BTreeMap;
@@ -25,6 +26,26 @@ pub fn disassemble(code: &ProgramCode, exports: &[Export], out: &mut impl Write)
     };
     write_header(code, out)?;
     write_instructions(code, &decoded, exports, out)
+}
+
+/// Writes the disassembly of a whole container blob: the code listing preceded by the memory,
+/// data, import and export directives, so that the assembler rebuilds the same blob from it.
+pub fn disassemble_blob(blob: &ProgramBlob, out: &mut impl Write) -> fmt::Result {
+    let code = blob.code();
+    let decoded = match code.decode(Validation::GrayPaper) {
+        Ok(decoded) => decoded,
+        Err(err) => return writeln!(out, "; cannot decode: {err}"),
+    };
+    write_header(code, out)?;
+    out.write_str(&container_directives(blob))?;
+    write_instructions(code, &decoded, blob.exports(), out)
+}
+
+/// [`disassemble_blob`] into a string.
+pub fn disassemble_blob_to_string(blob: &ProgramBlob) -> String {
+    let mut out = String::new();
+    disassemble_blob(blob, &mut out).expect("writing to a String cannot fail");
+    out
 }
 
 fn write_header(code: &ProgramCode, out: &mut impl Write) -> fmt::Result {
@@ -47,17 +68,11 @@ fn write_instructions(
 ) -> fmt::Result {
     let mut notes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for export in exports {
-        notes
-            .entry(export.pc)
-            .or_default()
-            .push(format!("export {}", export.name));
+        notes.entry(export.pc).or_default().push(format!("export {}", export.name));
     }
     for (index, &target) in code.jump_table().iter().enumerate() {
         let address = (index as u32 + 1) * 2;
-        notes
-            .entry(target)
-            .or_default()
-            .push(format!("jump table address {address}"));
+        notes.entry(target).or_default().push(format!("jump table address {address}"));
     }
     for instruction in decoded.instructions() {
         if let Some(target) = instruction.instruction.branch_target() {
@@ -86,11 +101,7 @@ fn write_instructions(
             writeln!(out, "{line}")?;
         }
         if at_end {
-            writeln!(
-                out,
-                "{pc:>8}: {:<29}; end of code: execution past here traps",
-                ""
-            )?;
+            writeln!(out, "{pc:>8}: {:<29}; end of code: execution past here traps", "")?;
             break;
         }
         let raw = &bytes[pc as usize..instruction.next_pc as usize];

@@ -20,9 +20,7 @@ impl BlobError {
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum BlobErrorKind {
     /// The blob ends in the middle of something.
-    #[error(
-        "unexpected end of data while reading {what}: {needed} bytes needed, {available} left"
-    )]
+    #[error("unexpected end of data while reading {what}: {needed} bytes needed, {available} left")]
     Truncated {
         /// What was being read.
         what: &'static str,
@@ -130,9 +128,7 @@ pub enum BlobErrorKind {
         target: u32,
     },
     /// A jump table entry that is not the start of a basic block.
-    #[error(
-        "jump table entry {index} points to pc {target}, which is not the start of a basic block"
-    )]
+    #[error("jump table entry {index} points to pc {target}, which is not the start of a basic block")]
     InvalidJumpTableEntry {
         /// The entry's index.
         index: u32,

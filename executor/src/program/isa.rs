@@ -482,10 +482,7 @@ impl Opcode {
 
     /// Looks an opcode up by its name.
     pub fn from_name(name: &str) -> Option<Opcode> {
-        Opcode::ALL
-            .iter()
-            .copied()
-            .find(|opcode| opcode.name() == name)
+        Opcode::ALL.iter().copied().find(|opcode| opcode.name() == name)
     }
 }
 
@@ -499,10 +496,23 @@ impl Instruction {
     /// The static branch target, for instructions that have one.
     pub fn branch_target(&self) -> Option<u32> {
         match self.args() {
-            Args::Offset(target)
-            | Args::RegImmOffset(_, _, target)
-            | Args::RegRegOffset(_, _, target) => Some(target),
+            Args::Offset(target) | Args::RegImmOffset(_, _, target) | Args::RegRegOffset(_, _, target) => Some(target),
             _ => None,
+        }
+    }
+
+    /// The same instruction with its static branch target replaced (instructions without one
+    /// are returned unchanged).
+    pub fn with_branch_target(self, target: u32) -> Instruction {
+        let args = match self.args() {
+            Args::Offset(_) => Args::Offset(target),
+            Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
+            Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
+            _ => return self,
+        };
+        match self.opcode().and_then(|opcode| Instruction::from_parts(opcode, args)) {
+            Some(instruction) => instruction,
+            None => unreachable!("the operands keep the instruction's own kind"),
         }
     }
 
@@ -574,10 +584,7 @@ impl OperandBytes<'_> {
 /// operand bytes (the Gray Paper's `skip(pc)`).
 #[inline(always)]
 pub fn decode_args(kind: ArgKind, code: &[u8], pc: u32, skip: u32) -> Args {
-    let ops = OperandBytes {
-        code,
-        start: pc as usize + 1,
-    };
+    let ops = OperandBytes { code, start: pc as usize + 1 };
     let rel = |offset: u32| pc.wrapping_add(offset);
     match kind {
         ArgKind::NoArgs => Args::NoArgs(),
@@ -601,31 +608,20 @@ pub fn decode_args(kind: ArgKind, code: &[u8], pc: u32, skip: u32) -> Args {
             }
         }
         ArgKind::RegReg => Args::RegReg(ops.low_reg(0), ops.high_reg(0)),
-        ArgKind::RegRegImm => Args::RegRegImm(
-            ops.low_reg(0),
-            ops.high_reg(0),
-            ops.imm(1, skip.saturating_sub(1).min(4)),
-        ),
-        ArgKind::RegRegOffset => Args::RegRegOffset(
-            ops.low_reg(0),
-            ops.high_reg(0),
-            rel(ops.imm(1, skip.saturating_sub(1).min(4))),
-        ),
+        ArgKind::RegRegImm => {
+            Args::RegRegImm(ops.low_reg(0), ops.high_reg(0), ops.imm(1, skip.saturating_sub(1).min(4)))
+        }
+        ArgKind::RegRegOffset => {
+            Args::RegRegOffset(ops.low_reg(0), ops.high_reg(0), rel(ops.imm(1, skip.saturating_sub(1).min(4))))
+        }
         ArgKind::RegRegImmImm => {
             let lx = u32::from(ops.byte(1) & 7).min(4);
             let ly = skip.saturating_sub(lx + 2).min(4);
-            Args::RegRegImmImm(
-                ops.low_reg(0),
-                ops.high_reg(0),
-                ops.imm(2, lx),
-                ops.imm(2 + lx as usize, ly),
-            )
+            Args::RegRegImmImm(ops.low_reg(0), ops.high_reg(0), ops.imm(2, lx), ops.imm(2 + lx as usize, ly))
         }
-        ArgKind::RegRegReg => Args::RegRegReg(
-            Reg::from_nibble_clamped(ops.byte(1) & 0xf),
-            ops.low_reg(0),
-            ops.high_reg(0),
-        ),
+        ArgKind::RegRegReg => {
+            Args::RegRegReg(Reg::from_nibble_clamped(ops.byte(1) & 0xf), ops.low_reg(0), ops.high_reg(0))
+        }
     }
 }
 
@@ -637,12 +633,10 @@ pub fn decode_instruction(isa: InstructionSet, code: &[u8], pc: u32, skip: u32) 
         return Instruction::trap();
     };
     match isa.opcode(raw) {
-        Some(opcode) => {
-            match Instruction::from_parts(opcode, decode_args(opcode.kind(), code, pc, skip)) {
-                Some(instruction) => instruction,
-                None => unreachable!("decode_args returns operands of the opcode's own kind"),
-            }
-        }
+        Some(opcode) => match Instruction::from_parts(opcode, decode_args(opcode.kind(), code, pc, skip)) {
+            Some(instruction) => instruction,
+            None => unreachable!("decode_args returns operands of the opcode's own kind"),
+        },
         None => Instruction::invalid(raw),
     }
 }
@@ -684,26 +678,16 @@ pub struct EncodeError {
 impl Instruction {
     /// Appends the instruction's shortest encoding, assuming it is placed at `pc` (branch
     /// offsets are relative to it), and returns the number of bytes written.
-    pub fn encode(
-        &self,
-        isa: InstructionSet,
-        pc: u32,
-        out: &mut Vec<u8>,
-    ) -> Result<usize, EncodeError> {
+    pub fn encode(&self, isa: InstructionSet, pc: u32, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
         let opcode = match self.opcode() {
             Some(opcode) => opcode,
             None => {
-                let Instruction::invalid(raw) = *self else {
-                    unreachable!()
-                };
+                let Instruction::invalid(raw) = *self else { unreachable!() };
                 out.push(raw);
                 return Ok(1);
             }
         };
-        let raw = opcode.to_raw(isa).ok_or(EncodeError {
-            name: opcode.name(),
-            isa,
-        })?;
+        let raw = opcode.to_raw(isa).ok_or(EncodeError { name: opcode.name(), isa })?;
         let start = out.len();
         out.push(raw);
         let rel = |target: u32| target.wrapping_sub(pc);
@@ -711,11 +695,7 @@ impl Instruction {
         match self.args() {
             Args::NoArgs() => {}
             Args::Imm(x) | Args::Offset(x) => {
-                let x = if matches!(self.args(), Args::Offset(_)) {
-                    rel(x)
-                } else {
-                    x
-                };
+                let x = if matches!(self.args(), Args::Offset(_)) { rel(x) } else { x };
                 push_imm(out, x, imm_length(x));
             }
             Args::RegImm64(reg, value) => {
@@ -733,11 +713,7 @@ impl Instruction {
                 push_imm(out, x, imm_length(x));
             }
             Args::RegImmImm(reg, x, y) | Args::RegImmOffset(reg, x, y) => {
-                let y = if matches!(self.args(), Args::RegImmOffset(..)) {
-                    rel(y)
-                } else {
-                    y
-                };
+                let y = if matches!(self.args(), Args::RegImmOffset(..)) { rel(y) } else { y };
                 let lx = imm_length(x);
                 out.push(reg as u8 | (lx as u8) << 4);
                 push_imm(out, x, lx);
@@ -788,9 +764,7 @@ impl fmt::Display for Instruction {
         let name = match self.opcode() {
             Some(opcode) => opcode.name(),
             None => {
-                let Instruction::invalid(raw) = *self else {
-                    unreachable!()
-                };
+                let Instruction::invalid(raw) = *self else { unreachable!() };
                 return write!(f, "invalid {raw}");
             }
         };
@@ -852,11 +826,7 @@ fn parse_u64_imm(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => match text.strip_prefix('-') {
-            Some(digits) => digits
-                .parse::<u64>()
-                .ok()
-                .filter(|v| *v <= 1 << 63)
-                .map(u64::wrapping_neg),
+            Some(digits) => digits.parse::<u64>().ok().filter(|v| *v <= 1 << 63).map(u64::wrapping_neg),
             None => text.parse().ok(),
         },
     }
@@ -888,11 +858,7 @@ impl ArgKind {
 
     /// Parses comma-separated operand text in the form [`Instruction`]'s `Display` prints.
     pub fn parse_args(self, text: &str) -> Option<Args> {
-        let ops: Vec<&str> = if text.trim().is_empty() {
-            Vec::new()
-        } else {
-            text.split(',').map(str::trim).collect()
-        };
+        let ops: Vec<&str> = if text.trim().is_empty() { Vec::new() } else { text.split(',').map(str::trim).collect() };
         let reg = |i: usize| Reg::parse(ops[i]);
         let imm = |i: usize| parse_u32_imm(ops[i]);
         let target = |i: usize| parse_target(ops[i]);
@@ -943,16 +909,11 @@ impl Instruction {
                     got: operands.trim().to_string(),
                 });
         }
-        let opcode = Opcode::from_name(name)
-            .ok_or_else(|| ParseError::UnknownInstruction(name.to_string()))?;
+        let opcode = Opcode::from_name(name).ok_or_else(|| ParseError::UnknownInstruction(name.to_string()))?;
         let kind = opcode.kind();
-        kind.parse_args(operands)
-            .and_then(|args| Instruction::from_parts(opcode, args))
-            .ok_or_else(|| ParseError::BadOperands {
-                name: opcode.name(),
-                expected: kind.describe(),
-                got: operands.trim().to_string(),
-            })
+        kind.parse_args(operands).and_then(|args| Instruction::from_parts(opcode, args)).ok_or_else(|| {
+            ParseError::BadOperands { name: opcode.name(), expected: kind.describe(), got: operands.trim().to_string() }
+        })
     }
 }
 
@@ -974,14 +935,8 @@ mod tests {
         }
         assert_eq!(InstructionSet::ReviveV1.opcode(2), None);
         assert_eq!(InstructionSet::JamV1.opcode(2), Some(Opcode::unlikely));
-        assert_eq!(
-            InstructionSet::ReviveV1.opcode(102),
-            Some(Opcode::count_set_bits_64)
-        );
-        assert_eq!(
-            InstructionSet::JamV1.opcode(101),
-            Some(Opcode::count_set_bits_64)
-        );
+        assert_eq!(InstructionSet::ReviveV1.opcode(102), Some(Opcode::count_set_bits_64));
+        assert_eq!(InstructionSet::JamV1.opcode(101), Some(Opcode::count_set_bits_64));
     }
 
     #[test]
@@ -994,10 +949,7 @@ mod tests {
         );
         // r0 = 0x10000 (three immediate bytes)
         let code = [51, 0, 0, 0, 1];
-        assert_eq!(
-            decode_instruction(InstructionSet::ReviveV1, &code, 0, 4),
-            Instruction::load_imm(Reg::RA, 0x10000)
-        );
+        assert_eq!(decode_instruction(InstructionSet::ReviveV1, &code, 0, 4), Instruction::load_imm(Reg::RA, 0x10000));
         // i32 r0 = r0 + -1
         let code = [131, 0, 0xff];
         assert_eq!(
@@ -1005,41 +957,21 @@ mod tests {
             Instruction::add_imm_32(Reg::RA, Reg::RA, u32::MAX)
         );
         // Past the end of the code: trap.
-        assert_eq!(
-            decode_instruction(InstructionSet::ReviveV1, &code, 3, 0),
-            Instruction::trap()
-        );
+        assert_eq!(decode_instruction(InstructionSet::ReviveV1, &code, 3, 0), Instruction::trap());
         // Undefined opcode.
-        assert_eq!(
-            decode_instruction(InstructionSet::ReviveV1, &[2], 0, 0),
-            Instruction::invalid(2)
-        );
+        assert_eq!(decode_instruction(InstructionSet::ReviveV1, &[2], 0, 0), Instruction::invalid(2));
     }
 
     #[test]
     fn operands_past_the_end_read_as_zero_and_registers_clamp() {
         // load_imm r12 (nibble 15 clamps), immediate truncated by the end of the code.
         let code = [51, 0x0f, 0x80];
-        assert_eq!(
-            decode_instruction(InstructionSet::ReviveV1, &code, 0, 3),
-            Instruction::load_imm(Reg::A5, 0x80)
-        );
+        assert_eq!(decode_instruction(InstructionSet::ReviveV1, &code, 0, 3), Instruction::load_imm(Reg::A5, 0x80));
     }
 
     #[test]
     fn encode_decode_text_round_trip_for_every_opcode() {
-        let samples = [
-            0u32,
-            1,
-            0x7f,
-            0x80,
-            0xff,
-            0x1234,
-            0xffff_ff80,
-            0x0012_3456,
-            0x8000_0000,
-            u32::MAX,
-        ];
+        let samples = [0u32, 1, 0x7f, 0x80, 0xff, 0x1234, 0xffff_ff80, 0x0012_3456, 0x8000_0000, u32::MAX];
         for isa in InstructionSet::ALL {
             for &opcode in Opcode::ALL {
                 if opcode.to_raw(isa).is_none() {
@@ -1049,11 +981,7 @@ mod tests {
                     let y = samples[(i * 7 + 3) % samples.len()];
                     let pc = 0x100;
                     let target = x.wrapping_add(pc);
-                    let (r1, r2, r3) = (
-                        Reg::ALL[i % 13],
-                        Reg::ALL[(i + 5) % 13],
-                        Reg::ALL[(i + 11) % 13],
-                    );
+                    let (r1, r2, r3) = (Reg::ALL[i % 13], Reg::ALL[(i + 5) % 13], Reg::ALL[(i + 11) % 13]);
                     let args = match opcode.kind() {
                         ArgKind::NoArgs => Args::NoArgs(),
                         ArgKind::Imm => Args::Imm(x),
@@ -1084,14 +1012,8 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_problem() {
-        assert!(matches!(
-            Instruction::parse("frobnicate a0"),
-            Err(ParseError::UnknownInstruction(_))
-        ));
+        assert!(matches!(Instruction::parse("frobnicate a0"), Err(ParseError::UnknownInstruction(_))));
         let err = Instruction::parse("add_32 a0, a1").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`add_32` takes three registers; got `a0, a1`"
-        );
+        assert_eq!(err.to_string(), "`add_32` takes three registers; got `a0, a1`");
     }
 }

@@ -129,13 +129,8 @@ mod tests {
     #[test]
     fn matches_polkavm_placement() {
         // The same placement PolkaVM computes for one byte of each region with 4 KiB pages.
-        let map = MemoryMap::new(MemoryConfig {
-            ro_data_size: 1,
-            rw_data_size: 1,
-            stack_size: 1,
-            aux_data_size: 0,
-        })
-        .unwrap();
+        let map =
+            MemoryMap::new(MemoryConfig { ro_data_size: 1, rw_data_size: 1, stack_size: 1, aux_data_size: 0 }).unwrap();
         assert_eq!(map.ro_data_address, 0x10000);
         assert_eq!(map.ro_data_size, 0x1000);
         assert_eq!(map.rw_data_address, 0x30000);
@@ -153,16 +148,7 @@ mod tests {
     #[test]
     fn rejects_memory_that_does_not_fit() {
         let max = ((1u64 << 32) - 5 * u64::from(REGION_ALIGNMENT)) as u32;
-        assert!(MemoryMap::new(MemoryConfig {
-            ro_data_size: max,
-            ..Default::default()
-        })
-        .is_ok());
-        assert!(MemoryMap::new(MemoryConfig {
-            ro_data_size: max,
-            stack_size: 1,
-            ..Default::default()
-        })
-        .is_err());
+        assert!(MemoryMap::new(MemoryConfig { ro_data_size: max, ..Default::default() }).is_ok());
+        assert!(MemoryMap::new(MemoryConfig { ro_data_size: max, stack_size: 1, ..Default::default() }).is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! * [`ProgramCode`] / [`DecodedProgram`]: the code section and its one-time decoding;
 //! * [`MemoryMap`]: where a container program's memory lives.
 
+pub mod asm;
 pub mod blob;
 pub mod builder;
 pub mod code;
@@ -18,8 +19,8 @@ pub mod reg;
 pub mod varint;
 
 pub use blob::{Export, ProgramBlob, ProgramBlobBuilder};
-pub use builder::{BuildError, BuiltCode, CodeBuilder, Label};
-pub use code::{DecodedInstruction, DecodedProgram, ProgramCode, Validation, HALT_ADDRESS};
+pub use builder::{BuildError, BuiltCode, CodeBuilder, Label, Target};
+pub use code::{DecodedInstruction, DecodedProgram, DynamicJump, ProgramCode, Validation, HALT_ADDRESS};
 pub use error::{BlobError, BlobErrorKind};
 pub use isa::{sext, ArgKind, Args, Instruction, InstructionSet, InstructionVisitor, Opcode};
 pub use memory_map::{MemoryConfig, MemoryMap, PAGE_SIZE};

@@ -39,9 +39,9 @@ impl RawProgram {
     /// Decodes the code with the Gray Paper's run-time checks (invalid targets panic when
     /// taken rather than being rejected up front).
     pub fn decode(&self) -> DecodedProgram {
-        self.code.decode(Validation::GrayPaper).expect(
-            "lenient decoding only fails on structural errors, which parsing already rejected",
-        )
+        self.code
+            .decode(Validation::GrayPaper)
+            .expect("lenient decoding only fails on structural errors, which parsing already rejected")
     }
 }
 
@@ -54,18 +54,10 @@ mod tests {
     #[test]
     fn parses_a_conformance_vector_program() {
         // inst_add_32: `i32 r9 = r7 + r8`
-        let program =
-            RawProgram::parse(&[0, 0, 3, 190, 135, 9, 1], InstructionSet::ReviveV1).unwrap();
+        let program = RawProgram::parse(&[0, 0, 3, 190, 135, 9, 1], InstructionSet::ReviveV1).unwrap();
         let decoded = program.decode();
-        assert_eq!(
-            decoded.instructions()[0].instruction,
-            Instruction::add_32(Reg::A2, Reg::A0, Reg::A1)
-        );
-        assert_eq!(
-            decoded.instructions()[1].pc,
-            3,
-            "sentinel trap past the end"
-        );
+        assert_eq!(decoded.instructions()[0].instruction, Instruction::add_32(Reg::A2, Reg::A0, Reg::A1));
+        assert_eq!(decoded.instructions()[1].pc, 3, "sentinel trap past the end");
         assert_eq!(program.to_bytes(), [0, 0, 3, 190, 135, 9, 1]);
     }
 

@@ -1,7 +1,7 @@
 //! `pvm disasm BLOB`
 
-use super::load::{load, parse_isa};
-use pvm_executor::program::disasm::disassemble_to_string;
+use super::load::{load, parse_isa, LoadedProgram};
+use pvm_executor::program::disasm::{disassemble_blob_to_string, disassemble_to_string};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,10 +15,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let program = load(&args.blob, args.isa)?;
-    print!(
-        "{}",
-        disassemble_to_string(program.code(), program.exports())
-    );
+    match load(&args.blob, args.isa)? {
+        LoadedProgram::Container(blob) => print!("{}", disassemble_blob_to_string(&blob)),
+        LoadedProgram::Raw(raw) => print!("{}", disassemble_to_string(raw.code(), &[])),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
 //! Reading program files: a PolkaVM container blob, or a Gray Paper raw blob.
 
-use pvm_executor::program::{Export, InstructionSet, ProgramBlob, ProgramCode, RawProgram};
+use pvm_executor::program::{InstructionSet, ProgramBlob, RawProgram};
 use std::path::Path;
 
 /// A program file as loaded from disk.
@@ -11,30 +11,11 @@ pub enum LoadedProgram {
     Raw(RawProgram),
 }
 
-impl LoadedProgram {
-    pub fn code(&self) -> &ProgramCode {
-        match self {
-            LoadedProgram::Container(blob) => blob.code(),
-            LoadedProgram::Raw(raw) => raw.code(),
-        }
-    }
-
-    pub fn exports(&self) -> &[Export] {
-        match self {
-            LoadedProgram::Container(blob) => blob.exports(),
-            LoadedProgram::Raw(_) => &[],
-        }
-    }
-}
-
 /// Reads a file; files starting with `PVM\0` are container blobs, others raw blobs decoded with `raw_isa`.
 pub fn load(path: &Path, raw_isa: InstructionSet) -> Result<LoadedProgram, String> {
-    let bytes =
-        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     if bytes.starts_with(b"PVM\0") {
-        ProgramBlob::parse(&bytes)
-            .map(LoadedProgram::Container)
-            .map_err(|err| format!("{}: {err}", path.display()))
+        ProgramBlob::parse(&bytes).map(LoadedProgram::Container).map_err(|err| format!("{}: {err}", path.display()))
     } else {
         RawProgram::parse(&bytes, raw_isa)
             .map(LoadedProgram::Raw)

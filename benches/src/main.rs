@@ -1,0 +1,173 @@
+//! The comparison runner: every benchmark program on every VM, four phases each.
+//!
+//! ```text
+//! cargo run --release -p pvm-benches -- [--quick] [--filter NAME] [--vm NAME] [--json PATH]
+//! ```
+
+use clap::Parser;
+use pvm_benches::manifest;
+use pvm_benches::measure::{measure, memory_per_instance, Budget, Phase};
+use pvm_benches::report::{markdown, splice, Results, RunInfo};
+use pvm_benches::vms;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Compare our executor with wasmtime, PolkaVM and native code on the same programs")]
+struct Args {
+    /// Small sizes and short sampling: finishes in minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Only programs whose name contains this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only VMs whose name contains this.
+    #[arg(long)]
+    vm: Option<String>,
+    /// Also write one JSON record per (program, vm, phase) here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The markdown file whose VM comparison section is rewritten.
+    #[arg(long, default_value_os_t = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md"))]
+    output: PathBuf,
+    /// Print only; do not touch the markdown file.
+    #[arg(long)]
+    no_write: bool,
+    /// The program manifest.
+    #[arg(long, default_value_os_t = manifest::default_manifest_path())]
+    manifest: PathBuf,
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+fn today() -> String {
+    // Days since the epoch to a civil date (UTC), without a date crate.
+    let days =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let programs = match manifest::load(&args.manifest, args.quick) {
+        Ok(programs) => programs,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let programs: Vec<_> =
+        programs.into_iter().filter(|p| args.filter.as_ref().is_none_or(|f| p.name.contains(f.as_str()))).collect();
+    let (all_vms, notes) = vms::all();
+    let vms: Vec<_> =
+        all_vms.into_iter().filter(|vm| args.vm.as_ref().is_none_or(|f| vm.name().contains(f.as_str()))).collect();
+
+    let scale = if args.quick { 1 } else { 4 };
+    let budget = |phase: Phase| match phase {
+        Phase::Execute | Phase::Oneshot => {
+            Budget { time: Duration::from_millis(300 * scale), min_samples: 3, max_samples: 50 }
+        }
+        Phase::Compile => Budget { time: Duration::from_millis(200 * scale), min_samples: 5, max_samples: 200 },
+        Phase::Instantiate => Budget { time: Duration::from_millis(100 * scale), min_samples: 10, max_samples: 2000 },
+    };
+
+    let mut results = Results { notes, ..Default::default() };
+    results.vms = vms.iter().map(|vm| vm.name().to_string()).collect();
+    results.programs = programs.iter().map(|p| p.name.clone()).collect();
+    for program in &programs {
+        results.args.insert(program.name.clone(), program.size.arg);
+        for vm in &vms {
+            for phase in Phase::ALL {
+                if phase != Phase::Execute && !vm.has_setup_phases() {
+                    continue;
+                }
+                match measure(vm.as_ref(), program, phase, budget(phase)) {
+                    Ok(stats) => {
+                        println!(
+                            "{:<14} {:<24} {:<12} median {:>10}  [{} .. {}]  n={}",
+                            program.name,
+                            vm.name(),
+                            phase.name(),
+                            pvm_benches::report::format_seconds(stats.median.as_secs_f64()),
+                            pvm_benches::report::format_seconds(stats.min.as_secs_f64()),
+                            pvm_benches::report::format_seconds(stats.max.as_secs_f64()),
+                            stats.samples
+                        );
+                        results.cells.insert((program.name.clone(), vm.name().to_string(), phase), stats);
+                    }
+                    Err(err) => {
+                        let message = format!("{} / {} / {}: {err}", program.name, vm.name(), phase.name());
+                        eprintln!("error: {message}");
+                        results.errors.push(message);
+                        break;
+                    }
+                }
+            }
+            if vm.has_setup_phases() {
+                if let Ok(compiled) = vm.compile(program) {
+                    match memory_per_instance(compiled.as_ref(), 16) {
+                        Ok(Some(bytes)) => {
+                            results.memory.insert((program.name.clone(), vm.name().to_string()), bytes);
+                        }
+                        Ok(None) => {}
+                        Err(err) => results.errors.push(format!("{} / {} / memory: {err}", program.name, vm.name())),
+                    }
+                }
+            }
+        }
+    }
+
+    let command =
+        format!("cargo run --release -p pvm-benches -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+    let info = RunInfo {
+        command: command.trim_end().to_string(),
+        date: today(),
+        machine: machine(),
+        mode: if args.quick { "quick" } else { "full" },
+    };
+    let section = markdown(&results, &info);
+    println!("\n{section}");
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&results.records()).expect("records serialize");
+        if let Err(err) = std::fs::write(path, json) {
+            eprintln!("error: cannot write {}: {err}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if !args.no_write {
+        let existing = std::fs::read_to_string(&args.output).unwrap_or_default();
+        if let Err(err) = std::fs::write(&args.output, splice(&existing, &section)) {
+            eprintln!("error: cannot write {}: {err}", args.output.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {}", args.output.display());
+    }
+    if results.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} cells failed; see above", results.errors.len());
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,89 @@
+//! The executor's error types.
+
+use crate::instance::{Exit, PanicReason};
+use crate::memory::MemoryAccessError;
+use crate::program::BlobError;
+
+/// An error from the executor's API (as opposed to a guest's own failure, which is an
+/// [`Exit`]).
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum Error {
+    /// The program could not be loaded.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// The configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The chosen backend does not run here.
+    #[error("the {0} backend is not available on this platform")]
+    BackendUnavailable(&'static str),
+    /// No export has that name.
+    #[error("the program has no export named `{0}`")]
+    UnknownExport(String),
+    /// More arguments than argument registers.
+    #[error("{0} arguments given, but at most 6 fit in the argument registers A0..A5")]
+    TooManyArguments(usize),
+    /// `run` was called with nothing to run.
+    #[error("the instance has nothing to run: it finished, or no call was prepared")]
+    NotRunnable,
+    /// A pc that is not an instruction.
+    #[error("pc {0} is not the start of an instruction")]
+    InvalidPc(u32),
+    /// A memory mapping the program cannot have.
+    #[error("cannot map memory: {0}")]
+    Mapping(&'static str),
+    /// A host-side access to guest memory failed.
+    #[error(transparent)]
+    Memory(#[from] MemoryAccessError),
+}
+
+/// Why [`Instance::call`](crate::Instance::call) did not return a value.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum CallError {
+    /// The call could not be set up or run.
+    #[error(transparent)]
+    Setup(#[from] Error),
+    /// The guest panicked.
+    #[error("the guest panicked at pc {pc}: {reason}")]
+    Panic {
+        /// Where.
+        pc: u32,
+        /// Why.
+        reason: PanicReason,
+    },
+    /// The guest ran out of gas.
+    #[error("the guest ran out of gas at pc {pc}")]
+    OutOfGas {
+        /// The block it could not pay for.
+        pc: u32,
+    },
+    /// The guest touched memory it may not.
+    #[error("the guest page-faulted at pc {pc} on page 0x{address:08x}")]
+    PageFault {
+        /// Where.
+        pc: u32,
+        /// The page.
+        address: u32,
+    },
+    /// The guest called a host function and nothing handles host calls.
+    #[error("the guest called host function {index} (`{name}`) and no host functions are registered")]
+    UnhandledHostCall {
+        /// The import index.
+        index: u32,
+        /// The import's name, if the program names it.
+        name: String,
+    },
+}
+
+impl CallError {
+    /// Builds the error for a guest exit that is not a normal return.
+    pub fn from_exit(exit: Exit, pc: u32, import_name: impl FnOnce(u32) -> String) -> Option<CallError> {
+        match exit {
+            Exit::Halt => None,
+            Exit::Panic(reason) => Some(CallError::Panic { pc, reason }),
+            Exit::OutOfGas => Some(CallError::OutOfGas { pc }),
+            Exit::PageFault(address) => Some(CallError::PageFault { pc, address }),
+            Exit::HostCall(index) => Some(CallError::UnhandledHostCall { index, name: import_name(index) }),
+        }
+    }
+}

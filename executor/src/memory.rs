@@ -1,0 +1,426 @@
+//! Guest memory semantics, and the interpreter's plain-`Vec` implementation of them.
+//!
+//! Memory is a set of page-aligned regions, each read-only or read-write. An access is all or
+//! nothing: if any byte of it is below 64 KiB the guest panics; otherwise if any byte is not
+//! accessible (or not writable, for a store) it page-faults at the page holding the first such
+//! byte, and nothing is written. The compiled backend reproduces exactly these results.
+
+use crate::program::memory_map::{align_up, LOWEST_ACCESSIBLE_ADDRESS};
+use crate::program::{MemoryMap, PAGE_SIZE};
+
+/// Why a guest memory access failed.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Fault {
+    /// The access touched the lowest 64 KiB: the guest panics.
+    Panic,
+    /// The access touched an inaccessible (or, for a store, read-only) page at this address.
+    PageFault(u32),
+}
+
+/// A host-side access to guest memory that failed.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("guest memory access of {length} bytes at 0x{address:08x} failed: {reason}")]
+pub struct MemoryAccessError {
+    /// The start of the access.
+    pub address: u32,
+    /// Its length.
+    pub length: usize,
+    /// Why it failed.
+    pub reason: MemoryAccessReason,
+}
+
+/// Why a host-side memory access failed.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum MemoryAccessReason {
+    /// Part of the range is below 64 KiB.
+    #[error("the range reaches below 0x10000")]
+    BelowMinimum,
+    /// Part of the range is not mapped (or not writable, for a write).
+    #[error("page 0x{0:08x} is not accessible")]
+    Inaccessible(u32),
+    /// The range wraps around the end of the 32-bit address space.
+    #[error("the range wraps around the end of the address space")]
+    Wraps,
+}
+
+/// One page-aligned region of accessible memory.
+#[derive(Clone, Debug)]
+struct Region {
+    base: u32,
+    /// Accessible bytes; the length is a multiple of the page size.
+    data: Vec<u8>,
+    writable: bool,
+}
+
+impl Region {
+    #[inline(always)]
+    fn offset(&self, address: u32, length: usize) -> Option<usize> {
+        let offset = address.wrapping_sub(self.base) as usize;
+        (offset + length <= self.data.len()).then_some(offset)
+    }
+
+    fn end(&self) -> u64 {
+        u64::from(self.base) + self.data.len() as u64
+    }
+}
+
+/// The initial contents of a container program's memory, to build and reset an instance.
+#[derive(Clone, Debug)]
+pub struct MemoryImage {
+    /// Where everything goes.
+    pub map: MemoryMap,
+    /// Initial read-only data.
+    pub ro_data: Vec<u8>,
+    /// Initial read-write data.
+    pub rw_data: Vec<u8>,
+}
+
+/// Heap bookkeeping for container programs.
+#[derive(Copy, Clone, Debug)]
+struct Heap {
+    region: usize,
+    base: u32,
+    top: u32,
+    max_top: u64,
+}
+
+/// Guest memory held in ordinary vectors (the interpreter's memory).
+#[derive(Clone, Debug, Default)]
+pub struct GuestMemory {
+    /// Ordered by how often programs touch them (stack first), not by address.
+    regions: Vec<Region>,
+    heap: Option<Heap>,
+    /// The region the last guest access hit: tried first, since programs tend to work on one
+    /// region (the stack, or a data array) for a while.
+    hot: usize,
+}
+
+/// Whether some byte of `[address, address + length)`, taken modulo 2^32, is below 64 KiB.
+fn touches_low_memory(address: u32, length: usize) -> bool {
+    length > 0 && (address < LOWEST_ACCESSIBLE_ADDRESS || u64::from(address) + length as u64 > 1 << 32)
+}
+
+impl GuestMemory {
+    /// Memory laid out as a container program expects: read-only data, read-write data (the
+    /// heap grows from it), stack, and auxiliary data.
+    pub fn from_image(image: &MemoryImage) -> GuestMemory {
+        let map = &image.map;
+        let region = |base: u32, size: u32, init: &[u8], writable: bool| {
+            let mut data = vec![0; size as usize];
+            data[..init.len()].copy_from_slice(init);
+            Region { base, data, writable }
+        };
+        let mut regions = Vec::with_capacity(4);
+        regions.push(region(map.stack_address_low, map.stack_size(), &[], true));
+        let rw_index = regions.len();
+        regions.push(region(map.rw_data_address, map.rw_data_size, &image.rw_data, true));
+        regions.push(region(map.ro_data_address, map.ro_data_size, &image.ro_data, false));
+        regions.push(region(map.aux_data_address, map.aux_data_size, &[], false));
+        regions.retain(|region| !region.data.is_empty() || region.writable);
+        GuestMemory {
+            regions,
+            hot: 0,
+            heap: Some(Heap {
+                region: rw_index,
+                base: map.heap_base,
+                top: map.heap_base,
+                max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
+            }),
+        }
+    }
+
+    /// Empty memory, to be filled with [`GuestMemory::map`] (raw programs).
+    pub fn empty() -> GuestMemory {
+        GuestMemory::default()
+    }
+
+    /// Makes `[address, address + length)` accessible (zero-filled), both page-aligned.
+    /// Pages that are already accessible keep their contents and get the new protection.
+    pub fn map(&mut self, address: u32, length: u32, writable: bool) -> Result<(), &'static str> {
+        if self.heap.is_some() {
+            return Err("a container program's memory layout is fixed; only raw programs map pages");
+        }
+        if address % PAGE_SIZE != 0 || length % PAGE_SIZE != 0 {
+            return Err("the address and length must be multiples of the page size");
+        }
+        if u64::from(address) + u64::from(length) > 1 << 32 {
+            return Err("the range does not fit in the 32-bit address space");
+        }
+        if length == 0 {
+            return Ok(());
+        }
+        // Split the range into pages, keep existing contents, and rebuild the affected
+        // regions; merging neighbours with the same protection keeps lookups short.
+        let mut pages: Vec<(u32, bool, Vec<u8>)> = Vec::new();
+        let start = address;
+        let end = u64::from(address) + u64::from(length);
+        let mut remaining = Vec::new();
+        for region in std::mem::take(&mut self.regions) {
+            let overlaps = u64::from(region.base) < end && region.end() > u64::from(start);
+            if !overlaps {
+                remaining.push(region);
+                continue;
+            }
+            for (i, page) in region.data.chunks(PAGE_SIZE as usize).enumerate() {
+                let page_address = region.base + i as u32 * PAGE_SIZE;
+                let inside = page_address >= start && u64::from(page_address) < end;
+                pages.push((page_address, if inside { writable } else { region.writable }, page.to_vec()));
+            }
+        }
+        let mut page = u64::from(start);
+        while page < end {
+            if !pages.iter().any(|(a, _, _)| u64::from(*a) == page) {
+                pages.push((page as u32, writable, vec![0; PAGE_SIZE as usize]));
+            }
+            page += u64::from(PAGE_SIZE);
+        }
+        pages.sort_by_key(|(address, _, _)| *address);
+        for (page_address, page_writable, data) in pages {
+            match remaining.last_mut() {
+                Some(last) if last.end() == u64::from(page_address) && last.writable == page_writable => {
+                    last.data.extend_from_slice(&data);
+                }
+                _ => remaining.push(Region { base: page_address, data, writable: page_writable }),
+            }
+        }
+        remaining.sort_by_key(|region| region.base);
+        self.regions = remaining;
+        Ok(())
+    }
+
+    /// Restores a container program's memory to `image` (zeroes the stack, reloads data,
+    /// shrinks the heap back).
+    pub fn reset(&mut self, image: &MemoryImage) {
+        *self = GuestMemory::from_image(image);
+    }
+
+    #[inline(always)]
+    fn find(&self, address: u32, length: usize) -> Option<(usize, usize)> {
+        for (index, region) in self.regions.iter().enumerate() {
+            if let Some(offset) = region.offset(address, length) {
+                return Some((index, offset));
+            }
+        }
+        None
+    }
+
+    fn byte_accessible(&self, address: u32, write: bool) -> bool {
+        self.regions.iter().any(|region| region.offset(address, 1).is_some() && (region.writable || !write))
+    }
+
+    /// Classifies a failed access; `None` if the access is fine after all (it spans regions).
+    #[cold]
+    fn classify(&self, address: u32, length: usize, write: bool) -> Option<Fault> {
+        if touches_low_memory(address, length) {
+            return Some(Fault::Panic);
+        }
+        (0..length as u32)
+            .map(|i| address.wrapping_add(i))
+            .find(|&byte| !self.byte_accessible(byte, write))
+            .map(|byte| Fault::PageFault(byte & !(PAGE_SIZE - 1)))
+    }
+
+    /// Loads `N` bytes as a guest load instruction does.
+    #[inline(always)]
+    pub fn load<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
+            if let Some(region) = self.regions.get(self.hot) {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(bytes) = region.data.get(offset..offset + N) {
+                    return Ok(bytes.try_into().expect("N bytes"));
+                }
+            }
+            for (index, region) in self.regions.iter().enumerate() {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(bytes) = region.data.get(offset..offset + N) {
+                    self.hot = index;
+                    return Ok(bytes.try_into().expect("N bytes"));
+                }
+            }
+        }
+        self.load_slow(address)
+    }
+
+    #[cold]
+    fn load_slow<const N: usize>(&self, address: u32) -> Result<[u8; N], Fault> {
+        if let Some(fault) = self.classify(address, N, false) {
+            return Err(fault);
+        }
+        let mut out = [0; N];
+        for (i, byte) in out.iter_mut().enumerate() {
+            let (index, offset) = self.find(address.wrapping_add(i as u32), 1).expect("classified as accessible");
+            *byte = self.regions[index].data[offset];
+        }
+        Ok(out)
+    }
+
+    /// Stores `N` bytes as a guest store instruction does: all or nothing.
+    #[inline(always)]
+    pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
+            if let Some(region) = self.regions.get_mut(self.hot) {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let (true, Some(target)) = (region.writable, region.data.get_mut(offset..offset + N)) {
+                    target.copy_from_slice(&bytes);
+                    return Ok(());
+                }
+            }
+            for (index, region) in self.regions.iter_mut().enumerate() {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(target) = region.data.get_mut(offset..offset + N) {
+                    if !region.writable {
+                        break;
+                    }
+                    target.copy_from_slice(&bytes);
+                    self.hot = index;
+                    return Ok(());
+                }
+            }
+        }
+        self.store_slow(address, &bytes)
+    }
+
+    #[cold]
+    fn store_slow(&mut self, address: u32, bytes: &[u8]) -> Result<(), Fault> {
+        if let Some(fault) = self.classify(address, bytes.len(), true) {
+            return Err(fault);
+        }
+        for (i, &byte) in bytes.iter().enumerate() {
+            let (index, offset) = self.find(address.wrapping_add(i as u32), 1).expect("classified as accessible");
+            self.regions[index].data[offset] = byte;
+        }
+        Ok(())
+    }
+
+    fn host_check(&self, address: u32, length: usize, write: bool) -> Result<(), MemoryAccessError> {
+        let error = |reason| MemoryAccessError { address, length, reason };
+        if length == 0 {
+            return Ok(());
+        }
+        if u64::from(address) + length as u64 > 1 << 32 {
+            return Err(error(MemoryAccessReason::Wraps));
+        }
+        match self.classify(address, length, write) {
+            Some(Fault::Panic) => Err(error(MemoryAccessReason::BelowMinimum)),
+            Some(Fault::PageFault(page)) => Err(error(MemoryAccessReason::Inaccessible(page))),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads guest memory for the host (read-only pages are readable).
+    pub fn read(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+        if let Some((index, offset)) = self.find(address, out.len()) {
+            if address >= LOWEST_ACCESSIBLE_ADDRESS {
+                out.copy_from_slice(&self.regions[index].data[offset..offset + out.len()]);
+                return Ok(());
+            }
+        }
+        self.host_check(address, out.len(), false)?;
+        for (i, byte) in out.iter_mut().enumerate() {
+            let (index, offset) = self.find(address + i as u32, 1).expect("checked");
+            *byte = self.regions[index].data[offset];
+        }
+        Ok(())
+    }
+
+    /// Writes guest memory for the host. The host may write read-only pages too (it is how
+    /// auxiliary data gets in); only inaccessible pages are refused.
+    pub fn write(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        if let Some((index, offset)) = self.find(address, data.len()) {
+            if address >= LOWEST_ACCESSIBLE_ADDRESS {
+                self.regions[index].data[offset..offset + data.len()].copy_from_slice(data);
+                return Ok(());
+            }
+        }
+        self.host_check(address, data.len(), false)?;
+        for (i, &byte) in data.iter().enumerate() {
+            let (index, offset) = self.find(address + i as u32, 1).expect("checked");
+            self.regions[index].data[offset] = byte;
+        }
+        Ok(())
+    }
+
+    /// Grows the heap by `size` bytes and returns the new heap top, or `None` if the heap
+    /// would exceed its maximum (or the program has no heap). Pages up to the new top become
+    /// accessible, zero-filled.
+    pub fn sbrk(&mut self, size: u32) -> Option<u32> {
+        let heap = self.heap.as_mut()?;
+        let new_top = u64::from(heap.top) + u64::from(size);
+        if new_top > heap.max_top {
+            return None;
+        }
+        heap.top = new_top as u32;
+        let region = &mut self.regions[heap.region];
+        let needed = align_up(new_top, PAGE_SIZE) - u64::from(region.base);
+        if needed as usize > region.data.len() {
+            region.data.resize(needed as usize, 0);
+        }
+        Some(heap.top)
+    }
+
+    /// How far the heap has grown with `sbrk`.
+    pub fn heap_size(&self) -> u32 {
+        self.heap.map_or(0, |heap| heap.top - heap.base)
+    }
+
+    /// Whether every page of `[address, address + length)` is accessible (and writable, if
+    /// `write`).
+    pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
+        length == 0 || self.classify(address, length, write).is_none() && u64::from(address) + length as u64 <= 1 << 32
+    }
+
+    /// The accessible regions as `(address, length, writable)`, in address order.
+    pub fn regions(&self) -> Vec<(u32, u32, bool)> {
+        let mut regions: Vec<_> =
+            self.regions.iter().map(|region| (region.base, region.data.len() as u32, region.writable)).collect();
+        regions.sort();
+        regions
+    }
+
+    /// Total accessible bytes.
+    pub fn accessible_bytes(&self) -> usize {
+        self.regions.iter().map(|region| region.data.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw_memory() -> GuestMemory {
+        let mut memory = GuestMemory::empty();
+        memory.map(0x20000, 0x1000, true).unwrap();
+        memory.map(0x21000, 0x1000, false).unwrap();
+        memory
+    }
+
+    #[test]
+    fn accesses_within_and_across_regions() {
+        let mut memory = raw_memory();
+        memory.store(0x20ffc, [1, 2, 3, 4]).unwrap();
+        assert_eq!(memory.load::<4>(0x20ffc), Ok([1, 2, 3, 4]));
+        // A load across the read-write / read-only boundary is fine; a store is not.
+        assert_eq!(memory.load::<8>(0x20ffc), Ok([1, 2, 3, 4, 0, 0, 0, 0]));
+        assert_eq!(memory.store(0x20ffc, [9; 8]), Err(Fault::PageFault(0x21000)));
+        assert_eq!(memory.load::<4>(0x20ffc), Ok([1, 2, 3, 4]), "a failed store writes nothing");
+        assert_eq!(memory.load::<2>(0x21fff), Err(Fault::PageFault(0x22000)));
+        assert_eq!(memory.load::<1>(0xffff), Err(Fault::Panic));
+        assert_eq!(memory.load::<4>(0xffff_fffe), Err(Fault::Panic), "wraps into low memory");
+    }
+
+    #[test]
+    fn heap_grows_page_by_page() {
+        let map =
+            MemoryMap::new(crate::program::MemoryConfig { rw_data_size: 10, stack_size: 0x1000, ..Default::default() })
+                .unwrap();
+        let image = MemoryImage { map, ro_data: vec![], rw_data: vec![7; 10] };
+        let mut memory = GuestMemory::from_image(&image);
+        assert_eq!(memory.load::<1>(map.rw_data_address + 9), Ok([7]));
+        assert_eq!(memory.load::<1>(map.rw_data_address + 0x1000), Err(Fault::PageFault(map.rw_data_address + 0x1000)));
+        assert_eq!(memory.sbrk(0x1000), Some(map.heap_base + 0x1000));
+        assert_eq!(memory.load::<1>(map.rw_data_address + 0x1000), Ok([0]));
+        assert_eq!(memory.heap_size(), 0x1000);
+        memory.reset(&image);
+        assert_eq!(memory.heap_size(), 0);
+    }
+}

@@ -1,0 +1,3 @@
+//! Library side of the `pvm` tool: the pieces its tests share with the binary.
+
+pub mod conformance;

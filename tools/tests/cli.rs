@@ -1,0 +1,90 @@
+//! The `pvm` command line: output on real blobs, and clear errors (never a panic) on bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn shared(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(path)
+}
+
+fn pvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pvm")).args(args).output().expect("pvm runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn info_lists_the_token_contracts_imports_and_exports() {
+    let output = pvm(&["info", shared("contracts/Token.polkavm").to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("PolkaVM program blob, version 0"), "{stdout}");
+    assert!(stdout.contains("instruction set:  revive_v1"), "{stdout}");
+    assert!(stdout.contains("imports (11):"), "{stdout}");
+    for import in ["call_data_copy", "deposit_event", "hash_keccak_256", "seal_return", "value_transferred"] {
+        assert!(stdout.contains(import), "{import} missing from {stdout}");
+    }
+    assert!(stdout.contains("exports (2):"), "{stdout}");
+    assert!(stdout.contains("deploy") && stdout.contains("call"));
+    assert!(stdout.contains("stack         0xfffd8000..0xfffe0000"), "{stdout}");
+}
+
+#[test]
+fn disasm_marks_blocks_and_jump_targets() {
+    let output = pvm(&["disasm", shared("contracts/Flipper.polkavm").to_str().unwrap()]);
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with(".isa revive_v1\n.jump_table @"), "{stdout}");
+    assert!(stdout.contains("; export deploy"));
+    assert!(stdout.contains("jump table address 2"));
+    assert!(stdout.contains("ecalli "));
+    assert!(stdout.lines().any(|line| line.trim_start().starts_with("0: ")), "one line per instruction with its pc");
+}
+
+#[test]
+fn run_reports_status_a0_and_gas() {
+    let output = pvm(&["run", shared("contracts/Flipper.polkavm").to_str().unwrap(), "--export", "deploy"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "a guest that stops on a host call is not a success");
+    assert!(stdout.contains("status: host call"), "{stdout}");
+    assert!(stdout.contains("gas used: "), "{stdout}");
+}
+
+#[test]
+fn conformance_ends_with_the_summary_line() {
+    let output = pvm(&["conformance", shared("pvm-test-vectors/programs").to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("307 passed, 0 failed"));
+}
+
+#[test]
+fn bad_input_is_an_error_message_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("pvm-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.polkavm");
+    let mut bytes = std::fs::read(shared("contracts/Flipper.polkavm")).unwrap();
+    bytes[4] = 9;
+    std::fs::write(&bad, &bytes).unwrap();
+
+    let flipper = shared("contracts/Flipper.polkavm");
+    let flipper = flipper.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["info", bad.to_str().unwrap()], "unsupported blob version 9"),
+        (vec!["info", "/nonexistent/file"], "cannot read /nonexistent/file"),
+        (vec!["run", flipper, "--export", "nope"], "no export named `nope`"),
+        (vec!["run", flipper], "--export NAME"),
+        (vec!["conformance", "/nonexistent"], "cannot read /nonexistent"),
+        (vec!["disasm", bad.to_str().unwrap(), "--isa", "mips"], "unknown instruction set `mips`"),
+    ];
+    for (args, expected) in cases {
+        let output = pvm(&args);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
