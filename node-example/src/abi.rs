@@ -63,10 +63,7 @@ pub struct Signature {
 }
 
 fn signature_error(signature: &str, message: impl Into<String>) -> AbiError {
-    AbiError::Signature {
-        signature: signature.to_string(),
-        message: message.into(),
-    }
+    AbiError::Signature { signature: signature.to_string(), message: message.into() }
 }
 
 /// Index of the parenthesis closing the one at `open`.
@@ -92,12 +89,7 @@ fn parse_type_list(signature: &str, list: &str) -> Result<Vec<DynSolType>, AbiEr
     let stripped: Vec<String> = split_top_level(&list[1..list.len() - 1])
         .into_iter()
         .filter(|part| !part.trim().is_empty())
-        .map(|part| {
-            part.split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
+        .map(|part| part.split_whitespace().next().unwrap_or_default().to_string())
         .collect();
     let tuple = format!("({})", stripped.join(","));
     match DynSolType::parse(&tuple) {
@@ -133,32 +125,15 @@ impl Signature {
     pub fn parse(signature: &str) -> Result<Signature, AbiError> {
         let text = signature.trim();
         let text = text.strip_prefix("function ").unwrap_or(text).trim();
-        let open = text
-            .find('(')
-            .ok_or_else(|| signature_error(signature, "missing `(`"))?;
+        let open = text.find('(').ok_or_else(|| signature_error(signature, "missing `(`"))?;
         let name = text[..open].trim();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        {
-            return Err(signature_error(
-                signature,
-                "missing or invalid function name",
-            ));
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            return Err(signature_error(signature, "missing or invalid function name"));
         }
-        let close = closing_paren(text, open)
-            .ok_or_else(|| signature_error(signature, "unbalanced parentheses"))?;
+        let close = closing_paren(text, open).ok_or_else(|| signature_error(signature, "unbalanced parentheses"))?;
         let inputs = parse_type_list(signature, &text[open..=close])?;
         let mut rest = text[close + 1..].trim();
-        for word in [
-            "view",
-            "pure",
-            "payable",
-            "nonpayable",
-            "external",
-            "public",
-        ] {
+        for word in ["view", "pure", "payable", "nonpayable", "external", "public"] {
             rest = rest.strip_prefix(word).unwrap_or(rest).trim();
         }
         rest = rest.strip_prefix("returns").unwrap_or(rest).trim();
@@ -166,27 +141,16 @@ impl Signature {
             Vec::new()
         } else {
             if !rest.starts_with('(') || closing_paren(rest, 0) != Some(rest.len() - 1) {
-                return Err(signature_error(
-                    signature,
-                    format!("unexpected `{rest}` after the parameters"),
-                ));
+                return Err(signature_error(signature, format!("unexpected `{rest}` after the parameters")));
             }
             parse_type_list(signature, rest)?
         };
-        Ok(Signature {
-            name: name.to_string(),
-            inputs,
-            outputs,
-        })
+        Ok(Signature { name: name.to_string(), inputs, outputs })
     }
 
     /// The canonical form `name(type1,type2)` that the selector hashes.
     pub fn canonical(&self) -> String {
-        let types: Vec<String> = self
-            .inputs
-            .iter()
-            .map(|ty| ty.sol_type_name().into_owned())
-            .collect();
+        let types: Vec<String> = self.inputs.iter().map(|ty| ty.sol_type_name().into_owned()).collect();
         format!("{}({})", self.name, types.join(","))
     }
 
@@ -236,12 +200,7 @@ impl Signature {
             Ok(DynSolValue::Tuple(values)) => Ok(values),
             Ok(other) => Ok(vec![other]),
             Err(error) => Err(AbiError::Decode {
-                types: self
-                    .outputs
-                    .iter()
-                    .map(|ty| ty.sol_type_name().into_owned())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                types: self.outputs.iter().map(|ty| ty.sol_type_name().into_owned()).collect::<Vec<_>>().join(","),
                 message: error.to_string(),
             }),
         }
@@ -270,24 +229,10 @@ pub fn format_value(value: &DynSolValue) -> String {
         DynSolValue::Bytes(bytes) => format!("0x{}", hex::encode(bytes)),
         DynSolValue::String(text) => text.clone(),
         DynSolValue::Array(items) | DynSolValue::FixedArray(items) => {
-            format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(format_value)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("[{}]", items.iter().map(format_value).collect::<Vec<_>>().join(", "))
         }
         DynSolValue::Tuple(items) => {
-            format!(
-                "({})",
-                items
-                    .iter()
-                    .map(format_value)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("({})", items.iter().map(format_value).collect::<Vec<_>>().join(", "))
         }
     }
 }
@@ -301,8 +246,7 @@ pub fn describe_revert(data: &[u8], abi: Option<&JsonAbi>) -> String {
     if data.len() >= 4 {
         let (selector, body) = data.split_at(4);
         if selector == [0x08, 0xc3, 0x79, 0xa0] {
-            if let Ok(DynSolValue::Tuple(values)) =
-                DynSolType::Tuple(vec![DynSolType::String]).abi_decode_params(body)
+            if let Ok(DynSolValue::Tuple(values)) = DynSolType::Tuple(vec![DynSolType::String]).abi_decode_params(body)
             {
                 if let Some(DynSolValue::String(reason)) = values.first() {
                     return format!("Error(\"{reason}\")");
@@ -339,9 +283,7 @@ pub fn describe_event(abi: &JsonAbi, topics: &[[u8; 32]], data: &[u8]) -> Option
         if event.anonymous || event.selector().as_slice() != first {
             continue;
         }
-        let topic_words = topics
-            .iter()
-            .map(|topic| alloy_primitives::B256::from(*topic));
+        let topic_words = topics.iter().map(|topic| alloy_primitives::B256::from(*topic));
         if let Ok(decoded) = event.decode_log_parts(topic_words, data) {
             let mut indexed = decoded.indexed.into_iter();
             let mut body = decoded.body.into_iter();
@@ -349,11 +291,7 @@ pub fn describe_event(abi: &JsonAbi, topics: &[[u8; 32]], data: &[u8]) -> Option
                 .inputs
                 .iter()
                 .map(|param| {
-                    let value = if param.indexed {
-                        indexed.next()
-                    } else {
-                        body.next()
-                    };
+                    let value = if param.indexed { indexed.next() } else { body.next() };
                     let text = value.as_ref().map(format_value).unwrap_or_default();
                     if param.name.is_empty() {
                         text
@@ -370,8 +308,7 @@ pub fn describe_event(abi: &JsonAbi, topics: &[[u8; 32]], data: &[u8]) -> Option
 
 /// Reads an ABI JSON (an array, or an object with an `abi` field as build tools write).
 pub fn parse_abi_json(text: &str) -> Result<JsonAbi, AbiError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|error| AbiError::Json(error.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| AbiError::Json(error.to_string()))?;
     let list = match value.get("abi") {
         Some(inner) => inner.clone(),
         None => value,
@@ -390,8 +327,7 @@ mod tests {
         let balance = Signature::parse("balanceOf(address)(uint256)").unwrap();
         assert_eq!(hex::encode(balance.selector()), "70a08231");
         assert_eq!(balance.outputs.len(), 1);
-        let named =
-            Signature::parse("function transfer(address to, uint amount) returns (bool)").unwrap();
+        let named = Signature::parse("function transfer(address to, uint amount) returns (bool)").unwrap();
         assert_eq!(named.canonical(), "transfer(address,uint256)");
         assert_eq!(named.outputs, vec![DynSolType::Bool]);
         let flip = Signature::parse("flip()").unwrap();
@@ -403,16 +339,10 @@ mod tests {
     fn encodes_and_decodes() {
         let transfer = Signature::parse("transfer(address,uint256)").unwrap();
         let data = transfer
-            .encode_call(&[
-                "0x8eaf04151687736326c9fea17e25fc5287613693".to_string(),
-                "1000".to_string(),
-            ])
+            .encode_call(&["0x8eaf04151687736326c9fea17e25fc5287613693".to_string(), "1000".to_string()])
             .unwrap();
         assert_eq!(data.len(), 4 + 64);
-        assert_eq!(
-            &data[4 + 12..4 + 32],
-            hex::decode("8eaf04151687736326c9fea17e25fc5287613693").unwrap()
-        );
+        assert_eq!(&data[4 + 12..4 + 32], hex::decode("8eaf04151687736326c9fea17e25fc5287613693").unwrap());
         assert_eq!(data[4 + 63], 0xe8);
         assert_eq!(data[4 + 62], 0x03);
 
@@ -432,14 +362,8 @@ mod tests {
     #[test]
     fn argument_errors_are_reported() {
         let transfer = Signature::parse("transfer(address,uint256)").unwrap();
-        assert!(matches!(
-            transfer.encode_call(&["0x12".into(), "1".into()]),
-            Err(AbiError::Argument { index: 1, .. })
-        ));
-        assert!(matches!(
-            transfer.encode_call(&["1".into()]),
-            Err(AbiError::ArgumentCount { .. })
-        ));
+        assert!(matches!(transfer.encode_call(&["0x12".into(), "1".into()]), Err(AbiError::Argument { index: 1, .. })));
+        assert!(matches!(transfer.encode_call(&["1".into()]), Err(AbiError::ArgumentCount { .. })));
         assert!(Signature::parse("transfer(address").is_err());
         assert!(Signature::parse("(uint256)").is_err());
         assert!(Signature::parse("f(uint256) junk").is_err());
@@ -449,17 +373,11 @@ mod tests {
     #[test]
     fn reverts_are_described() {
         let mut data = vec![0x08, 0xc3, 0x79, 0xa0];
-        data.extend(
-            DynSolValue::Tuple(vec![DynSolValue::String("too poor".into())]).abi_encode_params(),
-        );
+        data.extend(DynSolValue::Tuple(vec![DynSolValue::String("too poor".into())]).abi_encode_params());
         assert_eq!(describe_revert(&data, None), "Error(\"too poor\")");
         let mut panic = vec![0x4e, 0x48, 0x7b, 0x71];
         panic.extend(
-            DynSolValue::Tuple(vec![DynSolValue::Uint(
-                alloy_primitives::U256::from(0x11u64),
-                256,
-            )])
-            .abi_encode_params(),
+            DynSolValue::Tuple(vec![DynSolValue::Uint(alloy_primitives::U256::from(0x11u64), 256)]).abi_encode_params(),
         );
         assert_eq!(describe_revert(&panic, None), "Panic(17)");
         assert_eq!(describe_revert(&[1, 2], None), "0x0102");

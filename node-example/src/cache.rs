@@ -51,10 +51,7 @@ impl<M> ModuleCache<M> {
     /// A cache holding at most `max_entries` modules and `max_bytes` bytes (both above 0).
     pub fn new(max_entries: usize, max_bytes: usize) -> ModuleCache<M> {
         ModuleCache {
-            inner: Mutex::new(Inner {
-                lru: LruCache::unbounded(),
-                bytes: 0,
-            }),
+            inner: Mutex::new(Inner { lru: LruCache::unbounded(), bytes: 0 }),
             max_entries: max_entries.max(1),
             max_bytes: max_bytes.max(1),
             hits: AtomicU64::new(0),
@@ -140,16 +137,7 @@ mod tests {
         }
         assert_eq!(compiled, 1);
         let stats = cache.stats();
-        assert_eq!(
-            (
-                stats.hits,
-                stats.misses,
-                stats.compilations,
-                stats.entries,
-                stats.bytes
-            ),
-            (2, 1, 1, 1, 10)
-        );
+        assert_eq!((stats.hits, stats.misses, stats.compilations, stats.entries, stats.bytes), (2, 1, 1, 1, 10));
     }
 
     #[test]
@@ -184,9 +172,7 @@ mod tests {
         cache.get_or_compile::<()>(hash(2), || Ok((2, 60))).unwrap();
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.bytes, stats.evictions), (1, 60, 1));
-        cache
-            .get_or_compile::<()>(hash(3), || Ok((3, 500)))
-            .unwrap();
+        cache.get_or_compile::<()>(hash(3), || Ok((3, 500))).unwrap();
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.bytes), (1, 60));
     }
@@ -194,12 +180,7 @@ mod tests {
     #[test]
     fn compile_errors_are_returned_and_not_cached() {
         let cache = ModuleCache::<u8>::new(10, 100);
-        assert_eq!(
-            cache
-                .get_or_compile(hash(1), || Err("bad code"))
-                .unwrap_err(),
-            "bad code"
-        );
+        assert_eq!(cache.get_or_compile(hash(1), || Err("bad code")).unwrap_err(), "bad code");
         assert_eq!(cache.stats().entries, 0);
         assert_eq!(cache.stats().misses, 1);
     }

@@ -19,6 +19,10 @@ pub enum Backend {
     Interpreter,
     /// The x86-64 JIT.
     Jit,
+    /// The `polkavm` crate's interpreter, a reference to compare with (builds with the
+    /// `polkavm-reference` feature only).
+    #[cfg(feature = "polkavm-reference")]
+    PolkavmReference,
 }
 
 impl Backend {
@@ -27,6 +31,8 @@ impl Backend {
         match self {
             Backend::Interpreter => "interpreter",
             Backend::Jit => "jit",
+            #[cfg(feature = "polkavm-reference")]
+            Backend::PolkavmReference => "polkavm-reference",
         }
     }
 }
@@ -141,10 +147,7 @@ pub enum SpecError {
 }
 
 fn field_error(field: &str, message: impl Into<String>) -> SpecError {
-    SpecError::Field {
-        field: field.to_string(),
-        message: message.into(),
-    }
+    SpecError::Field { field: field.to_string(), message: message.into() }
 }
 
 /// Reads a JSON object, remembering its path for errors and rejecting unknown fields.
@@ -155,9 +158,7 @@ struct Obj<'a> {
 
 impl<'a> Obj<'a> {
     fn new(value: &'a Value, path: &str, allowed: &[&str]) -> Result<Obj<'a>, SpecError> {
-        let map = value
-            .as_object()
-            .ok_or_else(|| field_error(display_path(path), "expected an object"))?;
+        let map = value.as_object().ok_or_else(|| field_error(display_path(path), "expected an object"))?;
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
                 return Err(field_error(
@@ -166,10 +167,7 @@ impl<'a> Obj<'a> {
                 ));
             }
         }
-        Ok(Obj {
-            path: path.to_string(),
-            map,
-        })
+        Ok(Obj { path: path.to_string(), map })
     }
 
     fn field(&self, name: &str) -> String {
@@ -181,15 +179,12 @@ impl<'a> Obj<'a> {
     }
 
     fn required(&self, name: &str) -> Result<&'a Value, SpecError> {
-        self.get(name)
-            .ok_or_else(|| field_error(&self.field(name), "missing"))
+        self.get(name).ok_or_else(|| field_error(&self.field(name), "missing"))
     }
 
     fn string(&self, name: &str) -> Result<&'a str, SpecError> {
         let value = self.required(name)?;
-        let text = value
-            .as_str()
-            .ok_or_else(|| field_error(&self.field(name), "expected a string"))?;
+        let text = value.as_str().ok_or_else(|| field_error(&self.field(name), "expected a string"))?;
         if text.trim().is_empty() {
             return Err(field_error(&self.field(name), "must not be empty"));
         }
@@ -240,15 +235,12 @@ fn display_path(path: &str) -> &str {
 
 fn parse_u64(value: &Value, field: &str) -> Result<u64, SpecError> {
     match value {
-        Value::Number(number) => number
-            .as_u64()
-            .ok_or_else(|| field_error(field, "expected a non-negative integer below 2^64")),
-        Value::String(text) => text.parse::<u64>().map_err(|_| {
-            field_error(
-                field,
-                format!("`{text}` is not a non-negative integer below 2^64"),
-            )
-        }),
+        Value::Number(number) => {
+            number.as_u64().ok_or_else(|| field_error(field, "expected a non-negative integer below 2^64"))
+        }
+        Value::String(text) => text
+            .parse::<u64>()
+            .map_err(|_| field_error(field, format!("`{text}` is not a non-negative integer below 2^64"))),
         _ => Err(field_error(field, "expected a non-negative integer")),
     }
 }
@@ -256,29 +248,19 @@ fn parse_u64(value: &Value, field: &str) -> Result<u64, SpecError> {
 /// Balances are u128: JSON numbers only reach 2^64 safely, so decimal strings are accepted.
 fn parse_balance(value: &Value, field: &str) -> Result<Balance, SpecError> {
     match value {
-        Value::Number(number) => number.as_u64().map(Balance::from).ok_or_else(|| {
-            field_error(
-                field,
-                "expected a non-negative integer (use a decimal string above 2^64)",
-            )
-        }),
-        Value::String(text) => text.parse::<Balance>().map_err(|_| {
-            field_error(
-                field,
-                format!("`{text}` is not a non-negative integer below 2^128"),
-            )
-        }),
-        _ => Err(field_error(
-            field,
-            "expected a decimal string or an integer",
-        )),
+        Value::Number(number) => number
+            .as_u64()
+            .map(Balance::from)
+            .ok_or_else(|| field_error(field, "expected a non-negative integer (use a decimal string above 2^64)")),
+        Value::String(text) => text
+            .parse::<Balance>()
+            .map_err(|_| field_error(field, format!("`{text}` is not a non-negative integer below 2^128"))),
+        _ => Err(field_error(field, "expected a decimal string or an integer")),
     }
 }
 
 fn parse_hex(text: &str, field: &str) -> Result<Vec<u8>, SpecError> {
-    let digits = text
-        .strip_prefix("0x")
-        .ok_or_else(|| field_error(field, "expected 0x-prefixed hex"))?;
+    let digits = text.strip_prefix("0x").ok_or_else(|| field_error(field, "expected 0x-prefixed hex"))?;
     hex::decode(digits).map_err(|error| field_error(field, format!("bad hex: {error}")))
 }
 
@@ -290,10 +272,8 @@ impl ChainSpec {
 
     /// Reads a chain spec file; relative code paths are relative to the file's folder.
     pub fn from_file(path: &Path) -> Result<ChainSpec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
         ChainSpec::from_json(&text, path.parent())
     }
 
@@ -319,35 +299,32 @@ impl ChainSpec {
         )?;
         let name = top.string("name")?.to_string();
         let id = top.string("id")?.to_string();
-        if !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(field_error("id", "use only letters, digits, `_` and `-`"));
         }
-        let chain_type = top
-            .optional_string("chainType")?
-            .unwrap_or("Live")
-            .to_string();
+        let chain_type = top.optional_string("chainType")?.unwrap_or("Live").to_string();
         if !["Development", "Local", "Live"].contains(&chain_type.as_str()) {
-            return Err(field_error(
-                "chainType",
-                "expected Development, Local or Live",
-            ));
+            return Err(field_error("chainType", "expected Development, Local or Live"));
         }
         let chain_id = top.u64("chainId")?;
         let properties = match top.get("properties") {
             None => Map::new(),
-            Some(value) => value
-                .as_object()
-                .cloned()
-                .ok_or_else(|| field_error("properties", "expected an object"))?,
+            Some(value) => value.as_object().cloned().ok_or_else(|| field_error("properties", "expected an object"))?,
         };
 
         let executor = Obj::new(top.required("executor")?, "executor", &["backend"])?;
         let backend = match executor.string("backend")? {
             "interpreter" => Backend::Interpreter,
             "jit" => Backend::Jit,
+            #[cfg(feature = "polkavm-reference")]
+            "polkavm-reference" => Backend::PolkavmReference,
+            #[cfg(not(feature = "polkavm-reference"))]
+            "polkavm-reference" => {
+                return Err(field_error(
+                    "executor.backend",
+                    "`polkavm-reference` needs a pvm-node built with the polkavm-reference feature",
+                ))
+            }
             other => {
                 return Err(field_error(
                     "executor.backend",
@@ -357,10 +334,7 @@ impl ChainSpec {
         };
 
         let gas_obj = Obj::new(top.required("gas")?, "gas", &["perCall", "perBlock"])?;
-        let gas = GasLimits {
-            per_call: gas_obj.u64("perCall")?,
-            per_block: gas_obj.u64("perBlock")?,
-        };
+        let gas = GasLimits { per_call: gas_obj.u64("perCall")?, per_block: gas_obj.u64("perBlock")? };
         if gas.per_call == 0 {
             return Err(field_error("gas.perCall", "must be above 0"));
         }
@@ -378,10 +352,7 @@ impl ChainSpec {
                 match obj.string("mode")? {
                     "instant" => {
                         if obj.get("intervalMs").is_some() {
-                            return Err(field_error(
-                                "sealing.intervalMs",
-                                "only used with mode `interval`",
-                            ));
+                            return Err(field_error("sealing.intervalMs", "only used with mode `interval`"));
                         }
                         Sealing::Instant
                     }
@@ -403,10 +374,7 @@ impl ChainSpec {
         };
 
         let module_cache = match top.get("moduleCache") {
-            None => CacheLimits {
-                max_entries: 128,
-                max_bytes: 256 << 20,
-            },
+            None => CacheLimits { max_entries: 128, max_bytes: 256 << 20 },
             Some(value) => {
                 let obj = Obj::new(value, "moduleCache", &["maxEntries", "maxBytes"])?;
                 let max_entries = obj.u64_or("maxEntries", 128)?;
@@ -426,11 +394,7 @@ impl ChainSpec {
             }
         };
 
-        let genesis = Obj::new(
-            top.required("genesis")?,
-            "genesis",
-            &["timestamp", "accounts", "contracts"],
-        )?;
+        let genesis = Obj::new(top.required("genesis")?, "genesis", &["timestamp", "accounts", "contracts"])?;
         let genesis_timestamp_ms = genesis.u64_or("timestamp", 0)?;
         let accounts = parse_accounts(genesis.required("accounts")?)?;
         let contracts = match genesis.get("contracts") {
@@ -457,23 +421,12 @@ impl ChainSpec {
 
 /// Reads an account reference: exactly one of `suri`, `address` (H160 hex) or `ss58`.
 fn parse_account_ref(obj: &Obj, what: &str) -> Result<H160, SpecError> {
-    let given: Vec<&str> = ["suri", "address", "ss58"]
-        .into_iter()
-        .filter(|name| obj.get(name).is_some())
-        .collect();
+    let given: Vec<&str> = ["suri", "address", "ss58"].into_iter().filter(|name| obj.get(name).is_some()).collect();
     let name = match given.as_slice() {
         [name] => *name,
-        [] => {
-            return Err(field_error(
-                display_path(&obj.path),
-                format!("{what}: give one of suri, address or ss58"),
-            ))
-        }
+        [] => return Err(field_error(display_path(&obj.path), format!("{what}: give one of suri, address or ss58"))),
         _ => {
-            return Err(field_error(
-                display_path(&obj.path),
-                format!("{what}: give only one of suri, address or ss58"),
-            ))
+            return Err(field_error(display_path(&obj.path), format!("{what}: give only one of suri, address or ss58")))
         }
     };
     let text = obj.string(name)?;
@@ -487,83 +440,44 @@ fn parse_account_ref(obj: &Obj, what: &str) -> Result<H160, SpecError> {
 }
 
 fn parse_accounts(value: &Value) -> Result<Vec<GenesisAccount>, SpecError> {
-    let list = value
-        .as_array()
-        .ok_or_else(|| field_error("genesis.accounts", "expected an array"))?;
+    let list = value.as_array().ok_or_else(|| field_error("genesis.accounts", "expected an array"))?;
     let mut accounts: Vec<GenesisAccount> = Vec::with_capacity(list.len());
     for (index, entry) in list.iter().enumerate() {
         let path = format!("genesis.accounts[{index}]");
         let obj = Obj::new(entry, &path, &["suri", "address", "ss58", "balance"])?;
         let address = parse_account_ref(&obj, "account")?;
         let balance = parse_balance(obj.required("balance")?, &obj.field("balance"))?;
-        if let Some(first) = accounts
-            .iter()
-            .position(|account| account.address == address)
-        {
-            return Err(field_error(
-                &path,
-                format!("same address as genesis.accounts[{first}]"),
-            ));
+        if let Some(first) = accounts.iter().position(|account| account.address == address) {
+            return Err(field_error(&path, format!("same address as genesis.accounts[{first}]")));
         }
         accounts.push(GenesisAccount { address, balance });
     }
     Ok(accounts)
 }
 
-fn parse_contracts(
-    value: &Value,
-    base_dir: Option<&Path>,
-) -> Result<Vec<GenesisContract>, SpecError> {
-    let list = value
-        .as_array()
-        .ok_or_else(|| field_error("genesis.contracts", "expected an array"))?;
+fn parse_contracts(value: &Value, base_dir: Option<&Path>) -> Result<Vec<GenesisContract>, SpecError> {
+    let list = value.as_array().ok_or_else(|| field_error("genesis.contracts", "expected an array"))?;
     let mut contracts = Vec::with_capacity(list.len());
     for (index, entry) in list.iter().enumerate() {
         let path = format!("genesis.contracts[{index}]");
-        let obj = Obj::new(
-            entry,
-            &path,
-            &[
-                "name",
-                "code",
-                "deployer",
-                "input",
-                "constructor",
-                "value",
-                "salt",
-            ],
-        )?;
+        let obj = Obj::new(entry, &path, &["name", "code", "deployer", "input", "constructor", "value", "salt"])?;
         let name = obj.string("name")?.to_string();
         let code_text = obj.string("code")?;
         let code = if code_text.starts_with("0x") {
             parse_hex(code_text, &obj.field("code"))?
         } else {
             let base = base_dir.ok_or_else(|| {
-                field_error(
-                    &obj.field("code"),
-                    "a file path needs a chain spec file; embed the code as 0x hex instead",
-                )
+                field_error(&obj.field("code"), "a file path needs a chain spec file; embed the code as 0x hex instead")
             })?;
             let file = base.join(code_text);
-            std::fs::read(&file).map_err(|error| {
-                field_error(
-                    &obj.field("code"),
-                    format!("cannot read {}: {error}", file.display()),
-                )
-            })?
+            std::fs::read(&file)
+                .map_err(|error| field_error(&obj.field("code"), format!("cannot read {}: {error}", file.display())))?
         };
-        let deployer_obj = Obj::new(
-            obj.required("deployer")?,
-            &obj.field("deployer"),
-            &["suri", "address", "ss58"],
-        )?;
+        let deployer_obj = Obj::new(obj.required("deployer")?, &obj.field("deployer"), &["suri", "address", "ss58"])?;
         let deployer = parse_account_ref(&deployer_obj, "deployer")?;
         let input = match (obj.get("input"), obj.get("constructor")) {
             (Some(_), Some(_)) => {
-                return Err(field_error(
-                    &path,
-                    "give either input or constructor, not both",
-                ));
+                return Err(field_error(&path, "give either input or constructor, not both"));
             }
             (Some(_), None) => parse_hex(obj.string("input")?, &obj.field("input"))?,
             (None, Some(value)) => {
@@ -602,14 +516,7 @@ fn parse_contracts(
                 )
             }
         };
-        contracts.push(GenesisContract {
-            name,
-            code,
-            deployer,
-            input,
-            value,
-            salt,
-        });
+        contracts.push(GenesisContract { name, code, deployer, input, value, salt });
     }
     Ok(contracts)
 }
@@ -641,17 +548,11 @@ mod tests {
         let dev = ChainSpec::dev().unwrap();
         assert_eq!(dev.id, "pvm_dev");
         assert!(dev.accounts.len() >= 6);
-        assert_eq!(
-            dev.accounts[0].address,
-            keys::address_of_suri("//Alice").unwrap()
-        );
+        assert_eq!(dev.accounts[0].address, keys::address_of_suri("//Alice").unwrap());
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../chain-spec");
         let local = ChainSpec::from_file(&dir.join("local.json")).unwrap();
         assert_eq!(local.id, "pvm_local");
-        assert!(
-            !local.contracts.is_empty(),
-            "local.json pre-deploys a contract"
-        );
+        assert!(!local.contracts.is_empty(), "local.json pre-deploys a contract");
     }
 
     #[test]
@@ -689,8 +590,7 @@ mod tests {
         assert_eq!((field.as_str(), message.as_str()), ("chainId", "missing"));
 
         let mut spec = minimal();
-        spec["genesis"]["accounts"][0] =
-            serde_json::json!({"suri": "not a suri at all", "balance": 1});
+        spec["genesis"]["accounts"][0] = serde_json::json!({"suri": "not a suri at all", "balance": 1});
         assert_eq!(error_field(spec).0, "genesis.accounts[0].suri");
 
         let mut spec = minimal();
@@ -728,9 +628,6 @@ mod tests {
 
     #[test]
     fn not_json_is_an_error() {
-        assert!(matches!(
-            ChainSpec::from_json("{", None),
-            Err(SpecError::Json(_))
-        ));
+        assert!(matches!(ChainSpec::from_json("{", None), Err(SpecError::Json(_))));
     }
 }

@@ -58,18 +58,14 @@ impl From<jsonrpsee::core::ClientError> for ClientError {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|error| ClientError::File {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    })
+    std::fs::read(path)
+        .map_err(|error| ClientError::File { path: path.display().to_string(), message: error.to_string() })
 }
 
 /// Reads an ABI JSON file.
 pub fn read_abi(path: &Path) -> Result<JsonAbi, ClientError> {
-    let text = String::from_utf8(read_file(path)?).map_err(|_| ClientError::File {
-        path: path.display().to_string(),
-        message: "not UTF-8".into(),
-    })?;
+    let text = String::from_utf8(read_file(path)?)
+        .map_err(|_| ClientError::File { path: path.display().to_string(), message: "not UTF-8".into() })?;
     Ok(abi::parse_abi_json(&text)?)
 }
 
@@ -86,10 +82,7 @@ pub fn connect(url: &str) -> Result<HttpClient, ClientError> {
 pub fn address_lines(suri: &str) -> Result<Vec<String>, ClientError> {
     let pair = keys::pair_from_suri(suri)?;
     let public = pair.public();
-    Ok(vec![
-        format!("H160: {:?}", account_to_address(&public.0)),
-        format!("SS58: {}", keys::ss58_of(&public, 42)),
-    ])
+    Ok(vec![format!("H160: {:?}", account_to_address(&public.0)), format!("SS58: {}", keys::ss58_of(&public, 42))])
 }
 
 fn hex0x(bytes: &[u8]) -> String {
@@ -97,21 +90,16 @@ fn hex0x(bytes: &[u8]) -> String {
 }
 
 fn field<'a>(value: &'a Value, name: &str) -> Result<&'a Value, ClientError> {
-    value
-        .get(name)
-        .ok_or_else(|| ClientError::Unexpected(format!("missing `{name}` in {value}")))
+    value.get(name).ok_or_else(|| ClientError::Unexpected(format!("missing `{name}` in {value}")))
 }
 
 fn field_str<'a>(value: &'a Value, name: &str) -> Result<&'a str, ClientError> {
-    field(value, name)?
-        .as_str()
-        .ok_or_else(|| ClientError::Unexpected(format!("`{name}` is not a string")))
+    field(value, name)?.as_str().ok_or_else(|| ClientError::Unexpected(format!("`{name}` is not a string")))
 }
 
 fn hex_field(value: &Value, name: &str) -> Result<Vec<u8>, ClientError> {
     let text = field_str(value, name)?;
-    hex::decode(text.trim_start_matches("0x"))
-        .map_err(|_| ClientError::Unexpected(format!("`{name}` is not hex")))
+    hex::decode(text.trim_start_matches("0x")).map_err(|_| ClientError::Unexpected(format!("`{name}` is not hex")))
 }
 
 /// Signs and submits `call`, then waits for its receipt.
@@ -122,43 +110,22 @@ pub async fn submit_and_wait(
     gas_limit: u64,
 ) -> Result<Value, ClientError> {
     let genesis: Option<String> = client.request("chain_getBlockHash", rpc_params![0]).await?;
-    let genesis =
-        genesis.ok_or_else(|| ClientError::Unexpected("node has no genesis block".into()))?;
+    let genesis = genesis.ok_or_else(|| ClientError::Unexpected("node has no genesis block".into()))?;
     let genesis = H256::from_slice(
         &hex::decode(genesis.trim_start_matches("0x"))
             .map_err(|_| ClientError::Unexpected("bad genesis hash".into()))?,
     );
     let sender = account_to_address(&pair.public().0);
-    let nonce: u64 = client
-        .request(
-            "system_accountNextIndex",
-            rpc_params![format!("{sender:?}")],
-        )
-        .await?;
-    let tx = SignedTransaction::sign(
-        pair,
-        &genesis,
-        TransactionPayload {
-            nonce,
-            gas_limit,
-            call,
-        },
-    );
-    let hash: String = client
-        .request(
-            "author_submitExtrinsic",
-            rpc_params![hex0x(&tx.to_extrinsic())],
-        )
-        .await?;
+    let nonce: u64 = client.request("system_accountNextIndex", rpc_params![format!("{sender:?}")]).await?;
+    let tx = SignedTransaction::sign(pair, &genesis, TransactionPayload { nonce, gas_limit, call });
+    let hash: String = client.request("author_submitExtrinsic", rpc_params![hex0x(&tx.to_extrinsic())]).await?;
     let tx_hash = H256::from_slice(
         &hex::decode(hash.trim_start_matches("0x"))
             .map_err(|_| ClientError::Unexpected("bad transaction hash".into()))?,
     );
     let started = Instant::now();
     loop {
-        let receipt: Option<Value> = client
-            .request("contracts_getReceipt", rpc_params![hash.clone()])
-            .await?;
+        let receipt: Option<Value> = client.request("contracts_getReceipt", rpc_params![hash.clone()]).await?;
         if let Some(receipt) = receipt {
             return Ok(receipt);
         }
@@ -173,27 +140,13 @@ pub async fn submit_and_wait(
 fn failure(result: &Value, abi: Option<&JsonAbi>) -> Result<Option<String>, ClientError> {
     match field_str(result, "status")? {
         "success" => Ok(None),
-        "reverted" => Ok(Some(format!(
-            "reverted: {}",
-            abi::describe_revert(&hex_field(result, "output")?, abi)
-        ))),
-        _ => Ok(Some(format!(
-            "failed: {}",
-            result
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
-        ))),
+        "reverted" => Ok(Some(format!("reverted: {}", abi::describe_revert(&hex_field(result, "output")?, abi)))),
+        _ => Ok(Some(format!("failed: {}", result.get("error").and_then(Value::as_str).unwrap_or("unknown error")))),
     }
 }
 
 /// `client upload`: prints the code hash.
-pub async fn upload(
-    url: &str,
-    suri: &str,
-    code: &Path,
-    gas: u64,
-) -> Result<Vec<String>, ClientError> {
+pub async fn upload(url: &str, suri: &str, code: &Path, gas: u64) -> Result<Vec<String>, ClientError> {
     let pair = keys::pair_from_suri(suri)?;
     let client = connect(url)?;
     let code = read_file(code)?;
@@ -201,10 +154,7 @@ pub async fn upload(
     if let Some(reason) = failure(&receipt, None)? {
         return Err(ClientError::Failed(format!("upload {reason}")));
     }
-    Ok(vec![format!(
-        "code hash: {}",
-        field_str(&receipt, "codeHash")?
-    )])
+    Ok(vec![format!("code hash: {}", field_str(&receipt, "codeHash")?)])
 }
 
 /// `client deploy`: prints the contract address and gas used.
@@ -224,30 +174,14 @@ pub async fn deploy(
         Some(signature) => abi::encode_constructor(signature, args)?,
         None if args.is_empty() => Vec::new(),
         None => {
-            return Err(ClientError::Failed(
-                "constructor arguments need --constructor 'constructor(types)'".into(),
-            ))
+            return Err(ClientError::Failed("constructor arguments need --constructor 'constructor(types)'".into()))
         }
     };
     let client = connect(url)?;
     let code = read_file(code)?;
-    let receipt = submit_and_wait(
-        &client,
-        &pair,
-        Call::InstantiateWithCode {
-            code,
-            value,
-            data,
-            salt,
-        },
-        gas,
-    )
-    .await?;
+    let receipt = submit_and_wait(&client, &pair, Call::InstantiateWithCode { code, value, data, salt }, gas).await?;
     if let Some(reason) = failure(&receipt, None)? {
-        return Err(ClientError::Failed(format!(
-            "deploy {reason} (gas used {})",
-            field(&receipt, "gasUsed")?
-        )));
+        return Err(ClientError::Failed(format!("deploy {reason} (gas used {})", field(&receipt, "gasUsed")?)));
     }
     Ok(vec![
         format!("address: {}", field_str(&receipt, "contractAddress")?),
@@ -258,10 +192,7 @@ pub async fn deploy(
 }
 
 fn event_lines(result: &Value, abi: Option<&JsonAbi>) -> Result<Vec<String>, ClientError> {
-    let events = field(result, "events")?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let events = field(result, "events")?.as_array().cloned().unwrap_or_default();
     let mut lines = Vec::new();
     for event in events {
         let topics: Vec<[u8; 32]> = field(&event, "topics")?
@@ -280,11 +211,7 @@ fn event_lines(result: &Value, abi: Option<&JsonAbi>) -> Result<Vec<String>, Cli
             Some(text) => format!("event {address}: {text}"),
             None => format!(
                 "event {address}: topics [{}] data {}",
-                topics
-                    .iter()
-                    .map(|topic| hex0x(topic))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                topics.iter().map(|topic| hex0x(topic)).collect::<Vec<_>>().join(", "),
                 hex0x(&data)
             ),
         });
@@ -316,11 +243,7 @@ pub async fn call(
         Some(reason) => reason,
     }];
     lines.push(format!("gas used: {}", field(&receipt, "gasUsed")?));
-    lines.push(format!(
-        "block: {} ({})",
-        field(&receipt, "blockNumber")?,
-        field_str(&receipt, "blockHash")?
-    ));
+    lines.push(format!("block: {} ({})", field(&receipt, "blockNumber")?, field_str(&receipt, "blockHash")?));
     lines.push(format!("tx: {}", field_str(&receipt, "txHash")?));
     if field_str(&receipt, "status")? == "success" && !parsed.outputs.is_empty() {
         for value in parsed.decode_output(&hex_field(&receipt, "output")?)? {
@@ -355,9 +278,7 @@ pub async fn query(
         "dest": format!("{dest:?}"),
         "input": hex0x(&data),
     });
-    let result: Value = client
-        .request("contracts_dryRunCall", rpc_params![request])
-        .await?;
+    let result: Value = client.request("contracts_dryRunCall", rpc_params![request]).await?;
     if let Some(reason) = failure(&result, abi.as_ref())? {
         return Err(ClientError::Failed(reason));
     }
@@ -365,11 +286,7 @@ pub async fn query(
     if parsed.outputs.is_empty() {
         return Ok(vec![hex0x(&output)]);
     }
-    Ok(parsed
-        .decode_output(&output)?
-        .iter()
-        .map(abi::format_value)
-        .collect())
+    Ok(parsed.decode_output(&output)?.iter().map(abi::format_value).collect())
 }
 
 #[cfg(test)]
@@ -380,9 +297,6 @@ mod tests {
     fn address_of_bob() {
         let lines = address_lines("//Bob").unwrap();
         assert_eq!(lines[0], "H160: 0x8eaf04151687736326c9fea17e25fc5287613693");
-        assert_eq!(
-            lines[1],
-            "SS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
-        );
+        assert_eq!(lines[1], "SS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty");
     }
 }

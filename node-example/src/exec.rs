@@ -4,12 +4,11 @@
 
 use crate::cache::ModuleCache;
 use crate::host::{
-    limits, CallRequest, HostEnv, HostError, InstantiateRequest, StorageKey, SubcallOutcome,
-    SubcallStatus,
+    limits, CallRequest, HostEnv, HostError, InstantiateRequest, StorageKey, SubcallOutcome, SubcallStatus,
 };
 use crate::primitives::{
-    create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent,
-    ContractInfo, Outcome, H160, H256, U256,
+    create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent, ContractInfo, Outcome, H160,
+    H256, U256,
 };
 use crate::state::Overlay;
 use crate::tx::{Call, SignedTransaction};
@@ -204,9 +203,7 @@ fn run_precompile(id: u8, input: &[u8], gas_limit: u64) -> Result<(Vec<u8>, u64)
         0x02 => (sp_crypto_hashing::sha2_256(input).to_vec(), 60 + 12 * words),
         0x04 => (input.to_vec(), 15 + 3 * words),
         other => {
-            return Err(HostError::Refused(format!(
-                "precompile at address {other:#04x} is not supported by this node"
-            )))
+            return Err(HostError::Refused(format!("precompile at address {other:#04x} is not supported by this node")))
         }
     };
     if gas > gas_limit {
@@ -220,12 +217,8 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         let overlay = &mut *self.overlay;
         let engine = self.exec.engine;
         self.exec.cache.get_or_compile(*code_hash, || {
-            let code = overlay
-                .code(code_hash)
-                .ok_or_else(|| format!("code {code_hash:?} not found"))?;
-            let module = engine
-                .compile(&code)
-                .map_err(|error: VmError| error.to_string())?;
+            let code = overlay.code(code_hash).ok_or_else(|| format!("code {code_hash:?} not found"))?;
+            let module = engine.compile(&code).map_err(|error: VmError| error.to_string())?;
             let size = module.size_bytes();
             Ok((module, size))
         })
@@ -245,16 +238,8 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
                 }
             }
         };
-        self.frames.push(StackEntry {
-            address: spec.address,
-            allows_reentry,
-        });
-        let mut env = FrameEnv {
-            stack: self,
-            spec: &spec,
-            return_data: Vec::new(),
-            immutable_data: None,
-        };
+        self.frames.push(StackEntry { address: spec.address, allows_reentry });
+        let mut env = FrameEnv { stack: self, spec: &spec, return_data: Vec::new(), immutable_data: None };
         let run = vm::execute(&module, spec.entry, spec.gas_limit, &mut env);
         let immutable_data = env.immutable_data.take();
         self.frames.pop();
@@ -266,10 +251,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
                 trap_message: Some(error.to_string()),
             },
             Ok(run) => match run.exit {
-                Exit::Returned {
-                    revert: false,
-                    data,
-                } => FrameResult {
+                Exit::Returned { revert: false, data } => FrameResult {
                     status: SubcallStatus::Success,
                     output: data,
                     gas_used: run.gas_used,
@@ -321,33 +303,19 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         }
         if let Some(id) = precompile(&request.callee) {
             let (output, gas_used) = run_precompile(id, &request.input, request.gas_limit)?;
-            return Ok((
-                SubcallOutcome {
-                    status: SubcallStatus::Success,
-                    output,
-                    gas_used,
-                    address: None,
-                },
-                None,
-            ));
+            return Ok((SubcallOutcome { status: SubcallStatus::Success, output, gas_used, address: None }, None));
         }
         // As pallet-revive: the caller's own flag is set before the check, so that a direct
         // recursion without ALLOW_REENTRY is caught too; it is cleared after the call.
         if let Some(frame) = self.frames.last_mut() {
             frame.allows_reentry = request.allow_reentry;
         }
-        let denied = self
-            .frames
-            .iter()
-            .any(|frame| frame.address == request.callee && !frame.allows_reentry);
+        let denied = self.frames.iter().any(|frame| frame.address == request.callee && !frame.allows_reentry);
         if denied {
             if let Some(frame) = self.frames.last_mut() {
                 frame.allows_reentry = true;
             }
-            return Err(HostError::Refused(format!(
-                "reentrance into {:?} denied",
-                request.callee
-            )));
+            return Err(HostError::Refused(format!("reentrance into {:?} denied", request.callee)));
         }
         let result = self.call_unchecked(caller, caller_value, request);
         if let Some(frame) = self.frames.last_mut() {
@@ -364,23 +332,12 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         request: CallRequest,
     ) -> Result<(SubcallOutcome, Option<String>), HostError> {
         if request.delegate {
-            let code_hash = self
-                .overlay
-                .account(&request.callee)
-                .contract
-                .map(|contract| contract.code_hash)
-                .ok_or_else(|| {
-                    HostError::Refused(format!(
-                        "delegate call to {:?}, which is not a contract",
-                        request.callee
-                    ))
+            let code_hash =
+                self.overlay.account(&request.callee).contract.map(|contract| contract.code_hash).ok_or_else(|| {
+                    HostError::Refused(format!("delegate call to {:?}, which is not a contract", request.callee))
                 })?;
             // The running frame's identity stays: its address, its caller and its value.
-            let current = self
-                .frames
-                .last()
-                .map(|frame| frame.address)
-                .unwrap_or(caller);
+            let current = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
             let spec = FrameSpec {
                 address: current,
                 caller,
@@ -405,11 +362,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         }
         let checkpoint = self.overlay.checkpoint();
         let value = u256_to_balance(request.value);
-        let sender = self
-            .frames
-            .last()
-            .map(|frame| frame.address)
-            .unwrap_or(caller);
+        let sender = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
         if !value.is_some_and(|value| self.overlay.transfer(&sender, &request.callee, value)) {
             return Ok((
                 SubcallOutcome {
@@ -425,12 +378,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         let Some(contract) = callee_account.contract else {
             // A plain account: the transfer is all there is.
             return Ok((
-                SubcallOutcome {
-                    status: SubcallStatus::Success,
-                    output: Vec::new(),
-                    gas_used: 0,
-                    address: None,
-                },
+                SubcallOutcome { status: SubcallStatus::Success, output: Vec::new(), gas_used: 0, address: None },
                 None,
             ));
         };
@@ -450,12 +398,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             self.overlay.rollback(checkpoint);
         }
         Ok((
-            SubcallOutcome {
-                status: result.status,
-                output: result.output,
-                gas_used: result.gas_used,
-                address: None,
-            },
+            SubcallOutcome { status: result.status, output: result.output, gas_used: result.gas_used, address: None },
             result.trap_message,
         ))
     }
@@ -508,10 +451,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             AccountInfo {
                 nonce: existing.nonce.max(1),
                 balance: existing.balance,
-                contract: Some(ContractInfo {
-                    code_hash: request.code_hash,
-                    immutable_data: Vec::new(),
-                }),
+                contract: Some(ContractInfo { code_hash: request.code_hash, immutable_data: Vec::new() }),
             },
         );
         if !self.overlay.transfer(&deployer, &address, value) {
@@ -543,12 +483,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         }
         let address = (result.status == SubcallStatus::Success).then_some(address);
         Ok((
-            SubcallOutcome {
-                status: result.status,
-                output: result.output,
-                gas_used: result.gas_used,
-                address,
-            },
+            SubcallOutcome { status: result.status, output: result.output, gas_used: result.gas_used, address },
             result.trap_message,
         ))
     }
@@ -600,26 +535,13 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
         self.spec.entry == EntryPoint::Deploy
     }
     fn get_storage(&mut self, key: &StorageKey, transient: bool) -> Option<Vec<u8>> {
-        self.stack
-            .overlay
-            .storage(&self.spec.address, key, transient)
+        self.stack.overlay.storage(&self.spec.address, key, transient)
     }
-    fn set_storage(
-        &mut self,
-        key: &StorageKey,
-        value: Option<Vec<u8>>,
-        transient: bool,
-    ) -> Option<Vec<u8>> {
-        self.stack
-            .overlay
-            .set_storage(&self.spec.address, key, value, transient)
+    fn set_storage(&mut self, key: &StorageKey, value: Option<Vec<u8>>, transient: bool) -> Option<Vec<u8>> {
+        self.stack.overlay.set_storage(&self.spec.address, key, value, transient)
     }
     fn deposit_event(&mut self, topics: Vec<H256>, data: Vec<u8>) {
-        self.stack.overlay.deposit_event(ContractEvent {
-            address: self.spec.address,
-            topics,
-            data,
-        });
+        self.stack.overlay.deposit_event(ContractEvent { address: self.spec.address, topics, data });
     }
     fn immutable_data(&self) -> Vec<u8> {
         self.stack_immutable_data()
@@ -638,9 +560,7 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
         &self.return_data
     }
     fn code_hash_of(&self, address: &H160) -> Option<H256> {
-        self.stack_account(address)
-            .contract
-            .map(|contract| contract.code_hash)
+        self.stack_account(address).contract.map(|contract| contract.code_hash)
     }
     fn code_size_of(&self, address: &H160) -> u64 {
         match self.stack_account(address).contract {
@@ -659,20 +579,9 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
             return Err(HostError::StateChangeDenied);
         }
         let read_only = request.read_only || self.spec.read_only;
-        let caller = if request.delegate {
-            self.spec.caller
-        } else {
-            self.spec.address
-        };
+        let caller = if request.delegate { self.spec.caller } else { self.spec.address };
         let caller_value = self.spec.value;
-        let (outcome, message) = self.stack.call(
-            caller,
-            caller_value,
-            CallRequest {
-                read_only,
-                ..request
-            },
-        )?;
+        let (outcome, message) = self.stack.call(caller, caller_value, CallRequest { read_only, ..request })?;
         if let Some(message) = message {
             tracing::debug!(target: "pvm_node::exec", "sub-call failed: {message}");
         }
@@ -705,16 +614,10 @@ impl FrameEnv<'_, '_, '_, '_> {
         self.stack_account(address).balance
     }
     fn stack_code_len(&self, code_hash: &H256) -> u64 {
-        self.stack
-            .overlay
-            .code(code_hash)
-            .map_or(0, |code| code.len() as u64)
+        self.stack.overlay.code(code_hash).map_or(0, |code| code.len() as u64)
     }
     fn stack_immutable_data(&self) -> Vec<u8> {
-        self.stack_account(&self.spec.code_owner)
-            .contract
-            .map(|contract| contract.immutable_data)
-            .unwrap_or_default()
+        self.stack_account(&self.spec.code_owner).contract.map(|contract| contract.immutable_data).unwrap_or_default()
     }
 }
 
@@ -723,23 +626,14 @@ fn top_level_result(outcome: SubcallOutcome, message: Option<String>) -> (Outcom
     match outcome.status {
         SubcallStatus::Success => (Outcome::Success, outcome.output),
         SubcallStatus::Reverted => (Outcome::Reverted, outcome.output),
-        SubcallStatus::Trapped => (
-            Outcome::Failed(message.unwrap_or_else(|| "contract trapped".into())),
-            Vec::new(),
-        ),
+        SubcallStatus::Trapped => (Outcome::Failed(message.unwrap_or_else(|| "contract trapped".into())), Vec::new()),
         SubcallStatus::OutOfGas => (Outcome::Failed("out of gas".into()), Vec::new()),
-        SubcallStatus::TransferFailed => (
-            Outcome::Failed(
-                message.unwrap_or_else(|| "insufficient balance for the transfer".into()),
-            ),
-            Vec::new(),
-        ),
-        SubcallStatus::DuplicateContract => (
-            Outcome::Failed(
-                message.unwrap_or_else(|| "a contract already exists at that address".into()),
-            ),
-            Vec::new(),
-        ),
+        SubcallStatus::TransferFailed => {
+            (Outcome::Failed(message.unwrap_or_else(|| "insufficient balance for the transfer".into())), Vec::new())
+        }
+        SubcallStatus::DuplicateContract => {
+            (Outcome::Failed(message.unwrap_or_else(|| "a contract already exists at that address".into())), Vec::new())
+        }
     }
 }
 
@@ -756,12 +650,7 @@ impl Executor<'_> {
         gas_limit: u64,
     ) -> ExecResult {
         let checkpoint = overlay.checkpoint();
-        let mut stack = Stack {
-            exec: self,
-            overlay,
-            origin,
-            frames: Vec::new(),
-        };
+        let mut stack = Stack { exec: self, overlay, origin, frames: Vec::new() };
         let request = CallRequest {
             callee: dest,
             value: U256::from(value),
@@ -782,14 +671,7 @@ impl Executor<'_> {
         if !outcome.is_success() && outcome != Outcome::Reverted {
             overlay.rollback(checkpoint);
         }
-        ExecResult {
-            outcome,
-            output,
-            gas_used,
-            contract_address: None,
-            code_hash: None,
-            events: Vec::new(),
-        }
+        ExecResult { outcome, output, gas_used, contract_address: None, code_hash: None, events: Vec::new() }
     }
 
     /// An instantiation by `origin`, with CREATE using `create1_nonce`.
@@ -805,19 +687,8 @@ impl Executor<'_> {
         salt: Option<[u8; 32]>,
         gas_limit: u64,
     ) -> ExecResult {
-        let mut stack = Stack {
-            exec: self,
-            overlay,
-            origin,
-            frames: Vec::new(),
-        };
-        let request = InstantiateRequest {
-            code_hash,
-            value: U256::from(value),
-            input: data,
-            salt,
-            gas_limit,
-        };
+        let mut stack = Stack { exec: self, overlay, origin, frames: Vec::new() };
+        let request = InstantiateRequest { code_hash, value: U256::from(value), input: data, salt, gas_limit };
         match stack.instantiate(origin, create1_nonce, request) {
             Ok((sub, message)) => {
                 let gas_used = sub.gas_used;
@@ -832,10 +703,7 @@ impl Executor<'_> {
                     events: Vec::new(),
                 }
             }
-            Err(error) => ExecResult {
-                code_hash: Some(code_hash),
-                ..ExecResult::failed(error.to_string(), gas_limit)
-            },
+            Err(error) => ExecResult { code_hash: Some(code_hash), ..ExecResult::failed(error.to_string(), gas_limit) },
         }
     }
 
@@ -850,10 +718,7 @@ impl Executor<'_> {
         }
         let code_hash = keccak_256(&code);
         overlay.add_code(code_hash, code);
-        ExecResult {
-            code_hash: Some(code_hash),
-            ..ExecResult::success(gas)
-        }
+        ExecResult { code_hash: Some(code_hash), ..ExecResult::success(gas) }
     }
 
     /// Checks a transaction against the account state without running it.
@@ -864,16 +729,12 @@ impl Executor<'_> {
         genesis_hash: &H256,
         max_gas: u64,
     ) -> Result<(), InvalidTransaction> {
-        tx.verify(genesis_hash)
-            .map_err(|_| InvalidTransaction::BadSignature)?;
+        tx.verify(genesis_hash).map_err(|_| InvalidTransaction::BadSignature)?;
         if tx.payload.gas_limit == 0 {
             return Err(InvalidTransaction::ZeroGasLimit);
         }
         if tx.payload.gas_limit > max_gas {
-            return Err(InvalidTransaction::GasLimitTooHigh {
-                limit: tx.payload.gas_limit,
-                max: max_gas,
-            });
+            return Err(InvalidTransaction::GasLimitTooHigh { limit: tx.payload.gas_limit, max: max_gas });
         }
         let expected = overlay.account(&tx.sender()).nonce;
         let got = tx.payload.nonce;
@@ -904,20 +765,10 @@ impl Executor<'_> {
                 }
             }
             Call::UploadCode { code } => self.upload(overlay, code, gas_limit),
-            Call::Instantiate {
-                code_hash,
-                value,
-                data,
-                salt,
-            } => self.instantiate(
-                overlay, sender, nonce, code_hash, value, data, salt, gas_limit,
-            ),
-            Call::InstantiateWithCode {
-                code,
-                value,
-                data,
-                salt,
-            } => {
+            Call::Instantiate { code_hash, value, data, salt } => {
+                self.instantiate(overlay, sender, nonce, code_hash, value, data, salt, gas_limit)
+            }
+            Call::InstantiateWithCode { code, value, data, salt } => {
                 let checkpoint = overlay.checkpoint();
                 let upload = self.upload(overlay, code, gas_limit);
                 match (upload.outcome.clone(), upload.code_hash) {
@@ -932,10 +783,7 @@ impl Executor<'_> {
                             salt,
                             gas_limit - upload.gas_used,
                         );
-                        result.gas_used = result
-                            .gas_used
-                            .saturating_add(upload.gas_used)
-                            .min(gas_limit);
+                        result.gas_used = result.gas_used.saturating_add(upload.gas_used).min(gas_limit);
                         if !result.outcome.is_success() {
                             overlay.rollback(checkpoint);
                         }
@@ -944,9 +792,7 @@ impl Executor<'_> {
                     _ => upload,
                 }
             }
-            Call::Call { dest, value, data } => {
-                self.call(overlay, sender, dest, value, data, gas_limit)
-            }
+            Call::Call { dest, value, data } => self.call(overlay, sender, dest, value, data, gas_limit),
         };
         let events = overlay.finish_transaction();
         if result.outcome.is_success() {
@@ -974,7 +820,7 @@ mod tests {
     fn with_executor(test: impl FnOnce(&Executor, &mut Overlay)) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "exec-test").unwrap();
-        let engine = VmEngine::new(Backend::Interpreter);
+        let engine = VmEngine::new(Backend::Interpreter).unwrap();
         let cache = ModuleCache::new(8, 1 << 20);
         let executor = Executor {
             engine: &engine,
@@ -993,14 +839,7 @@ mod tests {
 
     fn fund(overlay: &mut Overlay, suri: &str, balance: Balance) -> H160 {
         let address = crate::keys::address_of_suri(suri).unwrap();
-        overlay.set_account(
-            address,
-            AccountInfo {
-                nonce: 0,
-                balance,
-                contract: None,
-            },
-        );
+        overlay.set_account(address, AccountInfo { nonce: 0, balance, contract: None });
         overlay.finish_transaction();
         address
     }
@@ -1009,11 +848,7 @@ mod tests {
         SignedTransaction::sign(
             &pair_from_suri(suri).unwrap(),
             &H256::zero(),
-            TransactionPayload {
-                nonce,
-                gas_limit,
-                call,
-            },
+            TransactionPayload { nonce, gas_limit, call },
         )
     }
 
@@ -1022,18 +857,8 @@ mod tests {
         with_executor(|executor, overlay| {
             let alice = fund(overlay, "//Alice", 1000);
             let bob = crate::keys::address_of_suri("//Bob").unwrap();
-            let tx = signed(
-                "//Alice",
-                0,
-                100_000,
-                Call::Transfer {
-                    dest: bob,
-                    value: 400,
-                },
-            );
-            executor
-                .check(overlay, &tx, &H256::zero(), 1_000_000)
-                .unwrap();
+            let tx = signed("//Alice", 0, 100_000, Call::Transfer { dest: bob, value: 400 });
+            executor.check(overlay, &tx, &H256::zero(), 1_000_000).unwrap();
             let result = executor.apply(overlay, &tx);
             assert_eq!(result.outcome, Outcome::Success);
             assert_eq!(result.gas_used, TRANSFER_GAS);
@@ -1044,36 +869,14 @@ mod tests {
             // Replaying is stale; skipping ahead is future; the gas limit is bounded.
             assert_eq!(
                 executor.check(overlay, &tx, &H256::zero(), 1_000_000),
-                Err(InvalidTransaction::Stale {
-                    expected: 1,
-                    got: 0
-                })
+                Err(InvalidTransaction::Stale { expected: 1, got: 0 })
             );
-            let ahead = signed(
-                "//Alice",
-                3,
-                100_000,
-                Call::Transfer {
-                    dest: bob,
-                    value: 1,
-                },
-            );
+            let ahead = signed("//Alice", 3, 100_000, Call::Transfer { dest: bob, value: 1 });
             assert_eq!(
                 executor.check(overlay, &ahead, &H256::zero(), 1_000_000),
-                Err(InvalidTransaction::Future {
-                    expected: 1,
-                    got: 3
-                })
+                Err(InvalidTransaction::Future { expected: 1, got: 3 })
             );
-            let greedy = signed(
-                "//Alice",
-                1,
-                2_000_000,
-                Call::Transfer {
-                    dest: bob,
-                    value: 1,
-                },
-            );
+            let greedy = signed("//Alice", 1, 2_000_000, Call::Transfer { dest: bob, value: 1 });
             assert!(matches!(
                 executor.check(overlay, &greedy, &H256::zero(), 1_000_000),
                 Err(InvalidTransaction::GasLimitTooHigh { .. })
@@ -1084,15 +887,7 @@ mod tests {
             );
 
             // Too much: fails, keeps the nonce bump only.
-            let too_much = signed(
-                "//Alice",
-                1,
-                100_000,
-                Call::Transfer {
-                    dest: bob,
-                    value: 601,
-                },
-            );
+            let too_much = signed("//Alice", 1, 100_000, Call::Transfer { dest: bob, value: 601 });
             let result = executor.apply(overlay, &too_much);
             assert!(matches!(result.outcome, Outcome::Failed(_)));
             assert_eq!(overlay.account(&alice).balance, 600);
@@ -1104,43 +899,20 @@ mod tests {
     fn upload_validates_and_stores_by_keccak() {
         with_executor(|executor, overlay| {
             fund(overlay, "//Alice", 0);
-            let blob = std::fs::read(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/contracts/Flipper.polkavm"
-            ))
-            .unwrap();
-            let result = executor.apply(
-                overlay,
-                &signed(
-                    "//Alice",
-                    0,
-                    10_000_000,
-                    Call::UploadCode { code: blob.clone() },
-                ),
-            );
+            let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Flipper.polkavm")).unwrap();
+            let result =
+                executor.apply(overlay, &signed("//Alice", 0, 10_000_000, Call::UploadCode { code: blob.clone() }));
             assert_eq!(result.outcome, Outcome::Success);
             assert_eq!(result.code_hash, Some(keccak_256(&blob)));
             assert_eq!(overlay.code(&keccak_256(&blob)).as_deref(), Some(&blob));
 
-            let result = executor.apply(
-                overlay,
-                &signed(
-                    "//Alice",
-                    1,
-                    10_000_000,
-                    Call::UploadCode {
-                        code: vec![1, 2, 3],
-                    },
-                ),
-            );
+            let result =
+                executor.apply(overlay, &signed("//Alice", 1, 10_000_000, Call::UploadCode { code: vec![1, 2, 3] }));
             assert!(
                 matches!(&result.outcome, Outcome::Failed(message) if message.contains("code rejected")),
                 "{result:?}"
             );
-            let result = executor.apply(
-                overlay,
-                &signed("//Alice", 2, 1_000, Call::UploadCode { code: blob }),
-            );
+            let result = executor.apply(overlay, &signed("//Alice", 2, 1_000, Call::UploadCode { code: blob }));
             assert_eq!(result.outcome, Outcome::Failed("out of gas".into()));
         });
     }
@@ -1160,22 +932,12 @@ mod tests {
             let sha256 = H160::from_low_u64_be(2);
             let result = executor.call(overlay, alice, sha256, 0, b"abc".to_vec(), 1_000_000);
             assert_eq!(result.outcome, Outcome::Success);
-            assert_eq!(
-                hex::encode(&result.output),
-                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-            );
+            assert_eq!(hex::encode(&result.output), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
             let identity = H160::from_low_u64_be(4);
-            assert_eq!(
-                executor
-                    .call(overlay, alice, identity, 0, b"xyz".to_vec(), 1_000_000)
-                    .output,
-                b"xyz"
-            );
+            assert_eq!(executor.call(overlay, alice, identity, 0, b"xyz".to_vec(), 1_000_000).output, b"xyz");
             let modexp = H160::from_low_u64_be(5);
             let result = executor.call(overlay, alice, modexp, 0, vec![], 1_000_000);
-            assert!(
-                matches!(&result.outcome, Outcome::Failed(message) if message.contains("not supported"))
-            );
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not supported")));
         });
     }
 
@@ -1183,20 +945,8 @@ mod tests {
     fn instantiate_of_unknown_code_fails_cleanly() {
         with_executor(|executor, overlay| {
             let alice = fund(overlay, "//Alice", 100);
-            let result = executor.instantiate(
-                overlay,
-                alice,
-                0,
-                H256::repeat_byte(1),
-                10,
-                vec![],
-                None,
-                1_000_000,
-            );
-            assert!(
-                matches!(&result.outcome, Outcome::Failed(message) if message.contains("not found")),
-                "{result:?}"
-            );
+            let result = executor.instantiate(overlay, alice, 0, H256::repeat_byte(1), 10, vec![], None, 1_000_000);
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not found")), "{result:?}");
             assert_eq!(overlay.account(&alice).balance, 100);
         });
     }

@@ -286,9 +286,7 @@ impl SubcallStatus {
         match self {
             SubcallStatus::Success => ReturnCode::Success as u64,
             SubcallStatus::Reverted => ReturnCode::CalleeReverted as u64,
-            SubcallStatus::Trapped | SubcallStatus::DuplicateContract => {
-                ReturnCode::CalleeTrapped as u64
-            }
+            SubcallStatus::Trapped | SubcallStatus::DuplicateContract => ReturnCode::CalleeTrapped as u64,
             SubcallStatus::OutOfGas => ReturnCode::OutOfResources as u64,
             SubcallStatus::TransferFailed => ReturnCode::TransferFailed as u64,
         }
@@ -346,12 +344,7 @@ pub trait HostEnv {
     /// Reads contract storage of the running contract.
     fn get_storage(&mut self, key: &StorageKey, transient: bool) -> Option<Vec<u8>>;
     /// Writes (`Some`) or removes (`None`) contract storage; returns the previous value.
-    fn set_storage(
-        &mut self,
-        key: &StorageKey,
-        value: Option<Vec<u8>>,
-        transient: bool,
-    ) -> Option<Vec<u8>>;
+    fn set_storage(&mut self, key: &StorageKey, value: Option<Vec<u8>>, transient: bool) -> Option<Vec<u8>>;
     /// Records an event of the running contract.
     fn deposit_event(&mut self, topics: Vec<H256>, data: Vec<u8>);
     /// Immutable data of the running contract.
@@ -543,25 +536,15 @@ pub fn dispatch(
         F::SealReturn => {
             let (flags, ptr, len) = (a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2));
             if flags & !RETURN_FLAG_REVERT != 0 {
-                return Err(HostError::InvalidFlags {
-                    kind: "return",
-                    flags,
-                });
+                return Err(HostError::InvalidFlags { kind: "return", flags });
             }
             ctx.charge(costs::copy(len))?;
             let data = ctx.read(ptr, len)?;
-            return Ok(HostFlow::Return {
-                revert: flags & RETURN_FLAG_REVERT != 0,
-                data,
-            });
+            return Ok(HostFlow::Return { revert: flags & RETURN_FLAG_REVERT != 0, data });
         }
-        F::GetStorage => Some(ctx.get_storage(
-            a32(&ctx, 0),
-            a32(&ctx, 1),
-            a32(&ctx, 2),
-            a32(&ctx, 3),
-            Some(a32(&ctx, 4)),
-        )?),
+        F::GetStorage => {
+            Some(ctx.get_storage(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), a32(&ctx, 3), Some(a32(&ctx, 4)))?)
+        }
         F::GetStorageOrZero => {
             ctx.get_storage(a32(&ctx, 0), a32(&ctx, 1), SENTINEL, a32(&ctx, 2), None)?;
             None
@@ -569,21 +552,14 @@ pub fn dispatch(
         F::SetStorage => {
             let (value_ptr, value_len) = (a32(&ctx, 3), a32(&ctx, 4));
             if value_len > limits::PAYLOAD_BYTES {
-                return Err(HostError::ValueTooLarge {
-                    len: value_len,
-                    max: limits::PAYLOAD_BYTES,
-                });
+                return Err(HostError::ValueTooLarge { len: value_len, max: limits::PAYLOAD_BYTES });
             }
             let value = ctx.read(value_ptr, value_len)?;
             Some(ctx.set_storage(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), Some(value))?)
         }
         F::SetStorageOrClear => {
             let value = ctx.read(a32(&ctx, 2), 32)?;
-            let value = if value.iter().all(|byte| *byte == 0) {
-                None
-            } else {
-                Some(value)
-            };
+            let value = if value.iter().all(|byte| *byte == 0) { None } else { Some(value) };
             Some(ctx.set_storage(a32(&ctx, 0), a32(&ctx, 1), SENTINEL, value)?)
         }
         F::ClearStorage => Some(ctx.set_storage(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), None)?),
@@ -696,27 +672,19 @@ pub fn dispatch(
             None
         }
         F::HashKeccak256 => {
-            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| {
-                sp_crypto_hashing::keccak_256(data).to_vec()
-            })?;
+            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| sp_crypto_hashing::keccak_256(data).to_vec())?;
             None
         }
         F::HashSha2_256 => {
-            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| {
-                sp_crypto_hashing::sha2_256(data).to_vec()
-            })?;
+            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| sp_crypto_hashing::sha2_256(data).to_vec())?;
             None
         }
         F::HashBlake2_256 => {
-            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| {
-                sp_crypto_hashing::blake2_256(data).to_vec()
-            })?;
+            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| sp_crypto_hashing::blake2_256(data).to_vec())?;
             None
         }
         F::HashBlake2_128 => {
-            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| {
-                sp_crypto_hashing::blake2_128(data).to_vec()
-            })?;
+            ctx.hash(a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2), |data| sp_crypto_hashing::blake2_128(data).to_vec())?;
             None
         }
         F::GetImmutableData => {
@@ -731,10 +699,7 @@ pub fn dispatch(
         F::SetImmutableData => {
             let (ptr, len) = (a32(&ctx, 0), a32(&ctx, 1));
             if len > limits::IMMUTABLE_BYTES {
-                return Err(HostError::ValueTooLarge {
-                    len,
-                    max: limits::IMMUTABLE_BYTES,
-                });
+                return Err(HostError::ValueTooLarge { len, max: limits::IMMUTABLE_BYTES });
             }
             ctx.charge(costs::copy(len))?;
             let data = ctx.read(ptr, len)?;
@@ -746,10 +711,7 @@ pub fn dispatch(
             let (out_ptr, out_len_ptr, offset) = (a32(&ctx, 0), a32(&ctx, 1), a32(&ctx, 2));
             let data = ctx.env.return_data().to_vec();
             if offset as usize > data.len() {
-                return Err(HostError::ReturnDataOutOfBounds {
-                    offset,
-                    len: data.len() as u32,
-                });
+                return Err(HostError::ReturnDataOutOfBounds { offset, len: data.len() as u32 });
             }
             ctx.write_output(out_ptr, out_len_ptr, &data[offset as usize..], false)?;
             None
@@ -784,11 +746,7 @@ pub fn dispatch(
             let delegate = function == F::DelegateCall;
             let (flags, callee_ptr) = split_hi_lo(a(&ctx, 0));
             let ref_time_limit = a(&ctx, 1);
-            let (deposit_ptr, value_ptr) = if delegate {
-                (a32(&ctx, 3), SENTINEL)
-            } else {
-                split_hi_lo(a(&ctx, 3))
-            };
+            let (deposit_ptr, value_ptr) = if delegate { (a32(&ctx, 3), SENTINEL) } else { split_hi_lo(a(&ctx, 3)) };
             let (input_len, input_ptr) = split_hi_lo(a(&ctx, 4));
             let (output_len_ptr, output_ptr) = split_hi_lo(a(&ctx, 5));
             match ctx.call(
@@ -833,10 +791,7 @@ pub fn dispatch(
 
 fn storage_flags(flags: u32) -> Result<bool, HostError> {
     if flags & !STORAGE_FLAG_TRANSIENT != 0 {
-        return Err(HostError::InvalidFlags {
-            kind: "storage",
-            flags,
-        });
+        return Err(HostError::InvalidFlags { kind: "storage", flags });
     }
     Ok(flags & STORAGE_FLAG_TRANSIENT != 0)
 }
@@ -893,13 +848,7 @@ impl Ctx<'_> {
     /// pallet-revive's `write_sandbox_output`: `out_len_ptr` holds the buffer's capacity on
     /// entry and the number of bytes written on exit; `SENTINEL` as `out_ptr` skips the copy
     /// where `allow_skip` says so.
-    fn write_output(
-        &mut self,
-        out_ptr: u32,
-        out_len_ptr: u32,
-        data: &[u8],
-        allow_skip: bool,
-    ) -> Result<(), HostError> {
+    fn write_output(&mut self, out_ptr: u32, out_len_ptr: u32, data: &[u8], allow_skip: bool) -> Result<(), HostError> {
         if allow_skip && out_ptr == SENTINEL {
             return Ok(());
         }
@@ -955,10 +904,7 @@ impl Ctx<'_> {
         let mut written = data.len() as u32;
         while written < out_len {
             let chunk = (out_len - written).min(zeros.len() as u32);
-            let at = out_ptr.checked_add(written).ok_or(MemoryAccessError {
-                address: out_ptr,
-                length: out_len,
-            })?;
+            let at = out_ptr.checked_add(written).ok_or(MemoryAccessError { address: out_ptr, length: out_len })?;
             self.write(at, &zeros[..chunk as usize])?;
             written += chunk;
         }
@@ -1028,15 +974,10 @@ impl Ctx<'_> {
             return Err(HostError::TooManyTopics(num_topics));
         }
         if data_len > limits::PAYLOAD_BYTES {
-            return Err(HostError::ValueTooLarge {
-                len: data_len,
-                max: limits::PAYLOAD_BYTES,
-            });
+            return Err(HostError::ValueTooLarge { len: data_len, max: limits::PAYLOAD_BYTES });
         }
         self.charge(
-            costs::EVENT
-                + u64::from(num_topics) * costs::PER_TOPIC
-                + u64::from(data_len) * costs::PER_EVENT_BYTE,
+            costs::EVENT + u64::from(num_topics) * costs::PER_TOPIC + u64::from(data_len) * costs::PER_EVENT_BYTE,
         )?;
         let raw_topics = self.read(topics_ptr, num_topics * 32)?;
         let topics = raw_topics.chunks_exact(32).map(H256::from_slice).collect();
@@ -1066,8 +1007,7 @@ impl Ctx<'_> {
     /// Charges the caller for gas its callee used.
     fn charge_callee(&mut self, gas_used: u64) {
         let left = self.guest.gas_left();
-        self.guest
-            .set_gas_left(left.saturating_sub(i64::try_from(gas_used).unwrap_or(i64::MAX)));
+        self.guest.set_gas_left(left.saturating_sub(i64::try_from(gas_used).unwrap_or(i64::MAX)));
     }
 
     /// `call` and `delegate_call`. The outer `Ok(Err(flow))` carries a tail call's return.
@@ -1086,16 +1026,10 @@ impl Ctx<'_> {
         output_len_ptr: u32,
     ) -> Result<Result<u64, HostFlow>, HostError> {
         if flags & !call_flags::ALL != 0 {
-            return Err(HostError::InvalidFlags {
-                kind: "call",
-                flags,
-            });
+            return Err(HostError::InvalidFlags { kind: "call", flags });
         }
         if delegate && flags & (call_flags::ALLOW_REENTRY | call_flags::READ_ONLY) != 0 {
-            return Err(HostError::InvalidFlags {
-                kind: "delegate call",
-                flags,
-            });
+            return Err(HostError::InvalidFlags { kind: "delegate call", flags });
         }
         self.charge(costs::CALL)?;
         let callee = self.read_h160(callee_ptr)?;
@@ -1111,11 +1045,7 @@ impl Ctx<'_> {
             self.charge(costs::copy(input_len))?;
             self.read(input_ptr, input_len)?
         };
-        let value = if delegate {
-            U256::zero()
-        } else {
-            self.read_u256(value_ptr)?
-        };
+        let value = if delegate { U256::zero() } else { self.read_u256(value_ptr)? };
         let read_only = flags & call_flags::READ_ONLY != 0;
         if !value.is_zero() {
             if read_only || self.env.is_read_only() {
@@ -1134,10 +1064,7 @@ impl Ctx<'_> {
         };
         let outcome = self.env.call(request)?;
         self.charge_callee(outcome.gas_used);
-        let returned = matches!(
-            outcome.status,
-            SubcallStatus::Success | SubcallStatus::Reverted
-        );
+        let returned = matches!(outcome.status, SubcallStatus::Success | SubcallStatus::Reverted);
         if flags & call_flags::TAIL_CALL != 0 && returned {
             // The callee's return (or revert) becomes the caller's.
             return Ok(Err(HostFlow::Return {
@@ -1175,14 +1102,10 @@ impl Ctx<'_> {
     ) -> Result<u64, HostError> {
         self.deny_if_read_only()?;
         // The code hash is the first 32 bytes of the input buffer.
-        let input_ptr = code_hash_ptr.checked_add(32).ok_or(MemoryAccessError {
-            address: code_hash_ptr,
-            length: 32,
-        })?;
-        let input_len = input_len.checked_sub(32).ok_or(MemoryAccessError {
-            address: code_hash_ptr,
-            length: input_len,
-        })?;
+        let input_ptr =
+            code_hash_ptr.checked_add(32).ok_or(MemoryAccessError { address: code_hash_ptr, length: 32 })?;
+        let input_len =
+            input_len.checked_sub(32).ok_or(MemoryAccessError { address: code_hash_ptr, length: input_len })?;
         if input_len > limits::CALLDATA_BYTES {
             return Err(HostError::CallDataTooLarge(input_len));
         }
@@ -1244,11 +1167,7 @@ pub(crate) mod testing {
         pub const BASE: u32 = 0x1_0000;
 
         pub fn new(size: usize, gas: i64) -> FlatGuest {
-            FlatGuest {
-                regs: [0; 13],
-                memory: vec![0; size],
-                gas,
-            }
+            FlatGuest { regs: [0; 13], memory: vec![0; size], gas }
         }
 
         pub fn args(&mut self, args: &[u64]) {
@@ -1258,26 +1177,17 @@ pub(crate) mod testing {
         }
 
         pub fn put(&mut self, address: u32, data: &[u8]) {
-            self.write_memory(address, data)
-                .expect("test address inside guest memory");
+            self.write_memory(address, data).expect("test address inside guest memory");
         }
 
         pub fn get(&mut self, address: u32, len: usize) -> Vec<u8> {
             let mut out = vec![0; len];
-            self.read_memory(address, &mut out)
-                .expect("test address inside guest memory");
+            self.read_memory(address, &mut out).expect("test address inside guest memory");
             out
         }
 
-        fn range(
-            &self,
-            address: u32,
-            len: usize,
-        ) -> Result<std::ops::Range<usize>, MemoryAccessError> {
-            let error = MemoryAccessError {
-                address,
-                length: len as u32,
-            };
+        fn range(&self, address: u32, len: usize) -> Result<std::ops::Range<usize>, MemoryAccessError> {
+            let error = MemoryAccessError { address, length: len as u32 };
             let start = address.checked_sub(Self::BASE).ok_or(error)? as usize;
             let end = start.checked_add(len).ok_or(error)?;
             if end > self.memory.len() {
@@ -1375,24 +1285,11 @@ pub(crate) mod testing {
             self.deploy
         }
         fn get_storage(&mut self, key: &StorageKey, transient: bool) -> Option<Vec<u8>> {
-            let map = if transient {
-                &self.transient
-            } else {
-                &self.storage
-            };
+            let map = if transient { &self.transient } else { &self.storage };
             map.get(key).cloned()
         }
-        fn set_storage(
-            &mut self,
-            key: &StorageKey,
-            value: Option<Vec<u8>>,
-            transient: bool,
-        ) -> Option<Vec<u8>> {
-            let map = if transient {
-                &mut self.transient
-            } else {
-                &mut self.storage
-            };
+        fn set_storage(&mut self, key: &StorageKey, value: Option<Vec<u8>>, transient: bool) -> Option<Vec<u8>> {
+            let map = if transient { &mut self.transient } else { &mut self.storage };
             match value {
                 Some(value) => map.insert(key.clone(), value),
                 None => map.remove(key),
@@ -1431,22 +1328,13 @@ pub(crate) mod testing {
         }
         fn call(&mut self, request: CallRequest) -> Result<SubcallOutcome, HostError> {
             self.calls.push(request);
-            let outcome = self
-                .next_outcome
-                .take()
-                .expect("test set the sub-call outcome");
+            let outcome = self.next_outcome.take().expect("test set the sub-call outcome");
             self.return_data = outcome.output.clone();
             Ok(outcome)
         }
-        fn instantiate(
-            &mut self,
-            request: InstantiateRequest,
-        ) -> Result<SubcallOutcome, HostError> {
+        fn instantiate(&mut self, request: InstantiateRequest) -> Result<SubcallOutcome, HostError> {
             self.instantiations.push(request);
-            let outcome = self
-                .next_outcome
-                .take()
-                .expect("test set the sub-call outcome");
+            let outcome = self.next_outcome.take().expect("test set the sub-call outcome");
             self.return_data = outcome.output.clone();
             Ok(outcome)
         }
@@ -1460,11 +1348,7 @@ mod tests {
 
     const B: u32 = FlatGuest::BASE;
 
-    fn run(
-        f: HostFunction,
-        guest: &mut FlatGuest,
-        env: &mut MapEnv,
-    ) -> Result<HostFlow, HostError> {
+    fn run(f: HostFunction, guest: &mut FlatGuest, env: &mut MapEnv) -> Result<HostFlow, HostError> {
         dispatch(f, guest, env)
     }
 
@@ -1482,10 +1366,7 @@ mod tests {
 
     #[test]
     fn call_data_size_load_and_copy() {
-        let mut env = MapEnv {
-            input: (1..=40).collect(),
-            ..Default::default()
-        };
+        let mut env = MapEnv { input: (1..=40).collect(), ..Default::default() };
         let mut g = guest();
         run(HostFunction::CallDataSize, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 40);
@@ -1514,18 +1395,12 @@ mod tests {
         g.put(B + 100, &[0xee; 16]);
         g.args(&[u64::from(B + 100), 16, 36]);
         run(HostFunction::CallDataCopy, &mut g, &mut env).unwrap();
-        assert_eq!(
-            g.get(B + 100, 16),
-            [37, 38, 39, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(g.get(B + 100, 16), [37, 38, 39, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
     fn huge_lengths_trap_without_huge_allocations() {
-        let mut env = MapEnv {
-            input: vec![7; 8],
-            ..Default::default()
-        };
+        let mut env = MapEnv { input: vec![7; 8], ..Default::default() };
         let mut g = guest();
         // Copy 4 GiB of call data: the first 8 bytes land, the zero fill runs into the end
         // of guest memory and traps there.
@@ -1536,67 +1411,34 @@ mod tests {
         assert_eq!(g.get(B, 8), vec![7; 8]);
         // Return 4 GiB: refused before reading.
         g.args(&[0, u64::from(B), u64::from(u32::MAX)]);
-        assert_eq!(
-            run(HostFunction::SealReturn, &mut g, &mut env).unwrap_err(),
-            HostError::ReadTooLarge(u32::MAX)
-        );
+        assert_eq!(run(HostFunction::SealReturn, &mut g, &mut env).unwrap_err(), HostError::ReadTooLarge(u32::MAX));
         g.args(&[u64::from(B), u64::from(u32::MAX), u64::from(B)]);
-        assert_eq!(
-            run(HostFunction::HashKeccak256, &mut g, &mut env).unwrap_err(),
-            HostError::ReadTooLarge(u32::MAX)
-        );
+        assert_eq!(run(HostFunction::HashKeccak256, &mut g, &mut env).unwrap_err(), HostError::ReadTooLarge(u32::MAX));
     }
 
     #[test]
     fn tail_call_returns_the_callee_result() {
-        for (status, revert) in [
-            (SubcallStatus::Success, false),
-            (SubcallStatus::Reverted, true),
-        ] {
+        for (status, revert) in [(SubcallStatus::Success, false), (SubcallStatus::Reverted, true)] {
             let mut env = MapEnv {
-                next_outcome: Some(SubcallOutcome {
-                    status,
-                    output: b"tail".to_vec(),
-                    gas_used: 1,
-                    address: None,
-                }),
+                next_outcome: Some(SubcallOutcome { status, output: b"tail".to_vec(), gas_used: 1, address: None }),
                 ..Default::default()
             };
             let mut g = guest();
-            g.args(&[
-                pack(0b0100, B),
-                u64::MAX,
-                u64::MAX,
-                pack(B + 64, B + 32),
-                pack(0, B),
-                pack(B + 300, u32::MAX),
-            ]);
+            g.args(&[pack(0b0100, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B), pack(B + 300, u32::MAX)]);
             assert_eq!(
                 run(HostFunction::Call, &mut g, &mut env).unwrap(),
-                HostFlow::Return {
-                    revert,
-                    data: b"tail".to_vec()
-                }
+                HostFlow::Return { revert, data: b"tail".to_vec() }
             );
         }
     }
 
     #[test]
     fn out_of_bounds_pointer_traps() {
-        let mut env = MapEnv {
-            input: vec![1; 32],
-            ..Default::default()
-        };
+        let mut env = MapEnv { input: vec![1; 32], ..Default::default() };
         let mut g = guest();
         g.args(&[0x100, 0]);
         let error = run(HostFunction::CallDataLoad, &mut g, &mut env).unwrap_err();
-        assert!(matches!(
-            error,
-            HostError::Memory(MemoryAccessError {
-                address: 0x100,
-                length: 32
-            })
-        ));
+        assert!(matches!(error, HostError::Memory(MemoryAccessError { address: 0x100, length: 32 })));
     }
 
     #[test]
@@ -1607,26 +1449,17 @@ mod tests {
         g.args(&[0, u64::from(B), 6]);
         assert_eq!(
             run(HostFunction::SealReturn, &mut g, &mut env).unwrap(),
-            HostFlow::Return {
-                revert: false,
-                data: b"output".to_vec()
-            }
+            HostFlow::Return { revert: false, data: b"output".to_vec() }
         );
         g.args(&[1, u64::from(B), 3]);
         assert_eq!(
             run(HostFunction::SealReturn, &mut g, &mut env).unwrap(),
-            HostFlow::Return {
-                revert: true,
-                data: b"out".to_vec()
-            }
+            HostFlow::Return { revert: true, data: b"out".to_vec() }
         );
         g.args(&[2, u64::from(B), 3]);
         assert_eq!(
             run(HostFunction::SealReturn, &mut g, &mut env).unwrap_err(),
-            HostError::InvalidFlags {
-                kind: "return",
-                flags: 2
-            }
+            HostError::InvalidFlags { kind: "return", flags: 2 }
         );
     }
 
@@ -1643,10 +1476,7 @@ mod tests {
         g.args(&[0, u64::from(B), sentinel, u64::from(B + 32), 40]);
         run(HostFunction::SetStorage, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], sentinel);
-        assert_eq!(
-            env.storage.get(&StorageKey::Fixed(key)),
-            Some(&vec![0xaa; 40])
-        );
+        assert_eq!(env.storage.get(&StorageKey::Fixed(key)), Some(&vec![0xaa; 40]));
 
         // overwrite: returns the old length.
         g.args(&[0, u64::from(B), sentinel, u64::from(B + 32), 8]);
@@ -1660,13 +1490,7 @@ mod tests {
 
         // get into a buffer of 4 bytes: truncated, length written back.
         g.put(B + 200, &4u32.to_le_bytes());
-        g.args(&[
-            0,
-            u64::from(B),
-            sentinel,
-            u64::from(B + 100),
-            u64::from(B + 200),
-        ]);
+        g.args(&[0, u64::from(B), sentinel, u64::from(B + 100), u64::from(B + 200)]);
         run(HostFunction::GetStorage, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], ReturnCode::Success as u64);
         assert_eq!(g.get(B + 100, 4), vec![0xaa; 4]);
@@ -1680,13 +1504,7 @@ mod tests {
 
         // take: returns and removes.
         g.put(B + 200, &64u32.to_le_bytes());
-        g.args(&[
-            0,
-            u64::from(B),
-            sentinel,
-            u64::from(B + 100),
-            u64::from(B + 200),
-        ]);
+        g.args(&[0, u64::from(B), sentinel, u64::from(B + 100), u64::from(B + 200)]);
         run(HostFunction::TakeStorage, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], ReturnCode::Success as u64);
         assert_eq!(g.get(B + 200, 4), 8u32.to_le_bytes());
@@ -1715,17 +1533,11 @@ mod tests {
             HostError::ValueTooLarge { len: 417, max: 416 }
         );
         g.args(&[0, u64::from(B), 129, u64::from(B + 32), 1]);
-        assert_eq!(
-            run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(),
-            HostError::KeyTooLong(129)
-        );
+        assert_eq!(run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(), HostError::KeyTooLong(129));
         g.args(&[2, u64::from(B), sentinel, u64::from(B + 32), 1]);
         assert!(matches!(
             run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(),
-            HostError::InvalidFlags {
-                kind: "storage",
-                ..
-            }
+            HostError::InvalidFlags { kind: "storage", .. }
         ));
         // Transient storage is separate from persistent storage.
         g.args(&[1, u64::from(B), sentinel, u64::from(B + 32), 1]);
@@ -1735,10 +1547,7 @@ mod tests {
         // Read-only frames cannot write.
         env.read_only = true;
         g.args(&[0, u64::from(B), sentinel, u64::from(B + 32), 1]);
-        assert_eq!(
-            run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(),
-            HostError::StateChangeDenied
-        );
+        assert_eq!(run(HostFunction::SetStorage, &mut g, &mut env).unwrap_err(), HostError::StateChangeDenied);
     }
 
     #[test]
@@ -1759,26 +1568,11 @@ mod tests {
             (HostFunction::Caller, alice.as_bytes().to_vec()),
             (HostFunction::Origin, alice.as_bytes().to_vec()),
             (HostFunction::Address, contract.as_bytes().to_vec()),
-            (
-                HostFunction::ValueTransferred,
-                U256::from(1234u64).to_little_endian().to_vec(),
-            ),
-            (
-                HostFunction::Balance,
-                U256::from(99u64).to_little_endian().to_vec(),
-            ),
-            (
-                HostFunction::Now,
-                U256::from(1_700_000_000u64).to_little_endian().to_vec(),
-            ),
-            (
-                HostFunction::BlockNumber,
-                U256::from(42u64).to_little_endian().to_vec(),
-            ),
-            (
-                HostFunction::ChainId,
-                U256::from(420_420u64).to_little_endian().to_vec(),
-            ),
+            (HostFunction::ValueTransferred, U256::from(1234u64).to_little_endian().to_vec()),
+            (HostFunction::Balance, U256::from(99u64).to_little_endian().to_vec()),
+            (HostFunction::Now, U256::from(1_700_000_000u64).to_little_endian().to_vec()),
+            (HostFunction::BlockNumber, U256::from(42u64).to_little_endian().to_vec()),
+            (HostFunction::ChainId, U256::from(420_420u64).to_little_endian().to_vec()),
         ];
         for (function, expected) in checks {
             g.put(B, &[0xff; 32]);
@@ -1789,10 +1583,7 @@ mod tests {
         g.put(B, alice.as_bytes());
         g.args(&[u64::from(B), u64::from(B + 64)]);
         run(HostFunction::BalanceOf, &mut g, &mut env).unwrap();
-        assert_eq!(
-            g.get(B + 64, 32),
-            (U256::from(5u64) << 200).to_little_endian()
-        );
+        assert_eq!(g.get(B + 64, 32), (U256::from(5u64) << 200).to_little_endian());
 
         run(HostFunction::GasLimit, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 10_000_000_000);
@@ -1809,17 +1600,8 @@ mod tests {
         assert_eq!(g.gas, (1000 - costs::HOST_CALL) as i64);
         // Not enough gas for a storage read: out of gas.
         let mut g = FlatGuest::new(64, (costs::HOST_CALL + 10) as i64);
-        g.args(&[
-            0,
-            u64::from(B),
-            u64::from(SENTINEL),
-            u64::from(B),
-            u64::from(B + 32),
-        ]);
-        assert_eq!(
-            run(HostFunction::GetStorage, &mut g, &mut env).unwrap_err(),
-            HostError::OutOfGas
-        );
+        g.args(&[0, u64::from(B), u64::from(SENTINEL), u64::from(B), u64::from(B + 32)]);
+        assert_eq!(run(HostFunction::GetStorage, &mut g, &mut env).unwrap_err(), HostError::OutOfGas);
     }
 
     #[test]
@@ -1836,16 +1618,10 @@ mod tests {
         assert_eq!(env.events[0].0[1].as_bytes(), &topics[32..64]);
         assert_eq!(env.events[0].1, b"payload");
         g.args(&[u64::from(B), 5, u64::from(B + 200), 7]);
-        assert_eq!(
-            run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(),
-            HostError::TooManyTopics(5)
-        );
+        assert_eq!(run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(), HostError::TooManyTopics(5));
         env.read_only = true;
         g.args(&[u64::from(B), 1, u64::from(B + 200), 7]);
-        assert_eq!(
-            run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(),
-            HostError::StateChangeDenied
-        );
+        assert_eq!(run(HostFunction::DepositEvent, &mut g, &mut env).unwrap_err(), HostError::StateChangeDenied);
     }
 
     #[test]
@@ -1854,42 +1630,22 @@ mod tests {
         let mut g = guest();
         g.put(B, b"abc");
         let cases = [
-            (
-                HostFunction::HashKeccak256,
-                "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45",
-            ),
-            (
-                HostFunction::HashSha2_256,
-                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-            ),
-            (
-                HostFunction::HashBlake2_256,
-                "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
-            ),
-            (
-                HostFunction::HashBlake2_128,
-                "cf4ab791c62b8d2b2109c90275287816",
-            ),
+            (HostFunction::HashKeccak256, "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"),
+            (HostFunction::HashSha2_256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            (HostFunction::HashBlake2_256, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"),
+            (HostFunction::HashBlake2_128, "cf4ab791c62b8d2b2109c90275287816"),
         ];
         for (function, digest) in cases {
             g.args(&[u64::from(B), 3, u64::from(B + 64)]);
             run(function, &mut g, &mut env).unwrap();
             let expected = hex::decode(digest).unwrap();
-            assert_eq!(
-                g.get(B + 64, expected.len()),
-                expected,
-                "{}",
-                function.name()
-            );
+            assert_eq!(g.get(B + 64, expected.len()), expected, "{}", function.name());
         }
     }
 
     #[test]
     fn immutable_data_only_in_deploy_and_once() {
-        let mut env = MapEnv {
-            deploy: true,
-            ..Default::default()
-        };
+        let mut env = MapEnv { deploy: true, ..Default::default() };
         let mut g = guest();
         g.put(B, b"immutable!");
         g.args(&[u64::from(B), 10]);
@@ -1913,10 +1669,7 @@ mod tests {
 
     #[test]
     fn return_data_size_and_copy() {
-        let mut env = MapEnv {
-            return_data: (0..50).collect(),
-            ..Default::default()
-        };
+        let mut env = MapEnv { return_data: (0..50).collect(), ..Default::default() };
         let mut g = guest();
         run(HostFunction::ReturnDataSize, &mut g, &mut env).unwrap();
         assert_eq!(g.regs[A0], 50);
@@ -1928,10 +1681,7 @@ mod tests {
         g.args(&[u64::from(B), u64::from(B + 100), 51]);
         assert_eq!(
             run(HostFunction::ReturnDataCopy, &mut g, &mut env).unwrap_err(),
-            HostError::ReturnDataOutOfBounds {
-                offset: 51,
-                len: 50
-            }
+            HostError::ReturnDataOutOfBounds { offset: 51, len: 50 }
         );
     }
 
@@ -1983,30 +1733,15 @@ mod tests {
     #[test]
     fn call_reports_revert_and_trap_codes() {
         let mut g = guest();
-        let args = [
-            pack(0, B),
-            u64::MAX,
-            u64::MAX,
-            pack(B + 64, B + 32),
-            pack(0, B + 128),
-            pack(B + 300, B + 200),
-        ];
+        let args = [pack(0, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B + 128), pack(B + 300, B + 200)];
         for (status, code) in [
             (SubcallStatus::Reverted, ReturnCode::CalleeReverted as u64),
             (SubcallStatus::Trapped, ReturnCode::CalleeTrapped as u64),
-            (
-                SubcallStatus::TransferFailed,
-                ReturnCode::TransferFailed as u64,
-            ),
+            (SubcallStatus::TransferFailed, ReturnCode::TransferFailed as u64),
             (SubcallStatus::OutOfGas, ReturnCode::OutOfResources as u64),
         ] {
             let mut env = MapEnv {
-                next_outcome: Some(SubcallOutcome {
-                    status,
-                    output: b"why".to_vec(),
-                    gas_used: 1,
-                    address: None,
-                }),
+                next_outcome: Some(SubcallOutcome { status, output: b"why".to_vec(), gas_used: 1, address: None }),
                 ..Default::default()
             };
             g.put(B + 300, &32u32.to_le_bytes());
@@ -2016,14 +1751,7 @@ mod tests {
             // Requested gas u64::MAX is capped by what the caller has left.
             assert!(env.calls[0].gas_limit <= 1_000_000);
             let written = u32::from_le_bytes(g.get(B + 300, 4).try_into().unwrap());
-            assert_eq!(
-                written,
-                if status == SubcallStatus::Reverted {
-                    3
-                } else {
-                    0
-                }
-            );
+            assert_eq!(written, if status == SubcallStatus::Reverted { 3 } else { 0 });
         }
     }
 
@@ -2032,30 +1760,10 @@ mod tests {
         let mut env = MapEnv::default();
         let mut g = guest();
         g.put(B + 32, &U256::from(1u64).to_little_endian());
-        g.args(&[
-            pack(0b1_0000, B),
-            u64::MAX,
-            u64::MAX,
-            pack(B + 64, B + 32),
-            pack(0, B),
-            pack(B, u32::MAX),
-        ]);
-        assert_eq!(
-            run(HostFunction::Call, &mut g, &mut env).unwrap_err(),
-            HostError::StateChangeDenied
-        );
-        g.args(&[
-            pack(0b10_0000, B),
-            u64::MAX,
-            u64::MAX,
-            pack(B + 64, B + 32),
-            pack(0, B),
-            pack(B, u32::MAX),
-        ]);
-        assert!(matches!(
-            run(HostFunction::Call, &mut g, &mut env).unwrap_err(),
-            HostError::InvalidFlags { .. }
-        ));
+        g.args(&[pack(0b1_0000, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B), pack(B, u32::MAX)]);
+        assert_eq!(run(HostFunction::Call, &mut g, &mut env).unwrap_err(), HostError::StateChangeDenied);
+        g.args(&[pack(0b10_0000, B), u64::MAX, u64::MAX, pack(B + 64, B + 32), pack(0, B), pack(B, u32::MAX)]);
+        assert!(matches!(run(HostFunction::Call, &mut g, &mut env).unwrap_err(), HostError::InvalidFlags { .. }));
     }
 
     #[test]
@@ -2098,8 +1806,7 @@ mod tests {
     fn code_queries() {
         let contract = H160::repeat_byte(0x11);
         let mut env = MapEnv::default();
-        env.code_hashes
-            .insert(contract, (H256::repeat_byte(0x22), 1234));
+        env.code_hashes.insert(contract, (H256::repeat_byte(0x22), 1234));
         let mut g = guest();
         g.put(B, contract.as_bytes());
         g.args(&[u64::from(B)]);

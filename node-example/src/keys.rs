@@ -31,8 +31,7 @@ pub fn address_of_suri(suri: &str) -> Result<H160, KeyError> {
 
 /// The H160 address of an SS58-encoded sr25519 account.
 pub fn address_of_ss58(text: &str) -> Result<H160, KeyError> {
-    let public =
-        sr25519::Public::from_ss58check(text).map_err(|_| KeyError::Ss58(text.to_string()))?;
+    let public = sr25519::Public::from_ss58check(text).map_err(|_| KeyError::Ss58(text.to_string()))?;
     Ok(account_to_address(&public.0))
 }
 
@@ -60,14 +59,8 @@ mod tests {
     fn alice_is_the_well_known_dev_key() {
         let alice = pair_from_suri("//Alice").unwrap();
         // Alice's public key and SS58 address as every Substrate dev chain knows them.
-        assert_eq!(
-            hex::encode(alice.public().0),
-            "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
-        );
-        assert_eq!(
-            ss58_of(&alice.public(), 42),
-            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
-        );
+        assert_eq!(hex::encode(alice.public().0), "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d");
+        assert_eq!(ss58_of(&alice.public(), 42), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
         assert_eq!(
             address_of_suri("//Alice").unwrap(),
             parse_h160("0xd43593c715fdd31c61141abd04a99fd6822c8558").unwrap()

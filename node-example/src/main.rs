@@ -8,11 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "pvm-node",
-    version,
-    about = "Example node running pallet-revive contracts on the PVM executor"
-)]
+#[command(name = "pvm-node", version, about = "Example node running pallet-revive contracts on the PVM executor")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -142,62 +138,23 @@ fn parse_salt(text: Option<&str>) -> Result<Option<[u8; 32]>, String> {
         .strip_prefix("0x")
         .and_then(|digits| hex::decode(digits).ok())
         .ok_or_else(|| format!("--salt: expected 0x hex, got `{text}`"))?;
-    bytes
-        .try_into()
-        .map(Some)
-        .map_err(|_| "--salt: expected 32 bytes".to_string())
+    bytes.try_into().map(Some).map_err(|_| "--salt: expected 32 bytes".to_string())
 }
 
 async fn run_client(command: ClientCommand) -> Result<Vec<String>, String> {
     let result = match command {
         ClientCommand::Address { suri } => client::address_lines(&suri),
-        ClientCommand::Upload {
-            url,
-            suri,
-            code,
-            gas,
-        } => client::upload(&url, &suri, &code, gas).await,
-        ClientCommand::Deploy {
-            url,
-            suri,
-            code,
-            constructor,
-            value,
-            gas,
-            salt,
-            args,
-        } => {
+        ClientCommand::Upload { url, suri, code, gas } => client::upload(&url, &suri, &code, gas).await,
+        ClientCommand::Deploy { url, suri, code, constructor, value, gas, salt, args } => {
             let salt = parse_salt(salt.as_deref())?;
-            client::deploy(
-                &url,
-                &suri,
-                &code,
-                constructor.as_deref(),
-                &args,
-                value,
-                gas,
-                salt,
-            )
-            .await
+            client::deploy(&url, &suri, &code, constructor.as_deref(), &args, value, gas, salt).await
         }
-        ClientCommand::Call {
-            url,
-            suri,
-            to,
-            sig,
-            value,
-            gas,
-            abi,
-            args,
-        } => client::call(&url, &suri, &to, &sig, &args, value, gas, abi.as_deref()).await,
-        ClientCommand::Query {
-            url,
-            from,
-            to,
-            sig,
-            abi,
-            args,
-        } => client::query(&url, from.as_deref(), &to, &sig, &args, abi.as_deref()).await,
+        ClientCommand::Call { url, suri, to, sig, value, gas, abi, args } => {
+            client::call(&url, &suri, &to, &sig, &args, value, gas, abi.as_deref()).await
+        }
+        ClientCommand::Query { url, from, to, sig, abi, args } => {
+            client::query(&url, from.as_deref(), &to, &sig, &args, abi.as_deref()).await
+        }
     };
     result.map_err(|error| error.to_string())
 }
@@ -221,10 +178,7 @@ async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
                 .tempdir()
                 .map_err(|error| format!("cannot create a temporary base path: {error}"))?;
             if !args.dev {
-                tracing::warn!(
-                    "no --base-path: state lives in {} and is removed on exit",
-                    dir.path().display()
-                );
+                tracing::warn!("no --base-path: state lives in {} and is removed on exit", dir.path().display());
             }
             let path = dir.path().to_path_buf();
             (Some(dir), path)
@@ -263,9 +217,7 @@ async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
     // One machine-readable line for scripts and tests that start the node on port 0.
     println!(
         "pvm-node listening rpc={rpc_bound} metrics={}",
-        metrics_bound
-            .map(|bound| bound.to_string())
-            .unwrap_or_else(|| "off".into())
+        metrics_bound.map(|bound| bound.to_string()).unwrap_or_else(|| "off".into())
     );
 
     wait_for_shutdown_signal().await;
@@ -307,14 +259,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

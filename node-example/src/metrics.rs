@@ -20,12 +20,7 @@ pub fn render(node: &Node) -> String {
     let best = node.best_header();
     let cache = node.cache_stats();
     let counters = &node.metrics;
-    metric(
-        "pvm_node_best_block",
-        "gauge",
-        "Number of the best block.",
-        best.number,
-    );
+    metric("pvm_node_best_block", "gauge", "Number of the best block.", best.number);
     metric(
         "pvm_node_blocks_sealed_total",
         "counter",
@@ -50,56 +45,28 @@ pub fn render(node: &Node) -> String {
         "Dry-run calls and instantiations served.",
         counters.dry_runs.load(Ordering::Relaxed),
     );
-    metric(
-        "pvm_node_pool_pending",
-        "gauge",
-        "Transactions waiting in the pool.",
-        node.pending_count() as u64,
-    );
+    metric("pvm_node_pool_pending", "gauge", "Transactions waiting in the pool.", node.pending_count() as u64);
     metric(
         "pvm_node_module_cache_hits_total",
         "counter",
         "Module cache lookups that found a compiled module.",
         cache.hits,
     );
-    metric(
-        "pvm_node_module_cache_misses_total",
-        "counter",
-        "Module cache lookups that had to compile.",
-        cache.misses,
-    );
+    metric("pvm_node_module_cache_misses_total", "counter", "Module cache lookups that had to compile.", cache.misses);
     metric(
         "pvm_node_module_cache_evictions_total",
         "counter",
         "Modules evicted from the module cache.",
         cache.evictions,
     );
-    metric(
-        "pvm_node_module_cache_compilations_total",
-        "counter",
-        "Modules compiled.",
-        cache.compilations,
-    );
-    metric(
-        "pvm_node_module_cache_entries",
-        "gauge",
-        "Modules held in the module cache.",
-        cache.entries,
-    );
-    metric(
-        "pvm_node_module_cache_bytes",
-        "gauge",
-        "Bytes held in the module cache.",
-        cache.bytes,
-    );
+    metric("pvm_node_module_cache_compilations_total", "counter", "Modules compiled.", cache.compilations);
+    metric("pvm_node_module_cache_entries", "gauge", "Modules held in the module cache.", cache.entries);
+    metric("pvm_node_module_cache_bytes", "gauge", "Bytes held in the module cache.", cache.bytes);
     out
 }
 
 /// Serves `/metrics` on `address` until the task is dropped. Returns the bound address.
-pub async fn start(
-    node: Arc<Node>,
-    address: SocketAddr,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn start(node: Arc<Node>, address: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(address).await?;
     let local = listener.local_addr()?;
     let task = tokio::spawn(async move {
@@ -133,19 +100,11 @@ pub async fn start(
                 if !head_complete {
                     return;
                 }
-                let line = request
-                    .split(|byte| *byte == b'\n')
-                    .next()
-                    .unwrap_or_default();
+                let line = request.split(|byte| *byte == b'\n').next().unwrap_or_default();
                 let line = String::from_utf8_lossy(line);
                 let mut parts = line.split_whitespace();
-                let (method, path) = (
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                );
-                let response = if method == "GET"
-                    && (path == "/metrics" || path.starts_with("/metrics?"))
-                {
+                let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                let response = if method == "GET" && (path == "/metrics" || path.starts_with("/metrics?")) {
                     let body = render(&node);
                     format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

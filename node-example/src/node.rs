@@ -4,13 +4,10 @@ use crate::cache::{CacheStats, ModuleCache};
 use crate::chain_spec::{ChainSpec, Sealing};
 use crate::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
 use crate::host::StorageKey;
-use crate::primitives::{
-    keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256,
-};
+use crate::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
 use crate::state::Overlay;
 use crate::store::{
-    empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError,
-    TIMESTAMP_ENGINE,
+    empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError, TIMESTAMP_ENGINE,
 };
 use crate::tx::{extrinsic_hash, SignedTransaction, TxError};
 use crate::vm::{CompiledModule, VmEngine};
@@ -33,6 +30,9 @@ pub enum NodeError {
     /// The genesis block could not be built.
     #[error("genesis: {0}")]
     Genesis(String),
+    /// The executor backend cannot run.
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// Why a submitted extrinsic was not accepted.
@@ -107,18 +107,12 @@ pub struct Node {
 
 impl BlockHashes for Store {
     fn block_hash(&self, number: u64) -> Option<H256> {
-        self.block(number)
-            .ok()
-            .flatten()
-            .map(|block| block.header.hash())
+        self.block(number).ok().flatten().map(|block| block.header.hash())
     }
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as u64).unwrap_or(0)
 }
 
 fn timestamp_digest(ms: u64) -> DigestItem {
@@ -132,22 +126,17 @@ impl Node {
         std::fs::create_dir_all(&db_path)
             .map_err(|error| NodeError::Store(StoreError::Db(parity_db::Error::Io(error))))?;
         let store = Store::open(&db_path, &spec.id)?;
-        let engine = VmEngine::new(spec.backend);
+        let engine = VmEngine::new(spec.backend)
+            .map_err(|error| NodeError::Engine(format!("chain spec field `executor.backend`: {error}")))?;
         let cache = ModuleCache::new(spec.module_cache.max_entries, spec.module_cache.max_bytes);
         let best_header = match store.best()? {
             Some(best) => {
-                let block = store
-                    .block(best.number)?
-                    .ok_or(StoreError::Corrupt("best block missing"))?;
+                let block = store.block(best.number)?.ok_or(StoreError::Corrupt("best block missing"))?;
                 block.header
             }
             None => Self::build_genesis(&spec, &store, &engine, &cache)?,
         };
-        let genesis_hash = store
-            .block(0)?
-            .ok_or(StoreError::Corrupt("genesis block missing"))?
-            .header
-            .hash();
+        let genesis_hash = store.block(0)?.ok_or(StoreError::Corrupt("genesis block missing"))?.header.hash();
         tracing::info!(
             target: "pvm_node",
             "chain `{}` at block #{} ({:?}), genesis {:?}",
@@ -181,14 +170,7 @@ impl Node {
     ) -> Result<Header, NodeError> {
         let mut overlay = Overlay::new(store);
         for account in &spec.accounts {
-            overlay.set_account(
-                account.address,
-                AccountInfo {
-                    nonce: 0,
-                    balance: account.balance,
-                    contract: None,
-                },
-            );
+            overlay.set_account(account.address, AccountInfo { nonce: 0, balance: account.balance, contract: None });
         }
         let executor = Executor {
             engine,
@@ -203,10 +185,7 @@ impl Node {
         };
         for (index, contract) in spec.contracts.iter().enumerate() {
             let context = |message: String| {
-                NodeError::Genesis(format!(
-                    "genesis.contracts[{index}] (`{}`): {message}",
-                    contract.name
-                ))
+                NodeError::Genesis(format!("genesis.contracts[{index}] (`{}`): {message}", contract.name))
             };
             let upload = executor.upload(&mut overlay, contract.code.clone(), spec.gas.per_call);
             let code_hash = match (&upload.outcome, upload.code_hash) {
@@ -249,19 +228,13 @@ impl Node {
             return Err(error.into());
         }
         let changes = overlay.into_changes();
-        let block = store.commit_block(
-            empty_state_root(),
-            &changes,
-            Vec::new(),
-            Vec::new(),
-            |state_root| Header {
-                parent_hash: H256::zero(),
-                number: 0,
-                state_root,
-                extrinsics_root: extrinsics_root(&[]),
-                digest: vec![timestamp_digest(spec.genesis_timestamp_ms)],
-            },
-        )?;
+        let block = store.commit_block(empty_state_root(), &changes, Vec::new(), Vec::new(), |state_root| Header {
+            parent_hash: H256::zero(),
+            number: 0,
+            state_root,
+            extrinsics_root: extrinsics_root(&[]),
+            digest: vec![timestamp_digest(spec.genesis_timestamp_ms)],
+        })?;
         Ok(block.header)
     }
 
@@ -292,12 +265,7 @@ impl Node {
 
     /// Encoded extrinsics waiting.
     pub fn pending_extrinsics(&self) -> Vec<Vec<u8>> {
-        self.pool
-            .lock()
-            .queue
-            .iter()
-            .map(|pending| pending.bytes.clone())
-            .collect()
+        self.pool.lock().queue.iter().map(|pending| pending.bytes.clone()).collect()
     }
 
     /// Block by number.
@@ -332,12 +300,7 @@ impl Node {
     pub fn next_nonce(&self, address: &H160) -> Result<u64, StoreError> {
         let state_nonce = self.account(address)?.nonce;
         let pool = self.pool.lock();
-        Ok(pool
-            .next_nonce
-            .get(address)
-            .copied()
-            .unwrap_or(0)
-            .max(state_nonce))
+        Ok(pool.next_nonce.get(address).copied().unwrap_or(0).max(state_nonce))
     }
 
     /// Contract storage at the best block.
@@ -355,27 +318,20 @@ impl Node {
     pub fn submit(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
         let result = self.submit_inner(bytes);
         if result.is_err() {
-            self.metrics
-                .transactions_rejected
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.transactions_rejected.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
 
     fn submit_inner(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
         let tx = SignedTransaction::decode_extrinsic(&bytes)?;
-        tx.verify(&self.genesis_hash)
-            .map_err(|_| InvalidTransaction::BadSignature)?;
+        tx.verify(&self.genesis_hash).map_err(|_| InvalidTransaction::BadSignature)?;
         let limit = tx.payload.gas_limit;
         if limit == 0 {
             return Err(InvalidTransaction::ZeroGasLimit.into());
         }
         if limit > self.spec.gas.per_call {
-            return Err(InvalidTransaction::GasLimitTooHigh {
-                limit,
-                max: self.spec.gas.per_call,
-            }
-            .into());
+            return Err(InvalidTransaction::GasLimitTooHigh { limit, max: self.spec.gas.per_call }.into());
         }
         let hash = extrinsic_hash(&bytes);
         let sender = tx.sender();
@@ -387,12 +343,7 @@ impl Node {
         if pool.queue.len() >= MAX_POOL_SIZE {
             return Err(SubmitError::PoolFull);
         }
-        let expected = pool
-            .next_nonce
-            .get(&sender)
-            .copied()
-            .unwrap_or(0)
-            .max(state_nonce);
+        let expected = pool.next_nonce.get(&sender).copied().unwrap_or(0).max(state_nonce);
         let got = tx.payload.nonce;
         if got < expected {
             return Err(InvalidTransaction::Stale { expected, got }.into());
@@ -451,12 +402,8 @@ impl Node {
         let mut extrinsics = Vec::new();
         let mut receipts = Vec::new();
         for pending in batch {
-            if let Err(invalid) = executor.check(
-                &mut overlay,
-                &pending.tx,
-                &self.genesis_hash,
-                self.spec.gas.per_call,
-            ) {
+            if let Err(invalid) = executor.check(&mut overlay, &pending.tx, &self.genesis_hash, self.spec.gas.per_call)
+            {
                 tracing::warn!(target: "pvm_node", "dropping transaction {:?}: {invalid}", pending.hash);
                 continue;
             }
@@ -497,19 +444,14 @@ impl Node {
         let root = extrinsics_root(&extrinsics);
         let block = {
             let _state = self.state_lock.write();
-            let block = self.store.commit_block(
-                parent.state_root,
-                &changes,
-                extrinsics,
-                receipts,
-                |state_root| Header {
+            let block =
+                self.store.commit_block(parent.state_root, &changes, extrinsics, receipts, |state_root| Header {
                     parent_hash: parent.hash(),
                     number,
                     state_root,
                     extrinsics_root: root,
                     digest: vec![timestamp_digest(timestamp_ms)],
-                },
-            );
+                });
             match block {
                 Ok(block) => {
                     *self.best.write() = block.header.clone();
@@ -524,9 +466,7 @@ impl Node {
         };
         self.resync_pool_nonces();
         self.metrics.blocks_sealed.fetch_add(1, Ordering::Relaxed);
-        self.metrics
-            .transactions_included
-            .fetch_add(included, Ordering::Relaxed);
+        self.metrics.transactions_included.fetch_add(included, Ordering::Relaxed);
         tracing::info!(
             target: "pvm_node",
             "sealed block #{} ({:?}) with {} transaction(s)",
@@ -602,9 +542,7 @@ impl Node {
     }
 
     fn dry_run_gas(&self, gas_limit: Option<u64>) -> u64 {
-        gas_limit
-            .unwrap_or(self.spec.gas.per_call)
-            .min(self.spec.gas.per_call)
+        gas_limit.unwrap_or(self.spec.gas.per_call).min(self.spec.gas.per_call)
     }
 
     /// Runs a call against the best state without keeping any change.
@@ -621,14 +559,7 @@ impl Node {
         let best = self.best_header();
         let executor = self.executor(best.number + 1, now_ms().max(best.timestamp_ms() + 1));
         let mut overlay = Overlay::new(&self.store);
-        let mut result = executor.call(
-            &mut overlay,
-            origin,
-            dest,
-            value,
-            data,
-            self.dry_run_gas(gas_limit),
-        );
+        let mut result = executor.call(&mut overlay, origin, dest, value, data, self.dry_run_gas(gas_limit));
         let events = overlay.finish_transaction();
         if result.outcome.is_success() {
             result.events = events;
@@ -667,16 +598,8 @@ impl Node {
                 }
             }
         };
-        let mut result = executor.instantiate(
-            &mut overlay,
-            origin,
-            nonce,
-            code_hash,
-            value,
-            data,
-            salt,
-            gas_limit - upload_gas,
-        );
+        let mut result =
+            executor.instantiate(&mut overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
         result.gas_used = result.gas_used.saturating_add(upload_gas);
         let events = overlay.finish_transaction();
         if result.outcome.is_success() {

@@ -161,22 +161,10 @@ mod tests {
     fn create1_matches_ethereum_vectors() {
         // Addresses of the first contracts created by a well-known Ethereum account.
         let sender = h160("6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0");
-        assert_eq!(
-            create1_address(&sender, 0),
-            h160("cd234a471b72ba2f1ccf0a70fcaba648a5eecd8d")
-        );
-        assert_eq!(
-            create1_address(&sender, 1),
-            h160("343c43a37d37dff08ae8c4a11544c718abb4fcf8")
-        );
-        assert_eq!(
-            create1_address(&sender, 2),
-            h160("f778b86fa74e846c4f0a1fbd1335fe81c00a0c91")
-        );
-        assert_eq!(
-            create1_address(&sender, 3),
-            h160("fffd933a0bc612844eaf0c6fe3e5b8e9b6c1d19c")
-        );
+        assert_eq!(create1_address(&sender, 0), h160("cd234a471b72ba2f1ccf0a70fcaba648a5eecd8d"));
+        assert_eq!(create1_address(&sender, 1), h160("343c43a37d37dff08ae8c4a11544c718abb4fcf8"));
+        assert_eq!(create1_address(&sender, 2), h160("f778b86fa74e846c4f0a1fbd1335fe81c00a0c91"));
+        assert_eq!(create1_address(&sender, 3), h160("fffd933a0bc612844eaf0c6fe3e5b8e9b6c1d19c"));
     }
 
     #[test]

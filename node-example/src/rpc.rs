@@ -55,19 +55,14 @@ fn hex0x(bytes: &[u8]) -> String {
 }
 
 fn parse_bytes(field: &str, text: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
-    let digits = text
-        .strip_prefix("0x")
-        .ok_or_else(|| invalid(format!("{field}: expected 0x-prefixed hex")))?;
+    let digits = text.strip_prefix("0x").ok_or_else(|| invalid(format!("{field}: expected 0x-prefixed hex")))?;
     hex::decode(digits).map_err(|err| invalid(format!("{field}: bad hex: {err}")))
 }
 
 fn parse_h256(field: &str, text: &str) -> Result<H256, ErrorObjectOwned> {
     let bytes = parse_bytes(field, text)?;
     if bytes.len() != 32 {
-        return Err(invalid(format!(
-            "{field}: expected 32 bytes, got {}",
-            bytes.len()
-        )));
+        return Err(invalid(format!("{field}: expected 32 bytes, got {}", bytes.len())));
     }
     Ok(H256::from_slice(&bytes))
 }
@@ -84,33 +79,23 @@ fn parse_account(field: &str, text: &str) -> Result<H160, ErrorObjectOwned> {
 fn parse_balance(field: &str, value: &Value) -> Result<u128, ErrorObjectOwned> {
     match value {
         Value::Null => Ok(0),
-        Value::Number(number) => number
-            .as_u64()
-            .map(u128::from)
-            .ok_or_else(|| invalid(format!("{field}: expected a non-negative integer"))),
-        Value::String(text) => text.parse().map_err(|_| {
-            invalid(format!(
-                "{field}: `{text}` is not a non-negative integer below 2^128"
-            ))
-        }),
-        _ => Err(invalid(format!(
-            "{field}: expected a decimal string or an integer"
-        ))),
+        Value::Number(number) => {
+            number.as_u64().map(u128::from).ok_or_else(|| invalid(format!("{field}: expected a non-negative integer")))
+        }
+        Value::String(text) => {
+            text.parse().map_err(|_| invalid(format!("{field}: `{text}` is not a non-negative integer below 2^128")))
+        }
+        _ => Err(invalid(format!("{field}: expected a decimal string or an integer"))),
     }
 }
 
 /// A block number given as a JSON number or a hex / decimal string.
 fn parse_number(field: &str, value: &Value) -> Result<u64, ErrorObjectOwned> {
     match value {
-        Value::Number(number) => number
-            .as_u64()
-            .ok_or_else(|| invalid(format!("{field}: expected a block number"))),
+        Value::Number(number) => number.as_u64().ok_or_else(|| invalid(format!("{field}: expected a block number"))),
         Value::String(text) => match text.strip_prefix("0x") {
-            Some(digits) => u64::from_str_radix(digits, 16)
-                .map_err(|_| invalid(format!("{field}: bad hex number"))),
-            None => text
-                .parse()
-                .map_err(|_| invalid(format!("{field}: bad number"))),
+            Some(digits) => u64::from_str_radix(digits, 16).map_err(|_| invalid(format!("{field}: bad hex number"))),
+            None => text.parse().map_err(|_| invalid(format!("{field}: bad number"))),
         },
         _ => Err(invalid(format!("{field}: expected a block number"))),
     }
@@ -261,20 +246,14 @@ pub const METHODS: &[&str] = &[
 ];
 
 /// Builds the RPC module over `node`.
-pub fn module(
-    node: Arc<Node>,
-) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::RegisterMethodError> {
+pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::RegisterMethodError> {
     let mut module = RpcModule::new(node);
 
     module.register_method("system_name", |_, _, _| "pvm-node")?;
     module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
     module.register_method("system_chain", |_, node, _| node.spec().name.clone())?;
-    module.register_method("system_chainType", |_, node, _| {
-        node.spec().chain_type.clone()
-    })?;
-    module.register_method("system_properties", |_, node, _| {
-        Value::Object(node.spec().properties.clone())
-    })?;
+    module.register_method("system_chainType", |_, node, _| node.spec().chain_type.clone())?;
+    module.register_method("system_properties", |_, node, _| Value::Object(node.spec().properties.clone()))?;
     module.register_method(
         "system_health",
         |_, _, _| json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }),
@@ -294,14 +273,10 @@ pub fn module(
         let block = node.block(number).map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(block.map(|block| format!("{:?}", block.header.hash())))
     })?;
-    module.register_method("chain_getFinalizedHead", |_, node, _| {
-        format!("{:?}", node.best_header().hash())
-    })?;
+    module.register_method("chain_getFinalizedHead", |_, node, _| format!("{:?}", node.best_header().hash()))?;
     module.register_method("chain_getHeader", |params: Params, node, _| {
         let hash: Option<String> = params.sequence().optional_next()?;
-        Ok::<_, ErrorObjectOwned>(
-            resolve_block(node, hash)?.map(|block| header_json(&block.header)),
-        )
+        Ok::<_, ErrorObjectOwned>(resolve_block(node, hash)?.map(|block| header_json(&block.header)))
     })?;
     module.register_method("chain_getBlock", |params: Params, node, _| {
         let hash: Option<String> = params.sequence().optional_next()?;
@@ -314,23 +289,16 @@ pub fn module(
         match node.submit(bytes) {
             Ok(hash) => Ok(format!("{hash:?}")),
             Err(SubmitError::Decode(err)) => Err(error(codes::BAD_FORMAT, err.to_string())),
-            Err(SubmitError::Invalid(err)) => Err(error(
-                codes::INVALID_TRANSACTION,
-                format!("Invalid Transaction: {err}"),
-            )),
-            Err(SubmitError::AlreadyImported) => Err(error(
-                codes::ALREADY_IMPORTED,
-                "Transaction Already Imported",
-            )),
+            Err(SubmitError::Invalid(err)) => {
+                Err(error(codes::INVALID_TRANSACTION, format!("Invalid Transaction: {err}")))
+            }
+            Err(SubmitError::AlreadyImported) => Err(error(codes::ALREADY_IMPORTED, "Transaction Already Imported")),
             Err(SubmitError::PoolFull) => Err(error(codes::POOL_FULL, "transaction pool is full")),
             Err(SubmitError::Store(err)) => Err(internal(err)),
         }
     })?;
     module.register_method("author_pendingExtrinsics", |_, node, _| {
-        node.pending_extrinsics()
-            .iter()
-            .map(|bytes| hex0x(bytes))
-            .collect::<Vec<_>>()
+        node.pending_extrinsics().iter().map(|bytes| hex0x(bytes)).collect::<Vec<_>>()
     })?;
 
     module.register_blocking_method("contracts_dryRunCall", |params: Params, node, _| {
@@ -342,9 +310,7 @@ pub fn module(
             Some(text) => parse_bytes("input", &text)?,
             None => Vec::new(),
         };
-        let result = node
-            .dry_run_call(origin, dest, value, input, request.gas_limit)
-            .map_err(internal)?;
+        let result = node.dry_run_call(origin, dest, value, input, request.gas_limit).map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(dry_run_json(&result))
     })?;
     module.register_blocking_method("contracts_dryRunInstantiate", |params: Params, node, _| {
@@ -364,9 +330,7 @@ pub fn module(
             Some(text) => Some(parse_h256("salt", &text)?.0),
             None => None,
         };
-        let result = node
-            .dry_run_instantiate(origin, code, value, input, salt, request.gas_limit)
-            .map_err(internal)?;
+        let result = node.dry_run_instantiate(origin, code, value, input, salt, request.gas_limit).map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(dry_run_json(&result))
     })?;
     module.register_method("contracts_getStorage", |params: Params, node, _| {
@@ -399,21 +363,14 @@ pub fn module(
         let code = node.code(&hash).map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(code.map(|code| hex0x(&code)))
     })?;
-    module.register_method("contracts_cacheStats", |_, node, _| {
-        Ok::<_, ErrorObjectOwned>(node.cache_stats())
-    })?;
+    module.register_method("contracts_cacheStats", |_, node, _| Ok::<_, ErrorObjectOwned>(node.cache_stats()))?;
     module.register_method("rpc_methods", |_, _, _| json!({ "methods": METHODS }))?;
     Ok(module)
 }
 
 /// Starts the server on `address`; HTTP and WebSocket share the port.
-pub async fn start(
-    node: Arc<Node>,
-    address: SocketAddr,
-) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let config = ServerConfig::builder()
-        .max_request_body_size(8 * 1024 * 1024)
-        .build();
+pub async fn start(node: Arc<Node>, address: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let config = ServerConfig::builder().max_request_body_size(8 * 1024 * 1024).build();
     let server = Server::builder().set_config(config).build(address).await?;
     let local = server.local_addr()?;
     let module = module(node).map_err(|err| std::io::Error::other(err.to_string()))?;

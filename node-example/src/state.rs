@@ -234,11 +234,7 @@ impl<'a> Overlay<'a> {
     pub fn into_changes(self) -> StateChanges {
         StateChanges {
             accounts: self.accounts.into_iter().collect(),
-            code: self
-                .code
-                .into_iter()
-                .map(|(hash, code)| (hash, (*code).clone()))
-                .collect(),
+            code: self.code.into_iter().map(|(hash, code)| (hash, (*code).clone())).collect(),
             storage: self.storage.into_iter().collect(),
         }
     }
@@ -273,30 +269,16 @@ mod tests {
         let bob = H160::repeat_byte(2);
         let key = StorageKey::Fixed([1; 32]);
         let mut base = MemState::default();
-        base.accounts.insert(
-            alice,
-            AccountInfo {
-                nonce: 0,
-                balance: 100,
-                contract: None,
-            },
-        );
+        base.accounts.insert(alice, AccountInfo { nonce: 0, balance: 100, contract: None });
         base.storage.insert((bob, key.clone()), b"base".to_vec());
         let mut overlay = Overlay::new(&base);
 
         assert!(overlay.transfer(&alice, &bob, 30));
         let checkpoint = overlay.checkpoint();
         assert!(overlay.transfer(&alice, &bob, 50));
-        assert_eq!(
-            overlay.set_storage(&bob, &key, Some(b"new".to_vec()), false),
-            Some(b"base".to_vec())
-        );
+        assert_eq!(overlay.set_storage(&bob, &key, Some(b"new".to_vec()), false), Some(b"base".to_vec()));
         overlay.set_storage(&bob, &key, None, true);
-        overlay.deposit_event(ContractEvent {
-            address: bob,
-            topics: vec![],
-            data: vec![],
-        });
+        overlay.deposit_event(ContractEvent { address: bob, topics: vec![], data: vec![] });
         overlay.add_code(H256::repeat_byte(9), vec![1]);
         overlay.rollback(checkpoint);
 
@@ -315,14 +297,7 @@ mod tests {
         let alice = H160::repeat_byte(1);
         let bob = H160::repeat_byte(2);
         let mut base = MemState::default();
-        base.accounts.insert(
-            alice,
-            AccountInfo {
-                nonce: 0,
-                balance: 10,
-                contract: None,
-            },
-        );
+        base.accounts.insert(alice, AccountInfo { nonce: 0, balance: 10, contract: None });
         let mut overlay = Overlay::new(&base);
         assert!(!overlay.transfer(&alice, &bob, 11));
         assert!(overlay.transfer(&alice, &bob, 10));

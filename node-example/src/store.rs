@@ -212,9 +212,7 @@ impl hash_db::AsHashDB<Blake2Hasher, Vec<u8>> for NodeDb<'_> {
     fn as_hash_db(&self) -> &dyn hash_db::HashDB<Blake2Hasher, Vec<u8>> {
         self
     }
-    fn as_hash_db_mut<'b>(
-        &'b mut self,
-    ) -> &'b mut (dyn hash_db::HashDB<Blake2Hasher, Vec<u8>> + 'b) {
+    fn as_hash_db_mut<'b>(&'b mut self) -> &'b mut (dyn hash_db::HashDB<Blake2Hasher, Vec<u8>> + 'b) {
         self
     }
 }
@@ -233,10 +231,7 @@ impl Store {
     pub fn open(path: &Path, chain_id: &str) -> Result<Store, StoreError> {
         let mut options = Options::with_columns(path, COLUMNS);
         for column in [COL_ACCOUNTS, COL_STORAGE, COL_CODE, COL_TRIE] {
-            options.columns[column as usize] = ColumnOptions {
-                preimage: false,
-                ..Default::default()
-            };
+            options.columns[column as usize] = ColumnOptions { preimage: false, ..Default::default() };
         }
         options.sync_wal = true;
         options.sync_data = true;
@@ -250,18 +245,11 @@ impl Store {
             Some(found) => {
                 let found = String::from_utf8_lossy(&found).into_owned();
                 if found != chain_id {
-                    return Err(StoreError::WrongChain {
-                        expected: chain_id.to_string(),
-                        found,
-                    });
+                    return Err(StoreError::WrongChain { expected: chain_id.to_string(), found });
                 }
             }
             None => {
-                store.db.commit([(
-                    COL_META,
-                    META_CHAIN_ID.to_vec(),
-                    Some(chain_id.as_bytes().to_vec()),
-                )])?;
+                store.db.commit([(COL_META, META_CHAIN_ID.to_vec(), Some(chain_id.as_bytes().to_vec()))])?;
                 store.flush()?;
             }
         }
@@ -281,9 +269,7 @@ impl Store {
     pub fn best(&self) -> Result<Option<BestBlock>, StoreError> {
         match self.db.get(COL_META, META_BEST)? {
             None => Ok(None),
-            Some(bytes) => BestBlock::decode(&mut &bytes[..])
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("best block")),
+            Some(bytes) => BestBlock::decode(&mut &bytes[..]).map(Some).map_err(|_| StoreError::Corrupt("best block")),
         }
     }
 
@@ -291,9 +277,7 @@ impl Store {
     pub fn block(&self, number: BlockNumber) -> Result<Option<Block>, StoreError> {
         match self.db.get(COL_BLOCKS, &number.to_be_bytes())? {
             None => Ok(None),
-            Some(bytes) => Block::decode(&mut &bytes[..])
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("block")),
+            Some(bytes) => Block::decode(&mut &bytes[..]).map(Some).map_err(|_| StoreError::Corrupt("block")),
         }
     }
 
@@ -302,10 +286,8 @@ impl Store {
         match self.db.get(COL_BLOCK_HASHES, hash.as_bytes())? {
             None => Ok(None),
             Some(bytes) => {
-                let array: [u8; 8] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("block hash index"))?;
+                let array: [u8; 8] =
+                    bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt("block hash index"))?;
                 Ok(Some(u64::from_be_bytes(array)))
             }
         }
@@ -315,9 +297,7 @@ impl Store {
     pub fn receipt(&self, tx_hash: &H256) -> Result<Option<Receipt>, StoreError> {
         match self.db.get(COL_RECEIPTS, tx_hash.as_bytes())? {
             None => Ok(None),
-            Some(bytes) => Receipt::decode(&mut &bytes[..])
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("receipt")),
+            Some(bytes) => Receipt::decode(&mut &bytes[..]).map(Some).map_err(|_| StoreError::Corrupt("receipt")),
         }
     }
 
@@ -344,24 +324,15 @@ impl Store {
             ops.push((COL_CODE, hash.as_bytes().to_vec(), Some(code.clone())));
         }
         for ((address, key), value) in &changes.storage {
-            delta.push((
-                trie_key(b'S', &[address.as_bytes(), &key.to_bytes()]),
-                value.clone(),
-            ));
+            delta.push((trie_key(b'S', &[address.as_bytes(), &key.to_bytes()]), value.clone()));
             ops.push((COL_STORAGE, storage_db_key(address, key), value.clone()));
         }
 
-        let mut node_db = NodeDb {
-            db: &self.db,
-            new_nodes: HashMap::new(),
-            null_node: empty_state_root(),
-        };
+        let mut node_db = NodeDb { db: &self.db, new_nodes: HashMap::new(), null_node: empty_state_root() };
         let state_root = sp_trie::delta_trie_root::<Layout, _, _, _, _, _>(
             &mut node_db,
             parent_state_root,
-            delta
-                .iter()
-                .map(|(key, value)| (key.as_slice(), value.as_deref())),
+            delta.iter().map(|(key, value)| (key.as_slice(), value.as_deref())),
             None,
             None,
         )
@@ -377,27 +348,11 @@ impl Store {
         for mut receipt in receipts {
             receipt.block_hash = hash;
             receipt.block_number = number;
-            ops.push((
-                COL_RECEIPTS,
-                receipt.tx_hash.as_bytes().to_vec(),
-                Some(receipt.encode()),
-            ));
+            ops.push((COL_RECEIPTS, receipt.tx_hash.as_bytes().to_vec(), Some(receipt.encode())));
         }
-        ops.push((
-            COL_BLOCKS,
-            number.to_be_bytes().to_vec(),
-            Some(block.encode()),
-        ));
-        ops.push((
-            COL_BLOCK_HASHES,
-            hash.as_bytes().to_vec(),
-            Some(number.to_be_bytes().to_vec()),
-        ));
-        ops.push((
-            COL_META,
-            META_BEST.to_vec(),
-            Some(BestBlock { number, hash }.encode()),
-        ));
+        ops.push((COL_BLOCKS, number.to_be_bytes().to_vec(), Some(block.encode())));
+        ops.push((COL_BLOCK_HASHES, hash.as_bytes().to_vec(), Some(number.to_be_bytes().to_vec())));
+        ops.push((COL_META, META_BEST.to_vec(), Some(BestBlock { number, hash }.encode())));
         self.db.commit(ops)?;
         self.flush()?;
         Ok(block)
@@ -405,11 +360,7 @@ impl Store {
 
     /// Reads a value from the state trie at `state_root` (for checks and proofs).
     pub fn trie_value(&self, state_root: H256, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let node_db = NodeDb {
-            db: &self.db,
-            new_nodes: HashMap::new(),
-            null_node: empty_state_root(),
-        };
+        let node_db = NodeDb { db: &self.db, new_nodes: HashMap::new(), null_node: empty_state_root() };
         let db_ref: &dyn hash_db::HashDB<Blake2Hasher, Vec<u8>> = &node_db;
         sp_trie::read_trie_value::<Layout, _>(&db_ref, &state_root, key, None, None)
             .map_err(|error| StoreError::Trie(format!("{error:?}")))
@@ -430,9 +381,7 @@ impl StateRead for Store {
     fn account(&self, address: &H160) -> Result<Option<AccountInfo>, StoreError> {
         match self.db.get(COL_ACCOUNTS, address.as_bytes())? {
             None => Ok(None),
-            Some(bytes) => AccountInfo::decode(&mut &bytes[..])
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("account")),
+            Some(bytes) => AccountInfo::decode(&mut &bytes[..]).map(Some).map_err(|_| StoreError::Corrupt("account")),
         }
     }
 
@@ -461,10 +410,7 @@ mod tests {
             number,
             state_root,
             extrinsics_root: extrinsics_root(&[]),
-            digest: vec![DigestItem::PreRuntime(
-                TIMESTAMP_ENGINE,
-                1234u64.to_le_bytes().to_vec(),
-            )],
+            digest: vec![DigestItem::PreRuntime(TIMESTAMP_ENGINE, 1234u64.to_le_bytes().to_vec())],
         }
     }
 
@@ -496,84 +442,41 @@ mod tests {
             let store = Store::open(dir.path(), "test").unwrap();
             assert_eq!(store.best().unwrap(), None);
             let mut changes = StateChanges::default();
-            changes.accounts.insert(
-                alice,
-                AccountInfo {
-                    nonce: 1,
-                    balance: 500,
-                    contract: None,
-                },
-            );
-            changes
-                .storage
-                .insert((alice, key.clone()), Some(b"value".to_vec()));
+            changes.accounts.insert(alice, AccountInfo { nonce: 1, balance: 500, contract: None });
+            changes.storage.insert((alice, key.clone()), Some(b"value".to_vec()));
             changes.code.insert(H256::repeat_byte(3), b"code".to_vec());
             block1 = store
-                .commit_block(
-                    empty_state_root(),
-                    &changes,
-                    vec![b"tx".to_vec()],
-                    vec![receipt(9)],
-                    |root| header(H256::zero(), 0, root),
-                )
+                .commit_block(empty_state_root(), &changes, vec![b"tx".to_vec()], vec![receipt(9)], |root| {
+                    header(H256::zero(), 0, root)
+                })
                 .unwrap();
             root1 = block1.header.state_root;
             assert_ne!(root1, empty_state_root());
         }
         let store = Store::open(dir.path(), "test").unwrap();
         let best = store.best().unwrap().unwrap();
-        assert_eq!(
-            best,
-            BestBlock {
-                number: 0,
-                hash: block1.header.hash()
-            }
-        );
+        assert_eq!(best, BestBlock { number: 0, hash: block1.header.hash() });
         assert_eq!(store.block(0).unwrap().unwrap(), block1);
         assert_eq!(store.block_number(&block1.header.hash()).unwrap(), Some(0));
         assert_eq!(store.account(&alice).unwrap().unwrap().balance, 500);
-        assert_eq!(
-            store.storage(&alice, &key).unwrap(),
-            Some(b"value".to_vec())
-        );
-        assert_eq!(
-            store.code(&H256::repeat_byte(3)).unwrap(),
-            Some(b"code".to_vec())
-        );
+        assert_eq!(store.storage(&alice, &key).unwrap(), Some(b"value".to_vec()));
+        assert_eq!(store.code(&H256::repeat_byte(3)).unwrap(), Some(b"code".to_vec()));
         let stored_receipt = store.receipt(&H256::repeat_byte(9)).unwrap().unwrap();
         assert_eq!(stored_receipt.block_hash, block1.header.hash());
         assert_eq!(block1.header.timestamp_ms(), 1234);
 
         // The trie holds the same state.
-        assert_eq!(
-            store
-                .trie_value(root1, &Store::storage_trie_key(&alice, &key))
-                .unwrap(),
-            Some(b"value".to_vec())
-        );
+        assert_eq!(store.trie_value(root1, &Store::storage_trie_key(&alice, &key)).unwrap(), Some(b"value".to_vec()));
 
         // A second block changing one value: new root; the old root still reads old values.
         let mut changes = StateChanges::default();
         changes.storage.insert((alice, key.clone()), None);
-        let block2 = store
-            .commit_block(root1, &changes, vec![], vec![], |root| {
-                header(block1.header.hash(), 1, root)
-            })
-            .unwrap();
+        let block2 =
+            store.commit_block(root1, &changes, vec![], vec![], |root| header(block1.header.hash(), 1, root)).unwrap();
         let root2 = block2.header.state_root;
         assert_ne!(root1, root2);
-        assert_eq!(
-            store
-                .trie_value(root2, &Store::storage_trie_key(&alice, &key))
-                .unwrap(),
-            None
-        );
-        assert_eq!(
-            store
-                .trie_value(root1, &Store::storage_trie_key(&alice, &key))
-                .unwrap(),
-            Some(b"value".to_vec())
-        );
+        assert_eq!(store.trie_value(root2, &Store::storage_trie_key(&alice, &key)).unwrap(), None);
+        assert_eq!(store.trie_value(root1, &Store::storage_trie_key(&alice, &key)).unwrap(), Some(b"value".to_vec()));
         assert_eq!(store.storage(&alice, &key).unwrap(), None);
     }
 
@@ -582,39 +485,27 @@ mod tests {
         // The same state reached in one block or two gives the same root.
         let alice = H160::repeat_byte(1);
         let bob = H160::repeat_byte(2);
-        let account = |balance| AccountInfo {
-            nonce: 0,
-            balance,
-            contract: None,
-        };
+        let account = |balance| AccountInfo { nonce: 0, balance, contract: None };
 
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "a").unwrap();
         let mut both = StateChanges::default();
         both.accounts.insert(alice, account(1));
         both.accounts.insert(bob, account(2));
-        let one = store
-            .commit_block(empty_state_root(), &both, vec![], vec![], |r| {
-                header(H256::zero(), 0, r)
-            })
-            .unwrap();
+        let one =
+            store.commit_block(empty_state_root(), &both, vec![], vec![], |r| header(H256::zero(), 0, r)).unwrap();
 
         let dir2 = tempfile::tempdir().unwrap();
         let store2 = Store::open(dir2.path(), "a").unwrap();
         let mut first = StateChanges::default();
         first.accounts.insert(alice, account(1));
         first.accounts.insert(bob, account(5));
-        let b0 = store2
-            .commit_block(empty_state_root(), &first, vec![], vec![], |r| {
-                header(H256::zero(), 0, r)
-            })
-            .unwrap();
+        let b0 =
+            store2.commit_block(empty_state_root(), &first, vec![], vec![], |r| header(H256::zero(), 0, r)).unwrap();
         let mut second = StateChanges::default();
         second.accounts.insert(bob, account(2));
         let b1 = store2
-            .commit_block(b0.header.state_root, &second, vec![], vec![], |r| {
-                header(b0.header.hash(), 1, r)
-            })
+            .commit_block(b0.header.state_root, &second, vec![], vec![], |r| header(b0.header.hash(), 1, r))
             .unwrap();
         assert_eq!(one.header.state_root, b1.header.state_root);
     }
@@ -623,21 +514,12 @@ mod tests {
     fn database_of_another_chain_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         drop(Store::open(dir.path(), "one").unwrap());
-        assert!(matches!(
-            Store::open(dir.path(), "two"),
-            Err(StoreError::WrongChain { .. })
-        ));
+        assert!(matches!(Store::open(dir.path(), "two"), Err(StoreError::WrongChain { .. })));
     }
 
     #[test]
     fn extrinsics_root_is_the_ordered_trie_root() {
-        assert_ne!(
-            extrinsics_root(&[b"a".to_vec()]),
-            extrinsics_root(&[b"b".to_vec()])
-        );
-        assert_ne!(
-            extrinsics_root(&[b"a".to_vec(), b"b".to_vec()]),
-            extrinsics_root(&[b"b".to_vec(), b"a".to_vec()])
-        );
+        assert_ne!(extrinsics_root(&[b"a".to_vec()]), extrinsics_root(&[b"b".to_vec()]));
+        assert_ne!(extrinsics_root(&[b"a".to_vec(), b"b".to_vec()]), extrinsics_root(&[b"b".to_vec(), b"a".to_vec()]));
     }
 }

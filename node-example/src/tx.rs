@@ -126,26 +126,15 @@ pub fn signing_payload(genesis_hash: &H256, payload: &TransactionPayload) -> Vec
 
 impl SignedTransaction {
     /// Signs `payload` with `pair` for the chain with `genesis_hash`.
-    pub fn sign(
-        pair: &sr25519::Pair,
-        genesis_hash: &H256,
-        payload: TransactionPayload,
-    ) -> SignedTransaction {
+    pub fn sign(pair: &sr25519::Pair, genesis_hash: &H256, payload: TransactionPayload) -> SignedTransaction {
         let signature = pair.sign(&signing_payload(genesis_hash, &payload));
-        SignedTransaction {
-            signer: pair.public().0,
-            signature: signature.0,
-            payload,
-        }
+        SignedTransaction { signer: pair.public().0, signature: signature.0, payload }
     }
 
     /// Decodes extrinsic bytes (exactly one transaction, nothing left over).
     pub fn decode_extrinsic(bytes: &[u8]) -> Result<SignedTransaction, TxError> {
         if bytes.len() > MAX_EXTRINSIC_BYTES {
-            return Err(TxError::Decode(format!(
-                "{} bytes is above the limit of {MAX_EXTRINSIC_BYTES}",
-                bytes.len()
-            )));
+            return Err(TxError::Decode(format!("{} bytes is above the limit of {MAX_EXTRINSIC_BYTES}", bytes.len())));
         }
         SignedTransaction::decode_all_with_depth_limit(16, &mut &bytes[..])
             .map_err(|error| TxError::Decode(error.to_string()))
@@ -155,11 +144,7 @@ impl SignedTransaction {
     pub fn verify(&self, genesis_hash: &H256) -> Result<(), TxError> {
         let public = sr25519::Public::from_raw(self.signer);
         let signature = sr25519::Signature::from_raw(self.signature);
-        if sr25519::Pair::verify(
-            &signature,
-            signing_payload(genesis_hash, &self.payload),
-            &public,
-        ) {
+        if sr25519::Pair::verify(&signature, signing_payload(genesis_hash, &self.payload), &public) {
             Ok(())
         } else {
             Err(TxError::BadSignature)
@@ -191,11 +176,7 @@ mod tests {
         TransactionPayload {
             nonce: 3,
             gas_limit: 1_000_000,
-            call: Call::Call {
-                dest: H160::repeat_byte(7),
-                value: 5,
-                data: vec![1, 2, 3],
-            },
+            call: Call::Call { dest: H160::repeat_byte(7), value: 5, data: vec![1, 2, 3] },
         }
     }
 
@@ -208,10 +189,7 @@ mod tests {
         let decoded = SignedTransaction::decode_extrinsic(&bytes).unwrap();
         assert_eq!(decoded, tx);
         decoded.verify(&genesis).unwrap();
-        assert_eq!(
-            decoded.sender(),
-            crate::keys::address_of_suri("//Alice").unwrap()
-        );
+        assert_eq!(decoded.sender(), crate::keys::address_of_suri("//Alice").unwrap());
     }
 
     #[test]
@@ -232,31 +210,17 @@ mod tests {
     fn large_payloads_are_signed_over_their_hash() {
         let alice = pair_from_suri("//Alice").unwrap();
         let genesis = H256::repeat_byte(1);
-        let big = TransactionPayload {
-            nonce: 0,
-            gas_limit: 1,
-            call: Call::UploadCode {
-                code: vec![9; 10_000],
-            },
-        };
+        let big = TransactionPayload { nonce: 0, gas_limit: 1, call: Call::UploadCode { code: vec![9; 10_000] } };
         assert_eq!(signing_payload(&genesis, &big).len(), 32);
-        SignedTransaction::sign(&alice, &genesis, big)
-            .verify(&genesis)
-            .unwrap();
+        SignedTransaction::sign(&alice, &genesis, big).verify(&genesis).unwrap();
     }
 
     #[test]
     fn garbage_and_trailing_bytes_are_rejected() {
-        assert!(matches!(
-            SignedTransaction::decode_extrinsic(&[1, 2, 3]),
-            Err(TxError::Decode(_))
-        ));
+        assert!(matches!(SignedTransaction::decode_extrinsic(&[1, 2, 3]), Err(TxError::Decode(_))));
         let alice = pair_from_suri("//Alice").unwrap();
         let mut bytes = SignedTransaction::sign(&alice, &H256::zero(), payload()).to_extrinsic();
         bytes.push(0);
-        assert!(matches!(
-            SignedTransaction::decode_extrinsic(&bytes),
-            Err(TxError::Decode(_))
-        ));
+        assert!(matches!(SignedTransaction::decode_extrinsic(&bytes), Err(TxError::Decode(_))));
     }
 }

@@ -26,10 +26,7 @@ impl RunningNode {
         std::fs::create_dir_all(base).unwrap();
         let log = base.join(format!(
             "node-{}.log",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         ));
         let log_file = std::fs::File::create(&log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_pvm-node"))
@@ -62,18 +59,12 @@ impl RunningNode {
                             metrics = address.to_string();
                         }
                     }
-                    return RunningNode {
-                        child,
-                        rpc,
-                        metrics,
-                        log,
-                    };
+                    return RunningNode { child, rpc, metrics, log };
                 }
                 Some(Ok(_)) => continue,
-                _ => panic!(
-                    "node exited before listening; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                ),
+                _ => {
+                    panic!("node exited before listening; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+                }
             }
         }
     }
@@ -90,10 +81,7 @@ impl RunningNode {
 
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -109,17 +97,11 @@ impl RunningNode {
     /// Body of `GET /metrics`.
     pub fn metrics_text(&self) -> String {
         let mut stream = TcpStream::connect(&self.metrics).unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_string()
+        response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
     }
 }
 
@@ -142,27 +124,19 @@ pub fn metric(text: &str, name: &str) -> u64 {
 
 /// Balance of an account as a u128.
 pub async fn balance(client: &HttpClient, account: &str) -> u128 {
-    let info: Value = client
-        .request("contracts_getAccount", rpc_params![account])
-        .await
-        .unwrap();
+    let info: Value = client.request("contracts_getAccount", rpc_params![account]).await.unwrap();
     info["balance"].as_str().unwrap().parse().unwrap()
 }
 
 /// Nonce of an account in state.
 pub async fn nonce(client: &HttpClient, account: &str) -> u64 {
-    let info: Value = client
-        .request("contracts_getAccount", rpc_params![account])
-        .await
-        .unwrap();
+    let info: Value = client.request("contracts_getAccount", rpc_params![account]).await.unwrap();
     info["nonce"].as_u64().unwrap()
 }
 
 /// A contract blob from `node-example/contracts`.
 pub fn contract(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("contracts")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts").join(name)
 }
 
 /// H160 of a dev account as a 0x string.
