@@ -98,6 +98,13 @@ impl<M> ModuleCache<M> {
         Ok(module)
     }
 
+    /// Drops every module (counters stay). For measuring cold-cache cost.
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.lru.clear();
+        inner.bytes = 0;
+    }
+
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
         let inner = self.inner.lock();
@@ -175,6 +182,17 @@ mod tests {
         cache.get_or_compile::<()>(hash(3), || Ok((3, 500))).unwrap();
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.bytes), (1, 60));
+    }
+
+    #[test]
+    fn clear_drops_modules_and_keeps_counters() {
+        let cache = ModuleCache::<u8>::new(10, 100);
+        cache.get_or_compile::<()>(hash(1), || Ok((1, 10))).unwrap();
+        cache.clear();
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.bytes, stats.misses), (0, 0, 1));
+        cache.get_or_compile::<()>(hash(1), || Ok((1, 10))).unwrap();
+        assert_eq!(cache.stats().compilations, 2);
     }
 
     #[test]

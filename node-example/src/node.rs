@@ -258,6 +258,11 @@ impl Node {
         self.cache.stats()
     }
 
+    /// Empties the module cache (its counters stay), so the next calls compile again.
+    pub fn clear_module_cache(&self) {
+        self.cache.clear();
+    }
+
     /// Number of transactions waiting.
     pub fn pending_count(&self) -> usize {
         self.pool.lock().queue.len()
