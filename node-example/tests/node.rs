@@ -327,3 +327,36 @@ fn client_address_prints_h160_and_ss58() {
         "H160: 0x8eaf04151687736326c9fea17e25fc5287613693\nSS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty\n"
     );
 }
+
+/// `jit` either runs (once the executor has its compiler backend) or is refused at start
+/// with an error naming the field, never a crash.
+#[test]
+fn jit_backend_runs_or_is_refused_by_name() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut value: Value = serde_json::from_str(pvm_node::chain_spec::DEV_SPEC).unwrap();
+    value["executor"]["backend"] = json!("jit");
+    let spec = dir.path().join("jit.json");
+    std::fs::write(&spec, value.to_string()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
+        .args(["--chain", spec.to_str().unwrap(), "--base-path", dir.path().to_str().unwrap()])
+        .args(["--rpc-port", "0", "--no-prometheus"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_line = BufReader::new(child.stdout.take().unwrap()).lines().next();
+    match first_line {
+        Some(Ok(line)) if line.starts_with("pvm-node listening") => {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        _ => {
+            let output = child.wait_with_output().unwrap();
+            assert!(!output.status.success());
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("`executor.backend`"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+}
