@@ -7,6 +7,8 @@
 //!   into an [`InstancePre`] (all missing imports reported in one error), and instantiates it
 //!   as a [`LinkedInstance`] with per-instance user data `T`, whose [`LinkedInstance::call`]
 //!   runs the guest and services its host calls. Host functions see a [`Caller`].
+//!   [`LinkedInstance::call_in`] also lends the host functions a per-call context that may
+//!   borrow from the caller (see [`CallContext`]).
 //! * A host function that returns an error or panics stops the guest with a trap carrying
 //!   the message ([`CallError::HostFunction`], [`CallError::HostPanic`]); the host is never
 //!   unwound. [`HostError::Halt`] ends the guest's call successfully instead.
@@ -64,7 +66,7 @@ pub mod substrate;
 pub use abi::{AbiValue, CallArgs, CallResult, FatPtr, GuestPtr, HostReturn};
 pub use allocator::{AllocError, AllocationStats, GuestAllocator, MAX_ALLOCATION_SIZE};
 pub use error::{CallError, HostError, LinkError};
-pub use linker::{Caller, HostFunc, InstancePre, IntoHostFunc, LinkedInstance, Linker};
+pub use linker::{CallContext, Caller, HostFunc, InstancePre, IntoHostFunc, LinkedInstance, Linker};
 pub use runtime::{Runtime, RuntimeError, RuntimeExecutor, RuntimeExecutorBuilder};
 pub use substrate::SubstrateContext;
 

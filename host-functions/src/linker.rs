@@ -1,6 +1,9 @@
 //! The registry: [`Linker`] maps import names to host functions, [`InstancePre`] is a module
 //! with its imports resolved, [`LinkedInstance`] runs the guest and services its host calls,
 //! and [`Caller`] is what a host function sees of the instance that called it.
+//!
+//! Besides the per-instance user data `T`, a call may lend its host functions a per-call
+//! context that borrows from the caller's stack frame (see [`CallContext`]).
 
 use crate::abi::{AbiValue, CallArgs, CallResult, FatPtr, HostReturn};
 use crate::allocator::{AllocError, GuestAllocator};
@@ -13,21 +16,75 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-type RawHostFn<T> = dyn for<'a> Fn(Caller<'a, T>) -> Result<(), HostError> + Send + Sync;
+/// A family of per-call contexts: what [`LinkedInstance::call_in`] lends to the host
+/// functions for the duration of one call, as [`Caller::context`].
+///
+/// User data `T` must be `'static` because the linker, its host functions and the instances
+/// outlive any one call. A context is for what does not: state that a call borrows from its
+/// caller (a database transaction, a call stack, externalities). `Context<'c>` is that
+/// state when borrowed for `'c`; the family type itself is only a name (an empty enum will do).
+///
+/// ```
+/// use pvm_host_functions::{CallContext, Caller, Linker};
+///
+/// /// What the host functions need from whoever runs the guest.
+/// trait Journal {
+///     fn record(&mut self, value: u64);
+/// }
+///
+/// /// The family: a `dyn Journal` borrowed for any lifetime.
+/// enum JournalContext {}
+///
+/// impl CallContext for JournalContext {
+///     type Context<'c> = dyn Journal + 'c;
+///     fn reborrow<'s, 'c: 's>(context: &'s mut (dyn Journal + 'c)) -> &'s mut (dyn Journal + 's) {
+///         context
+///     }
+/// }
+///
+/// let mut linker = Linker::<(), JournalContext>::default();
+/// linker.func_wrap("record", |mut caller: Caller<'_, (), JournalContext>, value: u64| {
+///     caller.context().record(value);
+/// })?;
+/// # Ok::<(), pvm_host_functions::LinkError>(())
+/// ```
+///
+/// `()` is the family of "no context" (the default): `Context<'c> = ()`.
+pub trait CallContext: 'static {
+    /// The context as borrowed for `'c`. A trait object `dyn Trait + 'c` lets the context
+    /// borrow anything; a type without lifetimes makes it plain per-call data.
+    type Context<'c>: ?Sized + 'c;
 
-/// A host function, ready to be called by any instance whose user data is `T`.
-pub struct HostFunc<T> {
-    func: Arc<RawHostFn<T>>,
+    /// Shortens the borrow: the linker lends the context to one host call at a time. For a
+    /// trait object and for a type without lifetimes the body is just `context`: Rust
+    /// shortens `&'s mut (dyn Trait + 'c)` to `&'s mut (dyn Trait + 's)` by itself.
+    fn reborrow<'s, 'c: 's>(context: &'s mut Self::Context<'c>) -> &'s mut Self::Context<'s>;
+}
+
+impl CallContext for () {
+    type Context<'c> = ();
+
+    fn reborrow<'s, 'c: 's>(context: &'s mut ()) -> &'s mut () {
+        context
+    }
+}
+
+type RawHostFn<T, C> = dyn for<'a> Fn(Caller<'a, T, C>) -> Result<(), HostError> + Send + Sync;
+
+/// A host function, ready to be called by any instance whose user data is `T` (and whose
+/// calls lend a context of the family `C`, see [`CallContext`]).
+pub struct HostFunc<T, C: CallContext = ()> {
+    func: Arc<RawHostFn<T, C>>,
     arity: Option<usize>,
 }
 
-impl<T> Clone for HostFunc<T> {
+impl<T, C: CallContext> Clone for HostFunc<T, C> {
     fn clone(&self) -> Self {
         HostFunc { func: Arc::clone(&self.func), arity: self.arity }
     }
 }
 
-impl<T> fmt::Debug for HostFunc<T> {
+impl<T, C: CallContext> fmt::Debug for HostFunc<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.arity {
             Some(arity) => write!(f, "HostFunc(typed, {arity} arguments)"),
@@ -36,15 +93,15 @@ impl<T> fmt::Debug for HostFunc<T> {
     }
 }
 
-impl<T: 'static> HostFunc<T> {
+impl<T: 'static, C: CallContext> HostFunc<T, C> {
     /// A raw host function: it reads its arguments from the registers and writes its results
     /// there itself, through the [`Caller`].
-    pub fn raw(func: impl Fn(Caller<'_, T>) -> Result<(), HostError> + Send + Sync + 'static) -> Self {
+    pub fn raw(func: impl Fn(Caller<'_, T, C>) -> Result<(), HostError> + Send + Sync + 'static) -> Self {
         HostFunc { func: Arc::new(func), arity: None }
     }
 
     /// A typed host function from a closure; see [`Linker::func_wrap`].
-    pub fn wrap<Params, Results>(func: impl IntoHostFunc<T, Params, Results>) -> Self {
+    pub fn wrap<Params, Results>(func: impl IntoHostFunc<T, Params, Results, C>) -> Self {
         func.into_host_func()
     }
 
@@ -60,27 +117,28 @@ pub enum WithCaller {}
 /// Marker for closures without a [`Caller`] parameter.
 pub enum WithoutCaller {}
 
-/// Closures that can be typed host functions: `Fn([Caller<'_, T>,] A1, ..., An) -> R` with
+/// Closures that can be typed host functions: `Fn([Caller<'_, T, C>,] A1, ..., An) -> R` with
 /// `n <= 6`, every `Ai` an [`AbiValue`] and `R` a [`HostReturn`].
 ///
 /// `Params` and `Results` only tell the implementations apart; callers never name them.
-pub trait IntoHostFunc<T, Params, Results>: Send + Sync + 'static {
+pub trait IntoHostFunc<T, Params, Results, C: CallContext = ()>: Send + Sync + 'static {
     /// Wraps the closure.
-    fn into_host_func(self) -> HostFunc<T>;
+    fn into_host_func(self) -> HostFunc<T, C>;
 }
 
 macro_rules! impl_into_host_func {
     ($count:expr; $($arg:ident $reg:ident),*) => {
-        impl<T, F, R, $($arg),*> IntoHostFunc<T, (WithCaller, ($($arg,)*)), R> for F
+        impl<T, C, F, R, $($arg),*> IntoHostFunc<T, (WithCaller, ($($arg,)*)), R, C> for F
         where
             T: 'static,
-            F: for<'a> Fn(Caller<'a, T>, $($arg),*) -> R + Send + Sync + 'static,
+            C: CallContext,
+            F: for<'a> Fn(Caller<'a, T, C>, $($arg),*) -> R + Send + Sync + 'static,
             R: HostReturn,
             $($arg: AbiValue,)*
         {
             #[allow(non_snake_case, unused_mut)]
-            fn into_host_func(self) -> HostFunc<T> {
-                let func = move |mut caller: Caller<'_, T>| {
+            fn into_host_func(self) -> HostFunc<T, C> {
+                let func = move |mut caller: Caller<'_, T, C>| {
                     $(let $arg = <$arg as AbiValue>::from_reg(caller.reg(Reg::$reg));)*
                     if let Some(value) = self(caller.reborrow(), $($arg),*).into_a0()? {
                         caller.set_reg(Reg::A0, value);
@@ -91,16 +149,17 @@ macro_rules! impl_into_host_func {
             }
         }
 
-        impl<T, F, R, $($arg),*> IntoHostFunc<T, (WithoutCaller, ($($arg,)*)), R> for F
+        impl<T, C, F, R, $($arg),*> IntoHostFunc<T, (WithoutCaller, ($($arg,)*)), R, C> for F
         where
             T: 'static,
+            C: CallContext,
             F: Fn($($arg),*) -> R + Send + Sync + 'static,
             R: HostReturn,
             $($arg: AbiValue,)*
         {
             #[allow(non_snake_case, unused_mut)]
-            fn into_host_func(self) -> HostFunc<T> {
-                let func = move |mut caller: Caller<'_, T>| {
+            fn into_host_func(self) -> HostFunc<T, C> {
+                let func = move |mut caller: Caller<'_, T, C>| {
                     $(let $arg = <$arg as AbiValue>::from_reg(caller.reg(Reg::$reg));)*
                     if let Some(value) = self($($arg),*).into_a0()? {
                         caller.set_reg(Reg::A0, value);
@@ -147,13 +206,16 @@ impl_into_host_func!(6; A1 A0, A2 A1, A3 A2, A4 A3, A5 A4, A6 A5);
 /// assert!(linker.is_defined("swap"));
 /// # Ok::<(), pvm_host_functions::LinkError>(())
 /// ```
-pub struct Linker<T> {
-    functions: HashMap<String, HostFunc<T>>,
+///
+/// A linker whose calls lend a context (see [`CallContext`]) is created with
+/// `Linker::<T, C>::default()`.
+pub struct Linker<T, C: CallContext = ()> {
+    functions: HashMap<String, HostFunc<T, C>>,
     allow_shadowing: bool,
     allow_missing_imports: bool,
 }
 
-impl<T> Clone for Linker<T> {
+impl<T, C: CallContext> Clone for Linker<T, C> {
     fn clone(&self) -> Self {
         Linker {
             functions: self.functions.clone(),
@@ -163,7 +225,7 @@ impl<T> Clone for Linker<T> {
     }
 }
 
-impl<T> fmt::Debug for Linker<T> {
+impl<T, C: CallContext> fmt::Debug for Linker<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.functions.keys().collect();
         names.sort();
@@ -175,18 +237,22 @@ impl<T> fmt::Debug for Linker<T> {
     }
 }
 
-impl<T: 'static> Default for Linker<T> {
+impl<T: 'static, C: CallContext> Default for Linker<T, C> {
+    /// An empty linker: duplicate definitions are errors, and so are missing imports.
     fn default() -> Self {
-        Self::new()
+        Linker { functions: HashMap::new(), allow_shadowing: false, allow_missing_imports: false }
     }
 }
 
 impl<T: 'static> Linker<T> {
-    /// An empty linker: duplicate definitions are errors, and so are missing imports.
+    /// An empty linker: duplicate definitions are errors, and so are missing imports. (For a
+    /// linker whose calls lend a context, `Linker::<T, C>::default()`.)
     pub fn new() -> Self {
-        Linker { functions: HashMap::new(), allow_shadowing: false, allow_missing_imports: false }
+        Self::default()
     }
+}
 
+impl<T: 'static, C: CallContext> Linker<T, C> {
     /// Whether a second definition of a name replaces the first (off by default: it is a
     /// [`LinkError::Duplicate`]).
     pub fn allow_shadowing(&mut self, allow: bool) -> &mut Self {
@@ -211,7 +277,7 @@ impl<T: 'static> Linker<T> {
     pub fn func_wrap<Params, Results>(
         &mut self,
         name: &str,
-        func: impl IntoHostFunc<T, Params, Results>,
+        func: impl IntoHostFunc<T, Params, Results, C>,
     ) -> Result<&mut Self, LinkError> {
         self.define(name, func.into_host_func())
     }
@@ -221,13 +287,13 @@ impl<T: 'static> Linker<T> {
     pub fn func_raw(
         &mut self,
         name: &str,
-        func: impl Fn(Caller<'_, T>) -> Result<(), HostError> + Send + Sync + 'static,
+        func: impl Fn(Caller<'_, T, C>) -> Result<(), HostError> + Send + Sync + 'static,
     ) -> Result<&mut Self, LinkError> {
         self.define(name, HostFunc::raw(func))
     }
 
     /// Defines `name` as an already built [`HostFunc`].
-    pub fn define(&mut self, name: &str, func: HostFunc<T>) -> Result<&mut Self, LinkError> {
+    pub fn define(&mut self, name: &str, func: HostFunc<T, C>) -> Result<&mut Self, LinkError> {
         if !self.allow_shadowing && self.functions.contains_key(name) {
             return Err(LinkError::Duplicate(name.to_string()));
         }
@@ -254,7 +320,7 @@ impl<T: 'static> Linker<T> {
 
     /// Resolves every import of `module`. All missing imports are reported in one
     /// [`LinkError::MissingImports`], unless [`Linker::allow_missing_imports`] is on.
-    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>, LinkError> {
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T, C>, LinkError> {
         let missing = self.missing_imports(module);
         if !missing.is_empty() && !self.allow_missing_imports {
             return Err(LinkError::MissingImports(missing.into_iter().map(str::to_string).collect()));
@@ -268,41 +334,41 @@ impl<T: 'static> Linker<T> {
     }
 
     /// [`Linker::instantiate_pre`] and [`InstancePre::instantiate`] in one step.
-    pub fn instantiate(&self, module: &Module, data: T) -> Result<LinkedInstance<T>, LinkError> {
+    pub fn instantiate(&self, module: &Module, data: T) -> Result<LinkedInstance<T, C>, LinkError> {
         self.instantiate_pre(module)?.instantiate(data)
     }
 }
 
-struct Import<T> {
+struct Import<T, C: CallContext> {
     name: Arc<str>,
-    func: Option<HostFunc<T>>,
+    func: Option<HostFunc<T, C>>,
 }
 
-impl<T> Clone for Import<T> {
+impl<T, C: CallContext> Clone for Import<T, C> {
     fn clone(&self) -> Self {
         Import { name: Arc::clone(&self.name), func: self.func.clone() }
     }
 }
 
 /// A module whose imports are resolved: instantiate it as often as needed.
-pub struct InstancePre<T> {
+pub struct InstancePre<T, C: CallContext = ()> {
     module: Module,
-    imports: Arc<[Import<T>]>,
+    imports: Arc<[Import<T, C>]>,
 }
 
-impl<T> Clone for InstancePre<T> {
+impl<T, C: CallContext> Clone for InstancePre<T, C> {
     fn clone(&self) -> Self {
         InstancePre { module: self.module.clone(), imports: Arc::clone(&self.imports) }
     }
 }
 
-impl<T> fmt::Debug for InstancePre<T> {
+impl<T, C: CallContext> fmt::Debug for InstancePre<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstancePre").field("imports", &self.module.imports()).finish_non_exhaustive()
     }
 }
 
-impl<T: 'static> InstancePre<T> {
+impl<T: 'static, C: CallContext> InstancePre<T, C> {
     /// The module.
     pub fn module(&self) -> &Module {
         &self.module
@@ -314,7 +380,7 @@ impl<T: 'static> InstancePre<T> {
     }
 
     /// Creates an instance with fresh memory and `data` as its user data.
-    pub fn instantiate(&self, data: T) -> Result<LinkedInstance<T>, LinkError> {
+    pub fn instantiate(&self, data: T) -> Result<LinkedInstance<T, C>, LinkError> {
         let instance = Instance::new(&self.module)?;
         Ok(LinkedInstance {
             imports: Arc::clone(&self.imports),
@@ -332,16 +398,29 @@ struct State<T> {
     abort_message: Option<String>,
 }
 
-/// The calling instance as a host function sees it: user data, registers, memory, gas and
-/// the heap allocator.
-pub struct Caller<'a, T> {
+/// The calling instance as a host function sees it: user data, registers, memory, gas, the
+/// heap allocator, and the call's context (see [`CallContext`]).
+pub struct Caller<'a, T, C: CallContext = ()> {
     state: &'a mut State<T>,
+    context: &'a mut C::Context<'a>,
     function: &'a str,
 }
 
-impl<T> Caller<'_, T> {
-    fn reborrow(&mut self) -> Caller<'_, T> {
-        Caller { state: &mut *self.state, function: self.function }
+impl<'a, T, C: CallContext> Caller<'a, T, C> {
+    fn reborrow(&mut self) -> Caller<'_, T, C> {
+        Caller { state: &mut *self.state, context: C::reborrow(&mut *self.context), function: self.function }
+    }
+
+    /// The context the running call lent (see [`LinkedInstance::call_in`]; `()` for
+    /// [`LinkedInstance::call`]).
+    pub fn context(&mut self) -> &mut C::Context<'a> {
+        self.context
+    }
+
+    /// The user data, the executor instance and the call's context at once (a host function
+    /// that works on guest memory and on the context together needs all three).
+    pub fn data_instance_and_context_mut(&mut self) -> (&mut T, &mut Instance, &mut C::Context<'a>) {
+        (&mut self.state.data, &mut self.state.instance, self.context)
     }
 
     /// The import name this host function was called as.
@@ -499,13 +578,13 @@ impl<T> Caller<'_, T> {
 /// # Ok(())
 /// # }
 /// ```
-pub struct LinkedInstance<T> {
-    imports: Arc<[Import<T>]>,
+pub struct LinkedInstance<T, C: CallContext = ()> {
+    imports: Arc<[Import<T, C>]>,
     state: State<T>,
     resumable: bool,
 }
 
-impl<T> fmt::Debug for LinkedInstance<T> {
+impl<T, C: CallContext> fmt::Debug for LinkedInstance<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LinkedInstance")
             .field("imports", &self.imports.iter().map(|import| &*import.name).collect::<Vec<_>>())
@@ -528,27 +607,52 @@ impl<T: 'static> LinkedInstance<T> {
     /// Calls an export with up to six register arguments and returns `A0`, servicing host
     /// calls until the guest halts or fails.
     pub fn call(&mut self, export: &str, args: &[u64]) -> Result<u64, CallError> {
-        self.resumable = false;
-        self.state.abort_message = None;
-        self.state.instance.prepare_call(export, args)?;
-        self.run()
+        self.call_in(&mut (), export, args)
     }
 
     /// Calls an export with typed arguments (a tuple of [`AbiValue`]s) and a typed result.
     pub fn call_typed<A: CallArgs, R: CallResult>(&mut self, export: &str, args: A) -> Result<R, CallError> {
-        let regs = args.into_regs();
-        self.call(export, &regs).map(R::from_a0)
+        self.call_typed_in(&mut (), export, args)
     }
 
     /// Continues a call that ran out of gas (after [`LinkedInstance::set_gas`]).
     pub fn resume(&mut self) -> Result<u64, CallError> {
+        self.resume_in(&mut ())
+    }
+}
+
+impl<T: 'static, C: CallContext> LinkedInstance<T, C> {
+    /// [`LinkedInstance::call`] lending `context` to the host functions for this call (they
+    /// reach it with [`Caller::context`]). The context may borrow from the caller's stack:
+    /// a host function may even run another instance with it, reborrowed.
+    pub fn call_in(&mut self, context: &mut C::Context<'_>, export: &str, args: &[u64]) -> Result<u64, CallError> {
+        self.resumable = false;
+        self.state.abort_message = None;
+        self.state.instance.prepare_call(export, args)?;
+        self.run(context)
+    }
+
+    /// [`LinkedInstance::call_typed`] lending `context` (see [`LinkedInstance::call_in`]).
+    pub fn call_typed_in<A: CallArgs, R: CallResult>(
+        &mut self,
+        context: &mut C::Context<'_>,
+        export: &str,
+        args: A,
+    ) -> Result<R, CallError> {
+        let regs = args.into_regs();
+        self.call_in(context, export, &regs).map(R::from_a0)
+    }
+
+    /// [`LinkedInstance::resume`] lending `context` (which need not be the one the call
+    /// started with).
+    pub fn resume_in(&mut self, context: &mut C::Context<'_>) -> Result<u64, CallError> {
         if !self.resumable {
             return Err(CallError::Setup(pvm_executor::Error::NotRunnable));
         }
-        self.run()
+        self.run(context)
     }
 
-    fn run(&mut self) -> Result<u64, CallError> {
+    fn run(&mut self, context: &mut C::Context<'_>) -> Result<u64, CallError> {
         self.resumable = false;
         loop {
             let exit = self.state.instance.run()?;
@@ -556,7 +660,7 @@ impl<T: 'static> LinkedInstance<T> {
             match exit {
                 Exit::Halt => return Ok(self.state.instance.reg(Reg::A0)),
                 Exit::HostCall(index) => {
-                    if let Some(value) = self.host_call(index)? {
+                    if let Some(value) = self.host_call(index, C::reborrow(&mut *context))? {
                         self.state.instance.set_reg(Reg::A0, value);
                         return Ok(value);
                     }
@@ -574,14 +678,14 @@ impl<T: 'static> LinkedInstance<T> {
     }
 
     /// Runs the host function for import `index`; `Some(value)` if it asked the guest to halt.
-    fn host_call(&mut self, index: u32) -> Result<Option<u64>, CallError> {
+    fn host_call<'s>(&'s mut self, index: u32, context: &'s mut C::Context<'s>) -> Result<Option<u64>, CallError> {
         let Some(import) = self.imports.get(index as usize) else {
             return Err(CallError::MissingImport { index, name: "?".to_string() });
         };
         let Some(func) = &import.func else {
             return Err(CallError::MissingImport { index, name: import.name.to_string() });
         };
-        let caller = Caller { state: &mut self.state, function: &import.name };
+        let caller = Caller { state: &mut self.state, context, function: &import.name };
         let outcome = catch_unwind(AssertUnwindSafe(|| (func.func)(caller)));
         match outcome {
             Ok(Ok(())) => Ok(None),

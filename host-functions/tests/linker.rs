@@ -351,3 +351,126 @@ fn user_data_is_per_instance_and_linkers_are_shared() {
     });
     assert_eq!(handle.join().unwrap(), 8);
 }
+
+/// What the context tests' host functions need from whoever runs the guest.
+trait Ledger {
+    /// Records `value`; the running total.
+    fn add(&mut self, value: u64) -> u64;
+    /// Runs the guest's `enter(depth)` on another instance, lending it a context borrowed from
+    /// this one; `None` when no instance is left.
+    fn enter(&mut self, depth: u64) -> Option<Result<u64, CallError>>;
+}
+
+/// The context family: a `dyn Ledger` borrowed for any lifetime.
+enum LedgerContext {}
+
+impl CallContext for LedgerContext {
+    type Context<'c> = dyn Ledger + 'c;
+
+    fn reborrow<'s, 'c: 's>(context: &'s mut (dyn Ledger + 'c)) -> &'s mut (dyn Ledger + 's) {
+        context
+    }
+}
+
+/// A ledger that lives on the test's stack and borrows everything it touches.
+struct StackLedger<'a> {
+    seen: &'a mut Vec<u64>,
+    instances: &'a mut [LinkedInstance<u32, LedgerContext>],
+}
+
+impl Ledger for StackLedger<'_> {
+    fn add(&mut self, value: u64) -> u64 {
+        self.seen.push(value);
+        self.seen.iter().sum()
+    }
+
+    fn enter(&mut self, depth: u64) -> Option<Result<u64, CallError>> {
+        let (instance, rest) = self.instances.split_first_mut()?;
+        let mut nested = StackLedger { seen: &mut *self.seen, instances: rest };
+        Some(instance.call_in(&mut nested, "enter", &[depth]))
+    }
+}
+
+fn ledger_linker() -> Linker<u32, LedgerContext> {
+    let mut linker = Linker::<u32, LedgerContext>::default();
+    linker
+        .func_wrap("add", |mut caller: Caller<'_, u32, LedgerContext>, value: u64| {
+            *caller.data_mut() += 1;
+            caller.context().add(value)
+        })
+        .unwrap()
+        .func_wrap("enter", |mut caller: Caller<'_, u32, LedgerContext>, depth: u64| -> Result<u64, HostError> {
+            caller.context().add(depth);
+            match caller.context().enter(depth + 1) {
+                Some(nested) => nested.map_err(HostError::from_error),
+                None => Ok(depth),
+            }
+        })
+        .unwrap()
+        .func_raw("drain", |mut caller| {
+            // All three parts at once: the instance's gas, the user data and the context.
+            let (calls, instance, ledger) = caller.data_instance_and_context_mut();
+            *calls += 1;
+            ledger.add(instance.gas() as u64);
+            instance.set_gas(0);
+            Ok(())
+        })
+        .unwrap();
+    linker
+}
+
+#[test]
+fn a_call_lends_its_host_functions_a_borrowed_context() {
+    let module = trampolines(&["add"]);
+    let mut instance = ledger_linker().instantiate(&module, 0).unwrap();
+    instance.set_gas(1_000);
+    let mut seen = Vec::new();
+    let mut ledger = StackLedger { seen: &mut seen, instances: &mut [] };
+    assert_eq!(instance.call_in(&mut ledger, "add", &[5]).unwrap(), 5);
+    assert_eq!(instance.call_typed_in::<_, u64>(&mut ledger, "add", (7u64,)).unwrap(), 12);
+    assert_eq!(seen, [5, 7]);
+    assert_eq!(*instance.data(), 2);
+}
+
+#[test]
+fn a_host_function_runs_nested_instances_on_a_reborrowed_context() {
+    // Three instances of one module: the first one's `enter` enters the second, which enters
+    // the third, each lending the next a context that borrows from its own.
+    let module = trampolines(&["enter"]);
+    let pre = ledger_linker().instantiate_pre(&module).unwrap();
+    let mut instances: Vec<_> = (0..3).map(|_| pre.instantiate(0).unwrap()).collect();
+    for instance in &mut instances {
+        instance.set_gas(1_000);
+    }
+    let (outer, nested) = instances.split_first_mut().unwrap();
+    let mut seen = Vec::new();
+    let mut ledger = StackLedger { seen: &mut seen, instances: nested };
+    // The third instance finds none left and returns its depth, which the others pass up.
+    assert_eq!(outer.call_in(&mut ledger, "enter", &[0]).unwrap(), 2);
+    assert_eq!(seen, [0, 1, 2]);
+}
+
+#[test]
+fn a_call_resumed_after_running_out_of_gas_may_lend_another_context() {
+    // `drain` takes all gas, so the next block cannot be paid for; `add` runs after the resume.
+    let module = module(&["drain", "add"], &[], |code| {
+        let entry = code.new_label();
+        code.bind(entry);
+        code.push(Instruction::ecalli(0));
+        code.push(Instruction::fallthrough());
+        code.push(Instruction::ecalli(1));
+        ret(code);
+        vec![("run", entry)]
+    });
+    let mut instance = ledger_linker().instantiate(&module, 0).unwrap();
+    instance.set_gas(100);
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let error = instance.call_in(&mut StackLedger { seen: &mut first, instances: &mut [] }, "run", &[]).unwrap_err();
+    assert!(matches!(error, CallError::OutOfGas { .. }), "{error}");
+    assert_eq!(first, [98]);
+    instance.set_gas(100);
+    instance.instance_mut().set_reg(Reg::A0, 4);
+    let total = instance.resume_in(&mut StackLedger { seen: &mut second, instances: &mut [] }).unwrap();
+    assert_eq!((total, second.as_slice()), (4, &[4][..]));
+    assert_eq!(*instance.data(), 2);
+}

@@ -5,7 +5,8 @@
 //! * [`primitives`], [`keys`], [`abi`]: hashes, addresses, keys, Solidity ABI;
 //! * [`host`]: the pallet-revive host API, written against [`host::GuestAccess`] (the
 //!   suspended guest) and [`host::HostEnv`] (the chain);
-//! * [`vm`]: the only module that touches the PVM executor; [`cache`]: compiled modules;
+//! * [`vm`]: the only module that touches the PVM executor and the host-function registry
+//!   (`pvm-host-functions`), where the host API is registered; [`cache`]: compiled modules;
 //! * [`store`]: parity-db, blocks and the state trie; [`state`]: the journaled overlay;
 //! * [`exec`]: transactions and the contract call stack; [`tx`]: signed transactions;
 //! * [`node`]: genesis, pool, block production, dry runs; [`rpc`], [`metrics`]: servers;
