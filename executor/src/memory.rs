@@ -93,6 +93,8 @@ pub struct GuestMemory {
     /// The region the last guest access hit: tried first, since programs tend to work on one
     /// region (the stack, or a data array) for a while.
     hot: usize,
+    /// The layout a container program's memory was built with.
+    map: Option<MemoryMap>,
 }
 
 /// Whether some byte of `[address, address + length)`, taken modulo 2^32, is below 64 KiB.
@@ -120,6 +122,7 @@ impl GuestMemory {
         GuestMemory {
             regions,
             hot: 0,
+            map: Some(*map),
             heap: Some(Heap {
                 region: rw_index,
                 base: map.heap_base,
@@ -189,9 +192,33 @@ impl GuestMemory {
     }
 
     /// Restores a container program's memory to `image` (zeroes the stack, reloads data,
-    /// shrinks the heap back).
+    /// shrinks the heap back). Regions are rewritten in place, without reallocating, unless
+    /// one is large: zeroing a big region would touch every page of it, while a fresh
+    /// allocation stays lazily zeroed by the OS.
     pub fn reset(&mut self, image: &MemoryImage) {
-        *self = GuestMemory::from_image(image);
+        const IN_PLACE_LIMIT: usize = 1 << 20;
+        let map = &image.map;
+        let layout_matches = self.map.as_ref() == Some(map);
+        if !layout_matches || self.regions.iter().any(|region| region.data.len() > IN_PLACE_LIMIT) {
+            *self = GuestMemory::from_image(image);
+            return;
+        }
+        for region in &mut self.regions {
+            let (init, size): (&[u8], u32) = if region.base == map.rw_data_address {
+                (&image.rw_data, map.rw_data_size)
+            } else if region.base == map.ro_data_address {
+                (&image.ro_data, map.ro_data_size)
+            } else {
+                (&[], region.data.len() as u32)
+            };
+            region.data.truncate(size as usize);
+            region.data[..init.len()].copy_from_slice(init);
+            region.data[init.len()..].fill(0);
+        }
+        if let Some(heap) = &mut self.heap {
+            heap.top = heap.base;
+        }
+        self.hot = 0;
     }
 
     #[inline(always)]
@@ -420,7 +447,17 @@ mod tests {
         assert_eq!(memory.sbrk(0x1000), Some(map.heap_base + 0x1000));
         assert_eq!(memory.load::<1>(map.rw_data_address + 0x1000), Ok([0]));
         assert_eq!(memory.heap_size(), 0x1000);
+        memory.store::<4>(map.stack_address_high - 4, [1, 2, 3, 4]).unwrap();
+        memory.store::<1>(map.rw_data_address, [9]).unwrap();
+        memory.write(map.ro_data_address, &[5]).ok();
         memory.reset(&image);
         assert_eq!(memory.heap_size(), 0);
+        assert_eq!(memory.load::<4>(map.stack_address_high - 4), Ok([0; 4]), "the stack is zeroed");
+        assert_eq!(memory.load::<1>(map.rw_data_address), Ok([7]), "data is reloaded");
+        assert_eq!(
+            memory.load::<1>(map.rw_data_address + 0x1000),
+            Err(Fault::PageFault(map.rw_data_address + 0x1000)),
+            "the heap shrinks back"
+        );
     }
 }

@@ -99,9 +99,11 @@ impl CodeBuilder {
         self
     }
 
-    /// Appends an instruction; branch targets in it are kept as written (absolute pcs).
+    /// Appends an instruction; a branch target in it is kept as written (an absolute pc).
     pub fn push(&mut self, instruction: Instruction) -> &mut Self {
-        self.instructions.push((instruction, None));
+        // Branches are laid out like any other: their offset depends on where they land.
+        let target = instruction.branch_target().map(Target::Pc);
+        self.instructions.push((instruction, target));
         self
     }
 
@@ -187,5 +189,32 @@ impl CodeBuilder {
             self.jump_table.iter().map(|&target| self.target_pc(target, &pcs)).collect::<Result<Vec<_>, _>>()?;
         let label_pcs = self.labels.iter().map(|index| index.map_or(u32::MAX, |i| pcs[i])).collect();
         Ok(BuiltCode { code: ProgramCode::new(self.isa, bytes, bitmask, jump_table)?, label_pcs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::code::Validation;
+    use crate::program::reg::Reg;
+
+    #[test]
+    fn absolute_targets_are_laid_out_where_they_land() {
+        // A backward jump to pc 0 from far enough away needs a two-byte offset; pushed after
+        // 200 bytes of code its encoding must grow with its distance.
+        let mut builder = CodeBuilder::new(InstructionSet::ReviveV1);
+        for _ in 0..100 {
+            builder.push(Instruction::add_64(Reg::A0, Reg::A0, Reg::A1));
+        }
+        builder.push(Instruction::jump(0));
+        builder.push(Instruction::trap());
+        let built = builder.build().unwrap();
+        let decoded = built.code.decode(Validation::GrayPaper).unwrap();
+        let jump = decoded.instructions()[100];
+        assert_eq!(jump.pc, 300);
+        assert_eq!(jump.instruction, Instruction::jump(0));
+        assert_eq!(decoded.instructions()[101].pc, jump.next_pc);
+        assert_eq!(decoded.instructions()[101].instruction, Instruction::trap());
+        assert_eq!(decoded.instructions().len(), 103, "102 instructions and the sentinel");
     }
 }

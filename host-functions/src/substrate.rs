@@ -1,0 +1,151 @@
+//! Substrate host functions (`sp_wasm_interface::HostFunctions`, e.g.
+//! `sp_io::SubstrateHostFunctions`) on the PVM, unchanged.
+//!
+//! The register convention is the one of Substrate's own PolkaVM executor
+//! (`sc-executor-polkavm`) for 64-bit guests, which the runtime side
+//! (`sp-runtime-interface` with `polkavm_import`) is built for:
+//!
+//! * the import name is the function's [`Function::name`], e.g. `ext_storage_get_version_1`;
+//! * argument `n` of the signature is in the `n`-th argument register (`A0..A5`), one
+//!   register per argument whatever its type: an `I32` is the register's low 32 bits, an
+//!   `I64` all 64 bits (so a fat pointer, packed `ptr | len << 32`, is one register);
+//!   `F32`/`F64` likewise as raw bits;
+//! * the result, if any, goes to `A0`: an `I32` sign-extended to 64 bits, an `I64` as is;
+//! * `FunctionContext::allocate_memory`/`deallocate_memory` use the instance's
+//!   [`GuestAllocator`](crate::GuestAllocator) (freeing, reusing blocks, growing the heap with
+//!   `sbrk`), where `sc-executor-polkavm` only bumps the heap and cannot free;
+//! * `register_panic_error_message` (from `abort_on_panic`, after which the guest traps) is
+//!   kept and reported in [`CallError::Panic`](crate::CallError::Panic).
+//!
+//! A host function that returns an error, or panics (e.g. a storage function called without
+//! externalities), stops the guest with a trap carrying the message; the host carries on.
+
+use crate::error::{HostError, LinkError};
+use crate::linker::{Caller, Linker};
+use pvm_executor::program::Reg;
+use sp_wasm_interface::{Function, FunctionContext, HostFunctions, Pointer, Value, ValueType, WordSize};
+
+/// [`FunctionContext`] over a calling PVM instance: its memory and its heap allocator.
+pub struct SubstrateContext<'c, 'a, T> {
+    caller: &'c mut Caller<'a, T>,
+}
+
+impl<'c, 'a, T> SubstrateContext<'c, 'a, T> {
+    /// A context over `caller`.
+    pub fn new(caller: &'c mut Caller<'a, T>) -> Self {
+        SubstrateContext { caller }
+    }
+}
+
+impl<T> FunctionContext for SubstrateContext<'_, '_, T> {
+    fn read_memory_into(&mut self, address: Pointer<u8>, dest: &mut [u8]) -> sp_wasm_interface::Result<()> {
+        self.caller.read_memory(u32::from(address), dest).map_err(|error| error.to_string())
+    }
+
+    fn write_memory(&mut self, address: Pointer<u8>, data: &[u8]) -> sp_wasm_interface::Result<()> {
+        self.caller.write_memory(u32::from(address), data).map_err(|error| error.to_string())
+    }
+
+    fn allocate_memory(&mut self, size: WordSize) -> sp_wasm_interface::Result<Pointer<u8>> {
+        self.caller.allocate(size).map(Pointer::new).map_err(|error| error.to_string())
+    }
+
+    fn deallocate_memory(&mut self, ptr: Pointer<u8>) -> sp_wasm_interface::Result<()> {
+        self.caller.deallocate(u32::from(ptr)).map_err(|error| error.to_string())
+    }
+
+    fn register_panic_error_message(&mut self, message: &str) {
+        self.caller.set_abort_message(message);
+    }
+}
+
+/// Reads a Substrate host function's arguments from `A0..A5` by its signature.
+pub fn read_arguments<T>(caller: &Caller<'_, T>, args: &[ValueType]) -> Result<Vec<Value>, HostError> {
+    if args.len() > Reg::ARGS.len() {
+        return Err(HostError::trap(format!("{} arguments do not fit in the registers A0..A5", args.len())));
+    }
+    Ok(args
+        .iter()
+        .zip(Reg::ARGS)
+        .map(|(kind, reg)| {
+            let raw = caller.reg(reg);
+            match kind {
+                ValueType::I32 => Value::I32(raw as u32 as i32),
+                ValueType::I64 => Value::I64(raw as i64),
+                ValueType::F32 => Value::F32(raw as u32),
+                ValueType::F64 => Value::F64(raw),
+            }
+        })
+        .collect())
+}
+
+/// The register value of a Substrate host function's result.
+pub fn result_register(value: Value) -> u64 {
+    match value {
+        Value::I32(value) => i64::from(value) as u64,
+        Value::I64(value) => value as u64,
+        Value::F32(bits) => u64::from(bits),
+        Value::F64(bits) => bits,
+    }
+}
+
+/// Runs one Substrate host function for the calling instance.
+pub fn call_substrate_function<T>(function: &dyn Function, mut caller: Caller<'_, T>) -> Result<(), HostError> {
+    let signature = function.signature();
+    let args = read_arguments(&caller, &signature.args)?;
+    log::trace!(target: "pvm-host", "calling `{}` with {:?}", function.name(), args);
+    let result = function.execute(&mut SubstrateContext::new(&mut caller), &mut args.into_iter())?;
+    if let Some(value) = result {
+        caller.set_reg(Reg::A0, result_register(value));
+    }
+    Ok(())
+}
+
+impl<T: 'static> Linker<T> {
+    /// Defines every function of a Substrate host-function set, such as
+    /// `sp_io::SubstrateHostFunctions`, under its own name (see the [module docs](self) for
+    /// the register convention).
+    ///
+    /// ```
+    /// use pvm_host_functions::Linker;
+    ///
+    /// struct MyHostFunctions; // stands in for `sp_io::SubstrateHostFunctions`
+    /// impl sp_wasm_interface::HostFunctions for MyHostFunctions {
+    ///     fn host_functions() -> Vec<&'static dyn sp_wasm_interface::Function> {
+    ///         Vec::new()
+    ///     }
+    /// }
+    ///
+    /// let mut linker = Linker::<()>::new();
+    /// linker.define_substrate_host_functions::<MyHostFunctions>()?;
+    /// # Ok::<(), pvm_host_functions::LinkError>(())
+    /// ```
+    pub fn define_substrate_host_functions<H: HostFunctions>(&mut self) -> Result<&mut Self, LinkError> {
+        for function in H::host_functions() {
+            self.define_substrate_function(function)?;
+        }
+        Ok(self)
+    }
+
+    /// Defines one Substrate host function under its own name.
+    pub fn define_substrate_function(&mut self, function: &'static dyn Function) -> Result<&mut Self, LinkError> {
+        let count = function.signature().args.len();
+        if count > Reg::ARGS.len() {
+            return Err(LinkError::TooManyArguments { name: function.name().to_string(), count });
+        }
+        self.func_raw(function.name(), move |caller| call_substrate_function(function, caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_sign_extended_like_sc_executor_polkavm() {
+        assert_eq!(result_register(Value::I32(-1)), u64::MAX);
+        assert_eq!(result_register(Value::I32(0x7fff_ffff)), 0x7fff_ffff);
+        assert_eq!(result_register(Value::I64(-2)), u64::MAX - 1);
+        assert_eq!(result_register(Value::F32(0x8000_0000)), 0x8000_0000);
+    }
+}

@@ -1,0 +1,953 @@
+//! Contract execution with pallet-revive's semantics: transactions, the call stack,
+//! calls and instantiations between contracts, value transfers, precompiles, and undoing a
+//! reverted or trapped frame's storage changes and events.
+
+use crate::cache::ModuleCache;
+use crate::host::{
+    limits, CallRequest, HostEnv, HostError, InstantiateRequest, StorageKey, SubcallOutcome, SubcallStatus,
+};
+use crate::primitives::{
+    create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent, ContractInfo, Outcome, H160,
+    H256, U256,
+};
+use crate::state::Overlay;
+use crate::tx::{Call, SignedTransaction};
+use crate::vm::{self, CompiledModule, EntryPoint, Exit, VmEngine, VmError};
+use std::sync::Arc;
+
+/// Gas charged for a plain balance transfer transaction.
+pub const TRANSFER_GAS: u64 = 21_000;
+/// Gas charged to upload code, plus [`UPLOAD_GAS_PER_BYTE`] per byte.
+pub const UPLOAD_GAS: u64 = 50_000;
+/// Gas per byte of uploaded code.
+pub const UPLOAD_GAS_PER_BYTE: u64 = 10;
+
+/// Past block hashes, for the `block_hash` host function.
+pub trait BlockHashes {
+    /// Hash of block `number`, if it exists.
+    fn block_hash(&self, number: u64) -> Option<H256>;
+}
+
+/// The block a transaction or dry run executes in.
+pub struct BlockContext<'a> {
+    /// Its number.
+    pub number: u64,
+    /// Its timestamp in milliseconds.
+    pub timestamp_ms: u64,
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Block gas limit.
+    pub block_gas_limit: u64,
+    /// Hashes of earlier blocks.
+    pub hashes: &'a dyn BlockHashes,
+}
+
+/// What execution needs besides the state.
+pub struct Executor<'a> {
+    /// The VM engine.
+    pub engine: &'a VmEngine,
+    /// Compiled modules.
+    pub cache: &'a ModuleCache<CompiledModule>,
+    /// The block.
+    pub block: BlockContext<'a>,
+}
+
+/// Result of a top-level call or instantiation (a transaction or a dry run).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecResult {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Output (return or revert data).
+    pub output: Vec<u8>,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Instantiated contract, when an instantiation succeeded.
+    pub contract_address: Option<H160>,
+    /// Code uploaded or instantiated.
+    pub code_hash: Option<H256>,
+    /// Events of the frames that were kept.
+    pub events: Vec<ContractEvent>,
+}
+
+impl ExecResult {
+    fn success(gas_used: u64) -> ExecResult {
+        ExecResult {
+            outcome: Outcome::Success,
+            output: Vec::new(),
+            gas_used,
+            contract_address: None,
+            code_hash: None,
+            events: Vec::new(),
+        }
+    }
+
+    fn failed(message: impl Into<String>, gas_used: u64) -> ExecResult {
+        ExecResult {
+            outcome: Outcome::Failed(message.into()),
+            output: Vec::new(),
+            gas_used,
+            contract_address: None,
+            code_hash: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// A transaction that must not be included in a block.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTransaction {
+    /// Signature check failed.
+    #[error("bad signature")]
+    BadSignature,
+    /// Nonce already used.
+    #[error("stale nonce: expected {expected}, got {got}")]
+    Stale {
+        /// Account nonce.
+        expected: u64,
+        /// Transaction nonce.
+        got: u64,
+    },
+    /// Nonce ahead of the account.
+    #[error("future nonce: expected {expected}, got {got}")]
+    Future {
+        /// Account nonce.
+        expected: u64,
+        /// Transaction nonce.
+        got: u64,
+    },
+    /// Gas limit above the chain's per-call limit.
+    #[error("gas limit {limit} exceeds the per-call limit {max}")]
+    GasLimitTooHigh {
+        /// Declared.
+        limit: u64,
+        /// Allowed.
+        max: u64,
+    },
+    /// Gas limit of zero.
+    #[error("gas limit must be above 0")]
+    ZeroGasLimit,
+}
+
+/// One frame of the call stack, as the stack sees it.
+struct StackEntry {
+    address: H160,
+    allows_reentry: bool,
+}
+
+/// A running call stack over an overlay.
+struct Stack<'e, 'o, 'a> {
+    exec: &'e Executor<'e>,
+    overlay: &'o mut Overlay<'a>,
+    origin: H160,
+    frames: Vec<StackEntry>,
+}
+
+/// What a frame runs.
+struct FrameSpec {
+    /// Whose storage and balance (the contract, or the caller for delegate calls).
+    address: H160,
+    caller: H160,
+    value: U256,
+    input: Vec<u8>,
+    code_hash: H256,
+    /// The contract whose code runs (differs from `address` in delegate calls); its
+    /// immutable data is what the code reads.
+    code_owner: H160,
+    entry: EntryPoint,
+    read_only: bool,
+    gas_limit: u64,
+}
+
+/// How a frame ended.
+struct FrameResult {
+    status: SubcallStatus,
+    output: Vec<u8>,
+    gas_used: u64,
+    trap_message: Option<String>,
+}
+
+/// Host environment of one running frame.
+struct FrameEnv<'s, 'e, 'o, 'a> {
+    stack: &'s mut Stack<'e, 'o, 'a>,
+    spec: &'s FrameSpec,
+    return_data: Vec<u8>,
+    immutable_data: Option<Vec<u8>>,
+}
+
+fn balance_to_u256(balance: Balance) -> U256 {
+    U256::from(balance)
+}
+
+/// Balances are u128: values above that cannot be transferred.
+fn u256_to_balance(value: U256) -> Option<Balance> {
+    if value > U256::from(u128::MAX) {
+        None
+    } else {
+        Some(value.low_u128())
+    }
+}
+
+/// The precompiles the node provides at addresses 0x01..0x0a.
+fn precompile(address: &H160) -> Option<u8> {
+    let bytes = address.as_bytes();
+    if bytes[..19].iter().all(|byte| *byte == 0) && (1..=0x0a).contains(&bytes[19]) {
+        Some(bytes[19])
+    } else {
+        None
+    }
+}
+
+fn run_precompile(id: u8, input: &[u8], gas_limit: u64) -> Result<(Vec<u8>, u64), HostError> {
+    let words = (input.len() as u64).div_ceil(32);
+    let (output, gas) = match id {
+        0x02 => (sp_crypto_hashing::sha2_256(input).to_vec(), 60 + 12 * words),
+        0x04 => (input.to_vec(), 15 + 3 * words),
+        other => {
+            return Err(HostError::Refused(format!("precompile at address {other:#04x} is not supported by this node")))
+        }
+    };
+    if gas > gas_limit {
+        return Err(HostError::OutOfGas);
+    }
+    Ok((output, gas))
+}
+
+impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
+    fn module(&mut self, code_hash: &H256) -> Result<Arc<CompiledModule>, String> {
+        let overlay = &mut *self.overlay;
+        let engine = self.exec.engine;
+        self.exec.cache.get_or_compile(*code_hash, || {
+            let code = overlay.code(code_hash).ok_or_else(|| format!("code {code_hash:?} not found"))?;
+            let module = engine.compile(&code).map_err(|error: VmError| error.to_string())?;
+            let size = module.size_bytes();
+            Ok((module, size))
+        })
+    }
+
+    /// Runs a frame; undoes its changes unless it succeeded.
+    fn run_frame(&mut self, spec: FrameSpec, allows_reentry: bool) -> FrameResult {
+        let checkpoint = self.overlay.checkpoint();
+        let module = match self.module(&spec.code_hash) {
+            Ok(module) => module,
+            Err(message) => {
+                return FrameResult {
+                    status: SubcallStatus::Trapped,
+                    output: Vec::new(),
+                    gas_used: 0,
+                    trap_message: Some(message),
+                }
+            }
+        };
+        self.frames.push(StackEntry { address: spec.address, allows_reentry });
+        let mut env = FrameEnv { stack: self, spec: &spec, return_data: Vec::new(), immutable_data: None };
+        let run = vm::execute(&module, spec.entry, spec.gas_limit, &mut env);
+        let immutable_data = env.immutable_data.take();
+        self.frames.pop();
+        let result = match run {
+            Err(error) => FrameResult {
+                status: SubcallStatus::Trapped,
+                output: Vec::new(),
+                gas_used: 0,
+                trap_message: Some(error.to_string()),
+            },
+            Ok(run) => match run.exit {
+                Exit::Returned { revert: false, data } => FrameResult {
+                    status: SubcallStatus::Success,
+                    output: data,
+                    gas_used: run.gas_used,
+                    trap_message: None,
+                },
+                Exit::Returned { revert: true, data } => FrameResult {
+                    status: SubcallStatus::Reverted,
+                    output: data,
+                    gas_used: run.gas_used,
+                    trap_message: None,
+                },
+                Exit::Trapped(message) => FrameResult {
+                    status: SubcallStatus::Trapped,
+                    output: Vec::new(),
+                    gas_used: run.gas_used,
+                    trap_message: Some(message),
+                },
+                Exit::OutOfGas => FrameResult {
+                    status: SubcallStatus::OutOfGas,
+                    output: Vec::new(),
+                    gas_used: run.gas_used,
+                    trap_message: Some("out of gas".to_string()),
+                },
+            },
+        };
+        if result.status == SubcallStatus::Success {
+            if let (EntryPoint::Deploy, Some(data)) = (spec.entry, immutable_data) {
+                let mut account = self.overlay.account(&spec.address);
+                if let Some(contract) = account.contract.as_mut() {
+                    contract.immutable_data = data;
+                    self.overlay.set_account(spec.address, account);
+                }
+            }
+        } else {
+            self.overlay.rollback(checkpoint);
+        }
+        result
+    }
+
+    /// A call from `caller` (an account or a contract frame) to `request.callee`.
+    fn call(
+        &mut self,
+        caller: H160,
+        caller_value: U256,
+        request: CallRequest,
+    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
+        if self.frames.len() > limits::CALL_STACK_DEPTH {
+            return Err(HostError::Refused("maximum call depth reached".to_string()));
+        }
+        if let Some(id) = precompile(&request.callee) {
+            let (output, gas_used) = run_precompile(id, &request.input, request.gas_limit)?;
+            return Ok((SubcallOutcome { status: SubcallStatus::Success, output, gas_used, address: None }, None));
+        }
+        // As pallet-revive: the caller's own flag is set before the check, so that a direct
+        // recursion without ALLOW_REENTRY is caught too; it is cleared after the call.
+        if let Some(frame) = self.frames.last_mut() {
+            frame.allows_reentry = request.allow_reentry;
+        }
+        let denied = self.frames.iter().any(|frame| frame.address == request.callee && !frame.allows_reentry);
+        if denied {
+            if let Some(frame) = self.frames.last_mut() {
+                frame.allows_reentry = true;
+            }
+            return Err(HostError::Refused(format!("reentrance into {:?} denied", request.callee)));
+        }
+        let result = self.call_unchecked(caller, caller_value, request);
+        if let Some(frame) = self.frames.last_mut() {
+            frame.allows_reentry = true;
+        }
+        result
+    }
+
+    /// [`Stack::call`] after the depth, precompile and reentrancy checks.
+    fn call_unchecked(
+        &mut self,
+        caller: H160,
+        caller_value: U256,
+        request: CallRequest,
+    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
+        if request.delegate {
+            let code_hash =
+                self.overlay.account(&request.callee).contract.map(|contract| contract.code_hash).ok_or_else(|| {
+                    HostError::Refused(format!("delegate call to {:?}, which is not a contract", request.callee))
+                })?;
+            // The running frame's identity stays: its address, its caller and its value.
+            let current = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
+            let spec = FrameSpec {
+                address: current,
+                caller,
+                value: caller_value,
+                input: request.input,
+                code_hash,
+                code_owner: request.callee,
+                entry: EntryPoint::Call,
+                read_only: request.read_only,
+                gas_limit: request.gas_limit,
+            };
+            let result = self.run_frame(spec, true);
+            return Ok((
+                SubcallOutcome {
+                    status: result.status,
+                    output: result.output,
+                    gas_used: result.gas_used,
+                    address: None,
+                },
+                result.trap_message,
+            ));
+        }
+        let checkpoint = self.overlay.checkpoint();
+        let value = u256_to_balance(request.value);
+        let sender = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
+        if !value.is_some_and(|value| self.overlay.transfer(&sender, &request.callee, value)) {
+            return Ok((
+                SubcallOutcome {
+                    status: SubcallStatus::TransferFailed,
+                    output: Vec::new(),
+                    gas_used: 0,
+                    address: None,
+                },
+                Some("insufficient balance for the transfer".to_string()),
+            ));
+        }
+        let callee_account = self.overlay.account(&request.callee);
+        let Some(contract) = callee_account.contract else {
+            // A plain account: the transfer is all there is.
+            return Ok((
+                SubcallOutcome { status: SubcallStatus::Success, output: Vec::new(), gas_used: 0, address: None },
+                None,
+            ));
+        };
+        let spec = FrameSpec {
+            address: request.callee,
+            caller: sender,
+            value: request.value,
+            input: request.input,
+            code_hash: contract.code_hash,
+            code_owner: request.callee,
+            entry: EntryPoint::Call,
+            read_only: request.read_only,
+            gas_limit: request.gas_limit,
+        };
+        let result = self.run_frame(spec, true);
+        if result.status != SubcallStatus::Success {
+            self.overlay.rollback(checkpoint);
+        }
+        Ok((
+            SubcallOutcome { status: result.status, output: result.output, gas_used: result.gas_used, address: None },
+            result.trap_message,
+        ))
+    }
+
+    /// An instantiation by `deployer`; `create1_nonce` is the nonce CREATE uses.
+    fn instantiate(
+        &mut self,
+        deployer: H160,
+        create1_nonce: u64,
+        request: InstantiateRequest,
+    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
+        if self.frames.len() > limits::CALL_STACK_DEPTH {
+            return Err(HostError::Refused("maximum call depth reached".to_string()));
+        }
+        let code = self
+            .overlay
+            .code(&request.code_hash)
+            .ok_or_else(|| HostError::Refused(format!("code {:?} not found", request.code_hash)))?;
+        let address = match &request.salt {
+            Some(salt) => create2_address(&deployer, &code, &request.input, salt),
+            None => create1_address(&deployer, create1_nonce),
+        };
+        let existing = self.overlay.account(&address);
+        if existing.contract.is_some() {
+            return Ok((
+                SubcallOutcome {
+                    status: SubcallStatus::DuplicateContract,
+                    output: Vec::new(),
+                    gas_used: 0,
+                    address: None,
+                },
+                Some(format!("a contract already exists at {address:?}")),
+            ));
+        }
+        let checkpoint = self.overlay.checkpoint();
+        let Some(value) = u256_to_balance(request.value) else {
+            return Ok((
+                SubcallOutcome {
+                    status: SubcallStatus::TransferFailed,
+                    output: Vec::new(),
+                    gas_used: 0,
+                    address: None,
+                },
+                Some("value does not fit a balance".to_string()),
+            ));
+        };
+        // Contract accounts start with nonce 1 (EIP-161); the nonce counts instantiations.
+        self.overlay.set_account(
+            address,
+            AccountInfo {
+                nonce: existing.nonce.max(1),
+                balance: existing.balance,
+                contract: Some(ContractInfo { code_hash: request.code_hash, immutable_data: Vec::new() }),
+            },
+        );
+        if !self.overlay.transfer(&deployer, &address, value) {
+            self.overlay.rollback(checkpoint);
+            return Ok((
+                SubcallOutcome {
+                    status: SubcallStatus::TransferFailed,
+                    output: Vec::new(),
+                    gas_used: 0,
+                    address: None,
+                },
+                Some("insufficient balance for the endowment".to_string()),
+            ));
+        }
+        let spec = FrameSpec {
+            address,
+            caller: deployer,
+            value: request.value,
+            input: request.input,
+            code_hash: request.code_hash,
+            code_owner: address,
+            entry: EntryPoint::Deploy,
+            read_only: false,
+            gas_limit: request.gas_limit,
+        };
+        let result = self.run_frame(spec, true);
+        if result.status != SubcallStatus::Success {
+            self.overlay.rollback(checkpoint);
+        }
+        let address = (result.status == SubcallStatus::Success).then_some(address);
+        Ok((
+            SubcallOutcome { status: result.status, output: result.output, gas_used: result.gas_used, address },
+            result.trap_message,
+        ))
+    }
+}
+
+impl HostEnv for FrameEnv<'_, '_, '_, '_> {
+    fn input(&self) -> &[u8] {
+        &self.spec.input
+    }
+    fn address(&self) -> H160 {
+        self.spec.address
+    }
+    fn caller(&self) -> H160 {
+        self.spec.caller
+    }
+    fn origin(&self) -> H160 {
+        self.stack.origin
+    }
+    fn value_transferred(&self) -> U256 {
+        self.spec.value
+    }
+    fn balance_of(&self, address: &H160) -> U256 {
+        balance_to_u256(self.stack_balance(address))
+    }
+    fn now_seconds(&self) -> u64 {
+        self.stack.exec.block.timestamp_ms / 1000
+    }
+    fn block_number(&self) -> u64 {
+        self.stack.exec.block.number
+    }
+    fn block_hash(&self, number: u64) -> Option<H256> {
+        // Like the EVM's BLOCKHASH: only the 256 blocks before the current one.
+        let current = self.stack.exec.block.number;
+        if number >= current || number.saturating_add(256) < current {
+            return None;
+        }
+        self.stack.exec.block.hashes.block_hash(number)
+    }
+    fn chain_id(&self) -> u64 {
+        self.stack.exec.block.chain_id
+    }
+    fn block_gas_limit(&self) -> u64 {
+        self.stack.exec.block.block_gas_limit
+    }
+    fn is_read_only(&self) -> bool {
+        self.spec.read_only
+    }
+    fn is_deploy(&self) -> bool {
+        self.spec.entry == EntryPoint::Deploy
+    }
+    fn get_storage(&mut self, key: &StorageKey, transient: bool) -> Option<Vec<u8>> {
+        self.stack.overlay.storage(&self.spec.address, key, transient)
+    }
+    fn set_storage(&mut self, key: &StorageKey, value: Option<Vec<u8>>, transient: bool) -> Option<Vec<u8>> {
+        self.stack.overlay.set_storage(&self.spec.address, key, value, transient)
+    }
+    fn deposit_event(&mut self, topics: Vec<H256>, data: Vec<u8>) {
+        self.stack.overlay.deposit_event(ContractEvent { address: self.spec.address, topics, data });
+    }
+    fn immutable_data(&self) -> Vec<u8> {
+        self.stack_immutable_data()
+    }
+    fn set_immutable_data(&mut self, data: Vec<u8>) -> Result<(), HostError> {
+        if self.spec.entry != EntryPoint::Deploy {
+            return Err(HostError::InvalidImmutableAccess("written outside deploy"));
+        }
+        if self.immutable_data.is_some() {
+            return Err(HostError::InvalidImmutableAccess("written twice"));
+        }
+        self.immutable_data = Some(data);
+        Ok(())
+    }
+    fn return_data(&self) -> &[u8] {
+        &self.return_data
+    }
+    fn code_hash_of(&self, address: &H160) -> Option<H256> {
+        self.stack_account(address).contract.map(|contract| contract.code_hash)
+    }
+    fn code_size_of(&self, address: &H160) -> u64 {
+        match self.stack_account(address).contract {
+            Some(contract) => self.stack_code_len(&contract.code_hash),
+            None => 0,
+        }
+    }
+    fn own_code_hash(&self) -> H256 {
+        self.spec.code_hash
+    }
+    fn caller_is_origin(&self) -> bool {
+        self.spec.caller == self.stack.origin
+    }
+    fn call(&mut self, request: CallRequest) -> Result<SubcallOutcome, HostError> {
+        if !request.value.is_zero() && (self.spec.read_only || request.read_only) {
+            return Err(HostError::StateChangeDenied);
+        }
+        let read_only = request.read_only || self.spec.read_only;
+        let caller = if request.delegate { self.spec.caller } else { self.spec.address };
+        let caller_value = self.spec.value;
+        let (outcome, message) = self.stack.call(caller, caller_value, CallRequest { read_only, ..request })?;
+        if let Some(message) = message {
+            tracing::debug!(target: "pvm_node::exec", "sub-call failed: {message}");
+        }
+        self.return_data = outcome.output.clone();
+        Ok(outcome)
+    }
+    fn instantiate(&mut self, request: InstantiateRequest) -> Result<SubcallOutcome, HostError> {
+        if self.spec.read_only {
+            return Err(HostError::StateChangeDenied);
+        }
+        let deployer = self.spec.address;
+        let mut account = self.stack.overlay.account(&deployer);
+        let nonce = account.nonce;
+        account.nonce = account.nonce.saturating_add(1);
+        self.stack.overlay.set_account(deployer, account);
+        let (outcome, message) = self.stack.instantiate(deployer, nonce, request)?;
+        if let Some(message) = message {
+            tracing::debug!(target: "pvm_node::exec", "sub-instantiation failed: {message}");
+        }
+        self.return_data = outcome.output.clone();
+        Ok(outcome)
+    }
+}
+
+impl FrameEnv<'_, '_, '_, '_> {
+    fn stack_account(&self, address: &H160) -> AccountInfo {
+        self.stack.overlay.account(address)
+    }
+    fn stack_balance(&self, address: &H160) -> Balance {
+        self.stack_account(address).balance
+    }
+    fn stack_code_len(&self, code_hash: &H256) -> u64 {
+        self.stack.overlay.code(code_hash).map_or(0, |code| code.len() as u64)
+    }
+    fn stack_immutable_data(&self) -> Vec<u8> {
+        self.stack_account(&self.spec.code_owner).contract.map(|contract| contract.immutable_data).unwrap_or_default()
+    }
+}
+
+/// Converts a finished frame into a top-level result.
+fn top_level_result(outcome: SubcallOutcome, message: Option<String>) -> (Outcome, Vec<u8>) {
+    match outcome.status {
+        SubcallStatus::Success => (Outcome::Success, outcome.output),
+        SubcallStatus::Reverted => (Outcome::Reverted, outcome.output),
+        SubcallStatus::Trapped => (Outcome::Failed(message.unwrap_or_else(|| "contract trapped".into())), Vec::new()),
+        SubcallStatus::OutOfGas => (Outcome::Failed("out of gas".into()), Vec::new()),
+        SubcallStatus::TransferFailed => {
+            (Outcome::Failed(message.unwrap_or_else(|| "insufficient balance for the transfer".into())), Vec::new())
+        }
+        SubcallStatus::DuplicateContract => {
+            (Outcome::Failed(message.unwrap_or_else(|| "a contract already exists at that address".into())), Vec::new())
+        }
+    }
+}
+
+impl Executor<'_> {
+    /// A call as if signed by `origin` (transactions and dry runs). Changes stay in
+    /// `overlay` unless the call failed.
+    pub fn call(
+        &self,
+        overlay: &mut Overlay,
+        origin: H160,
+        dest: H160,
+        value: Balance,
+        data: Vec<u8>,
+        gas_limit: u64,
+    ) -> ExecResult {
+        let checkpoint = overlay.checkpoint();
+        let mut stack = Stack { exec: self, overlay, origin, frames: Vec::new() };
+        let request = CallRequest {
+            callee: dest,
+            value: U256::from(value),
+            input: data,
+            gas_limit,
+            allow_reentry: true,
+            read_only: false,
+            delegate: false,
+        };
+        let (outcome, output, gas_used) = match stack.call(origin, U256::zero(), request) {
+            Ok((sub, message)) => {
+                let gas_used = sub.gas_used;
+                let (outcome, output) = top_level_result(sub, message);
+                (outcome, output, gas_used)
+            }
+            Err(error) => (Outcome::Failed(error.to_string()), Vec::new(), gas_limit),
+        };
+        if !outcome.is_success() && outcome != Outcome::Reverted {
+            overlay.rollback(checkpoint);
+        }
+        ExecResult { outcome, output, gas_used, contract_address: None, code_hash: None, events: Vec::new() }
+    }
+
+    /// An instantiation by `origin`, with CREATE using `create1_nonce`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn instantiate(
+        &self,
+        overlay: &mut Overlay,
+        origin: H160,
+        create1_nonce: u64,
+        code_hash: H256,
+        value: Balance,
+        data: Vec<u8>,
+        salt: Option<[u8; 32]>,
+        gas_limit: u64,
+    ) -> ExecResult {
+        let mut stack = Stack { exec: self, overlay, origin, frames: Vec::new() };
+        let request = InstantiateRequest { code_hash, value: U256::from(value), input: data, salt, gas_limit };
+        match stack.instantiate(origin, create1_nonce, request) {
+            Ok((sub, message)) => {
+                let gas_used = sub.gas_used;
+                let address = sub.address;
+                let (outcome, output) = top_level_result(sub, message);
+                ExecResult {
+                    outcome,
+                    output,
+                    gas_used,
+                    contract_address: address,
+                    code_hash: Some(code_hash),
+                    events: Vec::new(),
+                }
+            }
+            Err(error) => ExecResult { code_hash: Some(code_hash), ..ExecResult::failed(error.to_string(), gas_limit) },
+        }
+    }
+
+    /// Validates and stores code; returns its hash.
+    pub fn upload(&self, overlay: &mut Overlay, code: Vec<u8>, gas_limit: u64) -> ExecResult {
+        let gas = UPLOAD_GAS.saturating_add(UPLOAD_GAS_PER_BYTE.saturating_mul(code.len() as u64));
+        if gas > gas_limit {
+            return ExecResult::failed("out of gas", gas_limit);
+        }
+        if let Err(error) = self.engine.validate(&code) {
+            return ExecResult::failed(format!("code rejected: {error}"), gas);
+        }
+        let code_hash = keccak_256(&code);
+        overlay.add_code(code_hash, code);
+        ExecResult { code_hash: Some(code_hash), ..ExecResult::success(gas) }
+    }
+
+    /// Checks a transaction against the account state without running it.
+    pub fn check(
+        &self,
+        overlay: &mut Overlay,
+        tx: &SignedTransaction,
+        genesis_hash: &H256,
+        max_gas: u64,
+    ) -> Result<(), InvalidTransaction> {
+        tx.verify(genesis_hash).map_err(|_| InvalidTransaction::BadSignature)?;
+        if tx.payload.gas_limit == 0 {
+            return Err(InvalidTransaction::ZeroGasLimit);
+        }
+        if tx.payload.gas_limit > max_gas {
+            return Err(InvalidTransaction::GasLimitTooHigh { limit: tx.payload.gas_limit, max: max_gas });
+        }
+        let expected = overlay.account(&tx.sender()).nonce;
+        let got = tx.payload.nonce;
+        match got.cmp(&expected) {
+            std::cmp::Ordering::Less => Err(InvalidTransaction::Stale { expected, got }),
+            std::cmp::Ordering::Greater => Err(InvalidTransaction::Future { expected, got }),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
+    }
+
+    /// Applies a checked transaction: bumps the nonce, runs the call, and returns the
+    /// result with the transaction's events. Failed calls leave only the nonce change.
+    pub fn apply(&self, overlay: &mut Overlay, tx: &SignedTransaction) -> ExecResult {
+        let sender = tx.sender();
+        let mut account = overlay.account(&sender);
+        let nonce = account.nonce;
+        account.nonce = nonce.saturating_add(1);
+        overlay.set_account(sender, account);
+        let gas_limit = tx.payload.gas_limit;
+        let mut result = match tx.payload.call.clone() {
+            Call::Transfer { dest, value } => {
+                if gas_limit < TRANSFER_GAS {
+                    ExecResult::failed("out of gas", gas_limit)
+                } else if overlay.transfer(&sender, &dest, value) {
+                    ExecResult::success(TRANSFER_GAS)
+                } else {
+                    ExecResult::failed("insufficient balance for the transfer", TRANSFER_GAS)
+                }
+            }
+            Call::UploadCode { code } => self.upload(overlay, code, gas_limit),
+            Call::Instantiate { code_hash, value, data, salt } => {
+                self.instantiate(overlay, sender, nonce, code_hash, value, data, salt, gas_limit)
+            }
+            Call::InstantiateWithCode { code, value, data, salt } => {
+                let checkpoint = overlay.checkpoint();
+                let upload = self.upload(overlay, code, gas_limit);
+                match (upload.outcome.clone(), upload.code_hash) {
+                    (Outcome::Success, Some(code_hash)) => {
+                        let mut result = self.instantiate(
+                            overlay,
+                            sender,
+                            nonce,
+                            code_hash,
+                            value,
+                            data,
+                            salt,
+                            gas_limit - upload.gas_used,
+                        );
+                        result.gas_used = result.gas_used.saturating_add(upload.gas_used).min(gas_limit);
+                        if !result.outcome.is_success() {
+                            overlay.rollback(checkpoint);
+                        }
+                        result
+                    }
+                    _ => upload,
+                }
+            }
+            Call::Call { dest, value, data } => self.call(overlay, sender, dest, value, data, gas_limit),
+        };
+        let events = overlay.finish_transaction();
+        if result.outcome.is_success() {
+            result.events = events;
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain_spec::Backend;
+    use crate::keys::pair_from_suri;
+    use crate::store::Store;
+    use crate::tx::TransactionPayload;
+
+    struct NoHashes;
+    impl BlockHashes for NoHashes {
+        fn block_hash(&self, _number: u64) -> Option<H256> {
+            None
+        }
+    }
+
+    fn with_executor(test: impl FnOnce(&Executor, &mut Overlay)) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "exec-test").unwrap();
+        let engine = VmEngine::new(Backend::Interpreter).unwrap();
+        let cache = ModuleCache::new(8, 1 << 20);
+        let executor = Executor {
+            engine: &engine,
+            cache: &cache,
+            block: BlockContext {
+                number: 1,
+                timestamp_ms: 5_000,
+                chain_id: 7,
+                block_gas_limit: 1 << 40,
+                hashes: &NoHashes,
+            },
+        };
+        let mut overlay = Overlay::new(&store);
+        test(&executor, &mut overlay);
+    }
+
+    fn fund(overlay: &mut Overlay, suri: &str, balance: Balance) -> H160 {
+        let address = crate::keys::address_of_suri(suri).unwrap();
+        overlay.set_account(address, AccountInfo { nonce: 0, balance, contract: None });
+        overlay.finish_transaction();
+        address
+    }
+
+    fn signed(suri: &str, nonce: u64, gas_limit: u64, call: Call) -> SignedTransaction {
+        SignedTransaction::sign(
+            &pair_from_suri(suri).unwrap(),
+            &H256::zero(),
+            TransactionPayload { nonce, gas_limit, call },
+        )
+    }
+
+    #[test]
+    fn transfer_transactions_and_nonces() {
+        with_executor(|executor, overlay| {
+            let alice = fund(overlay, "//Alice", 1000);
+            let bob = crate::keys::address_of_suri("//Bob").unwrap();
+            let tx = signed("//Alice", 0, 100_000, Call::Transfer { dest: bob, value: 400 });
+            executor.check(overlay, &tx, &H256::zero(), 1_000_000).unwrap();
+            let result = executor.apply(overlay, &tx);
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(result.gas_used, TRANSFER_GAS);
+            assert_eq!(overlay.account(&alice).balance, 600);
+            assert_eq!(overlay.account(&alice).nonce, 1);
+            assert_eq!(overlay.account(&bob).balance, 400);
+
+            // Replaying is stale; skipping ahead is future; the gas limit is bounded.
+            assert_eq!(
+                executor.check(overlay, &tx, &H256::zero(), 1_000_000),
+                Err(InvalidTransaction::Stale { expected: 1, got: 0 })
+            );
+            let ahead = signed("//Alice", 3, 100_000, Call::Transfer { dest: bob, value: 1 });
+            assert_eq!(
+                executor.check(overlay, &ahead, &H256::zero(), 1_000_000),
+                Err(InvalidTransaction::Future { expected: 1, got: 3 })
+            );
+            let greedy = signed("//Alice", 1, 2_000_000, Call::Transfer { dest: bob, value: 1 });
+            assert!(matches!(
+                executor.check(overlay, &greedy, &H256::zero(), 1_000_000),
+                Err(InvalidTransaction::GasLimitTooHigh { .. })
+            ));
+            assert_eq!(
+                executor.check(overlay, &greedy, &H256::repeat_byte(1), 1_000_000),
+                Err(InvalidTransaction::BadSignature)
+            );
+
+            // Too much: fails, keeps the nonce bump only.
+            let too_much = signed("//Alice", 1, 100_000, Call::Transfer { dest: bob, value: 601 });
+            let result = executor.apply(overlay, &too_much);
+            assert!(matches!(result.outcome, Outcome::Failed(_)));
+            assert_eq!(overlay.account(&alice).balance, 600);
+            assert_eq!(overlay.account(&alice).nonce, 2);
+        });
+    }
+
+    #[test]
+    fn upload_validates_and_stores_by_keccak() {
+        with_executor(|executor, overlay| {
+            fund(overlay, "//Alice", 0);
+            let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Flipper.polkavm")).unwrap();
+            let result =
+                executor.apply(overlay, &signed("//Alice", 0, 10_000_000, Call::UploadCode { code: blob.clone() }));
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(result.code_hash, Some(keccak_256(&blob)));
+            assert_eq!(overlay.code(&keccak_256(&blob)).as_deref(), Some(&blob));
+
+            let result =
+                executor.apply(overlay, &signed("//Alice", 1, 10_000_000, Call::UploadCode { code: vec![1, 2, 3] }));
+            assert!(
+                matches!(&result.outcome, Outcome::Failed(message) if message.contains("code rejected")),
+                "{result:?}"
+            );
+            let result = executor.apply(overlay, &signed("//Alice", 2, 1_000, Call::UploadCode { code: blob }));
+            assert_eq!(result.outcome, Outcome::Failed("out of gas".into()));
+        });
+    }
+
+    #[test]
+    fn calls_to_plain_accounts_and_precompiles() {
+        with_executor(|executor, overlay| {
+            let alice = fund(overlay, "//Alice", 100);
+            let bob = H160::repeat_byte(0xb0);
+            let result = executor.call(overlay, alice, bob, 40, vec![], 1_000_000);
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(overlay.account(&bob).balance, 40);
+            let result = executor.call(overlay, alice, bob, 1000, vec![], 1_000_000);
+            assert!(matches!(result.outcome, Outcome::Failed(_)));
+            assert_eq!(overlay.account(&alice).balance, 60);
+
+            let sha256 = H160::from_low_u64_be(2);
+            let result = executor.call(overlay, alice, sha256, 0, b"abc".to_vec(), 1_000_000);
+            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(hex::encode(&result.output), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            let identity = H160::from_low_u64_be(4);
+            assert_eq!(executor.call(overlay, alice, identity, 0, b"xyz".to_vec(), 1_000_000).output, b"xyz");
+            let modexp = H160::from_low_u64_be(5);
+            let result = executor.call(overlay, alice, modexp, 0, vec![], 1_000_000);
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not supported")));
+        });
+    }
+
+    #[test]
+    fn instantiate_of_unknown_code_fails_cleanly() {
+        with_executor(|executor, overlay| {
+            let alice = fund(overlay, "//Alice", 100);
+            let result = executor.instantiate(overlay, alice, 0, H256::repeat_byte(1), 10, vec![], None, 1_000_000);
+            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not found")), "{result:?}");
+            assert_eq!(overlay.account(&alice).balance, 100);
+        });
+    }
+}

@@ -1,0 +1,636 @@
+//! The node: genesis, the transaction pool, block production, dry runs and queries.
+
+use crate::cache::{CacheStats, ModuleCache};
+use crate::chain_spec::{ChainSpec, Sealing};
+use crate::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
+use crate::host::StorageKey;
+use crate::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
+use crate::state::Overlay;
+use crate::store::{
+    empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError, TIMESTAMP_ENGINE,
+};
+use crate::tx::{extrinsic_hash, SignedTransaction, TxError};
+use crate::vm::{CompiledModule, VmEngine};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Most transactions waiting in the pool.
+pub const MAX_POOL_SIZE: usize = 8192;
+
+/// A node-level failure.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The genesis block could not be built.
+    #[error("genesis: {0}")]
+    Genesis(String),
+    /// The executor backend cannot run.
+    #[error("{0}")]
+    Engine(String),
+}
+
+/// Why a submitted extrinsic was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Not a transaction.
+    #[error(transparent)]
+    Decode(#[from] TxError),
+    /// Invalid for the current state.
+    #[error("invalid transaction: {0}")]
+    Invalid(#[from] InvalidTransaction),
+    /// Already in the pool.
+    #[error("transaction already in the pool")]
+    AlreadyImported,
+    /// Pool full.
+    #[error("transaction pool is full")]
+    PoolFull,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A dry-run request's answer.
+pub type DryRun = ExecResult;
+
+struct PendingTx {
+    hash: H256,
+    bytes: Vec<u8>,
+    tx: SignedTransaction,
+}
+
+#[derive(Default)]
+struct Pool {
+    queue: VecDeque<PendingTx>,
+    /// Next nonce per sender, counting pending transactions.
+    next_nonce: HashMap<H160, u64>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct NodeMetrics {
+    /// Blocks sealed since start.
+    pub blocks_sealed: AtomicU64,
+    /// Transactions included since start.
+    pub transactions_included: AtomicU64,
+    /// Extrinsics refused at submission.
+    pub transactions_rejected: AtomicU64,
+    /// Dry runs served.
+    pub dry_runs: AtomicU64,
+}
+
+/// A running chain.
+pub struct Node {
+    spec: ChainSpec,
+    store: Store,
+    engine: VmEngine,
+    cache: ModuleCache<CompiledModule>,
+    genesis_hash: H256,
+    best: RwLock<Header>,
+    /// Held for writing while a block is committed, for reading by dry runs and queries
+    /// that must see one consistent state.
+    state_lock: RwLock<()>,
+    /// Only one block is built at a time.
+    sealing: Mutex<()>,
+    pool: Mutex<Pool>,
+    wake: Condvar,
+    wake_lock: Mutex<bool>,
+    shutdown: AtomicBool,
+    /// Counters.
+    pub metrics: NodeMetrics,
+}
+
+impl BlockHashes for Store {
+    fn block_hash(&self, number: u64) -> Option<H256> {
+        self.block(number).ok().flatten().map(|block| block.header.hash())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as u64).unwrap_or(0)
+}
+
+fn timestamp_digest(ms: u64) -> DigestItem {
+    DigestItem::PreRuntime(TIMESTAMP_ENGINE, ms.to_le_bytes().to_vec())
+}
+
+impl Node {
+    /// Opens the chain in `base_path`, building genesis from `spec` on first start.
+    pub fn open(spec: ChainSpec, base_path: &Path) -> Result<Arc<Node>, NodeError> {
+        let db_path = base_path.join("chains").join(&spec.id).join("db");
+        std::fs::create_dir_all(&db_path)
+            .map_err(|error| NodeError::Store(StoreError::Db(parity_db::Error::Io(error))))?;
+        let store = Store::open(&db_path, &spec.id)?;
+        let engine = VmEngine::new(spec.backend)
+            .map_err(|error| NodeError::Engine(format!("chain spec field `executor.backend`: {error}")))?;
+        let cache = ModuleCache::new(spec.module_cache.max_entries, spec.module_cache.max_bytes);
+        let best_header = match store.best()? {
+            Some(best) => {
+                let block = store.block(best.number)?.ok_or(StoreError::Corrupt("best block missing"))?;
+                block.header
+            }
+            None => Self::build_genesis(&spec, &store, &engine, &cache)?,
+        };
+        let genesis_hash = store.block(0)?.ok_or(StoreError::Corrupt("genesis block missing"))?.header.hash();
+        tracing::info!(
+            target: "pvm_node",
+            "chain `{}` at block #{} ({:?}), genesis {:?}",
+            spec.name,
+            best_header.number,
+            best_header.hash(),
+            genesis_hash
+        );
+        Ok(Arc::new(Node {
+            spec,
+            store,
+            engine,
+            cache,
+            genesis_hash,
+            best: RwLock::new(best_header),
+            state_lock: RwLock::new(()),
+            sealing: Mutex::new(()),
+            pool: Mutex::new(Pool::default()),
+            wake: Condvar::new(),
+            wake_lock: Mutex::new(false),
+            shutdown: AtomicBool::new(false),
+            metrics: NodeMetrics::default(),
+        }))
+    }
+
+    fn build_genesis(
+        spec: &ChainSpec,
+        store: &Store,
+        engine: &VmEngine,
+        cache: &ModuleCache<CompiledModule>,
+    ) -> Result<Header, NodeError> {
+        let mut overlay = Overlay::new(store);
+        for account in &spec.accounts {
+            overlay.set_account(account.address, AccountInfo { nonce: 0, balance: account.balance, contract: None });
+        }
+        let executor = Executor {
+            engine,
+            cache,
+            block: BlockContext {
+                number: 0,
+                timestamp_ms: spec.genesis_timestamp_ms,
+                chain_id: spec.chain_id,
+                block_gas_limit: spec.gas.per_block,
+                hashes: store,
+            },
+        };
+        for (index, contract) in spec.contracts.iter().enumerate() {
+            let context = |message: String| {
+                NodeError::Genesis(format!("genesis.contracts[{index}] (`{}`): {message}", contract.name))
+            };
+            let upload = executor.upload(&mut overlay, contract.code.clone(), spec.gas.per_call);
+            let code_hash = match (&upload.outcome, upload.code_hash) {
+                (Outcome::Success, Some(hash)) => hash,
+                (Outcome::Failed(message), _) => return Err(context(message.clone())),
+                _ => return Err(context("code upload failed".into())),
+            };
+            let mut deployer = overlay.account(&contract.deployer);
+            let nonce = deployer.nonce;
+            deployer.nonce += 1;
+            overlay.set_account(contract.deployer, deployer);
+            let result = executor.instantiate(
+                &mut overlay,
+                contract.deployer,
+                nonce,
+                code_hash,
+                contract.value,
+                contract.input.clone(),
+                contract.salt,
+                spec.gas.per_call,
+            );
+            match result.outcome {
+                Outcome::Success => tracing::info!(
+                    target: "pvm_node",
+                    "genesis contract `{}` at {:?}",
+                    contract.name,
+                    result.contract_address.unwrap_or_default()
+                ),
+                Outcome::Reverted => {
+                    return Err(context(format!(
+                        "constructor reverted: {}",
+                        crate::abi::describe_revert(&result.output, None)
+                    )))
+                }
+                Outcome::Failed(message) => return Err(context(message)),
+            }
+            overlay.finish_transaction();
+        }
+        if let Some(error) = overlay.take_error() {
+            return Err(error.into());
+        }
+        let changes = overlay.into_changes();
+        let block = store.commit_block(empty_state_root(), &changes, Vec::new(), Vec::new(), |state_root| Header {
+            parent_hash: H256::zero(),
+            number: 0,
+            state_root,
+            extrinsics_root: extrinsics_root(&[]),
+            digest: vec![timestamp_digest(spec.genesis_timestamp_ms)],
+        })?;
+        Ok(block.header)
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// Hash of block 0.
+    pub fn genesis_hash(&self) -> H256 {
+        self.genesis_hash
+    }
+
+    /// The latest sealed header.
+    pub fn best_header(&self) -> Header {
+        self.best.read().clone()
+    }
+
+    /// Module cache counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Empties the module cache (its counters stay), so the next calls compile again.
+    pub fn clear_module_cache(&self) {
+        self.cache.clear();
+    }
+
+    /// Number of transactions waiting.
+    pub fn pending_count(&self) -> usize {
+        self.pool.lock().queue.len()
+    }
+
+    /// Encoded extrinsics waiting.
+    pub fn pending_extrinsics(&self) -> Vec<Vec<u8>> {
+        self.pool.lock().queue.iter().map(|pending| pending.bytes.clone()).collect()
+    }
+
+    /// Block by number.
+    pub fn block(&self, number: BlockNumber) -> Result<Option<Block>, StoreError> {
+        let _state = self.state_lock.read();
+        self.store.block(number)
+    }
+
+    /// Block by hash.
+    pub fn block_by_hash(&self, hash: &H256) -> Result<Option<Block>, StoreError> {
+        let _state = self.state_lock.read();
+        match self.store.block_number(hash)? {
+            Some(number) => self.store.block(number),
+            None => Ok(None),
+        }
+    }
+
+    /// Receipt of an included transaction.
+    pub fn receipt(&self, tx_hash: &H256) -> Result<Option<Receipt>, StoreError> {
+        // Under the state lock: a receipt is visible only once its block is the best block.
+        let _state = self.state_lock.read();
+        self.store.receipt(tx_hash)
+    }
+
+    /// Account at the best block.
+    pub fn account(&self, address: &H160) -> Result<AccountInfo, StoreError> {
+        let _state = self.state_lock.read();
+        Ok(self.store.account(address)?.unwrap_or_default())
+    }
+
+    /// Next nonce for `address`, counting transactions waiting in the pool.
+    pub fn next_nonce(&self, address: &H160) -> Result<u64, StoreError> {
+        let state_nonce = self.account(address)?.nonce;
+        let pool = self.pool.lock();
+        Ok(pool.next_nonce.get(address).copied().unwrap_or(0).max(state_nonce))
+    }
+
+    /// Contract storage at the best block.
+    pub fn storage(&self, address: &H160, key: &StorageKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let _state = self.state_lock.read();
+        self.store.storage(address, key)
+    }
+
+    /// Code blob by hash.
+    pub fn code(&self, code_hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.code(code_hash)
+    }
+
+    /// Accepts an extrinsic into the pool and wakes block production.
+    pub fn submit(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
+        let result = self.submit_inner(bytes);
+        if result.is_err() {
+            self.metrics.transactions_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn submit_inner(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
+        let tx = SignedTransaction::decode_extrinsic(&bytes)?;
+        tx.verify(&self.genesis_hash).map_err(|_| InvalidTransaction::BadSignature)?;
+        let limit = tx.payload.gas_limit;
+        if limit == 0 {
+            return Err(InvalidTransaction::ZeroGasLimit.into());
+        }
+        if limit > self.spec.gas.per_call {
+            return Err(InvalidTransaction::GasLimitTooHigh { limit, max: self.spec.gas.per_call }.into());
+        }
+        let hash = extrinsic_hash(&bytes);
+        let sender = tx.sender();
+        let state_nonce = self.account(&sender)?.nonce;
+        let mut pool = self.pool.lock();
+        if pool.queue.iter().any(|pending| pending.hash == hash) {
+            return Err(SubmitError::AlreadyImported);
+        }
+        if pool.queue.len() >= MAX_POOL_SIZE {
+            return Err(SubmitError::PoolFull);
+        }
+        let expected = pool.next_nonce.get(&sender).copied().unwrap_or(0).max(state_nonce);
+        let got = tx.payload.nonce;
+        if got < expected {
+            return Err(InvalidTransaction::Stale { expected, got }.into());
+        }
+        if got > expected {
+            return Err(InvalidTransaction::Future { expected, got }.into());
+        }
+        pool.next_nonce.insert(sender, expected + 1);
+        pool.queue.push_back(PendingTx { hash, bytes, tx });
+        drop(pool);
+        *self.wake_lock.lock() = true;
+        self.wake.notify_all();
+        Ok(hash)
+    }
+
+    fn executor(&self, number: BlockNumber, timestamp_ms: u64) -> Executor<'_> {
+        Executor {
+            engine: &self.engine,
+            cache: &self.cache,
+            block: BlockContext {
+                number,
+                timestamp_ms,
+                chain_id: self.spec.chain_id,
+                block_gas_limit: self.spec.gas.per_block,
+                hashes: &self.store,
+            },
+        }
+    }
+
+    /// Seals a block with the waiting transactions (up to the block gas limit). Returns the
+    /// new header, or `None` when nothing waits. The block is durable when this returns.
+    pub fn seal_pending(&self) -> Result<Option<Header>, NodeError> {
+        let _sealing = self.sealing.lock();
+        let batch: Vec<PendingTx> = {
+            let mut pool = self.pool.lock();
+            let mut gas = 0u64;
+            let mut batch = Vec::new();
+            while let Some(next) = pool.queue.front() {
+                let limit = next.tx.payload.gas_limit;
+                if !batch.is_empty() && gas.saturating_add(limit) > self.spec.gas.per_block {
+                    break;
+                }
+                gas = gas.saturating_add(limit);
+                batch.extend(pool.queue.pop_front());
+            }
+            batch
+        };
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let parent = self.best_header();
+        let number = parent.number + 1;
+        let timestamp_ms = now_ms().max(parent.timestamp_ms() + 1);
+        let executor = self.executor(number, timestamp_ms);
+        let mut overlay = Overlay::new(&self.store);
+        let mut extrinsics = Vec::new();
+        let mut receipts = Vec::new();
+        for pending in batch {
+            if let Err(invalid) = executor.check(&mut overlay, &pending.tx, &self.genesis_hash, self.spec.gas.per_call)
+            {
+                tracing::warn!(target: "pvm_node", "dropping transaction {:?}: {invalid}", pending.hash);
+                continue;
+            }
+            let result = executor.apply(&mut overlay, &pending.tx);
+            tracing::debug!(
+                target: "pvm_node",
+                "tx {:?} ({}) -> {:?}, gas {}",
+                pending.hash,
+                pending.tx.payload.call.kind(),
+                result.outcome,
+                result.gas_used
+            );
+            receipts.push(Receipt {
+                tx_hash: pending.hash,
+                block_number: number,
+                block_hash: H256::zero(),
+                index: extrinsics.len() as u32,
+                from: pending.tx.sender(),
+                nonce: pending.tx.payload.nonce,
+                outcome: result.outcome,
+                gas_used: result.gas_used,
+                gas_limit: pending.tx.payload.gas_limit,
+                output: result.output,
+                contract_address: result.contract_address,
+                code_hash: result.code_hash,
+                events: result.events,
+            });
+            extrinsics.push(pending.bytes);
+        }
+        if let Some(error) = overlay.take_error() {
+            // A read failed while executing: nothing of this block can be trusted. The
+            // transactions are lost from the pool; their senders see no receipt.
+            self.resync_pool_nonces();
+            return Err(error.into());
+        }
+        let changes = overlay.into_changes();
+        let included = receipts.len() as u64;
+        let root = extrinsics_root(&extrinsics);
+        let block = {
+            let _state = self.state_lock.write();
+            let block =
+                self.store.commit_block(parent.state_root, &changes, extrinsics, receipts, |state_root| Header {
+                    parent_hash: parent.hash(),
+                    number,
+                    state_root,
+                    extrinsics_root: root,
+                    digest: vec![timestamp_digest(timestamp_ms)],
+                });
+            match block {
+                Ok(block) => {
+                    *self.best.write() = block.header.clone();
+                    block
+                }
+                Err(error) => {
+                    drop(_state);
+                    self.resync_pool_nonces();
+                    return Err(error.into());
+                }
+            }
+        };
+        self.resync_pool_nonces();
+        self.metrics.blocks_sealed.fetch_add(1, Ordering::Relaxed);
+        self.metrics.transactions_included.fetch_add(included, Ordering::Relaxed);
+        tracing::info!(
+            target: "pvm_node",
+            "sealed block #{} ({:?}) with {} transaction(s)",
+            number,
+            block.header.hash(),
+            included
+        );
+        Ok(Some(block.header))
+    }
+
+    /// Recomputes the pool's nonce bookkeeping from state and what still waits.
+    fn resync_pool_nonces(&self) {
+        let mut pool = self.pool.lock();
+        let mut next: HashMap<H160, u64> = HashMap::new();
+        for pending in &pool.queue {
+            let entry = next.entry(pending.tx.sender()).or_insert(0);
+            *entry = (*entry).max(pending.tx.payload.nonce + 1);
+        }
+        pool.next_nonce = next;
+    }
+
+    /// Runs block production until [`Node::shutdown`]: instantly when transactions arrive,
+    /// or on the chain spec's interval.
+    pub fn run_block_production(self: &Arc<Node>) {
+        let interval = match self.spec.sealing {
+            Sealing::Instant => None,
+            Sealing::Interval { interval_ms } => Some(Duration::from_millis(interval_ms)),
+        };
+        while !self.shutdown.load(Ordering::Relaxed) {
+            {
+                let mut woken = self.wake_lock.lock();
+                match interval {
+                    None => {
+                        if !*woken {
+                            self.wake.wait_for(&mut woken, Duration::from_millis(500));
+                        }
+                    }
+                    Some(interval) => {
+                        // Seal on the tick; arrivals only wake the wait early on shutdown.
+                        let deadline = std::time::Instant::now() + interval;
+                        while !self.shutdown.load(Ordering::Relaxed) {
+                            let now = std::time::Instant::now();
+                            if now >= deadline {
+                                break;
+                            }
+                            self.wake.wait_for(&mut woken, deadline - now);
+                        }
+                    }
+                }
+                *woken = false;
+            }
+            if self.shutdown.load(Ordering::Relaxed) {
+                break;
+            }
+            loop {
+                match self.seal_pending() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::error!(target: "pvm_node", "block production failed: {error}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops block production.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        *self.wake_lock.lock() = true;
+        self.wake.notify_all();
+    }
+
+    fn dry_run_gas(&self, gas_limit: Option<u64>) -> u64 {
+        gas_limit.unwrap_or(self.spec.gas.per_call).min(self.spec.gas.per_call)
+    }
+
+    /// Runs a call against the best state without keeping any change.
+    pub fn dry_run_call(
+        &self,
+        origin: H160,
+        dest: H160,
+        value: Balance,
+        data: Vec<u8>,
+        gas_limit: Option<u64>,
+    ) -> Result<DryRun, StoreError> {
+        self.metrics.dry_runs.fetch_add(1, Ordering::Relaxed);
+        let _state = self.state_lock.read();
+        let best = self.best_header();
+        let executor = self.executor(best.number + 1, now_ms().max(best.timestamp_ms() + 1));
+        let mut overlay = Overlay::new(&self.store);
+        let mut result = executor.call(&mut overlay, origin, dest, value, data, self.dry_run_gas(gas_limit));
+        let events = overlay.finish_transaction();
+        if result.outcome.is_success() {
+            result.events = events;
+        }
+        if let Some(error) = overlay.take_error() {
+            return Err(error);
+        }
+        Ok(result)
+    }
+
+    /// Runs an instantiation against the best state without keeping any change. `code` is
+    /// either uploaded code's hash or a blob (validated as an upload would be).
+    pub fn dry_run_instantiate(
+        &self,
+        origin: H160,
+        code: CodeSource,
+        value: Balance,
+        data: Vec<u8>,
+        salt: Option<[u8; 32]>,
+        gas_limit: Option<u64>,
+    ) -> Result<DryRun, StoreError> {
+        self.metrics.dry_runs.fetch_add(1, Ordering::Relaxed);
+        let _state = self.state_lock.read();
+        let best = self.best_header();
+        let executor = self.executor(best.number + 1, now_ms().max(best.timestamp_ms() + 1));
+        let mut overlay = Overlay::new(&self.store);
+        let gas_limit = self.dry_run_gas(gas_limit);
+        let nonce = overlay.account(&origin).nonce;
+        let (code_hash, upload_gas) = match code {
+            CodeSource::Hash(hash) => (hash, 0),
+            CodeSource::Blob(blob) => {
+                let upload = executor.upload(&mut overlay, blob, gas_limit);
+                match (upload.outcome.clone(), upload.code_hash) {
+                    (Outcome::Success, Some(hash)) => (hash, upload.gas_used),
+                    _ => return Ok(upload),
+                }
+            }
+        };
+        let mut result =
+            executor.instantiate(&mut overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
+        result.gas_used = result.gas_used.saturating_add(upload_gas);
+        let events = overlay.finish_transaction();
+        if result.outcome.is_success() {
+            result.events = events;
+        }
+        if let Some(error) = overlay.take_error() {
+            return Err(error);
+        }
+        Ok(result)
+    }
+}
+
+/// Code for a dry-run instantiation.
+pub enum CodeSource {
+    /// Already uploaded.
+    Hash(H256),
+    /// A blob (uploaded in the dry run only).
+    Blob(Vec<u8>),
+}
+
+impl CodeSource {
+    /// Hash the code has or will have.
+    pub fn hash(&self) -> H256 {
+        match self {
+            CodeSource::Hash(hash) => *hash,
+            CodeSource::Blob(blob) => keccak_256(blob),
+        }
+    }
+}
