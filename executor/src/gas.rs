@@ -55,18 +55,50 @@ impl CostModel {
         }
     }
 
-    /// The cost of a sequence of instructions (a basic block, or the rest of one).
-    pub fn cost_of(&self, instructions: &[DecodedInstruction]) -> u64 {
-        instructions.iter().map(|decoded| u64::from(self.cost(&decoded.instruction))).sum()
-    }
+}
+
+/// Whether an instruction ends its gas block: execution cannot simply continue with the next
+/// one (a terminator, or an undefined opcode, which traps).
+#[inline]
+pub fn ends_gas_block(instruction: &Instruction) -> bool {
+    instruction.is_terminator() || matches!(instruction, Instruction::invalid(_))
 }
 
 /// Whether instruction `index` of a decoded program starts a gas block: the first instruction,
-/// or any instruction after one that ends a block (a terminator or an undefined opcode).
-/// These are the only places execution can enter other than by resuming where it stopped.
+/// or any instruction after one that ends a block. These are the only places execution can
+/// enter other than by resuming where it stopped.
 pub fn starts_gas_block(instructions: &[DecodedInstruction], index: usize) -> bool {
-    index == 0 || {
-        let previous = instructions[index - 1].instruction;
-        previous.is_terminator() || matches!(previous, Instruction::invalid(_))
+    index == 0 || ends_gas_block(&instructions[index - 1].instruction)
+}
+
+/// For each instruction of a decoded program, the gas it takes to run from it to the end of
+/// its gas block: at a block start, what entering the block costs; in the middle of a block,
+/// what entering there costs (the rest of the block). Computed in one backward pass.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BlockCosts(Vec<u32>);
+
+impl BlockCosts {
+    /// Prices every instruction of `instructions` (which end with the sentinel trap).
+    pub fn new(instructions: &[DecodedInstruction], model: &CostModel) -> BlockCosts {
+        let mut costs = vec![0u32; instructions.len()];
+        let mut rest = 0u32;
+        for (index, decoded) in instructions.iter().enumerate().rev() {
+            let continues = index + 1 < instructions.len() && !ends_gas_block(&decoded.instruction);
+            let after = if continues { rest } else { 0 };
+            rest = after.saturating_add(model.cost(&decoded.instruction));
+            costs[index] = rest;
+        }
+        BlockCosts(costs)
+    }
+
+    /// The gas to run from instruction `index` to the end of its block.
+    #[inline]
+    pub fn from(&self, index: usize) -> u32 {
+        self.0[index]
+    }
+
+    /// All of them, by instruction index.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.0
     }
 }

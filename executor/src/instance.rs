@@ -277,7 +277,7 @@ impl Instance {
             State::Interpreter(state) => {
                 let program = inner.interpreter.as_ref().expect("interpreter modules have the interpreter's form");
                 if let Some(index) = start {
-                    state.ip = program.entry(&inner.decoded, inner.costs.as_ref(), index).0;
+                    state.ip = index as u32;
                 }
                 let stop = match hook {
                     Some(hook) => state.run_traced(program, &inner.decoded, hook),
@@ -336,20 +336,13 @@ impl Instance {
     /// entering it, so only entering in the middle of a block costs the rest of it here.
     fn entry_charge(&self, index: usize) -> u64 {
         let inner = &self.module.inner;
+        let Some(costs) = &inner.block_costs else { return 0 };
         match &self.state {
-            State::Interpreter(_) => inner
-                .interpreter
-                .as_ref()
-                .map_or(0, |program| program.entry(&inner.decoded, inner.costs.as_ref(), index).1),
+            State::Interpreter(_) => u64::from(costs.from(index)),
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-            State::Compiled(_) => match &inner.costs {
-                Some(costs) if !starts_gas_block(inner.decoded.instructions(), index) => {
-                    let instructions = inner.decoded.instructions();
-                    let block_start = (0..index).rev().find(|&i| starts_gas_block(instructions, i)).unwrap_or(0);
-                    costs.cost_of(&inner.decoded.block_at(block_start)[index - block_start..])
-                }
-                _ => 0,
-            },
+            State::Compiled(_) if !starts_gas_block(inner.decoded.instructions(), index) => u64::from(costs.from(index)),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            State::Compiled(_) => 0,
         }
     }
 

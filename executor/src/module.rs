@@ -3,7 +3,7 @@
 use crate::config::BackendKind;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::gas::CostModel;
+use crate::gas::BlockCosts;
 use crate::interpreter::InterpreterProgram;
 use crate::memory::MemoryImage;
 use crate::program::{DecodedProgram, Export, InstructionSet, MemoryMap, ProgramBlob, RawProgram};
@@ -45,7 +45,8 @@ pub(crate) struct ModuleInner {
     /// The native code (compiler backend only).
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     pub compiled: Option<Arc<crate::compiler::x86_64::CompiledProgram>>,
-    pub costs: Option<CostModel>,
+    /// Gas per block (and per rest of block), `None` when metering is off.
+    pub block_costs: Option<BlockCosts>,
     pub container: Option<Container>,
 }
 
@@ -93,19 +94,19 @@ impl Module {
         container: Option<Container>,
     ) -> Result<ModuleInner, Error> {
         let config = engine.config();
-        let costs = config.gas_metering.map(|_| config.cost_model.clone());
+        let block_costs = config.gas_metering.map(|_| BlockCosts::new(decoded.instructions(), &config.cost_model));
         match engine.backend() {
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             BackendKind::Compiler => {
                 let gas = crate::compiler::GasMode::from_config(config.gas_metering);
                 let compiled = engine.compiled(&bytes, || {
-                    crate::compiler::x86_64::CompiledProgram::compile(&decoded, costs.as_ref(), gas)
+                    crate::compiler::x86_64::CompiledProgram::compile(&decoded, block_costs.as_ref(), gas)
                         .map_err(|error| Error::Config(format!("compiling failed: {error}")))
                 })?;
-                Ok(ModuleInner { bytes, isa, decoded, interpreter: None, compiled: Some(compiled), costs, container })
+                Ok(ModuleInner { bytes, isa, decoded, interpreter: None, compiled: Some(compiled), block_costs, container })
             }
             _ => {
-                let interpreter = Some(InterpreterProgram::new(&decoded, costs.as_ref()));
+                let interpreter = Some(InterpreterProgram::new(&decoded, block_costs.as_ref()));
                 Ok(ModuleInner {
                     bytes,
                     isa,
@@ -113,7 +114,7 @@ impl Module {
                     interpreter,
                     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
                     compiled: None,
-                    costs,
+                    block_costs,
                     container,
                 })
             }

@@ -10,7 +10,7 @@
 
 mod semantics;
 
-use crate::gas::{starts_gas_block, CostModel};
+use crate::gas::BlockCosts;
 use crate::instance::Exit;
 use crate::memory::GuestMemory;
 use crate::program::{DecodedProgram, Instruction, REG_COUNT};
@@ -24,8 +24,8 @@ pub(crate) const INVALID_TARGET: u32 = u32::MAX;
 pub struct InterpreterProgram {
     /// The decoded instructions, branch targets rewritten to indices into this array.
     ops: Vec<Instruction>,
-    /// For each instruction: the gas to charge when entering it, non-zero only where a gas
-    /// block starts (and metering is on).
+    /// For each instruction: the gas to run from it to the end of its block (zero when
+    /// metering is off); at a block start, the price of entering the block.
     block_costs: Vec<u32>,
     /// For each jump table entry, the index to continue at (or `INVALID_TARGET`).
     jump_table_ops: Vec<u32>,
@@ -33,18 +33,12 @@ pub struct InterpreterProgram {
 
 impl InterpreterProgram {
     /// Compiles a decoded program; `costs` is `None` when gas metering is off.
-    pub fn new(decoded: &DecodedProgram, costs: Option<&CostModel>) -> InterpreterProgram {
+    pub fn new(decoded: &DecodedProgram, costs: Option<&BlockCosts>) -> InterpreterProgram {
         let instructions = decoded.instructions();
-        let block_costs = instructions
-            .iter()
-            .enumerate()
-            .map(|(index, _)| match costs {
-                Some(costs) if starts_gas_block(instructions, index) => {
-                    costs.cost_of(decoded.block_at(index)).min(u64::from(u32::MAX)) as u32
-                }
-                _ => 0,
-            })
-            .collect();
+        let block_costs = match costs {
+            Some(costs) => costs.as_slice().to_vec(),
+            None => vec![0; instructions.len()],
+        };
         let target_index = |pc: u32| match decoded.index_of(pc) {
             Some(index) if decoded.is_block_start(pc) => index as u32,
             _ => INVALID_TARGET,
@@ -58,24 +52,6 @@ impl InterpreterProgram {
             .collect();
         let jump_table_ops = decoded.jump_table().iter().map(|&pc| target_index(pc)).collect();
         InterpreterProgram { ops, block_costs, jump_table_ops }
-    }
-
-    /// Where running at instruction `index` starts, and the gas to charge first: the block's
-    /// cost at a block start, the rest of the block in the middle of one.
-    pub fn entry(&self, decoded: &DecodedProgram, costs: Option<&CostModel>, index: usize) -> (u32, u64) {
-        match costs {
-            Some(costs) if !starts_gas_block(decoded.instructions(), index) => {
-                let block_start = (0..index).rev().find(|&i| starts_gas_block(decoded.instructions(), i)).unwrap_or(0);
-                let block = decoded.block_at(block_start);
-                (index as u32, costs.cost_of(&block[index - block_start..]))
-            }
-            _ => (index as u32, u64::from(self.block_costs[index])),
-        }
-    }
-
-    /// The gas to charge to re-enter the gas block at `index` after running out of gas there.
-    pub fn block_cost(&self, index: u32) -> u64 {
-        u64::from(self.block_costs[index as usize])
     }
 
     /// Approximate heap memory held by the compiled form.

@@ -388,18 +388,4 @@ impl DecodedProgram {
             _ => DynamicJump::Invalid,
         }
     }
-
-    /// The instructions of the basic block starting at `index`, through its terminator (or the
-    /// first undefined opcode, or the sentinel), which is where execution must leave the block.
-    pub fn block_at(&self, index: usize) -> &[DecodedInstruction] {
-        let mut end = index;
-        while end + 1 < self.instructions.len() {
-            let instruction = self.instructions[end].instruction;
-            if instruction.is_terminator() || matches!(instruction, Instruction::invalid(_)) {
-                break;
-            }
-            end += 1;
-        }
-        &self.instructions[index..=end]
-    }
 }

@@ -37,7 +37,7 @@
 #![allow(clippy::useless_conversion)]
 
 use super::GasMode;
-use crate::gas::{starts_gas_block, CostModel};
+use crate::gas::{starts_gas_block, BlockCosts};
 use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
@@ -168,7 +168,7 @@ pub(crate) enum EntryPoint {
 
 impl CompiledProgram {
     /// Compiles `decoded`; `costs` is `None` when metering is off.
-    pub fn compile(decoded: &DecodedProgram, costs: Option<&CostModel>, gas: GasMode) -> Result<Self, &'static str> {
+    pub fn compile(decoded: &DecodedProgram, costs: Option<&BlockCosts>, gas: GasMode) -> Result<Self, &'static str> {
         let gas = if costs.is_none() { GasMode::Off } else { gas };
         let mut compiler = Compiler::new(decoded, costs, gas);
         compiler.emit_all();
@@ -291,7 +291,7 @@ enum Stub {
 struct Compiler<'a> {
     ops: VecAssembler<X64Relocation>,
     decoded: &'a DecodedProgram,
-    costs: Option<&'a CostModel>,
+    costs: Option<&'a BlockCosts>,
     gas: GasMode,
     /// The instruction being compiled.
     index: usize,
@@ -312,7 +312,7 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(decoded: &'a DecodedProgram, costs: Option<&'a CostModel>, gas: GasMode) -> Self {
+    fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode) -> Self {
         let count = decoded.instructions().len();
         let mut ops = VecAssembler::new(0);
         ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
@@ -489,7 +489,7 @@ impl<'a> Compiler<'a> {
         if self.gas == GasMode::Off {
             return;
         }
-        let cost = costs.cost_of(self.decoded.block_at(index)).min(u64::from(u32::MAX));
+        let cost = u64::from(costs.from(index));
         if cost <= i32::MAX as u64 {
             asm!(self.ops; sub QWORD [r15 + OFF_GAS], cost as i32);
         } else {
