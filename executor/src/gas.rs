@@ -54,7 +54,6 @@ impl CostModel {
             None => self.invalid,
         }
     }
-
 }
 
 /// Whether an instruction ends its gas block: execution cannot simply continue with the next

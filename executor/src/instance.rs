@@ -340,7 +340,9 @@ impl Instance {
         match &self.state {
             State::Interpreter(_) => u64::from(costs.from(index)),
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-            State::Compiled(_) if !starts_gas_block(inner.decoded.instructions(), index) => u64::from(costs.from(index)),
+            State::Compiled(_) if !starts_gas_block(inner.decoded.instructions(), index) => {
+                u64::from(costs.from(index))
+            }
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             State::Compiled(_) => 0,
         }

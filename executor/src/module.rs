@@ -103,7 +103,15 @@ impl Module {
                     crate::compiler::x86_64::CompiledProgram::compile(&decoded, block_costs.as_ref(), gas)
                         .map_err(|error| Error::Config(format!("compiling failed: {error}")))
                 })?;
-                Ok(ModuleInner { bytes, isa, decoded, interpreter: None, compiled: Some(compiled), block_costs, container })
+                Ok(ModuleInner {
+                    bytes,
+                    isa,
+                    decoded,
+                    interpreter: None,
+                    compiled: Some(compiled),
+                    block_costs,
+                    container,
+                })
             }
             _ => {
                 let interpreter = Some(InterpreterProgram::new(&decoded, block_costs.as_ref()));

@@ -213,13 +213,7 @@ impl ProgramCode {
     /// The Gray Paper's `skip(pc)`: how many operand bytes follow the opcode at `pc`. The
     /// bitmask is treated as followed by ones, and the result is capped at 24.
     pub fn skip(&self, pc: u32) -> u32 {
-        for j in 0..MAX_SKIP {
-            let next = pc as usize + 1 + j as usize;
-            if next >= self.code.len() || self.is_instruction_start(next as u32) {
-                return j;
-            }
-        }
-        MAX_SKIP
+        SkipTable::new(self).skip(pc)
     }
 
     /// Decodes the whole program once. With `Validation::Strict` (container blobs) every branch
@@ -236,18 +230,25 @@ impl ProgramCode {
 
         let mut instructions = Vec::with_capacity(self.code.len() / 3 + 1);
         let mut index_of_pc = vec![NO_INSTRUCTION; self.code.len() + 1];
+        let skips = SkipTable::new(self);
+        let mut branches = Vec::new();
         let mut pc = 0u32;
         let mut previous_is_terminator = true;
         while pc < code_len {
-            let skip = self.skip(pc);
+            let skip = skips.skip(pc);
             let instruction = decode_instruction(self.isa, &self.code, pc, skip);
+            if strict {
+                if let Some(target) = instruction.branch_target() {
+                    branches.push((pc, target));
+                }
+            }
             let next_pc = pc + 1 + skip;
-            let marked = self.is_instruction_start(pc);
+            let marked = skips.is_marked(pc);
             if strict {
                 if let Instruction::invalid(raw) = instruction {
                     return Err(error(pc, BlobErrorKind::InvalidInstruction { pc, raw }));
                 }
-                if next_pc < code_len && !self.is_instruction_start(next_pc) {
+                if next_pc < code_len && !skips.is_marked(next_pc) {
                     return Err(error(pc, BlobErrorKind::InstructionTooLong { pc }));
                 }
             }
@@ -269,11 +270,9 @@ impl ProgramCode {
         let program = DecodedProgram { isa: self.isa, instructions, index_of_pc, jump_table: self.jump_table.clone() };
 
         if strict {
-            for decoded in program.instructions() {
-                if let Some(target) = decoded.instruction.branch_target() {
-                    if !program.is_block_start(target) {
-                        return Err(error(decoded.pc, BlobErrorKind::InvalidBranchTarget { pc: decoded.pc, target }));
-                    }
+            for (pc, target) in branches {
+                if !program.is_block_start(target) {
+                    return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
                 }
             }
             for (index, &target) in self.jump_table.iter().enumerate() {
@@ -300,6 +299,44 @@ pub enum DynamicJump {
     },
     /// Zero, misaligned, out of range, or not a block start: the guest panics.
     Invalid,
+}
+
+/// The bitmask prepared for computing `skip` a word at a time: the padding bits after the
+/// code are set and eight bytes of ones follow, as the Gray Paper's "bitmask followed by ones".
+struct SkipTable {
+    bits: Vec<u8>,
+}
+
+impl SkipTable {
+    fn new(code: &ProgramCode) -> SkipTable {
+        let mut bits = Vec::with_capacity(code.bitmask.len() + 8);
+        bits.extend_from_slice(&code.bitmask);
+        let used = code.code.len() % 8;
+        if used != 0 {
+            if let Some(last) = bits.last_mut() {
+                *last |= 0xff << used;
+            }
+        }
+        bits.extend_from_slice(&[0xff; 8]);
+        SkipTable { bits }
+    }
+
+    /// Whether the bit at `position` is set.
+    #[inline(always)]
+    fn is_marked(&self, position: u32) -> bool {
+        self.bits[position as usize / 8] & (1 << (position % 8)) != 0
+    }
+
+    /// The distance from `pc + 1` to the next set bit, capped at 24.
+    #[inline(always)]
+    fn skip(&self, pc: u32) -> u32 {
+        let start = pc as usize + 1;
+        let byte = start / 8;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.bits[byte..byte + 8]);
+        let bits = u64::from_le_bytes(word) >> (start % 8);
+        bits.trailing_zeros().min(MAX_SKIP)
+    }
 }
 
 /// How much [`ProgramCode::decode`] checks up front.

@@ -146,6 +146,22 @@ macro_rules! opt_raw {
     };
 }
 
+/// The branch target among an instruction's operands, by operand layout.
+macro_rules! branch_target_of {
+    (Offset, $target:ident) => {
+        Some($target)
+    };
+    (RegImmOffset, $reg:ident, $imm:ident, $target:ident) => {
+        Some($target)
+    };
+    (RegRegOffset, $a:ident, $b:ident, $target:ident) => {
+        Some($target)
+    };
+    ($kind:ident $(, $field:ident)*) => {
+        None
+    };
+}
+
 macro_rules! define_instruction_set {
     // The table is written grouped by operand layout; flatten it to one entry per instruction
     // (each carrying its group's operand list) so the generator below can nest repetitions.
@@ -179,6 +195,7 @@ macro_rules! define_instruction_set {
             }
 
             /// How the instruction's operands are encoded.
+            #[inline(always)]
             pub const fn kind(self) -> ArgKind {
                 match self {
                     $( Opcode::$name => ArgKind::$kind, )*
@@ -245,6 +262,7 @@ macro_rules! define_instruction_set {
             }
 
             /// The instruction's operands.
+            #[inline]
             pub const fn args(&self) -> Args {
                 match *self {
                     $( Instruction::$name( $( $field ),* ) => Args::$kind( $( $field ),* ), )*
@@ -252,7 +270,33 @@ macro_rules! define_instruction_set {
                 }
             }
 
+            /// The static branch target, for instructions that have one.
+            #[inline]
+            #[allow(unused_variables)]
+            pub fn branch_target(&self) -> Option<u32> {
+                match *self {
+                    $( Instruction::$name( $( $field ),* ) => branch_target_of!($kind $(, $field)*), )*
+                    Instruction::invalid(..) => None,
+                }
+            }
+
+            /// Decodes the operands of a known opcode: one dispatch on the opcode, with the
+            /// operand layout's decoder inlined into each arm.
+            #[inline(always)]
+            fn decode_known(opcode: Opcode, ops: &OperandBytes, pc: u32, skip: u32) -> Instruction {
+                match opcode {
+                    $(
+                        Opcode::$name => match decode_operands(ArgKind::$kind, ops, pc, skip) {
+                            Args::$kind( $( $field ),* ) => Instruction::$name( $( $field ),* ),
+                            #[allow(unreachable_patterns)]
+                            _ => unreachable!("decode_operands returns operands of the kind it is given"),
+                        },
+                    )*
+                }
+            }
+
             /// Builds an instruction from an opcode and operands of the matching kind.
+            #[inline]
             pub const fn from_parts(opcode: Opcode, args: Args) -> Option<Instruction> {
                 match (opcode, args) {
                     $( (Opcode::$name, Args::$kind( $( $field ),* )) => Some(Instruction::$name( $( $field ),* )), )*
@@ -453,10 +497,27 @@ const fn build_opcode_table(isa: InstructionSet) -> [Option<Opcode>; 256] {
 static REVIVE_V1_OPCODES: [Option<Opcode>; 256] = build_opcode_table(InstructionSet::ReviveV1);
 static JAM_V1_OPCODES: [Option<Opcode>; 256] = build_opcode_table(InstructionSet::JamV1);
 
+const fn build_terminator_table() -> [bool; Opcode::COUNT] {
+    let mut table = [false; Opcode::COUNT];
+    let mut i = 0;
+    while i < Opcode::COUNT {
+        table[i] = Opcode::ALL[i].computes_terminator();
+        i += 1;
+    }
+    table
+}
+
+static TERMINATORS: [bool; Opcode::COUNT] = build_terminator_table();
+
 impl Opcode {
     /// Whether the instruction ends a basic block (the Gray Paper's set T): the next
     /// instruction, if any, starts a new block.
-    pub const fn is_terminator(self) -> bool {
+    #[inline]
+    pub fn is_terminator(self) -> bool {
+        TERMINATORS[self as usize]
+    }
+
+    const fn computes_terminator(self) -> bool {
         matches!(
             self,
             Opcode::trap
@@ -493,14 +554,6 @@ impl Instruction {
         self.opcode().is_some_and(Opcode::is_terminator)
     }
 
-    /// The static branch target, for instructions that have one.
-    pub fn branch_target(&self) -> Option<u32> {
-        match self.args() {
-            Args::Offset(target) | Args::RegImmOffset(_, _, target) | Args::RegRegOffset(_, _, target) => Some(target),
-            _ => None,
-        }
-    }
-
     /// The same instruction with its static branch target replaced (instructions without one
     /// are returned unchanged).
     pub fn with_branch_target(self, target: u32) -> Instruction {
@@ -532,18 +585,31 @@ impl Instruction {
 /// The largest number of operand bytes an instruction may have (`skip` is capped at 24).
 pub const MAX_SKIP: u32 = 24;
 
-/// Operand bytes of one instruction, zero-padded past the end of the code as the Gray Paper
-/// specifies (the code is conceptually followed by infinitely many zeroes).
-struct OperandBytes<'a> {
-    code: &'a [u8],
-    /// Index of the first operand byte (the one after the opcode).
-    start: usize,
+/// The operand bytes of one instruction, copied into a fixed window and zero-padded past the
+/// end of the code as the Gray Paper specifies (the code is conceptually followed by zeroes).
+/// No instruction reads more than 10 operand bytes, so reads never leave the window.
+struct OperandBytes {
+    window: [u8; 16],
 }
 
-impl OperandBytes<'_> {
+impl OperandBytes {
+    #[inline(always)]
+    fn new(code: &[u8], start: usize) -> OperandBytes {
+        let window = match code.get(start..start + 16) {
+            Some(bytes) => u128::from_le_bytes(bytes.try_into().expect("16 bytes")).to_le_bytes(),
+            None => {
+                let mut window = [0u8; 16];
+                let tail = code.get(start..).unwrap_or(&[]);
+                window[..tail.len()].copy_from_slice(tail);
+                window
+            }
+        };
+        OperandBytes { window }
+    }
+
     #[inline(always)]
     fn byte(&self, index: usize) -> u8 {
-        self.code.get(self.start + index).copied().unwrap_or(0)
+        self.window[index]
     }
 
     /// Reads `length` (0..=4) little-endian bytes at `index`, sign-extended to 32 bits.
@@ -552,21 +618,21 @@ impl OperandBytes<'_> {
         if length == 0 {
             return 0;
         }
-        let mut value = 0u32;
-        for i in 0..length as usize {
-            value |= u32::from(self.byte(index + i)) << (8 * i);
-        }
+        let raw = u32::from_le_bytes([
+            self.window[index],
+            self.window[index + 1],
+            self.window[index + 2],
+            self.window[index + 3],
+        ]);
         let shift = 32 - 8 * length;
-        (((value << shift) as i32) >> shift) as u32
+        (((raw << shift) as i32) >> shift) as u32
     }
 
     #[inline(always)]
     fn imm64(&self, index: usize) -> u64 {
-        let mut value = 0u64;
-        for i in 0..8 {
-            value |= u64::from(self.byte(index + i)) << (8 * i);
-        }
-        value
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&self.window[index..index + 8]);
+        u64::from_le_bytes(bytes)
     }
 
     #[inline(always)]
@@ -582,9 +648,12 @@ impl OperandBytes<'_> {
 
 /// Decodes operands of the given kind. `pc` is the opcode's position, `skip` the number of
 /// operand bytes (the Gray Paper's `skip(pc)`).
-#[inline(always)]
 pub fn decode_args(kind: ArgKind, code: &[u8], pc: u32, skip: u32) -> Args {
-    let ops = OperandBytes { code, start: pc as usize + 1 };
+    decode_operands(kind, &OperandBytes::new(code, pc as usize + 1), pc, skip)
+}
+
+#[inline(always)]
+fn decode_operands(kind: ArgKind, ops: &OperandBytes, pc: u32, skip: u32) -> Args {
     let rel = |offset: u32| pc.wrapping_add(offset);
     match kind {
         ArgKind::NoArgs => Args::NoArgs(),
@@ -633,10 +702,7 @@ pub fn decode_instruction(isa: InstructionSet, code: &[u8], pc: u32, skip: u32) 
         return Instruction::trap();
     };
     match isa.opcode(raw) {
-        Some(opcode) => match Instruction::from_parts(opcode, decode_args(opcode.kind(), code, pc, skip)) {
-            Some(instruction) => instruction,
-            None => unreachable!("decode_args returns operands of the opcode's own kind"),
-        },
+        Some(opcode) => Instruction::decode_known(opcode, &OperandBytes::new(code, pc as usize + 1), pc, skip),
         None => Instruction::invalid(raw),
     }
 }
