@@ -81,6 +81,11 @@ impl Engine {
         self.inner.backend
     }
 
+    /// How gas is metered (`None`: it is not, and instances never run out of gas).
+    pub fn gas_metering(&self) -> Option<crate::gas::GasMetering> {
+        self.inner.config.gas_metering
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config

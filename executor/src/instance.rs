@@ -436,6 +436,11 @@ impl Instance {
         }
     }
 
+    /// The current end of the heap (where the next `sbrk` starts), for container programs.
+    pub fn heap_top(&self) -> Option<u32> {
+        self.module.memory_map().map(|map| map.heap_base + self.heap_size())
+    }
+
     /// Maps zero-filled pages (raw programs only; page-aligned).
     pub fn map_memory(&mut self, address: u32, length: u32, writable: bool) -> Result<(), Error> {
         match &mut self.state {
@@ -459,7 +464,10 @@ impl Instance {
     /// instance can serve another call. Raw programs lose their mappings.
     pub fn reset_memory(&mut self) {
         match &mut self.state {
-            State::Interpreter(state) => state.memory = initial_memory(&self.module),
+            State::Interpreter(state) => match &self.module.inner.container {
+                Some(container) => state.memory.reset(&container.image),
+                None => state.memory = initial_memory(&self.module),
+            },
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             State::Compiled(state) => {
                 let image = self.module.inner.container.as_ref().map(|container| &container.image);

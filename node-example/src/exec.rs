@@ -713,10 +713,17 @@ impl Executor<'_> {
         if gas > gas_limit {
             return ExecResult::failed("out of gas", gas_limit);
         }
-        if let Err(error) = self.engine.validate(&code) {
+        // Validating compiles the module, so it goes straight into the cache: the first call
+        // of the code then finds it there instead of compiling it again.
+        let code_hash = keccak_256(&code);
+        let compiled = self.cache.get_or_compile::<String>(code_hash, || {
+            let module = self.engine.compile(&code).map_err(|error: VmError| error.to_string())?;
+            let size = module.size_bytes();
+            Ok((module, size))
+        });
+        if let Err(error) = compiled {
             return ExecResult::failed(format!("code rejected: {error}"), gas);
         }
-        let code_hash = keccak_256(&code);
         overlay.add_code(code_hash, code);
         ExecResult { code_hash: Some(code_hash), ..ExecResult::success(gas) }
     }
