@@ -15,6 +15,9 @@ pub const DEV_SPEC: &str = include_str!("../../chain-spec/dev.json");
 /// Which executor backend runs contracts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// The JIT where the machine supports it, the interpreter elsewhere (both give the same
+    /// results, gas and state, so nodes may differ in this choice).
+    Auto,
     /// The interpreter.
     Interpreter,
     /// The x86-64 JIT.
@@ -29,6 +32,7 @@ impl Backend {
     /// The name used in chain specs.
     pub fn name(self) -> &'static str {
         match self {
+            Backend::Auto => "auto",
             Backend::Interpreter => "interpreter",
             Backend::Jit => "jit",
             #[cfg(feature = "polkavm-reference")]
@@ -314,6 +318,7 @@ impl ChainSpec {
 
         let executor = Obj::new(top.required("executor")?, "executor", &["backend"])?;
         let backend = match executor.string("backend")? {
+            "auto" => Backend::Auto,
             "interpreter" => Backend::Interpreter,
             "jit" => Backend::Jit,
             #[cfg(feature = "polkavm-reference")]

@@ -215,6 +215,7 @@ impl VmEngine {
         let executor_backend = match backend {
             Backend::Interpreter => BackendKind::Interpreter,
             Backend::Jit => BackendKind::Compiler,
+            Backend::Auto => BackendKind::Auto,
             // Contracts run on polkavm; the executor's interpreter loads them for validation.
             #[cfg(feature = "polkavm-reference")]
             Backend::PolkavmReference => BackendKind::Interpreter,
@@ -228,6 +229,7 @@ impl VmEngine {
             .allow_env_override(false)
             .cache_modules(false);
         let engine = pvm_executor::Engine::new(&config).map_err(|error| unavailable(error.to_string()))?;
+        tracing::info!("contracts run on the executor's {} backend", engine.backend().name());
         #[cfg(feature = "polkavm-reference")]
         let reference = match backend {
             Backend::PolkavmReference => Some(reference::Engine::new().map_err(unavailable)?),
