@@ -3,13 +3,13 @@
 //! the first call result. A benchmark, not a test:
 //!
 //! ```sh
-//! cargo run --release -p pvm-node --example erc20_bench [-- ITERATIONS]
+//! cargo run --release -p pvm-node --example erc20_bench [-- ITERATIONS [auto|interpreter|jit]]
 //! ```
 
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::rpc_params;
 use pvm_node::abi::Signature;
-use pvm_node::chain_spec::ChainSpec;
+use pvm_node::chain_spec::{Backend, ChainSpec};
 use pvm_node::keys::{address_of_suri, pair_from_suri};
 use pvm_node::node::Node;
 use pvm_node::primitives::Outcome;
@@ -24,8 +24,18 @@ fn per_second(count: u32, elapsed: Duration) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let iterations: u32 = std::env::args().nth(1).map(|text| text.parse()).transpose()?.unwrap_or(2000);
+    let mut spec = ChainSpec::dev()?;
+    if let Some(backend) = std::env::args().nth(2) {
+        spec.backend = match backend.as_str() {
+            "auto" => Backend::Auto,
+            "interpreter" => Backend::Interpreter,
+            "jit" => Backend::Jit,
+            other => return Err(format!("unknown backend `{other}` (auto, interpreter or jit)").into()),
+        };
+    }
+    println!("backend: {}", spec.backend.name());
     let dir = tempfile::tempdir()?;
-    let node = Node::open(ChainSpec::dev()?, dir.path())?;
+    let node = Node::open(spec, dir.path())?;
     let alice = address_of_suri("//Alice")?;
     let bob = address_of_suri("//Bob")?;
     let code = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Token.polkavm"))?;
