@@ -1,10 +1,13 @@
 //! Measures ERC-20 (`Token.polkavm`) `transfer` dry runs per second in-process and over
 //! JSON-RPC, with the module cache warm and cold, and the time from submitting a deploy to
-//! the first call result. A benchmark, not a test:
+//! the first call result, for each executor backend side by side in one run. A benchmark,
+//! not a test:
 //!
 //! ```sh
-//! cargo run --release -p pvm-node --example erc20_bench [-- ITERATIONS [auto|interpreter|jit]]
+//! cargo run --release -p pvm-node --example erc20_bench [-- ITERATIONS [auto|interpreter|jit]..]
 //! ```
+//!
+//! Without a backend it measures the interpreter and the JIT, then prints a Markdown table.
 
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::rpc_params;
@@ -21,18 +24,59 @@ fn per_second(count: u32, elapsed: Duration) -> f64 {
     f64::from(count) / elapsed.as_secs_f64()
 }
 
+/// One backend's figures.
+struct Figures {
+    backend: &'static str,
+    deploy_to_first_call: Duration,
+    transfer_gas: u64,
+    in_process_warm: f64,
+    in_process_cold: f64,
+    rpc_warm: f64,
+    rpc_cold: f64,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let iterations: u32 = std::env::args().nth(1).map(|text| text.parse()).transpose()?.unwrap_or(2000);
-    let mut spec = ChainSpec::dev()?;
-    if let Some(backend) = std::env::args().nth(2) {
-        spec.backend = match backend.as_str() {
+    let mut args = std::env::args().skip(1);
+    let iterations: u32 = args.next().map(|text| text.parse()).transpose()?.unwrap_or(2000);
+    let mut backends = Vec::new();
+    for name in args {
+        backends.push(match name.as_str() {
             "auto" => Backend::Auto,
             "interpreter" => Backend::Interpreter,
             "jit" => Backend::Jit,
             other => return Err(format!("unknown backend `{other}` (auto, interpreter or jit)").into()),
-        };
+        });
     }
+    if backends.is_empty() {
+        backends = vec![Backend::Interpreter, Backend::Jit];
+    }
+    let mut all = Vec::new();
+    for backend in backends {
+        all.push(measure(backend, iterations).await?);
+    }
+    println!();
+    println!("| backend | deploy to first call result | transfer gas | in-process warm | in-process cold | JSON-RPC warm | JSON-RPC cold |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for f in &all {
+        println!(
+            "| {} | {:.2} ms | {} | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s |",
+            f.backend,
+            f.deploy_to_first_call.as_secs_f64() * 1e3,
+            f.transfer_gas,
+            f.in_process_warm,
+            f.in_process_cold,
+            f.rpc_warm,
+            f.rpc_cold
+        );
+    }
+    Ok(())
+}
+
+/// Deploys the token on a fresh node with `backend` and measures it.
+async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn std::error::Error>> {
+    let mut spec = ChainSpec::dev()?;
+    spec.backend = backend;
     println!("backend: {}", spec.backend.name());
     let dir = tempfile::tempdir()?;
     let node = Node::open(spec, dir.path())?;
@@ -68,7 +112,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..iterations {
         node.dry_run_call(alice, token, 0, transfer.clone(), None)?;
     }
-    println!("in-process, cache warm: {:.0} dry runs/s", per_second(iterations, started.elapsed()));
+    let in_process_warm = per_second(iterations, started.elapsed());
+    println!("in-process, cache warm: {in_process_warm:.0} dry runs/s");
 
     let cold = (iterations / 10).max(1);
     let started = Instant::now();
@@ -76,7 +121,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         node.clear_module_cache();
         node.dry_run_call(alice, token, 0, transfer.clone(), None)?;
     }
-    println!("in-process, cache cold: {:.0} dry runs/s", per_second(cold, started.elapsed()));
+    let in_process_cold = per_second(cold, started.elapsed());
+    println!("in-process, cache cold: {in_process_cold:.0} dry runs/s");
 
     let (address, handle) = pvm_node::rpc::start(node.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
     let client = pvm_node::client::connect(&format!("http://{address}"))?;
@@ -89,13 +135,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..iterations {
         let _: serde_json::Value = client.request("contracts_dryRunCall", rpc_params![request.clone()]).await?;
     }
-    println!("over JSON-RPC, cache warm: {:.0} dry runs/s", per_second(iterations, started.elapsed()));
+    let rpc_warm = per_second(iterations, started.elapsed());
+    println!("over JSON-RPC, cache warm: {rpc_warm:.0} dry runs/s");
     let started = Instant::now();
     for _ in 0..cold {
         node.clear_module_cache();
         let _: serde_json::Value = client.request("contracts_dryRunCall", rpc_params![request.clone()]).await?;
     }
-    println!("over JSON-RPC, cache cold: {:.0} dry runs/s", per_second(cold, started.elapsed()));
+    let rpc_cold = per_second(cold, started.elapsed());
+    println!("over JSON-RPC, cache cold: {rpc_cold:.0} dry runs/s");
     let _ = handle.stop();
-    Ok(())
+    Ok(Figures {
+        backend: backend.name(),
+        deploy_to_first_call,
+        transfer_gas: first.gas_used,
+        in_process_warm,
+        in_process_cold,
+        rpc_warm,
+        rpc_cold,
+    })
 }

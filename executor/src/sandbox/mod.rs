@@ -23,6 +23,14 @@
 //! 30,000 live instances per process. Freed reservations go to a small process-wide pool so
 //! that creating an instance usually costs no `mmap` at all.
 //!
+//! A container program's sandbox is also kept *warm* when it is dropped or reset: its pages
+//! keep their protection, writable pages are zeroed in place (small regions by `memset`,
+//! large ones by `madvise`), and the next instance of a program with the same memory map and
+//! read-only data takes it over and only copies the read-write data in. A node that runs a
+//! contract call on a fresh instance each time then pays no `mprotect` and, for small
+//! memories, no page faults. Resident memory held by the warm pool is bounded by
+//! `WARM_POOL_LIMIT` sandboxes of at most `MEMSET_LIMIT` bytes per writable region.
+//!
 //! A guest access to an inaccessible page raises `SIGSEGV`; the handler in [`signals`]
 //! recognises that the fault came from JIT code of the instance running on this thread and
 //! redirects execution to the module's fault exit, which hands the registers back to the host.
@@ -32,7 +40,7 @@
 pub(crate) mod signals;
 
 use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
-use crate::program::memory_map::{align_up, LOWEST_ACCESSIBLE_ADDRESS};
+use crate::program::memory_map::{align_up, MemoryMap, LOWEST_ACCESSIBLE_ADDRESS};
 use crate::program::{PAGE_SIZE, REG_COUNT};
 use std::sync::Mutex;
 
@@ -46,6 +54,11 @@ const GUARD_SIZE: usize = 64 * 1024;
 const RESERVATION_SIZE: usize = CONTEXT_SIZE + GUEST_SPACE + GUARD_SIZE;
 /// Most reservations kept for reuse.
 const POOL_LIMIT: usize = 32;
+/// Most warm sandboxes (pages still mapped for a memory layout) kept for reuse.
+const WARM_POOL_LIMIT: usize = 16;
+/// Writable regions up to this size are zeroed with `memset` (pages stay resident); larger
+/// ones are discarded with `madvise` (zero again on next touch).
+const MEMSET_LIMIT: u64 = 256 * 1024;
 
 /// The state JIT code and the host share, placed right below guest memory.
 ///
@@ -90,7 +103,7 @@ struct Region {
 }
 
 /// Heap bookkeeping of a container program.
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
 struct Heap {
     base: u32,
     top: u32,
@@ -109,6 +122,38 @@ struct Reservation {
 unsafe impl Send for Reservation {}
 
 static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
+
+/// A container program's memory layout as `load_image` leaves it: what a warm sandbox must
+/// match to be reused.
+#[derive(Clone, Debug)]
+struct Layout {
+    map: MemoryMap,
+    ro_data: Vec<u8>,
+    regions: Vec<Region>,
+    heap: Heap,
+}
+
+impl Layout {
+    fn fits(&self, image: &MemoryImage) -> bool {
+        self.map == image.map && self.ro_data == image.ro_data
+    }
+}
+
+/// A reservation whose guest pages are laid out as `layout`, writable pages zero, read-only
+/// pages holding `layout.ro_data`.
+struct WarmSandbox {
+    reservation: Reservation,
+    layout: Layout,
+}
+
+static WARM_POOL: Mutex<Vec<WarmSandbox>> = Mutex::new(Vec::new());
+
+/// Takes a warm sandbox laid out for `image`, if the pool has one.
+fn take_warm(image: &MemoryImage) -> Option<WarmSandbox> {
+    let mut pool = WARM_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let index = pool.iter().rposition(|warm| warm.layout.fits(image))?;
+    Some(pool.swap_remove(index))
+}
 
 impl Reservation {
     fn new() -> Result<Reservation, &'static str> {
@@ -165,6 +210,9 @@ pub(crate) struct Sandbox {
     /// merged.
     regions: Vec<Region>,
     heap: Option<Heap>,
+    /// The container layout loaded, while read-only pages still hold its data (cleared when the
+    /// host writes to a read-only page).
+    layout: Option<Layout>,
 }
 
 // SAFETY: the sandbox exclusively owns its reservation; raw pointers into it are only used
@@ -195,9 +243,14 @@ fn touches_low_memory(address: u32, length: usize) -> bool {
 impl Sandbox {
     /// An empty sandbox: no guest page accessible.
     pub fn new() -> Result<Sandbox, &'static str> {
-        let reservation = Reservation::new()?;
+        Ok(Sandbox::on(Reservation::new()?))
+    }
+
+    /// A sandbox on `reservation` with a fresh context and no bookkeeping.
+    fn on(reservation: Reservation) -> Sandbox {
         let base = reservation.base();
-        let mut sandbox = Sandbox { reservation: Some(reservation), base, regions: Vec::new(), heap: None };
+        let mut sandbox =
+            Sandbox { reservation: Some(reservation), base, regions: Vec::new(), heap: None, layout: None };
         *sandbox.ctx_mut() = VmCtx {
             host_rsp: 0,
             exit_kind: 0,
@@ -210,14 +263,61 @@ impl Sandbox {
             regs: [0; REG_COUNT],
             gas: 0,
         };
-        Ok(sandbox)
+        sandbox
     }
 
-    /// A sandbox laid out as a container program expects.
+    /// A sandbox laid out as a container program expects: a warm one from the pool if one
+    /// fits, else a fresh one.
     pub fn from_image(image: &MemoryImage) -> Result<Sandbox, &'static str> {
+        if let Some(warm) = take_warm(image) {
+            let mut sandbox = Sandbox::on(warm.reservation);
+            sandbox.adopt(warm.layout, image)?;
+            return Ok(sandbox);
+        }
         let mut sandbox = Sandbox::new()?;
         sandbox.load_image(image)?;
         Ok(sandbox)
+    }
+
+    /// Takes over pages laid out as `layout` (writable pages zero, read-only data in place) and
+    /// copies the read-write data in.
+    fn adopt(&mut self, layout: Layout, image: &MemoryImage) -> Result<(), &'static str> {
+        self.regions.clone_from(&layout.regions);
+        self.heap = Some(layout.heap);
+        self.layout = Some(layout);
+        self.write(image.map.rw_data_address, &image.rw_data).map_err(|_| "read-write data does not fit its region")
+    }
+
+    /// Brings the pages back to `layout` with every writable byte zero, without touching the
+    /// read-only data: shrinks a grown heap, then zeroes writable regions in place.
+    fn wipe_to(&mut self, layout: &Layout) -> Result<(), &'static str> {
+        let initial_rw_end = layout
+            .regions
+            .iter()
+            .find(|region| region.start <= layout.heap.rw_start && layout.heap.rw_start < region.end)
+            .map_or(layout.heap.rw_start, |region| region.end);
+        let rw_end = self.region_of(layout.heap.rw_start).map_or(layout.heap.rw_start, |region| region.end);
+        if rw_end > initial_rw_end {
+            self.protect(initial_rw_end, rw_end, None)?;
+        }
+        if self.regions != layout.regions {
+            return Err("guest pages no longer follow the program's layout");
+        }
+        for region in self.regions.iter().filter(|region| region.writable) {
+            let length = (region.end - region.start) as usize;
+            // SAFETY: the region is mapped read-write inside our reservation, and no Rust
+            // reference points into guest memory.
+            let host = unsafe { self.base.add(region.start as usize) };
+            if region.end - region.start <= MEMSET_LIMIT {
+                // SAFETY: as above.
+                unsafe { core::ptr::write_bytes(host, 0, length) };
+            // SAFETY: as above; private anonymous pages read back as zero after `MADV_DONTNEED`.
+            } else if unsafe { libc::madvise(host.cast(), length, libc::MADV_DONTNEED) } != 0 {
+                return Err("discarding guest pages failed");
+            }
+        }
+        self.heap = Some(layout.heap);
+        Ok(())
     }
 
     fn load_image(&mut self, image: &MemoryImage) -> Result<(), &'static str> {
@@ -233,12 +333,14 @@ impl Sandbox {
         self.protect(ro_start, ro_end, Some(false))?;
         let aux_start = u64::from(map.aux_data_address);
         self.protect(aux_start, aux_start + u64::from(map.aux_data_size), Some(false))?;
-        self.heap = Some(Heap {
+        let heap = Heap {
             base: map.heap_base,
             top: map.heap_base,
             max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
             rw_start,
-        });
+        };
+        self.heap = Some(heap);
+        self.layout = Some(Layout { map: *map, ro_data: image.ro_data.clone(), regions: self.regions.clone(), heap });
         self.write(map.rw_data_address, &image.rw_data).map_err(|_| "read-write data does not fit its region")?;
         Ok(())
     }
@@ -414,6 +516,10 @@ impl Sandbox {
                 (region.start.max(start / page * page), region.end.min(align_up(end, PAGE_SIZE)))
             })
             .collect();
+        if !read_only.is_empty() {
+            // Read-only pages no longer hold just the program's data: not reusable warm.
+            self.layout = None;
+        }
         let set = |range: &(u64, u64), prot| {
             // SAFETY: the range is page-aligned and inside our reservation.
             unsafe { libc::mprotect(self.base.add(range.0 as usize).cast(), (range.1 - range.0) as usize, prot) }
@@ -479,16 +585,45 @@ impl Sandbox {
             self.protect(region.start, region.end, None)?;
         }
         self.heap = None;
+        self.layout = None;
         Ok(())
     }
 
     /// Restores `image` (container programs) or unmaps everything (raw programs, `None`).
+    /// When the pages still follow `image`'s layout they are wiped in place.
     pub fn reset(&mut self, image: Option<&MemoryImage>) -> Result<(), &'static str> {
+        if let (Some(image), Some(layout)) = (image, self.layout.take()) {
+            if layout.fits(image) && self.wipe_to(&layout).is_ok() {
+                return self.adopt(layout, image);
+            }
+        }
         self.clear()?;
         match image {
             Some(image) => self.load_image(image),
             None => Ok(()),
         }
+    }
+
+    /// Hands the reservation to the warm pool if the pages can be wiped back to their layout.
+    fn keep_warm(&mut self) -> bool {
+        let Some(layout) = self.layout.take() else { return false };
+        if self.wipe_to(&layout).is_err() {
+            return false;
+        }
+        let Some(reservation) = self.reservation.take() else { return false };
+        let evicted = {
+            let mut pool = WARM_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let evicted = if pool.len() >= WARM_POOL_LIMIT { Some(pool.remove(0)) } else { None };
+            pool.push(WarmSandbox { reservation, layout });
+            evicted
+        };
+        if let Some(evicted) = evicted {
+            // The oldest warm sandbox goes cold: every page inaccessible again.
+            let mut sandbox = Sandbox::on(evicted.reservation);
+            sandbox.regions = evicted.layout.regions;
+            drop(sandbox);
+        }
+        true
     }
 
     /// A copy with the same pages, contents, heap and context.
@@ -511,6 +646,7 @@ impl Sandbox {
             }
         }
         copy.heap = self.heap;
+        copy.layout.clone_from(&self.layout);
         let ctx = self.ctx();
         let (regs, gas) = (ctx.regs, ctx.gas);
         copy.ctx_mut().regs = regs;
@@ -521,6 +657,9 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        if self.keep_warm() {
+            return;
+        }
         let Some(reservation) = self.reservation.take() else { return };
         if self.clear().is_ok() {
             reservation.release();
@@ -555,5 +694,65 @@ mod tests {
         sandbox.map(0x20000, 0x1000, true).unwrap();
         sandbox.read(0x20ffc, &mut out).unwrap();
         assert_eq!(out, [0; 4], "reset pages come back zeroed");
+    }
+
+    fn image() -> MemoryImage {
+        let config = crate::program::memory_map::MemoryConfig {
+            ro_data_size: 0x1000,
+            rw_data_size: 0x2000,
+            stack_size: 0x1000,
+            aux_data_size: 0,
+        };
+        MemoryImage { map: MemoryMap::new(config).unwrap(), ro_data: vec![7; 16], rw_data: vec![9; 8] }
+    }
+
+    /// Everything a guest can observe of memory: regions, heap and every accessible byte.
+    fn snapshot(sandbox: &Sandbox) -> (Vec<(u32, u32, bool)>, u32, Vec<u8>) {
+        let mut bytes = Vec::new();
+        for (address, length, _) in sandbox.regions() {
+            let mut chunk = vec![0; length as usize];
+            sandbox.read(address, &mut chunk).unwrap();
+            bytes.extend(chunk);
+        }
+        (sandbox.regions(), sandbox.heap_size(), bytes)
+    }
+
+    fn scribble(sandbox: &mut Sandbox, image: &MemoryImage) {
+        let map = image.map;
+        sandbox.write(map.rw_data_address + 100, &[1; 300]).unwrap();
+        sandbox.write(map.stack_address_high - 64, &[2; 64]).unwrap();
+        let top = sandbox.sbrk(0x3000).unwrap();
+        sandbox.write(top - 8, &[3; 8]).unwrap();
+    }
+
+    #[test]
+    fn warm_reuse_and_in_place_reset_look_like_a_fresh_sandbox() {
+        let image = image();
+        let fresh = snapshot(&Sandbox::from_image(&image).unwrap());
+        for _ in 0..3 {
+            let mut sandbox = Sandbox::from_image(&image).unwrap();
+            assert_eq!(snapshot(&sandbox), fresh);
+            scribble(&mut sandbox, &image);
+            assert_ne!(snapshot(&sandbox), fresh);
+            sandbox.reset(Some(&image)).unwrap();
+            assert_eq!(snapshot(&sandbox), fresh);
+            scribble(&mut sandbox, &image);
+        }
+    }
+
+    #[test]
+    fn host_writes_to_read_only_data_are_not_carried_into_a_new_sandbox() {
+        let image = image();
+        let fresh = snapshot(&Sandbox::from_image(&image).unwrap());
+        for _ in 0..3 {
+            let mut sandbox = Sandbox::from_image(&image).unwrap();
+            assert_eq!(snapshot(&sandbox), fresh);
+            sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
+            assert_ne!(snapshot(&sandbox), fresh);
+        }
+        let mut sandbox = Sandbox::from_image(&image).unwrap();
+        sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
+        sandbox.reset(Some(&image)).unwrap();
+        assert_eq!(snapshot(&sandbox), fresh);
     }
 }
