@@ -127,7 +127,7 @@ fn main() -> ExitCode {
             }
             if vm.has_setup_phases() {
                 if let Ok(compiled) = vm.compile(program) {
-                    match memory_per_instance(compiled.as_ref(), 16) {
+                    match memory_per_instance(compiled.as_ref(), 32) {
                         Ok(Some(bytes)) => {
                             results.memory.insert((program.name.clone(), vm.name().to_string()), bytes);
                         }

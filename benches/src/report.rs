@@ -227,7 +227,7 @@ pub fn markdown(results: &Results, info: &RunInfo) -> String {
         phase_table(results, phase, &mut out);
     }
     if !results.memory.is_empty() {
-        let _ = writeln!(out, "\n### Resident memory added per live instance (before any call)\n");
+        let _ = writeln!(out, "\n### Resident memory added per live instance (before any call)\n\nMeasured over instances 33 to 64 kept alive at once, so that pooled memory a VM recycles does not look free.\n");
         let vms: Vec<&String> = results.vms.iter().filter(|vm| results.memory.keys().any(|(_, v)| v == *vm)).collect();
         let _ = write!(out, "| program |");
         for vm in &vms {
