@@ -21,7 +21,13 @@
 //! the guest stopped (`exit_kind`, `exit_index` = instruction index) and return to the host.
 //! Then one native block per guest basic block, in guest order, each starting with its gas
 //! charge; then cold stubs (out of gas, invalid branches, halts); then the jump table: one
-//! 32-bit offset per guest jump table entry, relative to the table.
+//! absolute 64-bit native address per guest jump table entry.
+//!
+//! A dynamic jump to guest address `a` computes `(a - 2) ror 1` (the table index for even
+//! addresses; out of range for odd ones, 0 and the halt address), checks the range and jumps
+//! through `[r14 * 8 + table]`: the code is mapped in the low 2 GiB where possible so that
+//! the table's address is a 32-bit displacement; otherwise each such jump goes through one
+//! shared dispatch that addresses the table with a saved register.
 //!
 //! # Memory accesses
 //!
@@ -91,6 +97,11 @@ macro_rules! asm {
     };
 }
 
+thread_local! {
+    /// An assembler kept between compiles on this thread (see [`CompiledProgram::compile`]).
+    static SCRATCH: core::cell::Cell<Option<VecAssembler<X64Relocation>>> = const { core::cell::Cell::new(None) };
+}
+
 /// Executable memory holding one module's code.
 struct CodeMemory {
     pointer: *mut u8,
@@ -103,32 +114,41 @@ unsafe impl Send for CodeMemory {}
 unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
-    fn new(code: &[u8]) -> Result<CodeMemory, &'static str> {
-        let length = code.len().max(1).div_ceil(4096) * 4096;
-        // SAFETY: a fresh anonymous mapping.
+    /// Maps `length` bytes (rounded up to pages) for code, writable until [`CodeMemory::fill`];
+    /// in the low 2 GiB of the address space where the kernel has room (`MAP_32BIT`), so that
+    /// the code can address its jump table absolutely.
+    fn map(length: usize) -> Result<CodeMemory, &'static str> {
+        let length = length.max(1).div_ceil(4096) * 4096;
+        // Populated up front: one call instead of a page fault per page on the copy.
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
+        let protection = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: fresh anonymous mappings, placed by the kernel.
         let pointer = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
+            let low = libc::mmap(core::ptr::null_mut(), length, protection, flags | libc::MAP_32BIT, -1, 0);
+            if low == libc::MAP_FAILED {
+                libc::mmap(core::ptr::null_mut(), length, protection, flags, -1, 0)
+            } else {
+                low
+            }
         };
         if pointer == libc::MAP_FAILED {
             return Err("cannot allocate memory for compiled code");
         }
-        let memory = CodeMemory { pointer: pointer.cast(), length };
+        Ok(CodeMemory { pointer: pointer.cast(), length })
+    }
+
+    /// Copies `code` in and makes the memory read-execute for good.
+    fn fill(&self, code: &[u8]) -> Result<(), &'static str> {
+        assert!(code.len() <= self.length);
         // SAFETY: the mapping is `length >= code.len()` bytes, writable, and ours; then it is
         // switched to read-execute and never written again.
         unsafe {
-            core::ptr::copy_nonoverlapping(code.as_ptr(), memory.pointer, code.len());
-            if libc::mprotect(pointer, length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+            core::ptr::copy_nonoverlapping(code.as_ptr(), self.pointer, code.len());
+            if libc::mprotect(self.pointer.cast(), self.length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
                 return Err("cannot make compiled code executable");
             }
         }
-        Ok(memory)
+        Ok(())
     }
 }
 
@@ -170,22 +190,56 @@ impl CompiledProgram {
     /// Compiles `decoded`; `costs` is `None` when metering is off.
     pub fn compile(decoded: &DecodedProgram, costs: Option<&BlockCosts>, gas: GasMode) -> Result<Self, &'static str> {
         let gas = if costs.is_none() { GasMode::Off } else { gas };
-        let mut compiler = Compiler::new(decoded, costs, gas);
+        // The assembler's label and relocation tables are reused from one compile to the next on
+        // this thread: growing them afresh every time costs more (reallocation, page faults)
+        // than filling them.
+        let ops = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(|| VecAssembler::new(0));
+        let mut compiler = Compiler::new(decoded, costs, gas, ops);
         compiler.emit_all();
-        let Compiler { ops, instruction_offsets, entry_offsets, jump_table_at, jump_table_targets, fault_exit, .. } =
-            compiler;
+        let Compiler {
+            mut ops,
+            instruction_offsets,
+            entry_offsets,
+            jump_table_at,
+            jump_table_targets,
+            jump_sites,
+            dispatch,
+            fault_exit,
+            ..
+        } = compiler;
         let labels: Vec<Option<usize>> = jump_table_targets
             .iter()
             .map(|label| ops.labels().resolve_dynamic(*label).ok().map(|offset| offset.0))
             .collect();
-        let mut bytes = ops.finalize().map_err(|_| "internal error: unresolved label in compiled code")?;
+        let bytes = ops.take().map_err(|_| "internal error: unresolved label in compiled code");
+        SCRATCH.with(|scratch| scratch.set(Some(ops)));
+        let mut bytes = bytes?;
+        let code_len = bytes.len();
+        let code = CodeMemory::map(code_len)?;
+        let start = code.pointer as u64;
+        // The table holds absolute addresses, now that the code's address is known.
         for (i, target) in labels.into_iter().enumerate() {
             let target = target.ok_or("internal error: unresolved jump table target")?;
-            let relative = (target as i64 - jump_table_at as i64) as i32;
-            bytes[jump_table_at + i * 4..jump_table_at + i * 4 + 4].copy_from_slice(&relative.to_le_bytes());
+            let at = jump_table_at + i * 8;
+            bytes[at..at + 8].copy_from_slice(&(start + target as u64).to_le_bytes());
         }
-        let code_len = bytes.len();
-        let code = CodeMemory::new(&bytes)?;
+        // Each dynamic jump site is `jmp [r14 * 8 + table]` where the table's address fits in a
+        // sign-extended 32-bit displacement (the code is mapped in the low 2 GiB when the kernel
+        // allows), else a jump to the shared dispatch that reads the table through `rax`.
+        let table = start + jump_table_at as u64;
+        let direct = start + code_len as u64 <= i32::MAX as u64;
+        for &site in &jump_sites {
+            let site = site as usize;
+            let patch: [u8; 8] = if direct {
+                let [a, b, c, d] = (table as u32).to_le_bytes();
+                [0x42, 0xff, 0x24, 0xf5, a, b, c, d]
+            } else {
+                let [a, b, c, d] = (dispatch as i32 - (site as i32 + 5)).to_le_bytes();
+                [0xe9, a, b, c, d, 0xcc, 0xcc, 0xcc]
+            };
+            bytes[site..site + 8].copy_from_slice(&patch);
+        }
+        code.fill(&bytes)?;
         Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
     }
 
@@ -286,6 +340,9 @@ enum Stub {
     OutOfGas { index: u32, cost: u64 },
     /// Exit with `kind` at instruction `index`.
     Exit { index: u32, kind: u32 },
+    /// A dynamic jump out of the table's range at instruction `index`: a halt if `r14d` is
+    /// `halt`, else an invalid jump.
+    DynamicJump { index: u32, halt: u32 },
 }
 
 struct Compiler<'a> {
@@ -304,6 +361,10 @@ struct Compiler<'a> {
     entry_offsets: Vec<u32>,
     jump_table_at: usize,
     jump_table_targets: Vec<DynamicLabel>,
+    /// Each dynamic jump's 8-byte patch site.
+    jump_sites: Vec<u32>,
+    /// The shared dispatch, for code mapped above 2 GiB.
+    dispatch: u32,
     /// Whether some jump table entry is invalid (dynamic jumps then record their index first).
     jump_table_has_invalid: bool,
     fault_exit: u32,
@@ -312,9 +373,13 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode) -> Self {
+    fn new(
+        decoded: &'a DecodedProgram,
+        costs: Option<&'a BlockCosts>,
+        gas: GasMode,
+        mut ops: VecAssembler<X64Relocation>,
+    ) -> Self {
         let count = decoded.instructions().len();
-        let mut ops = VecAssembler::new(0);
         ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
         Compiler {
             ops,
@@ -329,6 +394,8 @@ impl<'a> Compiler<'a> {
             entry_offsets: Vec::with_capacity(count),
             jump_table_at: 0,
             jump_table_targets: Vec::new(),
+            jump_sites: Vec::new(),
+            dispatch: 0,
             jump_table_has_invalid: false,
             fault_exit: 0,
             exit_labels: [None; 9],
@@ -518,11 +585,29 @@ impl<'a> Compiler<'a> {
                     let exit = self.exit_label(kind);
                     asm!(self.ops; mov r14d, index as i32; jmp =>exit);
                 }
+                Stub::DynamicJump { index, halt } => {
+                    let halt_exit = self.exit_label(EXIT_HALT);
+                    let invalid_exit = self.exit_label(EXIT_INVALID_JUMP);
+                    asm!(self.ops
+                        ; cmp r14d, halt as i32
+                        ; mov r14d, index as i32
+                        ; je =>halt_exit
+                        ; jmp =>invalid_exit
+                    );
+                }
             }
         }
     }
 
     fn emit_jump_table(&mut self) {
+        self.dispatch = self.offset();
+        asm!(self.ops
+            ; push rax
+            ; lea rax, [->jump_table]
+            ; mov r14, [rax + r14 * 8]
+            ; pop rax
+            ; jmp r14
+        );
         let invalid = self.ops.new_dynamic_label();
         asm!(self.ops; =>invalid; jmp ->invalid_table_entry; .align 8; ->jump_table:);
         // Placeholder entries, filled in once every label has an offset.
@@ -536,7 +621,7 @@ impl<'a> Compiler<'a> {
                 invalid
             };
             self.jump_table_targets.push(label);
-            asm!(self.ops; .u32 0);
+            asm!(self.ops; .u64 0);
         }
         // Gas block starts that nothing branched to still need their labels defined (they are);
         // labels created only for the table must exist in code, which they do because every
@@ -569,49 +654,38 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `r14d = base + offset` (32-bit), or `offset` for absolute addresses.
-    fn address(&mut self, base: Option<Reg>, offset: u32) {
-        match base {
-            Some(base) => {
-                let base = r(base);
-                asm!(self.ops; lea r14d, [Rq(base) + offset as i32]);
-            }
-            None => asm!(self.ops; mov r14d, offset as i32),
-        }
-    }
-
     fn sext32(&mut self, d: u8) {
         asm!(self.ops; movsxd Rq(d), Rd(d));
     }
 
-    /// The end of a dynamic jump: `r14d` holds the guest address.
+    /// `r14d = base + offset - 2` (32-bit): the start of a dynamic jump to `base + offset`.
+    fn dynamic_jump_address(&mut self, base: Reg, offset: u32) {
+        let base = r(base);
+        asm!(self.ops; lea r14d, [Rq(base) + offset.wrapping_sub(2) as i32]);
+    }
+
+    /// The end of a dynamic jump: `r14d` holds the guest address minus 2.
     fn dynamic_jump(&mut self) {
-        let halt = self.exit_stub(EXIT_HALT);
-        asm!(self.ops; cmp r14d, HALT_ADDRESS as i32; je =>halt);
-        let length = self.decoded.jump_table().len();
-        let invalid = self.exit_stub(EXIT_INVALID_JUMP);
+        // Even addresses 2, 4, ... map to entries 0, 1, ...: rotating right by one sends odd
+        // addresses (and 0, which is -2 here) above 2^31, out of range with the halt address.
+        const HALT: u32 = HALT_ADDRESS.wrapping_sub(2).rotate_right(1);
+        let length = self.decoded.jump_table().len() as u32;
+        debug_assert!(length < HALT);
+        let index = self.index as i32;
+        let slow = self.stub(Stub::DynamicJump { index: index as u32, halt: HALT });
+        asm!(self.ops; ror r14d, 1);
         if length == 0 {
-            asm!(self.ops; jmp =>invalid);
+            asm!(self.ops; jmp =>slow);
             return;
         }
         if self.jump_table_has_invalid {
-            let index = self.index as i32;
             asm!(self.ops; mov DWORD [r15 + OFF_EXIT_INDEX], index);
         }
-        // Even addresses 2, 4, ... map to entries 0, 1, ...; rotating right by one sends odd
-        // addresses above 2^31, and zero to 2^32 - 1 after the decrement: all out of range.
-        asm!(self.ops
-            ; ror r14d, 1
-            ; sub r14d, 1
-            ; cmp r14d, length as i32
-            ; jae =>invalid
-            ; push rax
-            ; lea rax, [->jump_table]
-            ; movsxd r14, DWORD [rax + r14 * 4]
-            ; add r14, rax
-            ; pop rax
-            ; jmp r14
-        );
+        asm!(self.ops; cmp r14d, length as i32; jae =>slow);
+        // Patched once the code's address is known (see `CompiledProgram::compile`).
+        let site = self.offset();
+        self.jump_sites.push(site);
+        asm!(self.ops; .u64 0);
     }
 
     fn jump_to(&mut self, target: u32) {
@@ -877,7 +951,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn jump_indirect(&mut self, reg: Reg, imm: u32) {
-        self.address(Some(reg), imm);
+        self.dynamic_jump_address(reg, imm);
         self.dynamic_jump();
     }
     fn load_imm(&mut self, reg: Reg, imm: u32) {
@@ -1202,7 +1276,7 @@ impl InstructionVisitor for Compiler<'_> {
 
     fn load_imm_and_jump_indirect(&mut self, a: Reg, b: Reg, value: u32, offset: u32) {
         // The address uses `b` before `a` is written.
-        self.address(Some(b), offset);
+        self.dynamic_jump_address(b, offset);
         self.load_imm(r(a), crate::program::sext(value));
         self.dynamic_jump();
     }
