@@ -8,8 +8,10 @@
 //! |-------|------|------|------|------|------|------|------|------|------|------|------|------|------|
 //! | host  | rax  | rsi  | rbx  | rdx  | rcx  | rbp  | rdi  | r8   | r9   | r10  | r11  | r12  | r13  |
 //!
-//! `r14` is the one scratch register; `r15` holds the sandbox's memory base (guest address 0),
-//! with the sandbox's context (`VmCtx`) right below it. `rsp` stays the host stack, so
+//! `r14` is the one scratch register; `r15` holds the gas counter (written back to the context
+//! on every exit). The `gs` segment's base is the sandbox's memory base (guest address 0), with
+//! the sandbox's context (`VmCtx`) right below it: guest memory and the context are both
+//! addressed `gs`-relative. `rsp` stays the host stack, so
 //! the few instructions that need more scratch (division, wide multiplication, rotation by a
 //! register, dynamic jumps) save a guest register with `push`/`pop`.
 //!
@@ -31,8 +33,9 @@
 //!
 //! # Memory accesses
 //!
-//! A guest access to `reg + imm` is `lea r14d, [reg + imm]` (32-bit wrap-around, zero
-//! extended) then one instruction on `[r15 + r14]`. The sandbox guarantees that this cannot
+//! A guest access to `reg + imm` is one instruction on `gs:[reg32 + imm]` (32-bit address
+//! size, so the address wraps modulo 2^32 as the guest's does); an absolute address below
+//! 2^31 is a `gs`-relative displacement, a higher one goes through `r14`. The sandbox guarantees that this cannot
 //! leave the instance's reservation, and that an inaccessible byte faults; the signal handler
 //! sends the fault to the fault exit, and the host classifies it from the instruction and the
 //! registers, exactly as the interpreter would have. x86 faults are precise, so a faulting store writes
@@ -536,7 +539,8 @@ impl<'a> Compiler<'a> {
             let offset = OFF_REGS + guest as i32 * 8;
             asm!(self.ops; mov Rq(host), [r15 + offset]);
         }
-        asm!(self.ops; jmp r14);
+        // From here on `r15` is the gas counter; the context is `gs`-relative.
+        asm!(self.ops; mov r15, [r15 + OFF_GAS]; jmp r14);
 
         // The shared exits; r14d holds the instruction index.
         for kind in [
@@ -551,21 +555,23 @@ impl<'a> Compiler<'a> {
             let label = self.exit_label(kind);
             asm!(self.ops
                 ; =>label
-                ; mov DWORD [r15 + OFF_EXIT_KIND], kind as i32
-                ; mov [r15 + OFF_EXIT_INDEX], r14d
+                ; gs mov DWORD [OFF_EXIT_KIND], kind as i32
+                ; gs mov [OFF_EXIT_INDEX], r14d
                 ; jmp ->save
             );
         }
         // A jump table entry that is no block start: the jumping instruction stored its index.
         asm!(self.ops
             ; ->invalid_table_entry:
-            ; mov DWORD [r15 + OFF_EXIT_KIND], EXIT_INVALID_JUMP as i32
+            ; gs mov DWORD [OFF_EXIT_KIND], EXIT_INVALID_JUMP as i32
             ; jmp ->save
         );
         self.fault_exit = self.offset();
         asm!(self.ops
-            ; mov DWORD [r15 + OFF_EXIT_KIND], EXIT_FAULT as i32
+            ; gs mov DWORD [OFF_EXIT_KIND], EXIT_FAULT as i32
             ; ->save:
+            ; gs mov [OFF_GAS], r15
+            ; rdgsbase r15
         );
         for (guest, &host) in HOST_REG.iter().enumerate() {
             let offset = OFF_REGS + guest as i32 * 8;
@@ -598,9 +604,9 @@ impl<'a> Compiler<'a> {
         }
         let cost = u64::from(costs.from(index));
         if cost <= i32::MAX as u64 {
-            asm!(self.ops; sub QWORD [r15 + OFF_GAS], cost as i32);
+            asm!(self.ops; sub r15, cost as i32);
         } else {
-            asm!(self.ops; mov r14, QWORD cost as i64; sub [r15 + OFF_GAS], r14);
+            asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
         }
         if self.gas == GasMode::Sync || self.checkpoints[index] {
             let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
@@ -614,9 +620,9 @@ impl<'a> Compiler<'a> {
             match stub {
                 Stub::OutOfGas { index, cost } => {
                     if cost <= i32::MAX as u64 {
-                        asm!(self.ops; add QWORD [r15 + OFF_GAS], cost as i32);
+                        asm!(self.ops; add r15, cost as i32);
                     } else {
-                        asm!(self.ops; mov r14, QWORD cost as i64; add [r15 + OFF_GAS], r14);
+                        asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
                     }
                     let exit = self.exit_label(EXIT_OUT_OF_GAS);
                     asm!(self.ops; mov r14d, index as i32; jmp =>exit);
@@ -719,7 +725,7 @@ impl<'a> Compiler<'a> {
             return;
         }
         if self.jump_table_has_invalid {
-            asm!(self.ops; mov DWORD [r15 + OFF_EXIT_INDEX], index);
+            asm!(self.ops; gs mov DWORD [OFF_EXIT_INDEX], index);
         }
         asm!(self.ops; cmp r14d, length as i32; jae =>slow);
         // Patched once the code's address is known (see `CompiledProgram::compile`).
@@ -909,8 +915,13 @@ macro_rules! load {
     ($s:ident, $d:expr, None, $offset:expr, $kind:tt) => {{
         let d = r($d);
         let offset = $offset;
-        asm!($s.ops; mov r14d, offset as i32);
-        load!(@op $s, d, [r14], $kind);
+        if offset <= i32::MAX as u32 {
+            // The displacement is sign-extended: only the low 2 GiB are addressed directly.
+            load!(@op $s, d, [offset as i32], $kind);
+        } else {
+            asm!($s.ops; mov r14d, offset as i32);
+            load!(@op $s, d, [r14], $kind);
+        }
     }};
     ($s:ident, $d:expr, Some($base:expr), $offset:expr, $kind:tt) => {{
         let (d, b) = (r($d), r($base));
@@ -929,8 +940,13 @@ macro_rules! load {
 macro_rules! store {
     ($s:ident, $value:tt, None, $offset:expr, $size:tt) => {{
         let offset = $offset;
-        asm!($s.ops; mov r14d, offset as i32);
-        store!(@value $s, $value, [r14], $size);
+        if offset <= i32::MAX as u32 {
+            // The displacement is sign-extended: only the low 2 GiB are addressed directly.
+            store!(@value $s, $value, [offset as i32], $size);
+        } else {
+            asm!($s.ops; mov r14d, offset as i32);
+            store!(@value $s, $value, [r14], $size);
+        }
     }};
     ($s:ident, $value:tt, Some($base:expr), $offset:expr, $size:tt) => {{
         let b = r($base);
@@ -1469,7 +1485,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
 }
 
-// The scratch (`r14`), memory base (`r15`) and stack pointer are no guest registers.
+// The scratch (`r14`), gas counter (`r15`) and stack pointer are no guest registers.
 const _: () = {
     let mut i = 0;
     while i < HOST_REG.len() {
