@@ -603,7 +603,9 @@ impl<'a> Compiler<'a> {
             return;
         }
         let cost = u64::from(costs.from(index));
-        if cost <= i32::MAX as u64 {
+        if cost <= i8::MAX as u64 {
+            asm!(self.ops; sub r15, BYTE cost as i8 as _);
+        } else if cost <= i32::MAX as u64 {
             asm!(self.ops; sub r15, cost as i32);
         } else {
             asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
@@ -700,14 +702,35 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// `cmp Rq(a), imm` (sign-extended), with an 8-bit immediate where it fits (which dynasm
+    /// does not choose by itself for a register given at run time).
+    fn cmp_imm(&mut self, a: u8, imm: i32) {
+        if let Ok(imm) = i8::try_from(imm) {
+            // REX.W (+B), 83 /7 ib.
+            self.ops.extend([0x48 | (a >> 3), 0x83, 0xf8 | (a & 7), imm as u8]);
+        } else {
+            asm!(self.ops; cmp Rq(a), imm);
+        }
+    }
+
+    /// `lea Rq(d), [Rq(base) + offset]`, or its 32-bit form, with an 8-bit displacement where
+    /// it fits.
+    fn lea_offset(&mut self, d: u8, base: u8, offset: i32, wide: bool) {
+        match (i8::try_from(offset), wide) {
+            (Ok(offset), true) => asm!(self.ops; lea Rq(d), [BYTE Rq(base) + offset as _]),
+            (Ok(offset), false) => asm!(self.ops; lea Rd(d), [BYTE Rq(base) + offset as _]),
+            (Err(_), true) => asm!(self.ops; lea Rq(d), [Rq(base) + offset]),
+            (Err(_), false) => asm!(self.ops; lea Rd(d), [Rq(base) + offset]),
+        }
+    }
+
     fn sext32(&mut self, d: u8) {
         asm!(self.ops; movsxd Rq(d), Rd(d));
     }
 
     /// `r14d = base + offset - 2` (32-bit): the start of a dynamic jump to `base + offset`.
     fn dynamic_jump_address(&mut self, base: Reg, offset: u32) {
-        let base = r(base);
-        asm!(self.ops; lea r14d, [Rq(base) + offset.wrapping_sub(2) as i32]);
+        self.lea_offset(14, r(base), offset.wrapping_sub(2) as i32, false);
     }
 
     /// The end of a dynamic jump: `r14d` holds the guest address minus 2.
@@ -883,7 +906,8 @@ macro_rules! set_cc {
     }};
     ($s:ident, $d:expr, $a:expr, imm $imm:expr, $set:ident) => {{
         let (d, a) = (r($d), r($a));
-        asm!($s.ops; cmp Rq(a), $imm as i32; $set r14b; movzx Rd(d), r14b);
+        $s.cmp_imm(a, $imm as i32);
+        asm!($s.ops; $set r14b; movzx Rd(d), r14b);
     }};
 }
 
@@ -896,7 +920,8 @@ macro_rules! branch {
     ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:ident) => {{
         let a = r($a);
         let label = $s.branch_label($target);
-        asm!($s.ops; cmp Rq(a), $imm as i32; $jcc =>label);
+        $s.cmp_imm(a, $imm as i32);
+        asm!($s.ops; $jcc =>label);
     }};
 }
 
@@ -926,7 +951,11 @@ macro_rules! load {
     ($s:ident, $d:expr, Some($base:expr), $offset:expr, $kind:tt) => {{
         let (d, b) = (r($d), r($base));
         let offset = $offset as i32;
-        load!(@op $s, d, [Rd(b) + offset], $kind);
+        if let Ok(offset) = i8::try_from(offset) {
+            load!(@op $s, d, [BYTE Rd(b) + offset as _], $kind);
+        } else {
+            load!(@op $s, d, [Rd(b) + offset], $kind);
+        }
     }};
     (@op $s:ident, $d:ident, $m:tt, u8) => { asm!($s.ops; gs movzx Rd($d), BYTE $m) };
     (@op $s:ident, $d:ident, $m:tt, i8) => { asm!($s.ops; gs movsx Rq($d), BYTE $m) };
@@ -951,7 +980,11 @@ macro_rules! store {
     ($s:ident, $value:tt, Some($base:expr), $offset:expr, $size:tt) => {{
         let b = r($base);
         let offset = $offset as i32;
-        store!(@value $s, $value, [Rd(b) + offset], $size);
+        if let Ok(offset) = i8::try_from(offset) {
+            store!(@value $s, $value, [BYTE Rd(b) + offset as _], $size);
+        } else {
+            store!(@value $s, $value, [Rd(b) + offset], $size);
+        }
     }};
     (@value $s:ident, (reg $v:expr), $m:tt, $size:tt) => {{
         let v = r($v);
@@ -1175,7 +1208,8 @@ impl InstructionVisitor for Compiler<'_> {
     }
     fn add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
-        asm!(self.ops; lea Rd(a), [Rq(b) + imm as i32]; movsxd Rq(a), Rd(a));
+        self.lea_offset(a, b, imm as i32, false);
+        self.sext32(a);
     }
     fn and_imm(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
@@ -1251,7 +1285,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
     fn add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
-        asm!(self.ops; lea Rq(a), [Rq(b) + imm as i32]);
+        self.lea_offset(a, b, imm as i32, true);
     }
     fn mul_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
