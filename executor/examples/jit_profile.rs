@@ -22,6 +22,7 @@ fn main() {
     let engine = Engine::new(&config).expect("the compiler is supported here");
     let module = Module::from_blob(&engine, &bytes).expect("the blob compiles");
     let mut checksum = 0u64;
+    let mut times = Vec::new();
     for _ in 0..iterations {
         if args[1] == "compile" {
             let module = Module::from_blob(&engine, &bytes).expect("the blob compiles");
@@ -30,11 +31,18 @@ fn main() {
             let mut instance = Instance::new(&module).expect("instantiation");
             instance.set_gas(i64::MAX / 2);
             instance.prepare_call(&args[3], &[arg]).expect("the export exists");
-            match instance.run().expect("the call runs") {
+            let start = std::time::Instant::now();
+            let exit = instance.run().expect("the call runs");
+            times.push(start.elapsed());
+            match exit {
                 Exit::Halt => checksum = checksum.wrapping_add(instance.reg(Reg::A0)),
                 other => panic!("stopped with {other}"),
             }
         }
     }
-    println!("{checksum:x}");
+    times.sort();
+    match times.get(times.len() / 2) {
+        Some(median) => println!("{checksum:x} median call {median:?}"),
+        None => println!("{checksum:x}"),
+    }
 }

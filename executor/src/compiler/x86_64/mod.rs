@@ -23,11 +23,11 @@
 //! the guest stopped (`exit_kind`, `exit_index` = instruction index) and return to the host.
 //! Then one native block per guest basic block, in guest order, each starting with its gas
 //! charge; then cold stubs (out of gas, invalid branches, halts); then the jump table: one
-//! absolute 64-bit native address per guest jump table entry.
+//! absolute 64-bit native address per guest address a dynamic jump may go to.
 //!
-//! A dynamic jump to guest address `a` computes `(a - 2) ror 1` (the table index for even
-//! addresses; out of range for odd ones, 0 and the halt address), checks the range and jumps
-//! through `[r14 * 8 + table]`: the code is mapped in the low 2 GiB where possible so that
+//! The table has one entry per guest address from 0 to twice the guest table's length (odd
+//! addresses and 0 lead to the invalid jump exit), so a dynamic jump to `a` is a range check
+//! and `jmp [r14 * 8 + table]`: the code is mapped in the low 2 GiB where possible so that
 //! the table's address is a 32-bit displacement; otherwise each such jump goes through one
 //! shared dispatch that addresses the table with a saved register.
 //!
@@ -408,8 +408,6 @@ struct Compiler<'a> {
     jump_sites: Vec<u32>,
     /// The shared dispatch, for code mapped above 2 GiB.
     dispatch: u32,
-    /// Whether some jump table entry is invalid (dynamic jumps then record their index first).
-    jump_table_has_invalid: bool,
     fault_exit: u32,
     /// The shared exit of each exit kind.
     exit_labels: [Option<DynamicLabel>; 9],
@@ -439,7 +437,6 @@ impl<'a> Compiler<'a> {
             jump_table_targets: Vec::new(),
             jump_sites: Vec::new(),
             dispatch: 0,
-            jump_table_has_invalid: false,
             fault_exit: 0,
             exit_labels: [None; 9],
         }
@@ -502,8 +499,6 @@ impl<'a> Compiler<'a> {
             }
             self.checkpoints = checkpoints;
         }
-        self.jump_table_has_invalid =
-            self.decoded.jump_table().iter().any(|&target| !self.decoded.is_block_start(target));
 
         self.emit_prologue();
         for index in 0..instructions.len() {
@@ -660,9 +655,12 @@ impl<'a> Compiler<'a> {
         asm!(self.ops; =>invalid; jmp ->invalid_table_entry; .align 8; ->jump_table:);
         // Placeholder entries, filled in once every label has an offset.
         self.jump_table_at = self.ops.offset().0;
-        let table: Vec<u32> = self.decoded.jump_table().to_vec();
+        // One entry per address 0, 1, ..., 2 * length: address `2 * (i + 1)` is table entry `i`.
+        let table: Vec<Option<u32>> = (0..=2 * self.decoded.jump_table().len())
+            .map(|address| (address >= 2 && address % 2 == 0).then(|| self.decoded.jump_table()[address / 2 - 1]))
+            .collect();
         for target in table {
-            let label = if self.decoded.is_block_start(target) {
+            let label = if let Some(target) = target.filter(|&target| self.decoded.is_block_start(target)) {
                 let index = self.decoded.index_of(target).expect("block starts are instructions");
                 self.label(index)
             } else {
@@ -730,27 +728,27 @@ impl<'a> Compiler<'a> {
 
     /// `r14d = base + offset - 2` (32-bit): the start of a dynamic jump to `base + offset`.
     fn dynamic_jump_address(&mut self, base: Reg, offset: u32) {
-        self.lea_offset(14, r(base), offset.wrapping_sub(2) as i32, false);
+        if offset == 0 {
+            let base = r(base);
+            asm!(self.ops; mov r14d, Rd(base));
+        } else {
+            self.lea_offset(14, r(base), offset as i32, false);
+        }
     }
 
-    /// The end of a dynamic jump: `r14d` holds the guest address minus 2.
+    /// The end of a dynamic jump: `r14d` holds the guest address.
     fn dynamic_jump(&mut self) {
-        // Even addresses 2, 4, ... map to entries 0, 1, ...: rotating right by one sends odd
-        // addresses (and 0, which is -2 here) above 2^31, out of range with the halt address.
-        const HALT: u32 = HALT_ADDRESS.wrapping_sub(2).rotate_right(1);
-        let length = self.decoded.jump_table().len() as u32;
-        debug_assert!(length < HALT);
+        // The table has an entry per address up to the last valid one; odd addresses and 0
+        // lead to the invalid entry exit, which needs the instruction's index.
+        let last = 2 * self.decoded.jump_table().len() as u32;
+        debug_assert!(last < HALT_ADDRESS);
         let index = self.index as i32;
-        let slow = self.stub(Stub::DynamicJump { index: index as u32, halt: HALT });
-        asm!(self.ops; ror r14d, 1);
-        if length == 0 {
+        let slow = self.stub(Stub::DynamicJump { index: index as u32, halt: HALT_ADDRESS });
+        if last == 0 {
             asm!(self.ops; jmp =>slow);
             return;
         }
-        if self.jump_table_has_invalid {
-            asm!(self.ops; gs mov DWORD [OFF_EXIT_INDEX], index);
-        }
-        asm!(self.ops; cmp r14d, length as i32; jae =>slow);
+        asm!(self.ops; gs mov DWORD [OFF_EXIT_INDEX], index; cmp r14d, last as i32; ja =>slow);
         // Patched once the code's address is known (see `CompiledProgram::compile`).
         let site = self.offset();
         self.jump_sites.push(site);
