@@ -102,7 +102,28 @@ macro_rules! asm {
 
 thread_local! {
     /// An assembler kept between compiles on this thread (see [`CompiledProgram::compile`]).
-    static SCRATCH: core::cell::Cell<Option<VecAssembler<X64Relocation>>> = const { core::cell::Cell::new(None) };
+    static SCRATCH: core::cell::Cell<Option<Scratch>> = const { core::cell::Cell::new(None) };
+}
+
+/// The compiler's working memory, kept between compiles on a thread.
+struct Scratch {
+    ops: VecAssembler<X64Relocation>,
+    labels: Vec<Option<DynamicLabel>>,
+    stubs: Vec<(DynamicLabel, Stub)>,
+    jump_table_targets: Vec<DynamicLabel>,
+    jump_sites: Vec<u32>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            ops: VecAssembler::new(0),
+            labels: Vec::new(),
+            stubs: Vec::new(),
+            jump_table_targets: Vec::new(),
+            jump_sites: Vec::new(),
+        }
+    }
 }
 
 /// Executable memory holding one module's code.
@@ -233,11 +254,11 @@ impl CompiledProgram {
     /// Compiles `decoded`; `costs` is `None` when metering is off.
     pub fn compile(decoded: &DecodedProgram, costs: Option<&BlockCosts>, gas: GasMode) -> Result<Self, &'static str> {
         let gas = if costs.is_none() { GasMode::Off } else { gas };
-        // The assembler's label and relocation tables are reused from one compile to the next on
-        // this thread: growing them afresh every time costs more (reallocation, page faults)
-        // than filling them.
-        let ops = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(|| VecAssembler::new(0));
-        let mut compiler = Compiler::new(decoded, costs, gas, ops);
+        // The working memory (the assembler's label and relocation tables, per-instruction labels
+        // and so on) is reused from one compile to the next on this thread: growing it afresh
+        // every time costs more (reallocation, page faults) than filling it.
+        let scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(Scratch::new);
+        let mut compiler = Compiler::new(decoded, costs, gas, scratch);
         compiler.emit_all();
         let Compiler {
             mut ops,
@@ -248,6 +269,8 @@ impl CompiledProgram {
             jump_sites,
             dispatch,
             fault_exit,
+            labels: instruction_labels,
+            stubs,
             ..
         } = compiler;
         let labels: Vec<Option<usize>> = jump_table_targets
@@ -255,8 +278,23 @@ impl CompiledProgram {
             .map(|label| ops.labels().resolve_dynamic(*label).ok().map(|offset| offset.0))
             .collect();
         let bytes = ops.take().map_err(|_| "internal error: unresolved label in compiled code");
-        SCRATCH.with(|scratch| scratch.set(Some(ops)));
-        let mut bytes = bytes?;
+        let scratch = Scratch { ops, labels: instruction_labels, stubs, jump_table_targets, jump_sites };
+        let jump_sites = &scratch.jump_sites;
+        let result = bytes.and_then(|bytes| Self::finish(bytes, labels, jump_table_at, jump_sites, dispatch));
+        SCRATCH.with(|cell| cell.set(Some(scratch)));
+        let (code, code_len) = result?;
+        Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
+    }
+
+    /// Maps the code and fills it in: the jump table's absolute addresses and the dynamic jump
+    /// sites, which need the code's address.
+    fn finish(
+        mut bytes: Vec<u8>,
+        labels: Vec<Option<usize>>,
+        jump_table_at: usize,
+        jump_sites: &[u32],
+        dispatch: u32,
+    ) -> Result<(CodeMemory, usize), &'static str> {
         let code_len = bytes.len();
         let code = CodeMemory::map(code_len)?;
         let start = code.pointer as u64;
@@ -271,7 +309,7 @@ impl CompiledProgram {
         // allows), else a jump to the shared dispatch that reads the table through `rax`.
         let table = start + jump_table_at as u64;
         let direct = start + code_len as u64 <= i32::MAX as u64;
-        for &site in &jump_sites {
+        for &site in jump_sites {
             let site = site as usize;
             let patch: [u8; 8] = if direct {
                 let [a, b, c, d] = (table as u32).to_le_bytes();
@@ -283,7 +321,7 @@ impl CompiledProgram {
             bytes[site..site + 8].copy_from_slice(&patch);
         }
         code.fill(&bytes)?;
-        Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
+        Ok((code, code_len))
     }
 
     /// Bytes of native code.
@@ -414,28 +452,29 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(
-        decoded: &'a DecodedProgram,
-        costs: Option<&'a BlockCosts>,
-        gas: GasMode,
-        mut ops: VecAssembler<X64Relocation>,
-    ) -> Self {
+    fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode, scratch: Scratch) -> Self {
         let count = decoded.instructions().len();
+        let Scratch { mut ops, mut labels, mut stubs, mut jump_table_targets, mut jump_sites } = scratch;
         ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
+        labels.clear();
+        labels.resize(count, None);
+        stubs.clear();
+        jump_table_targets.clear();
+        jump_sites.clear();
         Compiler {
             ops,
             decoded,
             costs,
             gas,
             index: 0,
-            labels: vec![None; count],
+            labels,
             checkpoints: Vec::new(),
-            stubs: Vec::new(),
+            stubs,
             instruction_offsets: Vec::with_capacity(count),
             entry_offsets: Vec::with_capacity(count),
             jump_table_at: 0,
-            jump_table_targets: Vec::new(),
-            jump_sites: Vec::new(),
+            jump_table_targets,
+            jump_sites,
             dispatch: 0,
             fault_exit: 0,
             exit_labels: [None; 9],
@@ -612,7 +651,9 @@ impl<'a> Compiler<'a> {
     }
 
     fn emit_stubs(&mut self) {
-        for (label, stub) in std::mem::take(&mut self.stubs) {
+        // Taken out while emitting (emitting needs `self`), then put back for reuse.
+        let stubs = std::mem::take(&mut self.stubs);
+        for &(label, stub) in &stubs {
             asm!(self.ops; =>label);
             match stub {
                 Stub::OutOfGas { index, cost } => {
@@ -640,6 +681,7 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        self.stubs = stubs;
     }
 
     fn emit_jump_table(&mut self) {
@@ -719,6 +761,34 @@ impl<'a> Compiler<'a> {
             (Ok(offset), false) => asm!(self.ops; lea Rd(d), [BYTE Rq(base) + offset as _]),
             (Err(_), true) => asm!(self.ops; lea Rq(d), [Rq(base) + offset]),
             (Err(_), false) => asm!(self.ops; lea Rd(d), [Rq(base) + offset]),
+        }
+    }
+
+    /// `d = a + b` (64-bit, or 32-bit zero-extended). An `add` where `d` is a source, else a
+    /// two-component `lea` without displacement: dynasm encodes `[a + b]` with a zero 8-bit
+    /// displacement for registers given at run time, which some CPUs (AMD Zen) execute as a
+    /// three-component `lea` with one more cycle of latency.
+    fn add_rr(&mut self, d: u8, a: u8, b: u8, wide: bool) {
+        match (d == a, d == b, wide) {
+            (true, _, true) => asm!(self.ops; add Rq(d), Rq(b)),
+            (true, _, false) => asm!(self.ops; add Rd(d), Rd(b)),
+            (false, true, true) => asm!(self.ops; add Rq(d), Rq(a)),
+            (false, true, false) => asm!(self.ops; add Rd(d), Rd(a)),
+            (false, false, _) => {
+                // A base of rbp or r13 needs a displacement; as the index it does not.
+                let (base, index) = if a & 7 == 5 { (b, a) } else { (a, b) };
+                if base & 7 == 5 {
+                    if wide {
+                        asm!(self.ops; lea Rq(d), [Rq(base) + Rq(index)]);
+                    } else {
+                        asm!(self.ops; lea Rd(d), [Rq(base) + Rq(index)]);
+                    }
+                    return;
+                }
+                // REX (W, R, X, B), 8D /r with mod 00 and a SIB byte of scale 1. Neither is rsp.
+                let rex = 0x40 | (u8::from(wide) << 3) | ((d >> 3) << 2) | ((index >> 3) << 1) | (base >> 3);
+                self.ops.extend([rex, 0x8d, ((d & 7) << 3) | 0b100, ((index & 7) << 3) | (base & 7)]);
+            }
         }
     }
 
@@ -1371,7 +1441,8 @@ impl InstructionVisitor for Compiler<'_> {
 
     fn add_32(&mut self, d: Reg, a: Reg, b: Reg) {
         let (d, a, b) = (r(d), r(a), r(b));
-        asm!(self.ops; lea Rd(d), [Rq(a) + Rq(b)]; movsxd Rq(d), Rd(d));
+        self.add_rr(d, a, b, false);
+        self.sext32(d);
     }
     fn sub_32(&mut self, d: Reg, a: Reg, b: Reg) {
         alu32!(self, d, a, b, sub)
@@ -1405,7 +1476,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
     fn add_64(&mut self, d: Reg, a: Reg, b: Reg) {
         let (d, a, b) = (r(d), r(a), r(b));
-        asm!(self.ops; lea Rq(d), [Rq(a) + Rq(b)]);
+        self.add_rr(d, a, b, true);
     }
     fn sub_64(&mut self, d: Reg, a: Reg, b: Reg) {
         alu64!(self, d, a, b, sub)
