@@ -235,6 +235,13 @@ pub struct CompiledProgram {
     gas: GasMode,
 }
 
+impl Drop for CompiledProgram {
+    fn drop(&mut self) {
+        crate::program::code::recycle_u32s(core::mem::take(&mut self.instruction_offsets));
+        crate::program::code::recycle_u32s(core::mem::take(&mut self.entry_offsets));
+    }
+}
+
 impl core::fmt::Debug for CompiledProgram {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CompiledProgram").field("code_len", &self.code_len).field("gas", &self.gas).finish()
@@ -470,8 +477,8 @@ impl<'a> Compiler<'a> {
             labels,
             checkpoints: Vec::new(),
             stubs,
-            instruction_offsets: Vec::with_capacity(count),
-            entry_offsets: Vec::with_capacity(count),
+            instruction_offsets: crate::program::code::recycled_u32s(count),
+            entry_offsets: crate::program::code::recycled_u32s(count),
             jump_table_at: 0,
             jump_table_targets,
             jump_sites,
