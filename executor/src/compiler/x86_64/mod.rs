@@ -51,7 +51,7 @@ use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
 /// The guest stopped at a halting dynamic jump.
 pub(crate) const EXIT_HALT: u32 = 1;
@@ -108,9 +108,10 @@ thread_local! {
 /// The compiler's working memory, kept between compiles on a thread.
 struct Scratch {
     ops: VecAssembler<X64Relocation>,
-    labels: Vec<Option<DynamicLabel>>,
-    stubs: Vec<(DynamicLabel, Stub)>,
-    jump_table_targets: Vec<DynamicLabel>,
+    stubs: Vec<Stub>,
+    stub_offsets: Vec<u32>,
+    fixups: Vec<(u32, Target)>,
+    jump_table_targets: Vec<u32>,
     jump_sites: Vec<u32>,
 }
 
@@ -118,8 +119,9 @@ impl Scratch {
     fn new() -> Scratch {
         Scratch {
             ops: VecAssembler::new(0),
-            labels: Vec::new(),
             stubs: Vec::new(),
+            stub_offsets: Vec::new(),
+            fixups: Vec::new(),
             jump_table_targets: Vec::new(),
             jump_sites: Vec::new(),
         }
@@ -276,18 +278,25 @@ impl CompiledProgram {
             jump_sites,
             dispatch,
             fault_exit,
-            labels: instruction_labels,
             stubs,
+            stub_offsets,
+            fixups,
             ..
         } = compiler;
-        let labels: Vec<Option<usize>> = jump_table_targets
-            .iter()
-            .map(|label| ops.labels().resolve_dynamic(*label).ok().map(|offset| offset.0))
-            .collect();
         let bytes = ops.take().map_err(|_| "internal error: unresolved label in compiled code");
-        let scratch = Scratch { ops, labels: instruction_labels, stubs, jump_table_targets, jump_sites };
-        let jump_sites = &scratch.jump_sites;
-        let result = bytes.and_then(|bytes| Self::finish(bytes, labels, jump_table_at, jump_sites, dispatch));
+        let scratch = Scratch { ops, stubs, stub_offsets, fixups, jump_table_targets, jump_sites };
+        let result = bytes.and_then(|mut bytes| {
+            // The branches, now that every block and stub has its offset.
+            for &(end, target) in &scratch.fixups {
+                let destination = match target {
+                    Target::Block(index) => entry_offsets[index as usize],
+                    Target::Stub(stub) => scratch.stub_offsets[stub as usize],
+                };
+                let end = end as usize;
+                bytes[end - 4..end].copy_from_slice(&(destination as i32 - end as i32).to_le_bytes());
+            }
+            Self::finish(bytes, &scratch.jump_table_targets, jump_table_at, &scratch.jump_sites, dispatch)
+        });
         SCRATCH.with(|cell| cell.set(Some(scratch)));
         let (code, code_len) = result?;
         Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
@@ -297,7 +306,7 @@ impl CompiledProgram {
     /// sites, which need the code's address.
     fn finish(
         mut bytes: Vec<u8>,
-        labels: Vec<Option<usize>>,
+        table_targets: &[u32],
         jump_table_at: usize,
         jump_sites: &[u32],
         dispatch: u32,
@@ -306,10 +315,9 @@ impl CompiledProgram {
         let code = CodeMemory::map(code_len)?;
         let start = code.pointer as u64;
         // The table holds absolute addresses, now that the code's address is known.
-        for (i, target) in labels.into_iter().enumerate() {
-            let target = target.ok_or("internal error: unresolved jump table target")?;
+        for (i, &target) in table_targets.iter().enumerate() {
             let at = jump_table_at + i * 8;
-            bytes[at..at + 8].copy_from_slice(&(start + target as u64).to_le_bytes());
+            bytes[at..at + 8].copy_from_slice(&(start + u64::from(target)).to_le_bytes());
         }
         // Each dynamic jump site is `jmp [r14 * 8 + table]` where the table's address fits in a
         // sign-extended 32-bit displacement (the code is mapped in the low 2 GiB when the kernel
@@ -440,32 +448,59 @@ struct Compiler<'a> {
     gas: GasMode,
     /// The instruction being compiled.
     index: usize,
-    /// The label of each gas block start, created on first use.
-    labels: Vec<Option<DynamicLabel>>,
     /// Async gas: blocks that check (loop heads and dynamic jump targets).
     checkpoints: Vec<bool>,
-    stubs: Vec<(DynamicLabel, Stub)>,
+    stubs: Vec<Stub>,
+    /// The offset of each stub, once emitted.
+    stub_offsets: Vec<u32>,
+    /// Each branch's end (after its 32-bit displacement) and where it goes.
+    fixups: Vec<(u32, Target)>,
     instruction_offsets: Vec<u32>,
     entry_offsets: Vec<u32>,
     jump_table_at: usize,
-    jump_table_targets: Vec<DynamicLabel>,
+    /// The native offset each jump table entry leads to.
+    jump_table_targets: Vec<u32>,
     /// Each dynamic jump's 8-byte patch site.
     jump_sites: Vec<u32>,
     /// The shared dispatch, for code mapped above 2 GiB.
     dispatch: u32,
     fault_exit: u32,
-    /// The shared exit of each exit kind.
-    exit_labels: [Option<DynamicLabel>; 9],
+    /// The offset of the shared exit of each exit kind (all in the prologue).
+    exit_offsets: [u32; 9],
+}
+
+/// Where a branch goes, resolved once all code is emitted.
+#[derive(Copy, Clone)]
+enum Target {
+    /// The gas block starting at this instruction index.
+    Block(u32),
+    /// The stub with this number.
+    Stub(u32),
+}
+
+/// x86 condition codes, as in `0f 80+cc` (`jcc rel32`).
+mod cc {
+    pub const B: u8 = 0x2;
+    pub const AE: u8 = 0x3;
+    pub const E: u8 = 0x4;
+    pub const NE: u8 = 0x5;
+    pub const BE: u8 = 0x6;
+    pub const A: u8 = 0x7;
+    pub const L: u8 = 0xc;
+    pub const GE: u8 = 0xd;
+    pub const LE: u8 = 0xe;
+    pub const G: u8 = 0xf;
 }
 
 impl<'a> Compiler<'a> {
     fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode, scratch: Scratch) -> Self {
         let count = decoded.instructions().len();
-        let Scratch { mut ops, mut labels, mut stubs, mut jump_table_targets, mut jump_sites } = scratch;
+        let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
+            scratch;
         ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
-        labels.clear();
-        labels.resize(count, None);
         stubs.clear();
+        stub_offsets.clear();
+        fixups.clear();
         jump_table_targets.clear();
         jump_sites.clear();
         Compiler {
@@ -474,9 +509,10 @@ impl<'a> Compiler<'a> {
             costs,
             gas,
             index: 0,
-            labels,
             checkpoints: Vec::new(),
             stubs,
+            stub_offsets,
+            fixups,
             instruction_offsets: crate::program::code::recycled_u32s(count),
             entry_offsets: crate::program::code::recycled_u32s(count),
             jump_table_at: 0,
@@ -484,7 +520,7 @@ impl<'a> Compiler<'a> {
             jump_sites,
             dispatch: 0,
             fault_exit: 0,
-            exit_labels: [None; 9],
+            exit_offsets: [0; 9],
         }
     }
 
@@ -492,37 +528,55 @@ impl<'a> Compiler<'a> {
         self.ops.offset().0 as u32
     }
 
-    fn label(&mut self, index: usize) -> DynamicLabel {
-        match self.labels[index] {
-            Some(label) => label,
-            None => {
-                let label = self.ops.new_dynamic_label();
-                self.labels[index] = Some(label);
-                label
-            }
-        }
+    fn stub(&mut self, stub: Stub) -> Target {
+        self.stubs.push(stub);
+        Target::Stub(self.stubs.len() as u32 - 1)
     }
 
-    fn stub(&mut self, stub: Stub) -> DynamicLabel {
-        let label = self.ops.new_dynamic_label();
-        self.stubs.push((label, stub));
-        label
-    }
-
-    fn exit_stub(&mut self, kind: u32) -> DynamicLabel {
+    fn exit_stub(&mut self, kind: u32) -> Target {
         let index = self.index as u32;
         self.stub(Stub::Exit { index, kind })
     }
 
-    /// The label a static branch to `target` goes to: the target block, or a stub that
-    /// panics with an invalid branch.
-    fn branch_label(&mut self, target: u32) -> DynamicLabel {
+    /// Where a static branch to `target` goes: the target block, or a stub that panics with an
+    /// invalid branch.
+    fn branch_label(&mut self, target: u32) -> Target {
         if self.decoded.is_block_start(target) {
             let index = self.decoded.index_of(target).expect("block starts are instructions");
-            self.label(index)
+            Target::Block(index as u32)
         } else {
             self.exit_stub(EXIT_INVALID_BRANCH)
         }
+    }
+
+    /// `jcc rel32` (condition `cc`) to `target`, resolved after emission. Branches are encoded
+    /// by hand, not with dynasm's labels: this is most of the relocations, and patching them
+    /// from our own offset tables costs far less.
+    fn jcc(&mut self, cc: u8, target: Target) {
+        self.ops.extend([0x0f, 0x80 | cc, 0, 0, 0, 0]);
+        let end = self.offset();
+        self.fixups.push((end, target));
+    }
+
+    /// `jmp rel32` to `target`, resolved after emission.
+    fn jmp(&mut self, target: Target) {
+        self.ops.extend([0xe9, 0, 0, 0, 0]);
+        let end = self.offset();
+        self.fixups.push((end, target));
+    }
+
+    /// `jcc rel32` to code already emitted at `offset`.
+    fn jcc_back(&mut self, cc: u8, offset: u32) {
+        let relative = offset as i32 - (self.offset() as i32 + 6);
+        let [a, b, c, d] = relative.to_le_bytes();
+        self.ops.extend([0x0f, 0x80 | cc, a, b, c, d]);
+    }
+
+    /// `jmp rel32` to code already emitted at `offset`.
+    fn jmp_back(&mut self, offset: u32) {
+        let relative = offset as i32 - (self.offset() as i32 + 5);
+        let [a, b, c, d] = relative.to_le_bytes();
+        self.ops.extend([0xe9, a, b, c, d]);
     }
 
     fn emit_all(&mut self) {
@@ -551,8 +605,6 @@ impl<'a> Compiler<'a> {
             self.index = index;
             let decoded = instructions[index];
             if starts_gas_block(instructions, index) {
-                let label = self.label(index);
-                asm!(self.ops; =>label);
                 self.entry_offsets.push(self.offset());
                 self.emit_charge(index);
             } else {
@@ -593,9 +645,8 @@ impl<'a> Compiler<'a> {
             EXIT_HOST_CALL,
             EXIT_OUT_OF_GAS,
         ] {
-            let label = self.exit_label(kind);
+            self.exit_offsets[kind as usize] = self.offset();
             asm!(self.ops
-                ; =>label
                 ; gs mov DWORD [OFF_EXIT_KIND], kind as i32
                 ; gs mov [OFF_EXIT_INDEX], r14d
                 ; jmp ->save
@@ -627,15 +678,10 @@ impl<'a> Compiler<'a> {
         );
     }
 
-    fn exit_label(&mut self, kind: u32) -> DynamicLabel {
-        match self.exit_labels[kind as usize] {
-            Some(label) => label,
-            None => {
-                let label = self.ops.new_dynamic_label();
-                self.exit_labels[kind as usize] = Some(label);
-                label
-            }
-        }
+    /// `mov r14d, index` then a jump to the shared exit of `kind`.
+    fn exit_with(&mut self, index: u32, kind: u32) {
+        asm!(self.ops; mov r14d, index as i32);
+        self.jmp_back(self.exit_offsets[kind as usize]);
     }
 
     fn emit_charge(&mut self, index: usize) {
@@ -653,15 +699,16 @@ impl<'a> Compiler<'a> {
         }
         if self.gas == GasMode::Sync || self.checkpoints[index] {
             let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
-            asm!(self.ops; jl =>stub);
+            self.jcc(cc::L, stub);
         }
     }
 
     fn emit_stubs(&mut self) {
         // Taken out while emitting (emitting needs `self`), then put back for reuse.
         let stubs = std::mem::take(&mut self.stubs);
-        for &(label, stub) in &stubs {
-            asm!(self.ops; =>label);
+        for &stub in &stubs {
+            let offset = self.offset();
+            self.stub_offsets.push(offset);
             match stub {
                 Stub::OutOfGas { index, cost } => {
                     if cost <= i32::MAX as u64 {
@@ -669,22 +716,13 @@ impl<'a> Compiler<'a> {
                     } else {
                         asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
                     }
-                    let exit = self.exit_label(EXIT_OUT_OF_GAS);
-                    asm!(self.ops; mov r14d, index as i32; jmp =>exit);
+                    self.exit_with(index, EXIT_OUT_OF_GAS);
                 }
-                Stub::Exit { index, kind } => {
-                    let exit = self.exit_label(kind);
-                    asm!(self.ops; mov r14d, index as i32; jmp =>exit);
-                }
+                Stub::Exit { index, kind } => self.exit_with(index, kind),
                 Stub::DynamicJump { index, halt } => {
-                    let halt_exit = self.exit_label(EXIT_HALT);
-                    let invalid_exit = self.exit_label(EXIT_INVALID_JUMP);
-                    asm!(self.ops
-                        ; cmp r14d, halt as i32
-                        ; mov r14d, index as i32
-                        ; je =>halt_exit
-                        ; jmp =>invalid_exit
-                    );
+                    asm!(self.ops; cmp r14d, halt as i32; mov r14d, index as i32);
+                    self.jcc_back(cc::E, self.exit_offsets[EXIT_HALT as usize]);
+                    self.jmp_back(self.exit_offsets[EXIT_INVALID_JUMP as usize]);
                 }
             }
         }
@@ -700,8 +738,8 @@ impl<'a> Compiler<'a> {
             ; pop rax
             ; jmp r14
         );
-        let invalid = self.ops.new_dynamic_label();
-        asm!(self.ops; =>invalid; jmp ->invalid_table_entry; .align 8; ->jump_table:);
+        let invalid = self.offset();
+        asm!(self.ops; jmp ->invalid_table_entry; .align 8; ->jump_table:);
         // Placeholder entries, filled in once every label has an offset.
         self.jump_table_at = self.ops.offset().0;
         // One entry per address 0, 1, ..., 2 * length: address `2 * (i + 1)` is table entry `i`.
@@ -709,26 +747,22 @@ impl<'a> Compiler<'a> {
             .map(|address| (address >= 2 && address % 2 == 0).then(|| self.decoded.jump_table()[address / 2 - 1]))
             .collect();
         for target in table {
-            let label = if let Some(target) = target.filter(|&target| self.decoded.is_block_start(target)) {
+            let offset = if let Some(target) = target.filter(|&target| self.decoded.is_block_start(target)) {
                 let index = self.decoded.index_of(target).expect("block starts are instructions");
-                self.label(index)
+                // Every block start is a gas block start, whose entry is its charge.
+                self.entry_offsets[index]
             } else {
                 invalid
             };
-            self.jump_table_targets.push(label);
+            self.jump_table_targets.push(offset);
             asm!(self.ops; .u64 0);
         }
-        // Gas block starts that nothing branched to still need their labels defined (they are);
-        // labels created only for the table must exist in code, which they do because every
-        // block start is a gas block start.
     }
 
     // --- helpers -------------------------------------------------------------------------
 
     fn exit_here(&mut self, kind: u32) {
-        let exit = self.exit_label(kind);
-        let index = self.index as i32;
-        asm!(self.ops; mov r14d, index; jmp =>exit);
+        self.exit_with(self.index as u32, kind);
     }
 
     fn mov(&mut self, d: u8, s: u8) {
@@ -822,10 +856,11 @@ impl<'a> Compiler<'a> {
         let index = self.index as i32;
         let slow = self.stub(Stub::DynamicJump { index: index as u32, halt: HALT_ADDRESS });
         if last == 0 {
-            asm!(self.ops; jmp =>slow);
+            self.jmp(slow);
             return;
         }
-        asm!(self.ops; gs mov DWORD [OFF_EXIT_INDEX], index; cmp r14d, last as i32; ja =>slow);
+        asm!(self.ops; gs mov DWORD [OFF_EXIT_INDEX], index; cmp r14d, last as i32);
+        self.jcc(cc::A, slow);
         // Patched once the code's address is known (see `CompiledProgram::compile`).
         let site = self.offset();
         self.jump_sites.push(site);
@@ -837,7 +872,7 @@ impl<'a> Compiler<'a> {
             self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
         if !next_is_target {
             let label = self.branch_label(target);
-            asm!(self.ops; jmp =>label);
+            self.jmp(label);
         }
     }
 
@@ -987,16 +1022,17 @@ macro_rules! set_cc {
 }
 
 macro_rules! branch {
-    ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:ident) => {{
+    ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:expr) => {{
         let (a, b) = (r($a), r($b));
         let label = $s.branch_label($target);
-        asm!($s.ops; cmp Rq(a), Rq(b); $jcc =>label);
+        asm!($s.ops; cmp Rq(a), Rq(b));
+        $s.jcc($jcc, label);
     }};
-    ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:ident) => {{
+    ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:expr) => {{
         let a = r($a);
         let label = $s.branch_label($target);
         $s.cmp_imm(a, $imm as i32);
-        asm!($s.ops; $jcc =>label);
+        $s.jcc($jcc, label);
     }};
 }
 
@@ -1173,34 +1209,34 @@ impl InstructionVisitor for Compiler<'_> {
         self.jump_to(target);
     }
     fn branch_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, je)
+        branch!(self, reg, imm imm, target, cc::E)
     }
     fn branch_not_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jne)
+        branch!(self, reg, imm imm, target, cc::NE)
     }
     fn branch_less_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jb)
+        branch!(self, reg, imm imm, target, cc::B)
     }
     fn branch_less_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jbe)
+        branch!(self, reg, imm imm, target, cc::BE)
     }
     fn branch_greater_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jae)
+        branch!(self, reg, imm imm, target, cc::AE)
     }
     fn branch_greater_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, ja)
+        branch!(self, reg, imm imm, target, cc::A)
     }
     fn branch_less_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jl)
+        branch!(self, reg, imm imm, target, cc::L)
     }
     fn branch_less_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jle)
+        branch!(self, reg, imm imm, target, cc::LE)
     }
     fn branch_greater_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jge)
+        branch!(self, reg, imm imm, target, cc::GE)
     }
     fn branch_greater_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jg)
+        branch!(self, reg, imm imm, target, cc::G)
     }
 
     fn move_reg(&mut self, d: Reg, s: Reg) {
@@ -1421,22 +1457,22 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn branch_eq(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, je)
+        branch!(self, a, b, target, cc::E)
     }
     fn branch_not_eq(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jne)
+        branch!(self, a, b, target, cc::NE)
     }
     fn branch_less_unsigned(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jb)
+        branch!(self, a, b, target, cc::B)
     }
     fn branch_less_signed(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jl)
+        branch!(self, a, b, target, cc::L)
     }
     fn branch_greater_or_equal_unsigned(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jae)
+        branch!(self, a, b, target, cc::AE)
     }
     fn branch_greater_or_equal_signed(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jge)
+        branch!(self, a, b, target, cc::GE)
     }
 
     fn load_imm_and_jump_indirect(&mut self, a: Reg, b: Reg, value: u32, offset: u32) {
