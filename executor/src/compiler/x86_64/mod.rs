@@ -35,8 +35,8 @@
 //!
 //! A guest access to `reg + imm` is one instruction on `gs:[reg32 + imm]` (32-bit address
 //! size, so the address wraps modulo 2^32 as the guest's does); an absolute address below
-//! 2^31 is a `gs`-relative displacement, a higher one goes through `r14`. The sandbox guarantees that this cannot
-//! leave the instance's reservation, and that an inaccessible byte faults; the signal handler
+//! 2^31 is a `gs`-relative displacement, a higher one goes through `r14`. The sandbox
+//! guarantees that this cannot leave the instance's reservation, and that an inaccessible byte faults; the signal handler
 //! sends the fault to the fault exit, and the host classifies it from the instruction and the
 //! registers, exactly as the interpreter would have. x86 faults are precise, so a faulting store writes
 //! nothing and a faulting load leaves its destination unchanged, as the interpreter's
@@ -101,7 +101,8 @@ macro_rules! asm {
 }
 
 thread_local! {
-    /// An assembler kept between compiles on this thread (see [`CompiledProgram::compile`]).
+    /// The compiler's working memory, kept between compiles on this thread (see
+    /// [`CompiledProgram::compile`]).
     static SCRATCH: core::cell::Cell<Option<Scratch>> = const { core::cell::Cell::new(None) };
 }
 
@@ -263,9 +264,9 @@ impl CompiledProgram {
     /// Compiles `decoded`; `costs` is `None` when metering is off.
     pub fn compile(decoded: &DecodedProgram, costs: Option<&BlockCosts>, gas: GasMode) -> Result<Self, &'static str> {
         let gas = if costs.is_none() { GasMode::Off } else { gas };
-        // The working memory (the assembler's label and relocation tables, per-instruction labels
-        // and so on) is reused from one compile to the next on this thread: growing it afresh
-        // every time costs more (reallocation, page faults) than filling it.
+        // The working memory (the assembler's tables, stubs, branch fixups and so on) is reused
+        // from one compile to the next on this thread: growing it afresh every time costs more
+        // (reallocation, page faults) than filling it.
         let scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(Scratch::new);
         let mut compiler = Compiler::new(decoded, costs, gas, scratch);
         compiler.emit_all();
@@ -711,7 +712,9 @@ impl<'a> Compiler<'a> {
             self.stub_offsets.push(offset);
             match stub {
                 Stub::OutOfGas { index, cost } => {
-                    if cost <= i32::MAX as u64 {
+                    if cost <= i8::MAX as u64 {
+                        asm!(self.ops; add r15, BYTE cost as i8 as _);
+                    } else if cost <= i32::MAX as u64 {
                         asm!(self.ops; add r15, cost as i32);
                     } else {
                         asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
