@@ -388,7 +388,9 @@ struct Recycled {
 static RECYCLED: std::sync::Mutex<Recycled> =
     std::sync::Mutex::new(Recycled { instructions: Vec::new(), u32s: Vec::new() });
 
-/// Buffers kept of each kind, at most...
+/// Instruction buffers kept, at most (one per program: a few megabytes at worst)...
+const RECYCLED_INSTRUCTION_BUFFERS: usize = 2;
+/// ...word buffers (three per compiled program)...
 const RECYCLED_BUFFERS: usize = 8;
 /// ...and elements in each.
 const RECYCLED_ELEMENTS: usize = 1 << 18;
@@ -435,7 +437,7 @@ impl Drop for DecodedProgram {
         if instructions.capacity() != 0 && instructions.capacity() <= RECYCLED_ELEMENTS {
             instructions.clear();
             let mut recycled = recycled();
-            if recycled.instructions.len() < RECYCLED_BUFFERS {
+            if recycled.instructions.len() < RECYCLED_INSTRUCTION_BUFFERS {
                 recycled.instructions.push(instructions);
             }
         }
