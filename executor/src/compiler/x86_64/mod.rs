@@ -8,8 +8,10 @@
 //! |-------|------|------|------|------|------|------|------|------|------|------|------|------|------|
 //! | host  | rax  | rsi  | rbx  | rdx  | rcx  | rbp  | rdi  | r8   | r9   | r10  | r11  | r12  | r13  |
 //!
-//! `r14` is the one scratch register; `r15` holds the sandbox's memory base (guest address 0),
-//! with the sandbox's context (`VmCtx`) right below it. `rsp` stays the host stack, so
+//! `r14` is the one scratch register; `r15` holds the gas counter (written back to the context
+//! on every exit). The `gs` segment's base is the sandbox's memory base (guest address 0), with
+//! the sandbox's context (`VmCtx`) right below it: guest memory and the context are both
+//! addressed `gs`-relative. `rsp` stays the host stack, so
 //! the few instructions that need more scratch (division, wide multiplication, rotation by a
 //! register, dynamic jumps) save a guest register with `push`/`pop`.
 //!
@@ -21,13 +23,20 @@
 //! the guest stopped (`exit_kind`, `exit_index` = instruction index) and return to the host.
 //! Then one native block per guest basic block, in guest order, each starting with its gas
 //! charge; then cold stubs (out of gas, invalid branches, halts); then the jump table: one
-//! 32-bit offset per guest jump table entry, relative to the table.
+//! absolute 64-bit native address per guest address a dynamic jump may go to.
+//!
+//! The table has one entry per guest address from 0 to twice the guest table's length (odd
+//! addresses and 0 lead to the invalid jump exit), so a dynamic jump to `a` is a range check
+//! and `jmp [r14 * 8 + table]`: the code is mapped in the low 2 GiB where possible so that
+//! the table's address is a 32-bit displacement; otherwise each such jump goes through one
+//! shared dispatch that addresses the table with a saved register.
 //!
 //! # Memory accesses
 //!
-//! A guest access to `reg + imm` is `lea r14d, [reg + imm]` (32-bit wrap-around, zero
-//! extended) then one instruction on `[r15 + r14]`. The sandbox guarantees that this cannot
-//! leave the instance's reservation, and that an inaccessible byte faults; the signal handler
+//! A guest access to `reg + imm` is one instruction on `gs:[reg32 + imm]` (32-bit address
+//! size, so the address wraps modulo 2^32 as the guest's does); an absolute address below
+//! 2^31 is a `gs`-relative displacement, a higher one goes through `r14`. The sandbox
+//! guarantees that this cannot leave the instance's reservation, and that an inaccessible byte faults; the signal handler
 //! sends the fault to the fault exit, and the host classifies it from the instruction and the
 //! registers, exactly as the interpreter would have. x86 faults are precise, so a faulting store writes
 //! nothing and a faulting load leaves its destination unchanged, as the interpreter's
@@ -42,7 +51,7 @@ use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
 /// The guest stopped at a halting dynamic jump.
 pub(crate) const EXIT_HALT: u32 = 1;
@@ -91,6 +100,35 @@ macro_rules! asm {
     };
 }
 
+thread_local! {
+    /// The compiler's working memory, kept between compiles on this thread (see
+    /// [`CompiledProgram::compile`]).
+    static SCRATCH: core::cell::Cell<Option<Scratch>> = const { core::cell::Cell::new(None) };
+}
+
+/// The compiler's working memory, kept between compiles on a thread.
+struct Scratch {
+    ops: VecAssembler<X64Relocation>,
+    stubs: Vec<Stub>,
+    stub_offsets: Vec<u32>,
+    fixups: Vec<(u32, Target)>,
+    jump_table_targets: Vec<u32>,
+    jump_sites: Vec<u32>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            ops: VecAssembler::new(0),
+            stubs: Vec::new(),
+            stub_offsets: Vec::new(),
+            fixups: Vec::new(),
+            jump_table_targets: Vec::new(),
+            jump_sites: Vec::new(),
+        }
+    }
+}
+
 /// Executable memory holding one module's code.
 struct CodeMemory {
     pointer: *mut u8,
@@ -103,37 +141,86 @@ unsafe impl Send for CodeMemory {}
 unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
-    fn new(code: &[u8]) -> Result<CodeMemory, &'static str> {
-        let length = code.len().max(1).div_ceil(4096) * 4096;
-        // SAFETY: a fresh anonymous mapping.
+    /// Maps `length` bytes (rounded up to pages) for code, writable until [`CodeMemory::fill`];
+    /// in the low 2 GiB of the address space where the kernel has room (`MAP_32BIT`), so that
+    /// the code can address its jump table absolutely.
+    fn map(length: usize) -> Result<CodeMemory, &'static str> {
+        let length = length.max(1).div_ceil(4096) * 4096;
+        if let Some(memory) = CodeMemory::reuse(length) {
+            return Ok(memory);
+        }
+        // Populated up front: one call instead of a page fault per page on the copy.
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
+        let protection = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: fresh anonymous mappings, placed by the kernel.
         let pointer = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
+            let low = libc::mmap(core::ptr::null_mut(), length, protection, flags | libc::MAP_32BIT, -1, 0);
+            if low == libc::MAP_FAILED {
+                libc::mmap(core::ptr::null_mut(), length, protection, flags, -1, 0)
+            } else {
+                low
+            }
         };
         if pointer == libc::MAP_FAILED {
             return Err("cannot allocate memory for compiled code");
         }
-        let memory = CodeMemory { pointer: pointer.cast(), length };
+        Ok(CodeMemory { pointer: pointer.cast(), length })
+    }
+
+    /// A pooled mapping of `length` to `2 * length` bytes, made writable again.
+    fn reuse(length: usize) -> Option<CodeMemory> {
+        let (pointer, mapped) = {
+            let mut pool = CODE_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (at, _) = pool
+                .iter()
+                .enumerate()
+                .filter(|(_, &(_, mapped))| mapped >= length && mapped <= 2 * length)
+                .min_by_key(|(_, &(_, mapped))| mapped)?;
+            pool.swap_remove(at)
+        };
+        let memory = CodeMemory { pointer: pointer as *mut u8, length: mapped };
+        // SAFETY: a mapping of ours that no module uses any more (see `Drop`); its pages are
+        // populated, so writing them after this costs no page faults.
+        if unsafe { libc::mprotect(pointer as *mut libc::c_void, mapped, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+            return None; // dropping `memory` unmaps it
+        }
+        Some(memory)
+    }
+
+    /// Copies `code` in and makes the memory read-execute for good.
+    fn fill(&self, code: &[u8]) -> Result<(), &'static str> {
+        assert!(code.len() <= self.length);
         // SAFETY: the mapping is `length >= code.len()` bytes, writable, and ours; then it is
         // switched to read-execute and never written again.
         unsafe {
-            core::ptr::copy_nonoverlapping(code.as_ptr(), memory.pointer, code.len());
-            if libc::mprotect(pointer, length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+            core::ptr::copy_nonoverlapping(code.as_ptr(), self.pointer, code.len());
+            if libc::mprotect(self.pointer.cast(), self.length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
                 return Err("cannot make compiled code executable");
             }
         }
-        Ok(memory)
+        Ok(())
     }
 }
 
+/// Code mappings of dropped modules, kept (read-execute) for the next compiles: reusing one
+/// costs two `mprotect` calls where a fresh one costs `mmap`, populating (zeroing) its pages
+/// and `munmap`.
+static CODE_POOL: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
+/// At most this many pooled mappings...
+const CODE_POOL_ENTRIES: usize = 16;
+/// ...and this many bytes in them.
+const CODE_POOL_BYTES: usize = 32 << 20;
+
 impl Drop for CodeMemory {
     fn drop(&mut self) {
+        {
+            let mut pool = CODE_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let pooled: usize = pool.iter().map(|&(_, mapped)| mapped).sum();
+            if pool.len() < CODE_POOL_ENTRIES && pooled + self.length <= CODE_POOL_BYTES {
+                pool.push((self.pointer as usize, self.length));
+                return;
+            }
+        }
         // SAFETY: our own mapping; no instance runs it any more (instances hold the module).
         unsafe { libc::munmap(self.pointer.cast(), self.length) };
     }
@@ -149,6 +236,13 @@ pub struct CompiledProgram {
     entry_offsets: Vec<u32>,
     fault_exit: u32,
     gas: GasMode,
+}
+
+impl Drop for CompiledProgram {
+    fn drop(&mut self) {
+        crate::program::code::recycle_u32s(core::mem::take(&mut self.instruction_offsets));
+        crate::program::code::recycle_u32s(core::mem::take(&mut self.entry_offsets));
+    }
 }
 
 impl core::fmt::Debug for CompiledProgram {
@@ -170,23 +264,80 @@ impl CompiledProgram {
     /// Compiles `decoded`; `costs` is `None` when metering is off.
     pub fn compile(decoded: &DecodedProgram, costs: Option<&BlockCosts>, gas: GasMode) -> Result<Self, &'static str> {
         let gas = if costs.is_none() { GasMode::Off } else { gas };
-        let mut compiler = Compiler::new(decoded, costs, gas);
+        // The working memory (the assembler's tables, stubs, branch fixups and so on) is reused
+        // from one compile to the next on this thread: growing it afresh every time costs more
+        // (reallocation, page faults) than filling it.
+        let scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(Scratch::new);
+        let mut compiler = Compiler::new(decoded, costs, gas, scratch);
         compiler.emit_all();
-        let Compiler { ops, instruction_offsets, entry_offsets, jump_table_at, jump_table_targets, fault_exit, .. } =
-            compiler;
-        let labels: Vec<Option<usize>> = jump_table_targets
-            .iter()
-            .map(|label| ops.labels().resolve_dynamic(*label).ok().map(|offset| offset.0))
-            .collect();
-        let mut bytes = ops.finalize().map_err(|_| "internal error: unresolved label in compiled code")?;
-        for (i, target) in labels.into_iter().enumerate() {
-            let target = target.ok_or("internal error: unresolved jump table target")?;
-            let relative = (target as i64 - jump_table_at as i64) as i32;
-            bytes[jump_table_at + i * 4..jump_table_at + i * 4 + 4].copy_from_slice(&relative.to_le_bytes());
-        }
-        let code_len = bytes.len();
-        let code = CodeMemory::new(&bytes)?;
+        let Compiler {
+            mut ops,
+            instruction_offsets,
+            entry_offsets,
+            jump_table_at,
+            jump_table_targets,
+            jump_sites,
+            dispatch,
+            fault_exit,
+            stubs,
+            stub_offsets,
+            fixups,
+            ..
+        } = compiler;
+        let bytes = ops.take().map_err(|_| "internal error: unresolved label in compiled code");
+        let scratch = Scratch { ops, stubs, stub_offsets, fixups, jump_table_targets, jump_sites };
+        let result = bytes.and_then(|mut bytes| {
+            // The branches, now that every block and stub has its offset.
+            for &(end, target) in &scratch.fixups {
+                let destination = match target {
+                    Target::Block(index) => entry_offsets[index as usize],
+                    Target::Stub(stub) => scratch.stub_offsets[stub as usize],
+                };
+                let end = end as usize;
+                bytes[end - 4..end].copy_from_slice(&(destination as i32 - end as i32).to_le_bytes());
+            }
+            Self::finish(bytes, &scratch.jump_table_targets, jump_table_at, &scratch.jump_sites, dispatch)
+        });
+        SCRATCH.with(|cell| cell.set(Some(scratch)));
+        let (code, code_len) = result?;
         Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
+    }
+
+    /// Maps the code and fills it in: the jump table's absolute addresses and the dynamic jump
+    /// sites, which need the code's address.
+    fn finish(
+        mut bytes: Vec<u8>,
+        table_targets: &[u32],
+        jump_table_at: usize,
+        jump_sites: &[u32],
+        dispatch: u32,
+    ) -> Result<(CodeMemory, usize), &'static str> {
+        let code_len = bytes.len();
+        let code = CodeMemory::map(code_len)?;
+        let start = code.pointer as u64;
+        // The table holds absolute addresses, now that the code's address is known.
+        for (i, &target) in table_targets.iter().enumerate() {
+            let at = jump_table_at + i * 8;
+            bytes[at..at + 8].copy_from_slice(&(start + u64::from(target)).to_le_bytes());
+        }
+        // Each dynamic jump site is `jmp [r14 * 8 + table]` where the table's address fits in a
+        // sign-extended 32-bit displacement (the code is mapped in the low 2 GiB when the kernel
+        // allows), else a jump to the shared dispatch that reads the table through `rax`.
+        let table = start + jump_table_at as u64;
+        let direct = start + code_len as u64 <= i32::MAX as u64;
+        for &site in jump_sites {
+            let site = site as usize;
+            let patch: [u8; 8] = if direct {
+                let [a, b, c, d] = (table as u32).to_le_bytes();
+                [0x42, 0xff, 0x24, 0xf5, a, b, c, d]
+            } else {
+                let [a, b, c, d] = (dispatch as i32 - (site as i32 + 5)).to_le_bytes();
+                [0xe9, a, b, c, d, 0xcc, 0xcc, 0xcc]
+            };
+            bytes[site..site + 8].copy_from_slice(&patch);
+        }
+        code.fill(&bytes)?;
+        Ok((code, code_len))
     }
 
     /// Bytes of native code.
@@ -286,6 +437,9 @@ enum Stub {
     OutOfGas { index: u32, cost: u64 },
     /// Exit with `kind` at instruction `index`.
     Exit { index: u32, kind: u32 },
+    /// A dynamic jump out of the table's range at instruction `index`: a halt if `r14d` is
+    /// `halt`, else an invalid jump.
+    DynamicJump { index: u32, halt: u32 },
 }
 
 struct Compiler<'a> {
@@ -295,43 +449,79 @@ struct Compiler<'a> {
     gas: GasMode,
     /// The instruction being compiled.
     index: usize,
-    /// The label of each gas block start, created on first use.
-    labels: Vec<Option<DynamicLabel>>,
     /// Async gas: blocks that check (loop heads and dynamic jump targets).
     checkpoints: Vec<bool>,
-    stubs: Vec<(DynamicLabel, Stub)>,
+    stubs: Vec<Stub>,
+    /// The offset of each stub, once emitted.
+    stub_offsets: Vec<u32>,
+    /// Each branch's end (after its 32-bit displacement) and where it goes.
+    fixups: Vec<(u32, Target)>,
     instruction_offsets: Vec<u32>,
     entry_offsets: Vec<u32>,
     jump_table_at: usize,
-    jump_table_targets: Vec<DynamicLabel>,
-    /// Whether some jump table entry is invalid (dynamic jumps then record their index first).
-    jump_table_has_invalid: bool,
+    /// The native offset each jump table entry leads to.
+    jump_table_targets: Vec<u32>,
+    /// Each dynamic jump's 8-byte patch site.
+    jump_sites: Vec<u32>,
+    /// The shared dispatch, for code mapped above 2 GiB.
+    dispatch: u32,
     fault_exit: u32,
-    /// The shared exit of each exit kind.
-    exit_labels: [Option<DynamicLabel>; 9],
+    /// The offset of the shared exit of each exit kind (all in the prologue).
+    exit_offsets: [u32; 9],
+}
+
+/// Where a branch goes, resolved once all code is emitted.
+#[derive(Copy, Clone)]
+enum Target {
+    /// The gas block starting at this instruction index.
+    Block(u32),
+    /// The stub with this number.
+    Stub(u32),
+}
+
+/// x86 condition codes, as in `0f 80+cc` (`jcc rel32`).
+mod cc {
+    pub const B: u8 = 0x2;
+    pub const AE: u8 = 0x3;
+    pub const E: u8 = 0x4;
+    pub const NE: u8 = 0x5;
+    pub const BE: u8 = 0x6;
+    pub const A: u8 = 0x7;
+    pub const L: u8 = 0xc;
+    pub const GE: u8 = 0xd;
+    pub const LE: u8 = 0xe;
+    pub const G: u8 = 0xf;
 }
 
 impl<'a> Compiler<'a> {
-    fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode) -> Self {
+    fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode, scratch: Scratch) -> Self {
         let count = decoded.instructions().len();
-        let mut ops = VecAssembler::new(0);
+        let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
+            scratch;
         ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
+        stubs.clear();
+        stub_offsets.clear();
+        fixups.clear();
+        jump_table_targets.clear();
+        jump_sites.clear();
         Compiler {
             ops,
             decoded,
             costs,
             gas,
             index: 0,
-            labels: vec![None; count],
             checkpoints: Vec::new(),
-            stubs: Vec::new(),
-            instruction_offsets: Vec::with_capacity(count),
-            entry_offsets: Vec::with_capacity(count),
+            stubs,
+            stub_offsets,
+            fixups,
+            instruction_offsets: crate::program::code::recycled_u32s(count),
+            entry_offsets: crate::program::code::recycled_u32s(count),
             jump_table_at: 0,
-            jump_table_targets: Vec::new(),
-            jump_table_has_invalid: false,
+            jump_table_targets,
+            jump_sites,
+            dispatch: 0,
             fault_exit: 0,
-            exit_labels: [None; 9],
+            exit_offsets: [0; 9],
         }
     }
 
@@ -339,37 +529,55 @@ impl<'a> Compiler<'a> {
         self.ops.offset().0 as u32
     }
 
-    fn label(&mut self, index: usize) -> DynamicLabel {
-        match self.labels[index] {
-            Some(label) => label,
-            None => {
-                let label = self.ops.new_dynamic_label();
-                self.labels[index] = Some(label);
-                label
-            }
-        }
+    fn stub(&mut self, stub: Stub) -> Target {
+        self.stubs.push(stub);
+        Target::Stub(self.stubs.len() as u32 - 1)
     }
 
-    fn stub(&mut self, stub: Stub) -> DynamicLabel {
-        let label = self.ops.new_dynamic_label();
-        self.stubs.push((label, stub));
-        label
-    }
-
-    fn exit_stub(&mut self, kind: u32) -> DynamicLabel {
+    fn exit_stub(&mut self, kind: u32) -> Target {
         let index = self.index as u32;
         self.stub(Stub::Exit { index, kind })
     }
 
-    /// The label a static branch to `target` goes to: the target block, or a stub that
-    /// panics with an invalid branch.
-    fn branch_label(&mut self, target: u32) -> DynamicLabel {
+    /// Where a static branch to `target` goes: the target block, or a stub that panics with an
+    /// invalid branch.
+    fn branch_label(&mut self, target: u32) -> Target {
         if self.decoded.is_block_start(target) {
             let index = self.decoded.index_of(target).expect("block starts are instructions");
-            self.label(index)
+            Target::Block(index as u32)
         } else {
             self.exit_stub(EXIT_INVALID_BRANCH)
         }
+    }
+
+    /// `jcc rel32` (condition `cc`) to `target`, resolved after emission. Branches are encoded
+    /// by hand, not with dynasm's labels: this is most of the relocations, and patching them
+    /// from our own offset tables costs far less.
+    fn jcc(&mut self, cc: u8, target: Target) {
+        self.ops.extend([0x0f, 0x80 | cc, 0, 0, 0, 0]);
+        let end = self.offset();
+        self.fixups.push((end, target));
+    }
+
+    /// `jmp rel32` to `target`, resolved after emission.
+    fn jmp(&mut self, target: Target) {
+        self.ops.extend([0xe9, 0, 0, 0, 0]);
+        let end = self.offset();
+        self.fixups.push((end, target));
+    }
+
+    /// `jcc rel32` to code already emitted at `offset`.
+    fn jcc_back(&mut self, cc: u8, offset: u32) {
+        let relative = offset as i32 - (self.offset() as i32 + 6);
+        let [a, b, c, d] = relative.to_le_bytes();
+        self.ops.extend([0x0f, 0x80 | cc, a, b, c, d]);
+    }
+
+    /// `jmp rel32` to code already emitted at `offset`.
+    fn jmp_back(&mut self, offset: u32) {
+        let relative = offset as i32 - (self.offset() as i32 + 5);
+        let [a, b, c, d] = relative.to_le_bytes();
+        self.ops.extend([0xe9, a, b, c, d]);
     }
 
     fn emit_all(&mut self) {
@@ -392,16 +600,12 @@ impl<'a> Compiler<'a> {
             }
             self.checkpoints = checkpoints;
         }
-        self.jump_table_has_invalid =
-            self.decoded.jump_table().iter().any(|&target| !self.decoded.is_block_start(target));
 
         self.emit_prologue();
         for index in 0..instructions.len() {
             self.index = index;
             let decoded = instructions[index];
             if starts_gas_block(instructions, index) {
-                let label = self.label(index);
-                asm!(self.ops; =>label);
                 self.entry_offsets.push(self.offset());
                 self.emit_charge(index);
             } else {
@@ -429,7 +633,8 @@ impl<'a> Compiler<'a> {
             let offset = OFF_REGS + guest as i32 * 8;
             asm!(self.ops; mov Rq(host), [r15 + offset]);
         }
-        asm!(self.ops; jmp r14);
+        // From here on `r15` is the gas counter; the context is `gs`-relative.
+        asm!(self.ops; mov r15, [r15 + OFF_GAS]; jmp r14);
 
         // The shared exits; r14d holds the instruction index.
         for kind in [
@@ -441,24 +646,25 @@ impl<'a> Compiler<'a> {
             EXIT_HOST_CALL,
             EXIT_OUT_OF_GAS,
         ] {
-            let label = self.exit_label(kind);
+            self.exit_offsets[kind as usize] = self.offset();
             asm!(self.ops
-                ; =>label
-                ; mov DWORD [r15 + OFF_EXIT_KIND], kind as i32
-                ; mov [r15 + OFF_EXIT_INDEX], r14d
+                ; gs mov DWORD [OFF_EXIT_KIND], kind as i32
+                ; gs mov [OFF_EXIT_INDEX], r14d
                 ; jmp ->save
             );
         }
         // A jump table entry that is no block start: the jumping instruction stored its index.
         asm!(self.ops
             ; ->invalid_table_entry:
-            ; mov DWORD [r15 + OFF_EXIT_KIND], EXIT_INVALID_JUMP as i32
+            ; gs mov DWORD [OFF_EXIT_KIND], EXIT_INVALID_JUMP as i32
             ; jmp ->save
         );
         self.fault_exit = self.offset();
         asm!(self.ops
-            ; mov DWORD [r15 + OFF_EXIT_KIND], EXIT_FAULT as i32
+            ; gs mov DWORD [OFF_EXIT_KIND], EXIT_FAULT as i32
             ; ->save:
+            ; gs mov [OFF_GAS], r15
+            ; rdgsbase r15
         );
         for (guest, &host) in HOST_REG.iter().enumerate() {
             let offset = OFF_REGS + guest as i32 * 8;
@@ -473,15 +679,10 @@ impl<'a> Compiler<'a> {
         );
     }
 
-    fn exit_label(&mut self, kind: u32) -> DynamicLabel {
-        match self.exit_labels[kind as usize] {
-            Some(label) => label,
-            None => {
-                let label = self.ops.new_dynamic_label();
-                self.exit_labels[kind as usize] = Some(label);
-                label
-            }
-        }
+    /// `mov r14d, index` then a jump to the shared exit of `kind`.
+    fn exit_with(&mut self, index: u32, kind: u32) {
+        asm!(self.ops; mov r14d, index as i32);
+        self.jmp_back(self.exit_offsets[kind as usize]);
     }
 
     fn emit_charge(&mut self, index: usize) {
@@ -490,65 +691,81 @@ impl<'a> Compiler<'a> {
             return;
         }
         let cost = u64::from(costs.from(index));
-        if cost <= i32::MAX as u64 {
-            asm!(self.ops; sub QWORD [r15 + OFF_GAS], cost as i32);
+        if cost <= i8::MAX as u64 {
+            asm!(self.ops; sub r15, BYTE cost as i8 as _);
+        } else if cost <= i32::MAX as u64 {
+            asm!(self.ops; sub r15, cost as i32);
         } else {
-            asm!(self.ops; mov r14, QWORD cost as i64; sub [r15 + OFF_GAS], r14);
+            asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
         }
         if self.gas == GasMode::Sync || self.checkpoints[index] {
             let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
-            asm!(self.ops; jl =>stub);
+            self.jcc(cc::L, stub);
         }
     }
 
     fn emit_stubs(&mut self) {
-        for (label, stub) in std::mem::take(&mut self.stubs) {
-            asm!(self.ops; =>label);
+        // Taken out while emitting (emitting needs `self`), then put back for reuse.
+        let stubs = std::mem::take(&mut self.stubs);
+        for &stub in &stubs {
+            let offset = self.offset();
+            self.stub_offsets.push(offset);
             match stub {
                 Stub::OutOfGas { index, cost } => {
-                    if cost <= i32::MAX as u64 {
-                        asm!(self.ops; add QWORD [r15 + OFF_GAS], cost as i32);
+                    if cost <= i8::MAX as u64 {
+                        asm!(self.ops; add r15, BYTE cost as i8 as _);
+                    } else if cost <= i32::MAX as u64 {
+                        asm!(self.ops; add r15, cost as i32);
                     } else {
-                        asm!(self.ops; mov r14, QWORD cost as i64; add [r15 + OFF_GAS], r14);
+                        asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
                     }
-                    let exit = self.exit_label(EXIT_OUT_OF_GAS);
-                    asm!(self.ops; mov r14d, index as i32; jmp =>exit);
+                    self.exit_with(index, EXIT_OUT_OF_GAS);
                 }
-                Stub::Exit { index, kind } => {
-                    let exit = self.exit_label(kind);
-                    asm!(self.ops; mov r14d, index as i32; jmp =>exit);
+                Stub::Exit { index, kind } => self.exit_with(index, kind),
+                Stub::DynamicJump { index, halt } => {
+                    asm!(self.ops; cmp r14d, halt as i32; mov r14d, index as i32);
+                    self.jcc_back(cc::E, self.exit_offsets[EXIT_HALT as usize]);
+                    self.jmp_back(self.exit_offsets[EXIT_INVALID_JUMP as usize]);
                 }
             }
         }
+        self.stubs = stubs;
     }
 
     fn emit_jump_table(&mut self) {
-        let invalid = self.ops.new_dynamic_label();
-        asm!(self.ops; =>invalid; jmp ->invalid_table_entry; .align 8; ->jump_table:);
+        self.dispatch = self.offset();
+        asm!(self.ops
+            ; push rax
+            ; lea rax, [->jump_table]
+            ; mov r14, [rax + r14 * 8]
+            ; pop rax
+            ; jmp r14
+        );
+        let invalid = self.offset();
+        asm!(self.ops; jmp ->invalid_table_entry; .align 8; ->jump_table:);
         // Placeholder entries, filled in once every label has an offset.
         self.jump_table_at = self.ops.offset().0;
-        let table: Vec<u32> = self.decoded.jump_table().to_vec();
+        // One entry per address 0, 1, ..., 2 * length: address `2 * (i + 1)` is table entry `i`.
+        let table: Vec<Option<u32>> = (0..=2 * self.decoded.jump_table().len())
+            .map(|address| (address >= 2 && address % 2 == 0).then(|| self.decoded.jump_table()[address / 2 - 1]))
+            .collect();
         for target in table {
-            let label = if self.decoded.is_block_start(target) {
+            let offset = if let Some(target) = target.filter(|&target| self.decoded.is_block_start(target)) {
                 let index = self.decoded.index_of(target).expect("block starts are instructions");
-                self.label(index)
+                // Every block start is a gas block start, whose entry is its charge.
+                self.entry_offsets[index]
             } else {
                 invalid
             };
-            self.jump_table_targets.push(label);
-            asm!(self.ops; .u32 0);
+            self.jump_table_targets.push(offset);
+            asm!(self.ops; .u64 0);
         }
-        // Gas block starts that nothing branched to still need their labels defined (they are);
-        // labels created only for the table must exist in code, which they do because every
-        // block start is a gas block start.
     }
 
     // --- helpers -------------------------------------------------------------------------
 
     fn exit_here(&mut self, kind: u32) {
-        let exit = self.exit_label(kind);
-        let index = self.index as i32;
-        asm!(self.ops; mov r14d, index; jmp =>exit);
+        self.exit_with(self.index as u32, kind);
     }
 
     fn mov(&mut self, d: u8, s: u8) {
@@ -569,14 +786,53 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `r14d = base + offset` (32-bit), or `offset` for absolute addresses.
-    fn address(&mut self, base: Option<Reg>, offset: u32) {
-        match base {
-            Some(base) => {
-                let base = r(base);
-                asm!(self.ops; lea r14d, [Rq(base) + offset as i32]);
+    /// `cmp Rq(a), imm` (sign-extended), with an 8-bit immediate where it fits (which dynasm
+    /// does not choose by itself for a register given at run time).
+    fn cmp_imm(&mut self, a: u8, imm: i32) {
+        if let Ok(imm) = i8::try_from(imm) {
+            // REX.W (+B), 83 /7 ib.
+            self.ops.extend([0x48 | (a >> 3), 0x83, 0xf8 | (a & 7), imm as u8]);
+        } else {
+            asm!(self.ops; cmp Rq(a), imm);
+        }
+    }
+
+    /// `lea Rq(d), [Rq(base) + offset]`, or its 32-bit form, with an 8-bit displacement where
+    /// it fits.
+    fn lea_offset(&mut self, d: u8, base: u8, offset: i32, wide: bool) {
+        match (i8::try_from(offset), wide) {
+            (Ok(offset), true) => asm!(self.ops; lea Rq(d), [BYTE Rq(base) + offset as _]),
+            (Ok(offset), false) => asm!(self.ops; lea Rd(d), [BYTE Rq(base) + offset as _]),
+            (Err(_), true) => asm!(self.ops; lea Rq(d), [Rq(base) + offset]),
+            (Err(_), false) => asm!(self.ops; lea Rd(d), [Rq(base) + offset]),
+        }
+    }
+
+    /// `d = a + b` (64-bit, or 32-bit zero-extended). An `add` where `d` is a source, else a
+    /// two-component `lea` without displacement: dynasm encodes `[a + b]` with a zero 8-bit
+    /// displacement for registers given at run time, which some CPUs (AMD Zen) execute as a
+    /// three-component `lea` with one more cycle of latency.
+    fn add_rr(&mut self, d: u8, a: u8, b: u8, wide: bool) {
+        match (d == a, d == b, wide) {
+            (true, _, true) => asm!(self.ops; add Rq(d), Rq(b)),
+            (true, _, false) => asm!(self.ops; add Rd(d), Rd(b)),
+            (false, true, true) => asm!(self.ops; add Rq(d), Rq(a)),
+            (false, true, false) => asm!(self.ops; add Rd(d), Rd(a)),
+            (false, false, _) => {
+                // A base of rbp or r13 needs a displacement; as the index it does not.
+                let (base, index) = if a & 7 == 5 { (b, a) } else { (a, b) };
+                if base & 7 == 5 {
+                    if wide {
+                        asm!(self.ops; lea Rq(d), [Rq(base) + Rq(index)]);
+                    } else {
+                        asm!(self.ops; lea Rd(d), [Rq(base) + Rq(index)]);
+                    }
+                    return;
+                }
+                // REX (W, R, X, B), 8D /r with mod 00 and a SIB byte of scale 1. Neither is rsp.
+                let rex = 0x40 | (u8::from(wide) << 3) | ((d >> 3) << 2) | ((index >> 3) << 1) | (base >> 3);
+                self.ops.extend([rex, 0x8d, ((d & 7) << 3) | 0b100, ((index & 7) << 3) | (base & 7)]);
             }
-            None => asm!(self.ops; mov r14d, offset as i32),
         }
     }
 
@@ -584,34 +840,34 @@ impl<'a> Compiler<'a> {
         asm!(self.ops; movsxd Rq(d), Rd(d));
     }
 
+    /// `r14d = base + offset - 2` (32-bit): the start of a dynamic jump to `base + offset`.
+    fn dynamic_jump_address(&mut self, base: Reg, offset: u32) {
+        if offset == 0 {
+            let base = r(base);
+            asm!(self.ops; mov r14d, Rd(base));
+        } else {
+            self.lea_offset(14, r(base), offset as i32, false);
+        }
+    }
+
     /// The end of a dynamic jump: `r14d` holds the guest address.
     fn dynamic_jump(&mut self) {
-        let halt = self.exit_stub(EXIT_HALT);
-        asm!(self.ops; cmp r14d, HALT_ADDRESS as i32; je =>halt);
-        let length = self.decoded.jump_table().len();
-        let invalid = self.exit_stub(EXIT_INVALID_JUMP);
-        if length == 0 {
-            asm!(self.ops; jmp =>invalid);
+        // The table has an entry per address up to the last valid one; odd addresses and 0
+        // lead to the invalid entry exit, which needs the instruction's index.
+        let last = 2 * self.decoded.jump_table().len() as u32;
+        debug_assert!(last < HALT_ADDRESS);
+        let index = self.index as i32;
+        let slow = self.stub(Stub::DynamicJump { index: index as u32, halt: HALT_ADDRESS });
+        if last == 0 {
+            self.jmp(slow);
             return;
         }
-        if self.jump_table_has_invalid {
-            let index = self.index as i32;
-            asm!(self.ops; mov DWORD [r15 + OFF_EXIT_INDEX], index);
-        }
-        // Even addresses 2, 4, ... map to entries 0, 1, ...; rotating right by one sends odd
-        // addresses above 2^31, and zero to 2^32 - 1 after the decrement: all out of range.
-        asm!(self.ops
-            ; ror r14d, 1
-            ; sub r14d, 1
-            ; cmp r14d, length as i32
-            ; jae =>invalid
-            ; push rax
-            ; lea rax, [->jump_table]
-            ; movsxd r14, DWORD [rax + r14 * 4]
-            ; add r14, rax
-            ; pop rax
-            ; jmp r14
-        );
+        asm!(self.ops; gs mov DWORD [OFF_EXIT_INDEX], index; cmp r14d, last as i32);
+        self.jcc(cc::A, slow);
+        // Patched once the code's address is known (see `CompiledProgram::compile`).
+        let site = self.offset();
+        self.jump_sites.push(site);
+        asm!(self.ops; .u64 0);
     }
 
     fn jump_to(&mut self, target: u32) {
@@ -619,7 +875,7 @@ impl<'a> Compiler<'a> {
             self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
         if !next_is_target {
             let label = self.branch_label(target);
-            asm!(self.ops; jmp =>label);
+            self.jmp(label);
         }
     }
 
@@ -763,20 +1019,23 @@ macro_rules! set_cc {
     }};
     ($s:ident, $d:expr, $a:expr, imm $imm:expr, $set:ident) => {{
         let (d, a) = (r($d), r($a));
-        asm!($s.ops; cmp Rq(a), $imm as i32; $set r14b; movzx Rd(d), r14b);
+        $s.cmp_imm(a, $imm as i32);
+        asm!($s.ops; $set r14b; movzx Rd(d), r14b);
     }};
 }
 
 macro_rules! branch {
-    ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:ident) => {{
+    ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:expr) => {{
         let (a, b) = (r($a), r($b));
         let label = $s.branch_label($target);
-        asm!($s.ops; cmp Rq(a), Rq(b); $jcc =>label);
+        asm!($s.ops; cmp Rq(a), Rq(b));
+        $s.jcc($jcc, label);
     }};
-    ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:ident) => {{
+    ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:expr) => {{
         let a = r($a);
         let label = $s.branch_label($target);
-        asm!($s.ops; cmp Rq(a), $imm as i32; $jcc =>label);
+        $s.cmp_imm(a, $imm as i32);
+        $s.jcc($jcc, label);
     }};
 }
 
@@ -795,13 +1054,22 @@ macro_rules! load {
     ($s:ident, $d:expr, None, $offset:expr, $kind:tt) => {{
         let d = r($d);
         let offset = $offset;
-        asm!($s.ops; mov r14d, offset as i32);
-        load!(@op $s, d, [r14], $kind);
+        if offset <= i32::MAX as u32 {
+            // The displacement is sign-extended: only the low 2 GiB are addressed directly.
+            load!(@op $s, d, [offset as i32], $kind);
+        } else {
+            asm!($s.ops; mov r14d, offset as i32);
+            load!(@op $s, d, [r14], $kind);
+        }
     }};
     ($s:ident, $d:expr, Some($base:expr), $offset:expr, $kind:tt) => {{
         let (d, b) = (r($d), r($base));
         let offset = $offset as i32;
-        load!(@op $s, d, [Rd(b) + offset], $kind);
+        if let Ok(offset) = i8::try_from(offset) {
+            load!(@op $s, d, [BYTE Rd(b) + offset as _], $kind);
+        } else {
+            load!(@op $s, d, [Rd(b) + offset], $kind);
+        }
     }};
     (@op $s:ident, $d:ident, $m:tt, u8) => { asm!($s.ops; gs movzx Rd($d), BYTE $m) };
     (@op $s:ident, $d:ident, $m:tt, i8) => { asm!($s.ops; gs movsx Rq($d), BYTE $m) };
@@ -815,13 +1083,22 @@ macro_rules! load {
 macro_rules! store {
     ($s:ident, $value:tt, None, $offset:expr, $size:tt) => {{
         let offset = $offset;
-        asm!($s.ops; mov r14d, offset as i32);
-        store!(@value $s, $value, [r14], $size);
+        if offset <= i32::MAX as u32 {
+            // The displacement is sign-extended: only the low 2 GiB are addressed directly.
+            store!(@value $s, $value, [offset as i32], $size);
+        } else {
+            asm!($s.ops; mov r14d, offset as i32);
+            store!(@value $s, $value, [r14], $size);
+        }
     }};
     ($s:ident, $value:tt, Some($base:expr), $offset:expr, $size:tt) => {{
         let b = r($base);
         let offset = $offset as i32;
-        store!(@value $s, $value, [Rd(b) + offset], $size);
+        if let Ok(offset) = i8::try_from(offset) {
+            store!(@value $s, $value, [BYTE Rd(b) + offset as _], $size);
+        } else {
+            store!(@value $s, $value, [Rd(b) + offset], $size);
+        }
     }};
     (@value $s:ident, (reg $v:expr), $m:tt, $size:tt) => {{
         let v = r($v);
@@ -877,7 +1154,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn jump_indirect(&mut self, reg: Reg, imm: u32) {
-        self.address(Some(reg), imm);
+        self.dynamic_jump_address(reg, imm);
         self.dynamic_jump();
     }
     fn load_imm(&mut self, reg: Reg, imm: u32) {
@@ -935,34 +1212,34 @@ impl InstructionVisitor for Compiler<'_> {
         self.jump_to(target);
     }
     fn branch_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, je)
+        branch!(self, reg, imm imm, target, cc::E)
     }
     fn branch_not_eq_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jne)
+        branch!(self, reg, imm imm, target, cc::NE)
     }
     fn branch_less_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jb)
+        branch!(self, reg, imm imm, target, cc::B)
     }
     fn branch_less_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jbe)
+        branch!(self, reg, imm imm, target, cc::BE)
     }
     fn branch_greater_or_equal_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jae)
+        branch!(self, reg, imm imm, target, cc::AE)
     }
     fn branch_greater_unsigned_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, ja)
+        branch!(self, reg, imm imm, target, cc::A)
     }
     fn branch_less_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jl)
+        branch!(self, reg, imm imm, target, cc::L)
     }
     fn branch_less_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jle)
+        branch!(self, reg, imm imm, target, cc::LE)
     }
     fn branch_greater_or_equal_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jge)
+        branch!(self, reg, imm imm, target, cc::GE)
     }
     fn branch_greater_signed_imm(&mut self, reg: Reg, imm: u32, target: u32) {
-        branch!(self, reg, imm imm, target, jg)
+        branch!(self, reg, imm imm, target, cc::G)
     }
 
     fn move_reg(&mut self, d: Reg, s: Reg) {
@@ -1045,7 +1322,8 @@ impl InstructionVisitor for Compiler<'_> {
     }
     fn add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
-        asm!(self.ops; lea Rd(a), [Rq(b) + imm as i32]; movsxd Rq(a), Rd(a));
+        self.lea_offset(a, b, imm as i32, false);
+        self.sext32(a);
     }
     fn and_imm(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
@@ -1121,7 +1399,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
     fn add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
-        asm!(self.ops; lea Rq(a), [Rq(b) + imm as i32]);
+        self.lea_offset(a, b, imm as i32, true);
     }
     fn mul_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
@@ -1182,34 +1460,35 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn branch_eq(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, je)
+        branch!(self, a, b, target, cc::E)
     }
     fn branch_not_eq(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jne)
+        branch!(self, a, b, target, cc::NE)
     }
     fn branch_less_unsigned(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jb)
+        branch!(self, a, b, target, cc::B)
     }
     fn branch_less_signed(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jl)
+        branch!(self, a, b, target, cc::L)
     }
     fn branch_greater_or_equal_unsigned(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jae)
+        branch!(self, a, b, target, cc::AE)
     }
     fn branch_greater_or_equal_signed(&mut self, a: Reg, b: Reg, target: u32) {
-        branch!(self, a, b, target, jge)
+        branch!(self, a, b, target, cc::GE)
     }
 
     fn load_imm_and_jump_indirect(&mut self, a: Reg, b: Reg, value: u32, offset: u32) {
         // The address uses `b` before `a` is written.
-        self.address(Some(b), offset);
+        self.dynamic_jump_address(b, offset);
         self.load_imm(r(a), crate::program::sext(value));
         self.dynamic_jump();
     }
 
     fn add_32(&mut self, d: Reg, a: Reg, b: Reg) {
         let (d, a, b) = (r(d), r(a), r(b));
-        asm!(self.ops; lea Rd(d), [Rq(a) + Rq(b)]; movsxd Rq(d), Rd(d));
+        self.add_rr(d, a, b, false);
+        self.sext32(d);
     }
     fn sub_32(&mut self, d: Reg, a: Reg, b: Reg) {
         alu32!(self, d, a, b, sub)
@@ -1243,7 +1522,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
     fn add_64(&mut self, d: Reg, a: Reg, b: Reg) {
         let (d, a, b) = (r(d), r(a), r(b));
-        asm!(self.ops; lea Rq(d), [Rq(a) + Rq(b)]);
+        self.add_rr(d, a, b, true);
     }
     fn sub_64(&mut self, d: Reg, a: Reg, b: Reg) {
         alu64!(self, d, a, b, sub)
@@ -1355,7 +1634,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
 }
 
-// The scratch (`r14`), memory base (`r15`) and stack pointer are no guest registers.
+// The scratch (`r14`), gas counter (`r15`) and stack pointer are no guest registers.
 const _: () = {
     let mut i = 0;
     while i < HOST_REG.len() {
