@@ -247,16 +247,62 @@ impl GuestMemory {
             .map(|byte| Fault::PageFault(byte & !(PAGE_SIZE - 1)))
     }
 
+    /// Loads `N` bytes from the region the last access hit, if they are all there.
+    #[inline(always)]
+    pub fn load_hot<const N: usize>(&self, address: u32) -> Option<[u8; N]> {
+        let region = self.regions.get(self.hot)?;
+        let offset = address.wrapping_sub(region.base) as usize;
+        let bytes = region.data.get(offset..offset + N)?;
+        (address >= LOWEST_ACCESSIBLE_ADDRESS).then(|| bytes.try_into().expect("N bytes"))
+    }
+
+    /// Stores `N` bytes into the region the last access hit, if they all fit there and it is
+    /// writable; returns whether it did.
+    #[inline(always)]
+    pub fn store_hot<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> bool {
+        let Some(region) = self.regions.get_mut(self.hot) else { return false };
+        let offset = address.wrapping_sub(region.base) as usize;
+        match region.data.get_mut(offset..offset + N) {
+            Some(target) if region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS => {
+                target.copy_from_slice(&bytes);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Makes the region that holds all of `[address, address + length)` the hot one, if there
+    /// is one (writable, for a write) and the access is above 64 KiB; returns whether it did.
+    #[inline(never)]
+    pub fn make_hot(&mut self, address: u32, length: usize, write: bool) -> bool {
+        if address < LOWEST_ACCESSIBLE_ADDRESS {
+            return false;
+        }
+        match self.find(address, length) {
+            Some((index, _)) if self.regions[index].writable || !write => {
+                self.hot = index;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Loads `N` bytes as a guest load instruction does.
     #[inline(always)]
     pub fn load<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
-        if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            if let Some(region) = self.regions.get(self.hot) {
-                let offset = address.wrapping_sub(region.base) as usize;
-                if let Some(bytes) = region.data.get(offset..offset + N) {
-                    return Ok(bytes.try_into().expect("N bytes"));
-                }
+        if let Some(region) = self.regions.get(self.hot) {
+            let offset = address.wrapping_sub(region.base) as usize;
+            if let (true, Some(bytes)) = (address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get(offset..offset + N)) {
+                return Ok(bytes.try_into().expect("N bytes"));
             }
+        }
+        self.load_other::<N>(address)
+    }
+
+    /// A load outside the hot region (kept out of line, so the fast path stays small).
+    #[inline(never)]
+    fn load_other<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter().enumerate() {
                 let offset = address.wrapping_sub(region.base) as usize;
                 if let Some(bytes) = region.data.get(offset..offset + N) {
@@ -284,14 +330,22 @@ impl GuestMemory {
     /// Stores `N` bytes as a guest store instruction does: all or nothing.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
-        if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            if let Some(region) = self.regions.get_mut(self.hot) {
-                let offset = address.wrapping_sub(region.base) as usize;
-                if let (true, Some(target)) = (region.writable, region.data.get_mut(offset..offset + N)) {
-                    target.copy_from_slice(&bytes);
-                    return Ok(());
-                }
+        if let Some(region) = self.regions.get_mut(self.hot) {
+            let offset = address.wrapping_sub(region.base) as usize;
+            if let (true, Some(target)) =
+                (region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get_mut(offset..offset + N))
+            {
+                target.copy_from_slice(&bytes);
+                return Ok(());
             }
+        }
+        self.store_other(address, bytes)
+    }
+
+    /// A store outside the hot region (kept out of line, so the fast path stays small).
+    #[inline(never)]
+    fn store_other<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter_mut().enumerate() {
                 let offset = address.wrapping_sub(region.base) as usize;
                 if let Some(target) = region.data.get_mut(offset..offset + N) {
@@ -304,11 +358,13 @@ impl GuestMemory {
                 }
             }
         }
-        self.store_slow(address, &bytes)
+        self.store_slow(address, bytes)
     }
 
+    /// Takes the bytes by value: a reference to a local would keep the interpreter's handlers
+    /// from tail-calling the next one.
     #[cold]
-    fn store_slow(&mut self, address: u32, bytes: &[u8]) -> Result<(), Fault> {
+    fn store_slow<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
         if let Some(fault) = self.classify(address, bytes.len(), true) {
             return Err(fault);
         }

@@ -3,7 +3,7 @@
 //! Immediates arrive as the 32-bit pattern of a sign-extended value; [`sext`] widens them.
 //! 32-bit operations sign-extend their 32-bit result to 64 bits.
 
-use super::{InterpreterProgram, INVALID_TARGET};
+use super::{InterpreterProgram, Op, INVALID_TARGET};
 use crate::instance::PanicReason;
 use crate::memory::{Fault, GuestMemory};
 use crate::program::{sext, DecodedProgram, DynamicJump, InstructionVisitor, Reg, REG_COUNT};
@@ -28,23 +28,42 @@ pub(super) enum Interrupt {
 /// run loop's dispatch to a single indirect jump per instruction.
 pub(super) type Flow = u32;
 
+/// Enter the gas block that starts at the next op (a terminator that did not jump).
+pub(super) const FALL_THROUGH: Flow = u32::MAX - 2;
+/// A load or store missed the hot memory region: run it again on the full path (only
+/// returned when the machine's `FULL` is false).
+pub(super) const SLOW_ACCESS: Flow = u32::MAX - 3;
 /// Continue with the next op.
 pub(super) const CONTINUE: Flow = u32::MAX - 1;
 /// Stop; see `Machine::interrupt`.
 pub(super) const STOP: Flow = u32::MAX;
 
-/// Registers and memory, as the instructions see them.
-pub(super) struct Machine<'a> {
+/// Registers and memory, as the instructions see them. With `FULL` false, loads and stores
+/// only take the fast path (the hot memory region) and return [`SLOW_ACCESS`] otherwise,
+/// which keeps the interpreter's handlers small; with `FULL` true they do everything.
+pub(super) struct Machine<'a, const FULL: bool> {
     pub regs: [u64; REG_COUNT],
     pub memory: &'a mut GuestMemory,
+    /// The program's ops (`program.ops`).
+    pub ops: &'a [Op],
     pub program: &'a InterpreterProgram,
     pub decoded: &'a DecodedProgram,
     /// Gas left.
     pub gas: i64,
-    /// The index of the instruction being executed.
-    pub ip: u32,
     /// Why the last instruction returned [`STOP`].
     pub interrupt: Interrupt,
+    /// The index of the instruction that returned [`STOP`].
+    pub stopped_at: u32,
+    /// The access that last returned [`SLOW_ACCESS`].
+    pub missed: MissedAccess,
+}
+
+/// A memory access that missed the hot region.
+#[derive(Copy, Clone, Debug, Default)]
+pub(super) struct MissedAccess {
+    pub address: u32,
+    pub length: u32,
+    pub write: bool,
 }
 
 #[inline(always)]
@@ -52,7 +71,7 @@ fn sext32(value: u32) -> u64 {
     value as i32 as i64 as u64
 }
 
-impl Machine<'_> {
+impl<const FULL: bool> Machine<'_, FULL> {
     #[inline(always)]
     fn get(&self, reg: Reg) -> u64 {
         self.regs[reg as usize]
@@ -72,6 +91,13 @@ impl Machine<'_> {
     fn stop(&mut self, interrupt: Interrupt) -> Flow {
         self.interrupt = interrupt;
         STOP
+    }
+
+    /// Notes an access that missed the hot memory region, for `slow_access`.
+    #[cold]
+    fn missed(&mut self, address: u32, length: u32, write: bool) -> Flow {
+        self.missed = MissedAccess { address, length, write };
+        SLOW_ACCESS
     }
 
     #[cold]
@@ -98,7 +124,7 @@ impl Machine<'_> {
 
     /// Continues at the start of a gas block, paying for the block first.
     #[inline(always)]
-    fn enter_block(&mut self, entry: u32) -> Flow {
+    pub(super) fn enter_block(&mut self, entry: u32) -> Flow {
         let cost = self.program.block_costs[entry as usize];
         if cost != 0 {
             let cost = i64::from(cost);
@@ -113,7 +139,7 @@ impl Machine<'_> {
     /// Falls through into the next gas block (after a terminator that did not jump).
     #[inline(always)]
     fn fall_through(&mut self) -> Flow {
-        self.enter_block(self.ip + 1)
+        FALL_THROUGH
     }
 
     #[inline(always)]
@@ -132,6 +158,12 @@ impl Machine<'_> {
 
     #[inline(always)]
     fn load<const N: usize>(&mut self, reg: Reg, address: u32, convert: impl FnOnce([u8; N]) -> u64) -> Flow {
+        if let Some(bytes) = self.memory.load_hot::<N>(address) {
+            return self.set(reg, convert(bytes));
+        }
+        if !FULL {
+            return self.missed(address, N as u32, false);
+        }
         match self.memory.load::<N>(address) {
             Ok(bytes) => self.set(reg, convert(bytes)),
             Err(error) => self.fault(error),
@@ -141,6 +173,12 @@ impl Machine<'_> {
     #[inline(always)]
     fn store<const N: usize>(&mut self, address: u32, value: u64) -> Flow {
         let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().expect("N <= 8");
+        if self.memory.store_hot::<N>(address, bytes) {
+            return self.next();
+        }
+        if !FULL {
+            return self.missed(address, N as u32, true);
+        }
         match self.memory.store::<N>(address, bytes) {
             Ok(()) => self.next(),
             Err(error) => self.fault(error),
@@ -242,7 +280,7 @@ fn mul_upper_signed_unsigned(a: u64, b: u64) -> u64 {
     ((i128::from(a as i64) * i128::from(b)) >> 64) as u64
 }
 
-impl InstructionVisitor for Machine<'_> {
+impl<const FULL: bool> InstructionVisitor for Machine<'_, FULL> {
     type Output = Flow;
 
     // --- no operands ---

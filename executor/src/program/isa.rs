@@ -169,9 +169,19 @@ macro_rules! define_instruction_set {
         define_instruction_set!(@flatten [$($done)* $( ($name $kind $fields $revive $jam) )*] $($rest)*);
     };
     (@flatten [$($done:tt)*]) => {
-        define_instruction_set!(@generate $($done)*);
+        define_instruction_set!(@generate ($) $($done)*);
     };
-    (@generate $( ($name:ident $kind:ident ( $( $field:ident : $ty:ty ),* ) $revive:tt $jam:tt) )*) => {
+    (@generate ($d:tt) $( ($name:ident $kind:ident ( $( $field:ident : $ty:ty ),* ) $revive:tt $jam:tt) )*) => {
+        /// Invokes `$callback!` once with every instruction of the table, as
+        /// `name(field: Type, ...);` entries (for code that needs one item per instruction,
+        /// such as the interpreter's handler table).
+        macro_rules! for_each_instruction {
+            ($d callback:ident) => {
+                $d callback! { $( $name ( $( $field : $ty ),* ); )* }
+            };
+        }
+        pub(crate) use for_each_instruction;
+
         /// An instruction, without its operands.
         #[allow(non_camel_case_types, missing_docs)]
         #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
