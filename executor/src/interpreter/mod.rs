@@ -13,8 +13,8 @@
 //! taken or untaken branch, a jump, `fallthrough`) pays for the block it continues into
 //! before continuing, and entry points pay before the run starts.
 //!
-//! Loads and stores only try the memory region the last access hit inside the handlers; a miss
-//! goes to `slow_access`, which switches the hot region or runs the access on the full path.
+//! Inside the handlers, loads and stores only try raw windows onto the first few memory regions
+//! (the stack first); anything else goes to `slow_access`, which runs it on the full path.
 
 mod semantics;
 
@@ -23,7 +23,7 @@ use crate::instance::Exit;
 use crate::memory::GuestMemory;
 use crate::program::isa::for_each_instruction;
 use crate::program::{DecodedProgram, Instruction, InstructionVisitor, REG_COUNT};
-use semantics::{Flow, Interrupt, Machine, MissedAccess, CONTINUE, FALL_THROUGH, SLOW_ACCESS, STOP};
+use semantics::{Flow, Interrupt, Machine, CONTINUE, FALL_THROUGH, SLOW_ACCESS, STOP};
 
 /// An index that means "not a valid branch target": taking the branch panics.
 pub(crate) const INVALID_TARGET: u32 = u32::MAX;
@@ -175,6 +175,7 @@ impl InterpreterState {
         program: &'a InterpreterProgram,
         decoded: &'a DecodedProgram,
     ) -> Machine<'a, FULL> {
+        let windows = self.memory.windows();
         Machine {
             regs: self.regs,
             memory: &mut self.memory,
@@ -184,7 +185,7 @@ impl InterpreterState {
             gas: self.gas,
             interrupt: Interrupt::Halt,
             stopped_at: self.ip,
-            missed: MissedAccess::default(),
+            windows,
         }
     }
 
@@ -264,16 +265,11 @@ fn stopped(machine: &mut Machine<false>, ip: usize) -> usize {
     STOPPED
 }
 
-/// Runs the load or store at `ip` again on the full memory path (it missed the hot region),
-/// and returns where to continue.
+/// Runs the load or store at `ip` again on the full memory path (its address is in none of the
+/// memory windows), and returns where to continue.
 #[cold]
 #[inline(never)]
 fn slow_access(machine: &mut Machine<false>, ip: usize) -> usize {
-    let missed = machine.missed;
-    if machine.memory.make_hot(missed.address, missed.length as usize, missed.write) {
-        // The fast path will take it now.
-        return ip;
-    }
     let instruction = machine.ops[ip].instruction;
     let mut full = Machine::<true> {
         regs: machine.regs,
@@ -284,11 +280,12 @@ fn slow_access(machine: &mut Machine<false>, ip: usize) -> usize {
         gas: machine.gas,
         interrupt: machine.interrupt,
         stopped_at: machine.stopped_at,
-        missed: machine.missed,
+        windows: machine.windows,
     };
     let flow = instruction.visit(&mut full);
     machine.regs = full.regs;
     machine.interrupt = full.interrupt;
+    machine.refresh_windows();
     match flow {
         CONTINUE => ip + 1,
         STOP => stopped(machine, ip),

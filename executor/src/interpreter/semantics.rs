@@ -5,7 +5,7 @@
 
 use super::{InterpreterProgram, Op, INVALID_TARGET};
 use crate::instance::PanicReason;
-use crate::memory::{Fault, GuestMemory};
+use crate::memory::{Fault, GuestMemory, Windows};
 use crate::program::{sext, DecodedProgram, DynamicJump, InstructionVisitor, Reg, REG_COUNT};
 
 /// Why an instruction stops the run loop (the common case, continuing, is `Ok(())`).
@@ -30,8 +30,8 @@ pub(super) type Flow = u32;
 
 /// Enter the gas block that starts at the next op (a terminator that did not jump).
 pub(super) const FALL_THROUGH: Flow = u32::MAX - 2;
-/// A load or store missed the hot memory region: run it again on the full path (only
-/// returned when the machine's `FULL` is false).
+/// A load or store whose address is in none of the memory windows: run it again on the full
+/// path (only returned when the machine's `FULL` is false).
 pub(super) const SLOW_ACCESS: Flow = u32::MAX - 3;
 /// Continue with the next op.
 pub(super) const CONTINUE: Flow = u32::MAX - 1;
@@ -39,7 +39,7 @@ pub(super) const CONTINUE: Flow = u32::MAX - 1;
 pub(super) const STOP: Flow = u32::MAX;
 
 /// Registers and memory, as the instructions see them. With `FULL` false, loads and stores
-/// only take the fast path (the hot memory region) and return [`SLOW_ACCESS`] otherwise,
+/// only take the fast path (the memory windows) and return [`SLOW_ACCESS`] otherwise,
 /// which keeps the interpreter's handlers small; with `FULL` true they do everything.
 pub(super) struct Machine<'a, const FULL: bool> {
     pub regs: [u64; REG_COUNT],
@@ -54,16 +54,8 @@ pub(super) struct Machine<'a, const FULL: bool> {
     pub interrupt: Interrupt,
     /// The index of the instruction that returned [`STOP`].
     pub stopped_at: u32,
-    /// The access that last returned [`SLOW_ACCESS`].
-    pub missed: MissedAccess,
-}
-
-/// A memory access that missed the hot region.
-#[derive(Copy, Clone, Debug, Default)]
-pub(super) struct MissedAccess {
-    pub address: u32,
-    pub length: u32,
-    pub write: bool,
+    /// `memory`'s windows (see [`GuestMemory::windows`]).
+    pub windows: Windows,
 }
 
 #[inline(always)]
@@ -93,11 +85,9 @@ impl<const FULL: bool> Machine<'_, FULL> {
         STOP
     }
 
-    /// Notes an access that missed the hot memory region, for `slow_access`.
-    #[cold]
-    fn missed(&mut self, address: u32, length: u32, write: bool) -> Flow {
-        self.missed = MissedAccess { address, length, write };
-        SLOW_ACCESS
+    /// Remakes the memory windows, after memory was used other than through them.
+    pub(super) fn refresh_windows(&mut self) {
+        self.windows = self.memory.windows();
     }
 
     #[cold]
@@ -158,31 +148,59 @@ impl<const FULL: bool> Machine<'_, FULL> {
 
     #[inline(always)]
     fn load<const N: usize>(&mut self, reg: Reg, address: u32, convert: impl FnOnce([u8; N]) -> u64) -> Flow {
-        if let Some(bytes) = self.memory.load_hot::<N>(address) {
+        let windows = &mut self.windows.load;
+        if let Some(offset) = windows[0].offset(address, N) {
+            // SAFETY: the windows are remade whenever memory is used other than through them
+            // (`refresh_windows`), and `memory` is borrowed by this machine alone.
+            let bytes = unsafe { windows[0].read::<N>(offset) };
             return self.set(reg, convert(bytes));
         }
-        if !FULL {
-            return self.missed(address, N as u32, false);
+        for index in 1..windows.len() {
+            if let Some(offset) = windows[index].offset(address, N) {
+                // SAFETY: as above.
+                let bytes = unsafe { windows[index].read::<N>(offset) };
+                // The most recently used window goes first.
+                windows.swap(0, index);
+                return self.set(reg, convert(bytes));
+            }
         }
-        match self.memory.load::<N>(address) {
+        if !FULL {
+            return SLOW_ACCESS;
+        }
+        let flow = match self.memory.load::<N>(address) {
             Ok(bytes) => self.set(reg, convert(bytes)),
             Err(error) => self.fault(error),
-        }
+        };
+        self.refresh_windows();
+        flow
     }
 
     #[inline(always)]
     fn store<const N: usize>(&mut self, address: u32, value: u64) -> Flow {
         let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().expect("N <= 8");
-        if self.memory.store_hot::<N>(address, bytes) {
+        let windows = &mut self.windows.store;
+        if let Some(offset) = windows[0].offset(address, N) {
+            // SAFETY: as in `load`, and this is a store window.
+            unsafe { windows[0].write::<N>(offset, bytes) };
             return self.next();
         }
-        if !FULL {
-            return self.missed(address, N as u32, true);
+        for index in 1..windows.len() {
+            if let Some(offset) = windows[index].offset(address, N) {
+                // SAFETY: as above.
+                unsafe { windows[index].write::<N>(offset, bytes) };
+                windows.swap(0, index);
+                return self.next();
+            }
         }
-        match self.memory.store::<N>(address, bytes) {
+        if !FULL {
+            return SLOW_ACCESS;
+        }
+        let flow = match self.memory.store::<N>(address, bytes) {
             Ok(()) => self.next(),
             Err(error) => self.fault(error),
-        }
+        };
+        self.refresh_windows();
+        flow
     }
 
     #[inline(always)]
