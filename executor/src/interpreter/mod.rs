@@ -33,9 +33,6 @@ pub(crate) const INVALID_TARGET: u32 = u32::MAX;
 pub struct InterpreterProgram {
     /// The decoded instructions, branch targets rewritten to indices into this array.
     ops: Vec<Op>,
-    /// For each instruction: the gas to run from it to the end of its block (zero when
-    /// metering is off); at a block start, the price of entering the block.
-    block_costs: Vec<u32>,
     /// For each jump table entry, the index to continue at (or `INVALID_TARGET`).
     jump_table_ops: Vec<u32>,
 }
@@ -44,28 +41,26 @@ impl InterpreterProgram {
     /// Compiles a decoded program; `costs` is `None` when gas metering is off.
     pub fn new(decoded: &DecodedProgram, costs: Option<&BlockCosts>) -> InterpreterProgram {
         let instructions = decoded.instructions();
-        let block_costs = match costs {
-            Some(costs) => costs.as_slice().to_vec(),
-            None => vec![0; instructions.len()],
-        };
+        let cost = |index: usize| costs.map_or(0, |costs| costs.from(index));
         let target_index = |pc: u32| match decoded.index_of(pc) {
             Some(index) if decoded.is_block_start(pc) => index as u32,
             _ => INVALID_TARGET,
         };
         let ops = instructions
             .iter()
-            .map(|decoded| match decoded.instruction.branch_target() {
-                Some(target) => Op::new(decoded.instruction.with_branch_target(target_index(target))),
-                None => Op::new(decoded.instruction),
+            .enumerate()
+            .map(|(index, decoded)| match decoded.instruction.branch_target() {
+                Some(target) => Op::new(decoded.instruction.with_branch_target(target_index(target)), cost(index)),
+                None => Op::new(decoded.instruction, cost(index)),
             })
             .collect();
         let jump_table_ops = decoded.jump_table().iter().map(|&pc| target_index(pc)).collect();
-        InterpreterProgram { ops, block_costs, jump_table_ops }
+        InterpreterProgram { ops, jump_table_ops }
     }
 
     /// Approximate heap memory held by the compiled form.
     pub fn memory_usage(&self) -> usize {
-        std::mem::size_of_val(&self.ops[..]) + (self.block_costs.len() + self.jump_table_ops.len()) * 4
+        std::mem::size_of_val(&self.ops[..]) + self.jump_table_ops.len() * 4
     }
 }
 
@@ -121,13 +116,16 @@ impl InterpreterState {
     /// Runs from `self.ip` until the program exits, faults, runs out of gas or calls the host.
     /// The gas for entering at `self.ip` must already have been charged.
     pub fn run(&mut self, program: &InterpreterProgram, decoded: &DecodedProgram) -> Stop {
-        let mut ip = self.ip as usize;
+        let ip = self.ip as usize;
         let mut machine = self.machine::<false>(program, decoded);
-        let ops = &program.ops[..];
+        let Some(first) = program.ops.get(ip) else { unreachable!("the program ends with the sentinel trap") };
+        let mut op: *const Op = first;
         loop {
-            let Some(op) = ops.get(ip) else { unreachable!("the program ends with the sentinel trap") };
-            ip = (op.handler)(&mut machine, ip);
-            if ip == STOPPED {
+            // SAFETY: `op` points at an element of `program.ops` (`machine.ops`): the first
+            // one checked above, the others returned by handlers.
+            let handler = unsafe { (*op).handler };
+            op = handler(&mut machine, op);
+            if op.is_null() {
                 break;
             }
         }
@@ -200,77 +198,79 @@ impl InterpreterState {
     }
 }
 
-/// What a handler returns once the run has stopped (the reason is in `Machine::interrupt`,
-/// the instruction in `Machine::stopped_at`).
-const STOPPED: usize = usize::MAX;
-
 /// Whether handlers continue straight into the next instruction's handler (a tail call, which
 /// the optimiser turns into a jump: one indirect jump per instruction, from a different place
 /// for each instruction kind, which predicts better than one shared dispatch). Without
 /// optimisation the calls would nest, so debug builds return to the run loop instead.
+/// (`tests/interpreter_loops.rs` fails if some handler's call stays a call.)
 const TAIL_CALLS: bool = !cfg!(debug_assertions);
 
-/// Whether jumps, branches and fall-throughs into a new block tail-call too. Without it the
-/// chain of tail calls returns to the run loop at the end of every block, so the stack stays
-/// bounded by the longest block even if the optimiser failed to turn some call into a jump.
-const TAIL_CALL_JUMPS: bool = true;
-
-/// An instruction's handler: runs the op at index `ip`, then (with [`TAIL_CALLS`]) the ones
-/// after it, and returns the index to continue at, or [`STOPPED`].
-type Handler = for<'a, 'b> fn(&'a mut Machine<'b, false>, usize) -> usize;
+/// An instruction's handler: runs the op `op` points at (an element of `Machine::ops`), then
+/// (with [`TAIL_CALLS`]) the ones after it, and returns the op to continue at, or null once
+/// the run has stopped (the reason is in `Machine::interrupt`, the op in
+/// `Machine::stopped_at`).
+type Handler = for<'a, 'b> fn(&'a mut Machine<'b, false>, *const Op) -> *const Op;
 
 /// An instruction as the interpreter keeps it: its handler and its operands.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Op {
     handler: Handler,
     instruction: Instruction,
+    /// The gas to run from this op to the end of its block (zero when metering is off); at a
+    /// block start, the price of entering the block.
+    pub(crate) cost: u32,
 }
 
 impl Op {
-    fn new(instruction: Instruction) -> Op {
-        Op { handler: handler_of(&instruction), instruction }
+    fn new(instruction: Instruction, cost: u32) -> Op {
+        Op { handler: handler_of(&instruction), instruction, cost }
     }
 }
 
-/// Continues after the op at `ip` returned `flow`.
+/// The index in `machine.ops` of the op `op` points at.
 #[inline(always)]
-fn continue_after(machine: &mut Machine<false>, ip: usize, flow: Flow) -> usize {
+fn index_of(machine: &Machine<false>, op: *const Op) -> u32 {
+    // SAFETY: handlers only get pointers to elements of `machine.ops`.
+    unsafe { op.offset_from(machine.ops.as_ptr()) as u32 }
+}
+
+/// Continues after the op `op` points at returned `flow`.
+#[inline(always)]
+fn continue_after(machine: &mut Machine<false>, op: *const Op, flow: Flow) -> *const Op {
     let next = match flow {
-        CONTINUE => ip + 1,
-        FALL_THROUGH => match machine.enter_block(ip as u32 + 1) {
-            STOP => return stopped(machine, ip),
-            next if TAIL_CALL_JUMPS => next as usize,
-            next => return next as usize,
+        // SAFETY: an op that continues is not the last one (the program ends with the
+        // sentinel trap, which stops), so the next one is in `machine.ops` too.
+        CONTINUE => unsafe { op.add(1) },
+        FALL_THROUGH => match machine.enter_block(index_of(machine, op) + 1) {
+            STOP => return stopped(machine, op),
+            next => machine.op_at(next),
         },
-        SLOW_ACCESS => return slow_access(machine, ip),
-        STOP => return stopped(machine, ip),
-        target if TAIL_CALL_JUMPS => target as usize,
-        target => return target as usize,
+        SLOW_ACCESS => return slow_access(machine, op),
+        STOP => return stopped(machine, op),
+        target => machine.op_at(target),
     };
     if TAIL_CALLS {
-        // SAFETY: `next` is the index of an op: the op after a non-terminator (the program
-        // ends with the sentinel trap, which never continues), or a branch or jump table
-        // target that `InterpreterProgram::new` resolved to an op index (invalid targets stop
-        // before getting here).
-        let op = unsafe { machine.ops.get_unchecked(next) };
-        (op.handler)(machine, next)
+        // SAFETY: `next` points at an element of `machine.ops` (see above and `op_at`).
+        let handler = unsafe { (*next).handler };
+        handler(machine, next)
     } else {
         next
     }
 }
 
 #[cold]
-fn stopped(machine: &mut Machine<false>, ip: usize) -> usize {
-    machine.stopped_at = ip as u32;
-    STOPPED
+fn stopped(machine: &mut Machine<false>, op: *const Op) -> *const Op {
+    machine.stopped_at = index_of(machine, op);
+    std::ptr::null()
 }
 
-/// Runs the load or store at `ip` again on the full memory path (its address is in none of the
-/// memory windows), and returns where to continue.
+/// Runs the load or store `op` points at again on the full memory path (its address is in
+/// none of the memory windows), and returns the op to continue at (or null).
 #[cold]
 #[inline(never)]
-fn slow_access(machine: &mut Machine<false>, ip: usize) -> usize {
-    let instruction = machine.ops[ip].instruction;
+fn slow_access(machine: &mut Machine<false>, op: *const Op) -> *const Op {
+    // SAFETY: handlers only get pointers to elements of `machine.ops`.
+    let instruction = unsafe { (*op).instruction };
     let mut full = Machine::<true> {
         regs: machine.regs,
         memory: &mut *machine.memory,
@@ -287,8 +287,9 @@ fn slow_access(machine: &mut Machine<false>, ip: usize) -> usize {
     machine.interrupt = full.interrupt;
     machine.refresh_windows();
     match flow {
-        CONTINUE => ip + 1,
-        STOP => stopped(machine, ip),
+        // SAFETY: as in `continue_after`.
+        CONTINUE => unsafe { op.add(1) },
+        STOP => stopped(machine, op),
         _ => unreachable!("loads and stores continue or stop"),
     }
 }
@@ -300,27 +301,25 @@ macro_rules! define_handlers {
         mod handlers {
             use super::*;
             $(
-                pub(super) fn $name(machine: &mut Machine<false>, ip: usize) -> usize {
-                    // SAFETY: handlers only run for op indices (see `continue_after`).
-                    let op = unsafe { machine.ops.get_unchecked(ip) };
-                    let Instruction::$name( $( $field ),* ) = op.instruction else {
+                pub(super) fn $name(machine: &mut Machine<false>, op: *const Op) -> *const Op {
+                    // SAFETY: handlers only get pointers to elements of `machine.ops`.
+                    let Instruction::$name( $( $field ),* ) = (unsafe { &*op }).instruction else {
                         // SAFETY: `Op::new` gives each op the handler of its instruction.
                         unsafe { std::hint::unreachable_unchecked() }
                     };
                     let flow = InstructionVisitor::$name(machine, $( $field ),* );
-                    continue_after(machine, ip, flow)
+                    continue_after(machine, op, flow)
                 }
             )*
 
-            pub(super) fn invalid(machine: &mut Machine<false>, ip: usize) -> usize {
+            pub(super) fn invalid(machine: &mut Machine<false>, op: *const Op) -> *const Op {
                 // SAFETY: as above.
-                let op = unsafe { machine.ops.get_unchecked(ip) };
-                let Instruction::invalid(raw) = op.instruction else {
+                let Instruction::invalid(raw) = (unsafe { &*op }).instruction else {
                     // SAFETY: as above.
                     unsafe { std::hint::unreachable_unchecked() }
                 };
                 let flow = InstructionVisitor::invalid(machine, raw);
-                continue_after(machine, ip, flow)
+                continue_after(machine, op, flow)
             }
         }
 

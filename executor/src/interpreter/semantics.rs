@@ -6,7 +6,8 @@
 use super::{InterpreterProgram, Op, INVALID_TARGET};
 use crate::instance::PanicReason;
 use crate::memory::{Fault, GuestMemory, Windows};
-use crate::program::{sext, DecodedProgram, DynamicJump, InstructionVisitor, Reg, REG_COUNT};
+use crate::program::code::JUMP_TABLE_ALIGNMENT;
+use crate::program::{sext, DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS, REG_COUNT};
 
 /// Why an instruction stops the run loop (the common case, continuing, is `Ok(())`).
 #[derive(Copy, Clone, Debug)]
@@ -112,10 +113,24 @@ impl<const FULL: bool> Machine<'_, FULL> {
         self.enter_block(target)
     }
 
+    /// The op at index `index`, which must be one (see `enter_block`).
+    #[inline(always)]
+    pub(super) fn op_at(&self, index: u32) -> *const Op {
+        debug_assert!((index as usize) < self.ops.len());
+        // SAFETY: the caller's contract: `index` is an op index.
+        unsafe { self.ops.as_ptr().add(index as usize) }
+    }
+
     /// Continues at the start of a gas block, paying for the block first.
     #[inline(always)]
     pub(super) fn enter_block(&mut self, entry: u32) -> Flow {
-        let cost = self.program.block_costs[entry as usize];
+        debug_assert!((entry as usize) < self.ops.len());
+        // SAFETY: blocks are only entered at op indices: resolved branch and jump table targets
+        // (invalid ones stop before getting here) and the op after a terminator (the program
+        // ends with the sentinel trap, which is not one).
+        let cost = unsafe { self.ops.get_unchecked(entry as usize) }.cost;
+        // SAFETY: op indices are below the code size limit plus one, far from the flow codes.
+        unsafe { std::hint::assert_unchecked(entry < SLOW_ACCESS) };
         if cost != 0 {
             let cost = i64::from(cost);
             if self.gas < cost {
@@ -134,10 +149,17 @@ impl<const FULL: bool> Machine<'_, FULL> {
 
     #[inline(always)]
     fn dynamic_jump(&mut self, address: u32) -> Flow {
-        match self.decoded.resolve_dynamic_jump(address) {
-            DynamicJump::Jump { index, .. } => self.enter_block(self.program.jump_table_ops[index as usize]),
-            DynamicJump::Halt => self.stop(Interrupt::Halt),
-            DynamicJump::Invalid => self.stop(Interrupt::Panic(PanicReason::InvalidJump)),
+        // `DecodedProgram::resolve_dynamic_jump`, with the targets already resolved to op
+        // indices (`INVALID_TARGET` where the target is not a block start).
+        if address == HALT_ADDRESS {
+            return self.stop(Interrupt::Halt);
+        }
+        let index = (address / JUMP_TABLE_ALIGNMENT).wrapping_sub(1);
+        match self.program.jump_table_ops.get(index as usize) {
+            Some(&target) if target != INVALID_TARGET && address % JUMP_TABLE_ALIGNMENT == 0 => {
+                self.enter_block(target)
+            }
+            _ => self.stop(Interrupt::Panic(PanicReason::InvalidJump)),
         }
     }
 
