@@ -79,13 +79,20 @@ pub struct BlockCosts(Vec<u32>);
 impl BlockCosts {
     /// Prices every instruction of `instructions` (which end with the sentinel trap).
     pub fn new(instructions: &[DecodedInstruction], model: &CostModel) -> BlockCosts {
+        // Per opcode: its cost, and whether it ends a block (undefined opcodes do, and are
+        // looked up as `Opcode::COUNT`).
+        let mut table = [(0u32, true); Opcode::COUNT + 1];
+        for &opcode in Opcode::ALL {
+            table[opcode as usize] = (model.costs[opcode as usize], opcode.is_terminator());
+        }
+        table[Opcode::COUNT] = (model.invalid, true);
         let mut costs = vec![0u32; instructions.len()];
+        // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
-        for (index, decoded) in instructions.iter().enumerate().rev() {
-            let continues = index + 1 < instructions.len() && !ends_gas_block(&decoded.instruction);
-            let after = if continues { rest } else { 0 };
-            rest = after.saturating_add(model.cost(&decoded.instruction));
-            costs[index] = rest;
+        for (cost, decoded) in costs.iter_mut().zip(instructions).rev() {
+            let (own, ends_block) = table[decoded.instruction.opcode().map_or(Opcode::COUNT, |opcode| opcode as usize)];
+            rest = if ends_block { own } else { rest.saturating_add(own) };
+            *cost = rest;
         }
         BlockCosts(costs)
     }

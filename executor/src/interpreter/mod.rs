@@ -22,7 +22,7 @@ use crate::gas::BlockCosts;
 use crate::instance::Exit;
 use crate::memory::GuestMemory;
 use crate::program::isa::for_each_instruction;
-use crate::program::{DecodedProgram, Instruction, InstructionVisitor, REG_COUNT};
+use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Opcode, REG_COUNT};
 use semantics::{Flow, Interrupt, Machine, CONTINUE, FALL_THROUGH, SLOW_ACCESS, STOP};
 
 /// An index that means "not a valid branch target": taking the branch panics.
@@ -41,19 +41,18 @@ impl InterpreterProgram {
     /// Compiles a decoded program; `costs` is `None` when gas metering is off.
     pub fn new(decoded: &DecodedProgram, costs: Option<&BlockCosts>) -> InterpreterProgram {
         let instructions = decoded.instructions();
-        let cost = |index: usize| costs.map_or(0, |costs| costs.from(index));
         let target_index = |pc: u32| match decoded.index_of(pc) {
-            Some(index) if decoded.is_block_start(pc) => index as u32,
+            Some(index) if instructions[index].block_start => index as u32,
             _ => INVALID_TARGET,
         };
-        let ops = instructions
-            .iter()
-            .enumerate()
-            .map(|(index, decoded)| match decoded.instruction.branch_target() {
-                Some(target) => Op::new(decoded.instruction.with_branch_target(target_index(target)), cost(index)),
-                None => Op::new(decoded.instruction, cost(index)),
-            })
-            .collect();
+        let mut ops = Vec::with_capacity(instructions.len());
+        for (index, decoded) in instructions.iter().enumerate() {
+            let instruction = match decoded.instruction.branch_target() {
+                Some(target) => decoded.instruction.with_branch_target(target_index(target)),
+                None => decoded.instruction,
+            };
+            ops.push(Op::new(instruction, costs.map_or(0, |costs| costs.from(index))));
+        }
         let jump_table_ops = decoded.jump_table().iter().map(|&pc| target_index(pc)).collect();
         InterpreterProgram { ops, jump_table_ops }
     }
@@ -323,10 +322,13 @@ macro_rules! define_handlers {
             }
         }
 
+        /// Each opcode's handler, in opcode order.
+        static HANDLERS: [Handler; Opcode::COUNT] = [ $( handlers::$name, )* ];
+
         fn handler_of(instruction: &Instruction) -> Handler {
-            match instruction {
-                $( Instruction::$name(..) => handlers::$name, )*
-                Instruction::invalid(..) => handlers::invalid,
+            match instruction.opcode() {
+                Some(opcode) => HANDLERS[opcode as usize],
+                None => handlers::invalid,
             }
         }
     };

@@ -162,6 +162,22 @@ macro_rules! branch_target_of {
     };
 }
 
+/// An instruction rebuilt with its branch target (if it has one) replaced, by operand layout.
+macro_rules! with_branch_target_of {
+    ($name:ident, Offset, $new:ident, $target:ident) => {
+        Instruction::$name($new)
+    };
+    ($name:ident, RegImmOffset, $new:ident, $reg:ident, $imm:ident, $target:ident) => {
+        Instruction::$name($reg, $imm, $new)
+    };
+    ($name:ident, RegRegOffset, $new:ident, $a:ident, $b:ident, $target:ident) => {
+        Instruction::$name($a, $b, $new)
+    };
+    ($name:ident, $kind:ident, $new:ident $(, $field:ident)*) => {
+        Instruction::$name($($field),*)
+    };
+}
+
 macro_rules! define_instruction_set {
     // The table is written grouped by operand layout; flatten it to one entry per instruction
     // (each carrying its group's operand list) so the generator below can nest repetitions.
@@ -287,6 +303,17 @@ macro_rules! define_instruction_set {
                 match *self {
                     $( Instruction::$name( $( $field ),* ) => branch_target_of!($kind $(, $field)*), )*
                     Instruction::invalid(..) => None,
+                }
+            }
+
+            /// The same instruction with its static branch target replaced (instructions
+            /// without one are returned unchanged).
+            #[inline]
+            #[allow(unused_variables)]
+            pub fn with_branch_target(self, new_target: u32) -> Instruction {
+                match self {
+                    $( Instruction::$name( $( $field ),* ) => with_branch_target_of!($name, $kind, new_target $(, $field)*), )*
+                    Instruction::invalid(raw) => Instruction::invalid(raw),
                 }
             }
 
@@ -562,21 +589,6 @@ impl Instruction {
     /// opcodes trap, but are not in the Gray Paper's terminator set.
     pub fn is_terminator(&self) -> bool {
         self.opcode().is_some_and(Opcode::is_terminator)
-    }
-
-    /// The same instruction with its static branch target replaced (instructions without one
-    /// are returned unchanged).
-    pub fn with_branch_target(self, target: u32) -> Instruction {
-        let args = match self.args() {
-            Args::Offset(_) => Args::Offset(target),
-            Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
-            Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
-            _ => return self,
-        };
-        match self.opcode().and_then(|opcode| Instruction::from_parts(opcode, args)) {
-            Some(instruction) => instruction,
-            None => unreachable!("the operands keep the instruction's own kind"),
-        }
     }
 
     /// Whether the instruction reads or writes guest memory.
