@@ -123,7 +123,8 @@ impl InterpreterState {
             // SAFETY: `op` points at an element of `program.ops` (`machine.ops`): the first
             // one checked above, the others returned by handlers.
             let handler = unsafe { (*op).handler };
-            op = handler(&mut machine, op);
+            let gas = machine.gas;
+            op = handler(&mut machine, op, gas);
             if op.is_null() {
                 break;
             }
@@ -155,7 +156,8 @@ impl InterpreterState {
             });
             let flow = match op.instruction.visit(&mut machine) {
                 FALL_THROUGH => machine.enter_block(ip as u32 + 1),
-                flow => flow,
+                flow @ (CONTINUE | STOP) => flow,
+                target => machine.enter_block(target),
             };
             match flow {
                 CONTINUE => ip += 1,
@@ -204,11 +206,12 @@ impl InterpreterState {
 /// (`tests/interpreter_loops.rs` fails if some handler's call stays a call.)
 const TAIL_CALLS: bool = !cfg!(debug_assertions);
 
-/// An instruction's handler: runs the op `op` points at (an element of `Machine::ops`), then
-/// (with [`TAIL_CALLS`]) the ones after it, and returns the op to continue at, or null once
-/// the run has stopped (the reason is in `Machine::interrupt`, the op in
-/// `Machine::stopped_at`).
-type Handler = for<'a, 'b> fn(&'a mut Machine<'b, false>, *const Op) -> *const Op;
+/// An instruction's handler: runs the op `op` points at (an element of `Machine::ops`) with
+/// `gas` left, then (with [`TAIL_CALLS`]) the ones after it, and returns the op to continue at,
+/// or null once the run has stopped (the reason is in `Machine::interrupt`, the op in
+/// `Machine::stopped_at`). The gas left travels in the argument from handler to handler
+/// (`Machine::gas` is behind meanwhile) and is stored back before a handler returns.
+type Handler = for<'a, 'b> fn(&'a mut Machine<'b, false>, *const Op, i64) -> *const Op;
 
 /// An instruction as the interpreter keeps it: its handler and its operands.
 #[derive(Copy, Clone, Debug)]
@@ -235,24 +238,47 @@ fn index_of(machine: &Machine<false>, op: *const Op) -> u32 {
 
 /// Continues after the op `op` points at returned `flow`.
 #[inline(always)]
-fn continue_after(machine: &mut Machine<false>, op: *const Op, flow: Flow) -> *const Op {
+fn continue_after(machine: &mut Machine<false>, op: *const Op, mut gas: i64, flow: Flow) -> *const Op {
     let next = match flow {
         // SAFETY: an op that continues is not the last one (the program ends with the
         // sentinel trap, which stops), so the next one is in `machine.ops` too.
         CONTINUE => unsafe { op.add(1) },
-        FALL_THROUGH => match machine.enter_block(index_of(machine, op) + 1) {
-            STOP => return stopped(machine, op),
-            next => machine.op_at(next),
-        },
-        SLOW_ACCESS => return slow_access(machine, op),
-        STOP => return stopped(machine, op),
-        target => machine.op_at(target),
+        SLOW_ACCESS => {
+            machine.gas = gas;
+            return slow_access(machine, op);
+        }
+        STOP => {
+            machine.gas = gas;
+            return stopped(machine, op);
+        }
+        _ => {
+            // Entering a gas block: `Machine::enter_block`, with the gas in a register.
+            let entry = match flow {
+                // SAFETY: a terminator is not the last op (that is the sentinel trap), so the
+                // next one is in `machine.ops` too.
+                FALL_THROUGH => unsafe { op.add(1) },
+                target => machine.op_at(target),
+            };
+            // SAFETY: `entry` points at an element of `machine.ops`.
+            let cost = unsafe { (*entry).cost };
+            if cost != 0 {
+                let cost = i64::from(cost);
+                if gas < cost {
+                    machine.gas = gas;
+                    machine.interrupt = Interrupt::OutOfGas(index_of(machine, entry));
+                    return stopped(machine, op);
+                }
+                gas -= cost;
+            }
+            entry
+        }
     };
     if TAIL_CALLS {
         // SAFETY: `next` points at an element of `machine.ops` (see above and `op_at`).
         let handler = unsafe { (*next).handler };
-        handler(machine, next)
+        handler(machine, next, gas)
     } else {
+        machine.gas = gas;
         next
     }
 }
@@ -300,25 +326,25 @@ macro_rules! define_handlers {
         mod handlers {
             use super::*;
             $(
-                pub(super) fn $name(machine: &mut Machine<false>, op: *const Op) -> *const Op {
+                pub(super) fn $name(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
                     // SAFETY: handlers only get pointers to elements of `machine.ops`.
                     let Instruction::$name( $( $field ),* ) = (unsafe { &*op }).instruction else {
                         // SAFETY: `Op::new` gives each op the handler of its instruction.
                         unsafe { std::hint::unreachable_unchecked() }
                     };
                     let flow = InstructionVisitor::$name(machine, $( $field ),* );
-                    continue_after(machine, op, flow)
+                    continue_after(machine, op, gas, flow)
                 }
             )*
 
-            pub(super) fn invalid(machine: &mut Machine<false>, op: *const Op) -> *const Op {
+            pub(super) fn invalid(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
                 // SAFETY: as above.
                 let Instruction::invalid(raw) = (unsafe { &*op }).instruction else {
                     // SAFETY: as above.
                     unsafe { std::hint::unreachable_unchecked() }
                 };
                 let flow = InstructionVisitor::invalid(machine, raw);
-                continue_after(machine, op, flow)
+                continue_after(machine, op, gas, flow)
             }
         }
 

@@ -24,9 +24,10 @@ pub(super) enum Interrupt {
     OutOfGas(u32),
 }
 
-/// The result of one instruction: the op index to continue at, or [`CONTINUE`] for the next
-/// op, or [`STOP`] (with the reason left in `Machine::interrupt`). A plain integer keeps the
-/// run loop's dispatch to a single indirect jump per instruction.
+/// The result of one instruction: the index of the op that starts the gas block to enter next
+/// (not paid for yet: the caller pays with `Machine::enter_block` or its equivalent), or
+/// [`CONTINUE`] for the next op, or [`FALL_THROUGH`], or [`SLOW_ACCESS`], or [`STOP`] (with the
+/// reason left in `Machine::interrupt`).
 pub(super) type Flow = u32;
 
 /// Enter the gas block that starts at the next op (a terminator that did not jump).
@@ -110,7 +111,9 @@ impl<const FULL: bool> Machine<'_, FULL> {
         if target == INVALID_TARGET {
             return self.stop(Interrupt::Panic(PanicReason::InvalidBranch));
         }
-        self.enter_block(target)
+        // SAFETY: op indices are below the code size limit plus one, far from the flow codes.
+        unsafe { std::hint::assert_unchecked(target < SLOW_ACCESS) };
+        target
     }
 
     /// The op at index `index`, which must be one (see `enter_block`).
@@ -157,7 +160,9 @@ impl<const FULL: bool> Machine<'_, FULL> {
         let index = (address / JUMP_TABLE_ALIGNMENT).wrapping_sub(1);
         match self.program.jump_table_ops.get(index as usize) {
             Some(&target) if target != INVALID_TARGET && address % JUMP_TABLE_ALIGNMENT == 0 => {
-                self.enter_block(target)
+                // SAFETY: as in `jump_to`.
+                unsafe { std::hint::assert_unchecked(target < SLOW_ACCESS) };
+                target
             }
             _ => self.stop(Interrupt::Panic(PanicReason::InvalidJump)),
         }
