@@ -22,7 +22,7 @@ use crate::gas::BlockCosts;
 use crate::instance::Exit;
 use crate::memory::GuestMemory;
 use crate::program::isa::for_each_instruction;
-use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Opcode, REG_COUNT};
+use crate::program::{ArgKind, DecodedProgram, Instruction, InstructionVisitor, Opcode, REG_COUNT};
 use semantics::{Flow, Interrupt, Machine, CONTINUE, FALL_THROUGH, SLOW_ACCESS, STOP};
 
 /// An index that means "not a valid branch target": taking the branch panics.
@@ -47,11 +47,20 @@ impl InterpreterProgram {
         };
         let mut ops = Vec::with_capacity(instructions.len());
         for (index, decoded) in instructions.iter().enumerate() {
-            let instruction = match decoded.instruction.branch_target() {
-                Some(target) => decoded.instruction.with_branch_target(target_index(target)),
-                None => decoded.instruction,
+            let mut instruction = decoded.instruction;
+            let handler = match instruction.opcode() {
+                Some(opcode) => {
+                    if HAS_TARGET[opcode as usize] {
+                        if let Some(target) = instruction.branch_target() {
+                            instruction = instruction.with_branch_target(target_index(target));
+                        }
+                    }
+                    HANDLERS[opcode as usize]
+                }
+                None => handlers::invalid,
             };
-            ops.push(Op::new(instruction, costs.map_or(0, |costs| costs.from(index))));
+            let cost = costs.map_or(0, |costs| costs.from(index));
+            ops.push(Op { handler, instruction, cost });
         }
         let jump_table_ops = decoded.jump_table().iter().map(|&pc| target_index(pc)).collect();
         InterpreterProgram { ops, jump_table_ops }
@@ -223,12 +232,6 @@ pub(crate) struct Op {
     pub(crate) cost: u32,
 }
 
-impl Op {
-    fn new(instruction: Instruction, cost: u32) -> Op {
-        Op { handler: handler_of(&instruction), instruction, cost }
-    }
-}
-
 /// The index in `machine.ops` of the op `op` points at.
 #[inline(always)]
 fn index_of(machine: &Machine<false>, op: *const Op) -> u32 {
@@ -348,15 +351,22 @@ macro_rules! define_handlers {
             }
         }
 
-        /// Each opcode's handler, in opcode order.
+        /// Each opcode's handler, in opcode order (`for_each_instruction` lists the table in the
+        /// order `Opcode` is declared in).
         static HANDLERS: [Handler; Opcode::COUNT] = [ $( handlers::$name, )* ];
 
-        fn handler_of(instruction: &Instruction) -> Handler {
-            match instruction.opcode() {
-                Some(opcode) => HANDLERS[opcode as usize],
-                None => handlers::invalid,
+        /// Whether each opcode has a static branch target.
+        static HAS_TARGET: [bool; Opcode::COUNT] = {
+            let mut table = [false; Opcode::COUNT];
+            let mut index = 0;
+            while index < Opcode::COUNT {
+                let kind = Opcode::ALL[index].kind();
+                table[index] = matches!(kind, ArgKind::Offset | ArgKind::RegImmOffset | ArgKind::RegRegOffset);
+                index += 1;
             }
-        }
+            table
+        };
+
     };
 }
 
