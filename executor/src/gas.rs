@@ -79,18 +79,14 @@ pub struct BlockCosts(Vec<u32>);
 impl BlockCosts {
     /// Prices every instruction of `instructions` (which end with the sentinel trap).
     pub fn new(instructions: &[DecodedInstruction], model: &CostModel) -> BlockCosts {
-        // Per opcode: its cost, and whether it ends a block (undefined opcodes do, and are
-        // looked up as `Opcode::COUNT`).
-        let mut table = [(0u32, true); Opcode::COUNT + 1];
-        for &opcode in Opcode::ALL {
-            table[opcode as usize] = (model.costs[opcode as usize], opcode.is_terminator());
-        }
-        table[Opcode::COUNT] = (model.invalid, true);
         let mut costs = vec![0u32; instructions.len()];
         // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
         for (cost, decoded) in costs.iter_mut().zip(instructions).rev() {
-            let (own, ends_block) = table[decoded.instruction.opcode().map_or(Opcode::COUNT, |opcode| opcode as usize)];
+            let (own, ends_block) = match decoded.instruction.opcode() {
+                Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
+                None => (model.invalid, true),
+            };
             rest = if ends_block { own } else { rest.saturating_add(own) };
             *cost = rest;
         }
