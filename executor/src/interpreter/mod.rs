@@ -22,7 +22,7 @@ use crate::gas::BlockCosts;
 use crate::instance::Exit;
 use crate::memory::GuestMemory;
 use crate::program::isa::for_each_instruction;
-use crate::program::{ArgKind, DecodedProgram, Instruction, InstructionVisitor, Opcode, REG_COUNT};
+use crate::program::{ArgKind, DecodedInstruction, DecodedProgram, Instruction, InstructionVisitor, Opcode, REG_COUNT};
 use semantics::{Flow, Interrupt, Machine, CONTINUE, FALL_THROUGH, SLOW_ACCESS, STOP};
 
 /// An index that means "not a valid branch target": taking the branch panics.
@@ -45,22 +45,26 @@ impl InterpreterProgram {
             Some(index) if instructions[index].block_start => index as u32,
             _ => INVALID_TARGET,
         };
-        let mut ops = Vec::with_capacity(instructions.len());
-        for (index, decoded) in instructions.iter().enumerate() {
-            let mut instruction = decoded.instruction;
-            let handler = match instruction.opcode() {
-                Some(opcode) => {
-                    if HAS_TARGET[opcode as usize] {
-                        if let Some(target) = instruction.branch_target() {
-                            instruction = instruction.with_branch_target(target_index(target));
-                        }
-                    }
-                    HANDLERS[opcode as usize]
-                }
+        let op = |decoded: &DecodedInstruction, cost: u32| {
+            let handler = match decoded.instruction.opcode() {
+                Some(opcode) => HANDLERS[opcode as usize],
                 None => handlers::invalid,
             };
-            let cost = costs.map_or(0, |costs| costs.from(index));
-            ops.push(Op { handler, instruction, cost });
+            Op { handler, instruction: decoded.instruction, cost }
+        };
+        let mut ops: Vec<Op> = match costs {
+            Some(costs) => {
+                instructions.iter().zip(costs.as_slice()).map(|(decoded, &cost)| op(decoded, cost)).collect()
+            }
+            None => instructions.iter().map(|decoded| op(decoded, 0)).collect(),
+        };
+        // Branch targets, from pcs to op indices (in a second pass: the first one stays a copy).
+        for op in &mut ops {
+            if op.instruction.opcode().is_some_and(|opcode| HAS_TARGET[opcode as usize]) {
+                if let Some(target) = op.instruction.branch_target() {
+                    op.instruction = op.instruction.with_branch_target(target_index(target));
+                }
+            }
         }
         let jump_table_ops = decoded.jump_table().iter().map(|&pc| target_index(pc)).collect();
         InterpreterProgram { ops, jump_table_ops }
