@@ -80,12 +80,15 @@ impl BlockCosts {
     /// Prices every instruction of `instructions` (which end with the sentinel trap).
     pub fn new(instructions: &[DecodedInstruction], model: &CostModel) -> BlockCosts {
         let mut costs = vec![0u32; instructions.len()];
+        // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
-        for (index, decoded) in instructions.iter().enumerate().rev() {
-            let continues = index + 1 < instructions.len() && !ends_gas_block(&decoded.instruction);
-            let after = if continues { rest } else { 0 };
-            rest = after.saturating_add(model.cost(&decoded.instruction));
-            costs[index] = rest;
+        for (cost, decoded) in costs.iter_mut().zip(instructions).rev() {
+            let (own, ends_block) = match decoded.instruction.opcode() {
+                Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
+                None => (model.invalid, true),
+            };
+            rest = if ends_block { own } else { rest.saturating_add(own) };
+            *cost = rest;
         }
         BlockCosts(costs)
     }

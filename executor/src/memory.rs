@@ -97,6 +97,64 @@ pub struct GuestMemory {
     map: Option<MemoryMap>,
 }
 
+/// How many regions [`GuestMemory::windows`] shows for loads (a container program has four).
+pub(crate) const LOAD_WINDOWS: usize = 4;
+/// How many writable regions it shows for stores (a container program has two).
+pub(crate) const STORE_WINDOWS: usize = 2;
+
+/// See [`GuestMemory::windows`].
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Windows {
+    /// For loads.
+    pub load: [Window; LOAD_WINDOWS],
+    /// For stores.
+    pub store: [Window; STORE_WINDOWS],
+}
+
+/// A raw view of one region of guest memory, above 64 KiB: `len` bytes at `ptr`, which are
+/// guest addresses `base..base + len`.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Window {
+    base: u32,
+    len: usize,
+    ptr: *mut u8,
+}
+
+impl Window {
+    /// A window that holds nothing.
+    pub const EMPTY: Window = Window { base: 0, len: 0, ptr: std::ptr::null_mut() };
+
+    /// Where `[address, address + length)` is in the window, if it is all there.
+    #[inline(always)]
+    pub fn offset(&self, address: u32, length: usize) -> Option<usize> {
+        let offset = address.wrapping_sub(self.base) as usize;
+        (offset + length <= self.len).then_some(offset)
+    }
+
+    /// Reads `N` bytes at `offset`.
+    ///
+    /// # Safety
+    /// `offset` must come from [`Window::offset`] with length `N`, and the memory the window
+    /// was made from must not have been used since, other than through windows.
+    #[inline(always)]
+    pub unsafe fn read<const N: usize>(&self, offset: usize) -> [u8; N] {
+        // SAFETY: the caller's contract: `offset + N <= len`, and the `len` bytes at `ptr`
+        // are a live region buffer nothing else references.
+        unsafe { self.ptr.add(offset).cast::<[u8; N]>().read_unaligned() }
+    }
+
+    /// Writes `N` bytes at `offset`.
+    ///
+    /// # Safety
+    /// As for [`Window::read`], and the window must be a store window.
+    #[inline(always)]
+    pub unsafe fn write<const N: usize>(&self, offset: usize, bytes: [u8; N]) {
+        // SAFETY: as in `read`; store windows only show writable regions, through a pointer
+        // made from a mutable borrow.
+        unsafe { self.ptr.add(offset).cast::<[u8; N]>().write_unaligned(bytes) }
+    }
+}
+
 /// Whether some byte of `[address, address + length)`, taken modulo 2^32, is below 64 KiB.
 fn touches_low_memory(address: u32, length: usize) -> bool {
     length > 0 && (address < LOWEST_ACCESSIBLE_ADDRESS || u64::from(address) + length as u64 > 1 << 32)
@@ -247,16 +305,46 @@ impl GuestMemory {
             .map(|byte| Fault::PageFault(byte & !(PAGE_SIZE - 1)))
     }
 
+    /// Raw views of the first regions (in the order of `regions`: the stack first), for
+    /// loads, and of the first writable ones, for stores; windows past the regions are
+    /// empty. The interpreter accesses memory through them on its fast path; they stay valid
+    /// until `self` is next used otherwise.
+    pub(crate) fn windows(&mut self) -> Windows {
+        let mut windows = Windows { load: [Window::EMPTY; LOAD_WINDOWS], store: [Window::EMPTY; STORE_WINDOWS] };
+        let (mut loads, mut stores) = (0, 0);
+        for region in &mut self.regions {
+            if region.base < LOWEST_ACCESSIBLE_ADDRESS {
+                continue;
+            }
+            let window = Window { base: region.base, len: region.data.len(), ptr: region.data.as_mut_ptr() };
+            if loads < LOAD_WINDOWS {
+                windows.load[loads] = window;
+                loads += 1;
+            }
+            if region.writable && stores < STORE_WINDOWS {
+                windows.store[stores] = window;
+                stores += 1;
+            }
+        }
+        windows
+    }
+
     /// Loads `N` bytes as a guest load instruction does.
     #[inline(always)]
     pub fn load<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
-        if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            if let Some(region) = self.regions.get(self.hot) {
-                let offset = address.wrapping_sub(region.base) as usize;
-                if let Some(bytes) = region.data.get(offset..offset + N) {
-                    return Ok(bytes.try_into().expect("N bytes"));
-                }
+        if let Some(region) = self.regions.get(self.hot) {
+            let offset = address.wrapping_sub(region.base) as usize;
+            if let (true, Some(bytes)) = (address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get(offset..offset + N)) {
+                return Ok(bytes.try_into().expect("N bytes"));
             }
+        }
+        self.load_other::<N>(address)
+    }
+
+    /// A load outside the hot region (kept out of line, so the fast path stays small).
+    #[inline(never)]
+    fn load_other<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter().enumerate() {
                 let offset = address.wrapping_sub(region.base) as usize;
                 if let Some(bytes) = region.data.get(offset..offset + N) {
@@ -284,14 +372,22 @@ impl GuestMemory {
     /// Stores `N` bytes as a guest store instruction does: all or nothing.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
-        if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            if let Some(region) = self.regions.get_mut(self.hot) {
-                let offset = address.wrapping_sub(region.base) as usize;
-                if let (true, Some(target)) = (region.writable, region.data.get_mut(offset..offset + N)) {
-                    target.copy_from_slice(&bytes);
-                    return Ok(());
-                }
+        if let Some(region) = self.regions.get_mut(self.hot) {
+            let offset = address.wrapping_sub(region.base) as usize;
+            if let (true, Some(target)) =
+                (region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get_mut(offset..offset + N))
+            {
+                target.copy_from_slice(&bytes);
+                return Ok(());
             }
+        }
+        self.store_other(address, bytes)
+    }
+
+    /// A store outside the hot region (kept out of line, so the fast path stays small).
+    #[inline(never)]
+    fn store_other<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
+        if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter_mut().enumerate() {
                 let offset = address.wrapping_sub(region.base) as usize;
                 if let Some(target) = region.data.get_mut(offset..offset + N) {
@@ -304,11 +400,13 @@ impl GuestMemory {
                 }
             }
         }
-        self.store_slow(address, &bytes)
+        self.store_slow(address, bytes)
     }
 
+    /// Takes the bytes by value: a reference to a local would keep the interpreter's handlers
+    /// from tail-calling the next one.
     #[cold]
-    fn store_slow(&mut self, address: u32, bytes: &[u8]) -> Result<(), Fault> {
+    fn store_slow<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
         if let Some(fault) = self.classify(address, bytes.len(), true) {
             return Err(fault);
         }

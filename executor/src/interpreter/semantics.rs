@@ -3,10 +3,11 @@
 //! Immediates arrive as the 32-bit pattern of a sign-extended value; [`sext`] widens them.
 //! 32-bit operations sign-extend their 32-bit result to 64 bits.
 
-use super::{InterpreterProgram, INVALID_TARGET};
+use super::{InterpreterProgram, Op, INVALID_TARGET};
 use crate::instance::PanicReason;
-use crate::memory::{Fault, GuestMemory};
-use crate::program::{sext, DecodedProgram, DynamicJump, InstructionVisitor, Reg, REG_COUNT};
+use crate::memory::{Fault, GuestMemory, Windows};
+use crate::program::code::JUMP_TABLE_ALIGNMENT;
+use crate::program::{sext, DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS, REG_COUNT};
 
 /// Why an instruction stops the run loop (the common case, continuing, is `Ok(())`).
 #[derive(Copy, Clone, Debug)]
@@ -23,28 +24,40 @@ pub(super) enum Interrupt {
     OutOfGas(u32),
 }
 
-/// The result of one instruction: the op index to continue at, or [`CONTINUE`] for the next
-/// op, or [`STOP`] (with the reason left in `Machine::interrupt`). A plain integer keeps the
-/// run loop's dispatch to a single indirect jump per instruction.
+/// The result of one instruction: the index of the op that starts the gas block to enter next
+/// (not paid for yet: the caller pays with `Machine::enter_block` or its equivalent), or
+/// [`CONTINUE`] for the next op, or [`FALL_THROUGH`], or [`SLOW_ACCESS`], or [`STOP`] (with the
+/// reason left in `Machine::interrupt`).
 pub(super) type Flow = u32;
 
+/// Enter the gas block that starts at the next op (a terminator that did not jump).
+pub(super) const FALL_THROUGH: Flow = u32::MAX - 2;
+/// A load or store whose address is in none of the memory windows: run it again on the full
+/// path (only returned when the machine's `FULL` is false).
+pub(super) const SLOW_ACCESS: Flow = u32::MAX - 3;
 /// Continue with the next op.
 pub(super) const CONTINUE: Flow = u32::MAX - 1;
 /// Stop; see `Machine::interrupt`.
 pub(super) const STOP: Flow = u32::MAX;
 
-/// Registers and memory, as the instructions see them.
-pub(super) struct Machine<'a> {
+/// Registers and memory, as the instructions see them. With `FULL` false, loads and stores
+/// only take the fast path (the memory windows) and return [`SLOW_ACCESS`] otherwise,
+/// which keeps the interpreter's handlers small; with `FULL` true they do everything.
+pub(super) struct Machine<'a, const FULL: bool> {
     pub regs: [u64; REG_COUNT],
     pub memory: &'a mut GuestMemory,
+    /// The program's ops (`program.ops`).
+    pub ops: &'a [Op],
     pub program: &'a InterpreterProgram,
     pub decoded: &'a DecodedProgram,
     /// Gas left.
     pub gas: i64,
-    /// The index of the instruction being executed.
-    pub ip: u32,
     /// Why the last instruction returned [`STOP`].
     pub interrupt: Interrupt,
+    /// The index of the instruction that returned [`STOP`].
+    pub stopped_at: u32,
+    /// `memory`'s windows (see [`GuestMemory::windows`]).
+    pub windows: Windows,
 }
 
 #[inline(always)]
@@ -52,7 +65,7 @@ fn sext32(value: u32) -> u64 {
     value as i32 as i64 as u64
 }
 
-impl Machine<'_> {
+impl<const FULL: bool> Machine<'_, FULL> {
     #[inline(always)]
     fn get(&self, reg: Reg) -> u64 {
         self.regs[reg as usize]
@@ -74,6 +87,11 @@ impl Machine<'_> {
         STOP
     }
 
+    /// Remakes the memory windows, after memory was used other than through them.
+    pub(super) fn refresh_windows(&mut self) {
+        self.windows = self.memory.windows();
+    }
+
     #[cold]
     fn fault(&mut self, fault: Fault) -> Flow {
         self.stop(match fault {
@@ -93,13 +111,29 @@ impl Machine<'_> {
         if target == INVALID_TARGET {
             return self.stop(Interrupt::Panic(PanicReason::InvalidBranch));
         }
-        self.enter_block(target)
+        // SAFETY: op indices are below the code size limit plus one, far from the flow codes.
+        unsafe { std::hint::assert_unchecked(target < SLOW_ACCESS) };
+        target
+    }
+
+    /// The op at index `index`, which must be one (see `enter_block`).
+    #[inline(always)]
+    pub(super) fn op_at(&self, index: u32) -> *const Op {
+        debug_assert!((index as usize) < self.ops.len());
+        // SAFETY: the caller's contract: `index` is an op index.
+        unsafe { self.ops.as_ptr().add(index as usize) }
     }
 
     /// Continues at the start of a gas block, paying for the block first.
     #[inline(always)]
-    fn enter_block(&mut self, entry: u32) -> Flow {
-        let cost = self.program.block_costs[entry as usize];
+    pub(super) fn enter_block(&mut self, entry: u32) -> Flow {
+        debug_assert!((entry as usize) < self.ops.len());
+        // SAFETY: blocks are only entered at op indices: resolved branch and jump table targets
+        // (invalid ones stop before getting here) and the op after a terminator (the program
+        // ends with the sentinel trap, which is not one).
+        let cost = unsafe { self.ops.get_unchecked(entry as usize) }.cost;
+        // SAFETY: op indices are below the code size limit plus one, far from the flow codes.
+        unsafe { std::hint::assert_unchecked(entry < SLOW_ACCESS) };
         if cost != 0 {
             let cost = i64::from(cost);
             if self.gas < cost {
@@ -113,15 +147,24 @@ impl Machine<'_> {
     /// Falls through into the next gas block (after a terminator that did not jump).
     #[inline(always)]
     fn fall_through(&mut self) -> Flow {
-        self.enter_block(self.ip + 1)
+        FALL_THROUGH
     }
 
     #[inline(always)]
     fn dynamic_jump(&mut self, address: u32) -> Flow {
-        match self.decoded.resolve_dynamic_jump(address) {
-            DynamicJump::Jump { index, .. } => self.enter_block(self.program.jump_table_ops[index as usize]),
-            DynamicJump::Halt => self.stop(Interrupt::Halt),
-            DynamicJump::Invalid => self.stop(Interrupt::Panic(PanicReason::InvalidJump)),
+        // `DecodedProgram::resolve_dynamic_jump`, with the targets already resolved to op
+        // indices (`INVALID_TARGET` where the target is not a block start).
+        if address == HALT_ADDRESS {
+            return self.stop(Interrupt::Halt);
+        }
+        let index = (address / JUMP_TABLE_ALIGNMENT).wrapping_sub(1);
+        match self.program.jump_table_ops.get(index as usize) {
+            Some(&target) if target != INVALID_TARGET && address % JUMP_TABLE_ALIGNMENT == 0 => {
+                // SAFETY: as in `jump_to`.
+                unsafe { std::hint::assert_unchecked(target < SLOW_ACCESS) };
+                target
+            }
+            _ => self.stop(Interrupt::Panic(PanicReason::InvalidJump)),
         }
     }
 
@@ -132,19 +175,59 @@ impl Machine<'_> {
 
     #[inline(always)]
     fn load<const N: usize>(&mut self, reg: Reg, address: u32, convert: impl FnOnce([u8; N]) -> u64) -> Flow {
-        match self.memory.load::<N>(address) {
+        let windows = &mut self.windows.load;
+        if let Some(offset) = windows[0].offset(address, N) {
+            // SAFETY: the windows are remade whenever memory is used other than through them
+            // (`refresh_windows`), and `memory` is borrowed by this machine alone.
+            let bytes = unsafe { windows[0].read::<N>(offset) };
+            return self.set(reg, convert(bytes));
+        }
+        for index in 1..windows.len() {
+            if let Some(offset) = windows[index].offset(address, N) {
+                // SAFETY: as above.
+                let bytes = unsafe { windows[index].read::<N>(offset) };
+                // The most recently used window goes first.
+                windows.swap(0, index);
+                return self.set(reg, convert(bytes));
+            }
+        }
+        if !FULL {
+            return SLOW_ACCESS;
+        }
+        let flow = match self.memory.load::<N>(address) {
             Ok(bytes) => self.set(reg, convert(bytes)),
             Err(error) => self.fault(error),
-        }
+        };
+        self.refresh_windows();
+        flow
     }
 
     #[inline(always)]
     fn store<const N: usize>(&mut self, address: u32, value: u64) -> Flow {
         let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().expect("N <= 8");
-        match self.memory.store::<N>(address, bytes) {
+        let windows = &mut self.windows.store;
+        if let Some(offset) = windows[0].offset(address, N) {
+            // SAFETY: as in `load`, and this is a store window.
+            unsafe { windows[0].write::<N>(offset, bytes) };
+            return self.next();
+        }
+        for index in 1..windows.len() {
+            if let Some(offset) = windows[index].offset(address, N) {
+                // SAFETY: as above.
+                unsafe { windows[index].write::<N>(offset, bytes) };
+                windows.swap(0, index);
+                return self.next();
+            }
+        }
+        if !FULL {
+            return SLOW_ACCESS;
+        }
+        let flow = match self.memory.store::<N>(address, bytes) {
             Ok(()) => self.next(),
             Err(error) => self.fault(error),
-        }
+        };
+        self.refresh_windows();
+        flow
     }
 
     #[inline(always)]
@@ -242,7 +325,7 @@ fn mul_upper_signed_unsigned(a: u64, b: u64) -> u64 {
     ((i128::from(a as i64) * i128::from(b)) >> 64) as u64
 }
 
-impl InstructionVisitor for Machine<'_> {
+impl<const FULL: bool> InstructionVisitor for Machine<'_, FULL> {
     type Output = Flow;
 
     // --- no operands ---

@@ -244,12 +244,16 @@ impl ProgramCode {
                 }
             }
             let next_pc = pc + 1 + skip;
-            let marked = skips.is_marked(pc);
+            // Strictly validated code only reaches marked instructions (the first one is
+            // checked above, every next one below).
+            let marked = strict || skips.is_marked(pc);
             if strict {
                 if let Instruction::invalid(raw) = instruction {
                     return Err(error(pc, BlobErrorKind::InvalidInstruction { pc, raw }));
                 }
-                if next_pc < code_len && !skips.is_marked(next_pc) {
+                // Below the cap, `skip` is the distance to the next marked byte, so only a
+                // capped skip can leave the next instruction unmarked.
+                if skip == MAX_SKIP && next_pc < code_len && !skips.is_marked(next_pc) {
                     return Err(error(pc, BlobErrorKind::InstructionTooLong { pc }));
                 }
             }

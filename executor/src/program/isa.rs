@@ -162,6 +162,22 @@ macro_rules! branch_target_of {
     };
 }
 
+/// An instruction rebuilt with its branch target (if it has one) replaced, by operand layout.
+macro_rules! with_branch_target_of {
+    ($name:ident, Offset, $new:ident, $target:ident) => {
+        Instruction::$name($new)
+    };
+    ($name:ident, RegImmOffset, $new:ident, $reg:ident, $imm:ident, $target:ident) => {
+        Instruction::$name($reg, $imm, $new)
+    };
+    ($name:ident, RegRegOffset, $new:ident, $a:ident, $b:ident, $target:ident) => {
+        Instruction::$name($a, $b, $new)
+    };
+    ($name:ident, $kind:ident, $new:ident $(, $field:ident)*) => {
+        Instruction::$name($($field),*)
+    };
+}
+
 macro_rules! define_instruction_set {
     // The table is written grouped by operand layout; flatten it to one entry per instruction
     // (each carrying its group's operand list) so the generator below can nest repetitions.
@@ -169,9 +185,19 @@ macro_rules! define_instruction_set {
         define_instruction_set!(@flatten [$($done)* $( ($name $kind $fields $revive $jam) )*] $($rest)*);
     };
     (@flatten [$($done:tt)*]) => {
-        define_instruction_set!(@generate $($done)*);
+        define_instruction_set!(@generate ($) $($done)*);
     };
-    (@generate $( ($name:ident $kind:ident ( $( $field:ident : $ty:ty ),* ) $revive:tt $jam:tt) )*) => {
+    (@generate ($d:tt) $( ($name:ident $kind:ident ( $( $field:ident : $ty:ty ),* ) $revive:tt $jam:tt) )*) => {
+        /// Invokes `$callback!` once with every instruction of the table, as
+        /// `name(field: Type, ...);` entries (for code that needs one item per instruction,
+        /// such as the interpreter's handler table).
+        macro_rules! for_each_instruction {
+            ($d callback:ident) => {
+                $d callback! { $( $name ( $( $field : $ty ),* ); )* }
+            };
+        }
+        pub(crate) use for_each_instruction;
+
         /// An instruction, without its operands.
         #[allow(non_camel_case_types, missing_docs)]
         #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -277,6 +303,17 @@ macro_rules! define_instruction_set {
                 match *self {
                     $( Instruction::$name( $( $field ),* ) => branch_target_of!($kind $(, $field)*), )*
                     Instruction::invalid(..) => None,
+                }
+            }
+
+            /// The same instruction with its static branch target replaced (instructions
+            /// without one are returned unchanged).
+            #[inline]
+            #[allow(unused_variables)]
+            pub fn with_branch_target(self, new_target: u32) -> Instruction {
+                match self {
+                    $( Instruction::$name( $( $field ),* ) => with_branch_target_of!($name, $kind, new_target $(, $field)*), )*
+                    Instruction::invalid(raw) => Instruction::invalid(raw),
                 }
             }
 
@@ -552,21 +589,6 @@ impl Instruction {
     /// opcodes trap, but are not in the Gray Paper's terminator set.
     pub fn is_terminator(&self) -> bool {
         self.opcode().is_some_and(Opcode::is_terminator)
-    }
-
-    /// The same instruction with its static branch target replaced (instructions without one
-    /// are returned unchanged).
-    pub fn with_branch_target(self, target: u32) -> Instruction {
-        let args = match self.args() {
-            Args::Offset(_) => Args::Offset(target),
-            Args::RegImmOffset(reg, imm, _) => Args::RegImmOffset(reg, imm, target),
-            Args::RegRegOffset(a, b, _) => Args::RegRegOffset(a, b, target),
-            _ => return self,
-        };
-        match self.opcode().and_then(|opcode| Instruction::from_parts(opcode, args)) {
-            Some(instruction) => instruction,
-            None => unreachable!("the operands keep the instruction's own kind"),
-        }
     }
 
     /// Whether the instruction reads or writes guest memory.
