@@ -215,9 +215,10 @@ impl InterpreterState {
 /// Whether handlers continue straight into the next instruction's handler (a tail call, which
 /// the optimiser turns into a jump: one indirect jump per instruction, from a different place
 /// for each instruction kind, which predicts better than one shared dispatch). Without
-/// optimisation the calls would nest, so debug builds return to the run loop instead.
+/// optimisation the calls would nest, so unoptimised builds return to the run loop instead;
+/// `build.rs` sets `pvm_tail_calls` from the optimisation level.
 /// (`tests/interpreter_loops.rs` fails if some handler's call stays a call.)
-const TAIL_CALLS: bool = !cfg!(debug_assertions);
+const TAIL_CALLS: bool = cfg!(pvm_tail_calls);
 
 /// An instruction's handler: runs the op `op` points at (an element of `Machine::ops`) with
 /// `gas` left, then (with [`TAIL_CALLS`]) the ones after it, and returns the op to continue at,
