@@ -59,8 +59,10 @@ trap 'rm -rf "$work"' EXIT
 common="-O2 -ffreestanding -nostdlib -fvisibility=hidden -I$here/include -std=gnu11 -Wall -Wextra -Werror"
 libc="$here/libc/string.c"
 
-# PVM: riscv64 ELF -> polkavm-linker.
-pvm_flags="--target=riscv64-unknown-none-elf -march=rv64emac_zbb -mabi=lp64e -fPIE $common"
+# PVM: riscv64 ELF -> polkavm-linker. PVM loads and stores need no alignment, so
+# -mno-strict-align lets the compiler use one 64-bit access where it would otherwise split an
+# unaligned (or possibly unaligned) one into eight byte accesses, as wasm32 already does.
+pvm_flags="--target=riscv64-unknown-none-elf -march=rv64emac_zbb -mabi=lp64e -mno-strict-align -fPIE $common"
 "$CLANG" $pvm_flags -c "$source" -o "$work/prog.o"
 "$CLANG" $pvm_flags -fno-builtin -c "$libc" -o "$work/libc.o"
 "$LLD" --emit-relocs --unique --apply-dynamic-relocs --no-allow-shlib-undefined \
