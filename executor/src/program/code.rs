@@ -238,9 +238,19 @@ impl ProgramCode {
         while pc < code_len {
             let skip = skips.skip(pc);
             let instruction = decode_instruction(self.isa, &self.code, pc, skip);
-            if strict {
-                if let Some(target) = instruction.branch_target() {
+            let mut loop_head = false;
+            if let Some(target) = instruction.branch_target() {
+                if strict {
                     branches.push((pc, target));
+                }
+                // A backward branch: its target, if an instruction, is decoded already.
+                if target == pc {
+                    loop_head = true;
+                } else if target < pc {
+                    let index = index_of_pc[target as usize];
+                    if index != NO_INSTRUCTION {
+                        instructions[index as usize].loop_head = true;
+                    }
                 }
             }
             let next_pc = pc + 1 + skip;
@@ -259,7 +269,7 @@ impl ProgramCode {
             }
             let block_start = previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
             index_of_pc[pc as usize] = instructions.len() as u32;
-            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start });
+            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head });
             previous_is_terminator = instruction.is_terminator();
             pc = next_pc;
         }
@@ -270,6 +280,7 @@ impl ProgramCode {
             next_pc: code_len,
             instruction: Instruction::trap(),
             block_start: false,
+            loop_head: false,
         });
 
         let program = DecodedProgram { isa: self.isa, instructions, index_of_pc, jump_table: self.jump_table.clone() };
@@ -368,6 +379,9 @@ pub struct DecodedInstruction {
     pub instruction: Instruction,
     /// Whether branches and dynamic jumps may target it (the Gray Paper's set ϖ).
     pub block_start: bool,
+    /// Whether a static branch at or after it targets it (the head of a loop, if it is a block
+    /// start). The compiler aligns these.
+    pub loop_head: bool,
 }
 
 /// A program decoded once: the instruction sequence in pc order (ending with a sentinel `trap`

@@ -605,6 +605,9 @@ impl<'a> Compiler<'a> {
         for index in 0..instructions.len() {
             self.index = index;
             let decoded = instructions[index];
+            if decoded.loop_head && decoded.block_start {
+                self.align_loop_head();
+            }
             if starts_gas_block(instructions, index) {
                 self.entry_offsets.push(self.offset());
                 self.emit_charge(index);
@@ -616,6 +619,31 @@ impl<'a> Compiler<'a> {
         }
         self.emit_stubs();
         self.emit_jump_table();
+    }
+
+    /// Pads with multi-byte NOPs (run only when entering the loop from above) up to a 32-byte
+    /// boundary. Measured on AMD Zen 5: the same loop ran at 1 or 1.5 cycles per iteration
+    /// depending on where it fell relative to the 64-byte lines (memcpy's copy loop: 8.1 or
+    /// 11 ms; the slow placements were this loop starting 17 to 29 bytes into a line), and a
+    /// 32-byte aligned head was fast wherever the surrounding code moved it.
+    fn align_loop_head(&mut self) {
+        const NOPS: [&[u8]; 9] = [
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0f, 0x1f, 0x00],
+            &[0x0f, 0x1f, 0x40, 0x00],
+            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let mut padding = (32 - self.offset() % 32) % 32;
+        while padding > 0 {
+            let length = padding.min(NOPS.len() as u32);
+            self.ops.extend(NOPS[length as usize - 1].iter().copied());
+            padding -= length;
+        }
     }
 
     fn emit_prologue(&mut self) {
