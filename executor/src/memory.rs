@@ -50,12 +50,8 @@ struct Region {
     base: u32,
     /// How many bytes are accessible; a multiple of the page size.
     len: usize,
-    /// Where in the region the resident bytes start (page-aligned).
-    start: usize,
-    /// The resident bytes: the region's bytes `start..start + data.len()` (page-aligned). Every
-    /// other byte of the region is zero. They grow to cover whatever the guest or host touches
-    /// (see [`Region::make_resident`]), so zero memory that is never touched costs nothing.
-    /// None while the memory is not built yet (see [`GuestMemory::pending`]).
+    /// The bytes: `len` of them, or none while the memory is not built yet (see
+    /// [`GuestMemory::pending`]).
     data: Vec<u8>,
     writable: bool,
     /// What the region starts with (the rest is zero).
@@ -89,72 +85,6 @@ impl Region {
 
     fn end(&self) -> u64 {
         u64::from(self.base) + self.len as u64
-    }
-
-    /// Where `[address, address + length)` is in `data`, if it is all resident.
-    #[inline(always)]
-    fn resident(&self, address: u32, length: usize) -> Option<usize> {
-        let offset = address.wrapping_sub(self.base).wrapping_sub(self.start as u32) as usize;
-        (offset + length <= self.data.len()).then_some(offset)
-    }
-
-    /// The byte at `offset` in the region (zero if it is not resident).
-    fn byte(&self, offset: usize) -> u8 {
-        offset.checked_sub(self.start).and_then(|index| self.data.get(index)).copied().unwrap_or(0)
-    }
-
-    /// Makes the region's bytes `lo..hi` resident (zero where they were not). The resident
-    /// range at least doubles in the direction it grows, so a guest walking through a region
-    /// (a stack growing down, an array filled upwards) reallocates it only a few times.
-    fn make_resident(&mut self, lo: usize, hi: usize) {
-        let (start, end) = (self.start, self.start + self.data.len());
-        if lo >= start && hi <= end || lo >= hi {
-            return;
-        }
-        let page = PAGE_SIZE as usize;
-        let size = self.data.len().max(MIN_RESIDENT);
-        let (mut new_lo, mut new_hi) = (lo, hi);
-        if self.data.is_empty() {
-            new_lo = lo.min(hi.saturating_sub(MIN_RESIDENT));
-            new_hi = hi.max(lo + MIN_RESIDENT);
-        } else {
-            if new_lo < start {
-                new_lo = new_lo.min(start.saturating_sub(size));
-            }
-            if new_hi > end {
-                new_hi = new_hi.max(end + size);
-            }
-            new_lo = new_lo.min(start);
-            new_hi = new_hi.max(end);
-        }
-        let new_lo = new_lo & !(page - 1);
-        let new_hi = new_hi.next_multiple_of(page).min(self.len);
-        if self.data.is_empty() {
-            // A zeroed allocation (`calloc`): large ones come zeroed from the OS, untouched.
-            self.data = vec![0; new_hi - new_lo];
-            self.start = new_lo;
-        } else if new_lo == start {
-            self.data.resize(new_hi - start, 0);
-        } else {
-            let mut data = vec![0; new_hi - new_lo];
-            data[start - new_lo..end - new_lo].copy_from_slice(&self.data);
-            self.data = data;
-            self.start = new_lo;
-        }
-    }
-
-    /// Makes the whole region resident.
-    fn make_all_resident(&mut self) {
-        self.make_resident(0, self.len);
-    }
-
-    /// Sets the region's contents to `init` followed by zeroes, keeping what is resident.
-    fn load(&mut self, init: &[u8]) {
-        self.data.fill(0);
-        if !init.is_empty() {
-            self.make_resident(0, init.len());
-            self.data[..init.len()].copy_from_slice(init);
-        }
     }
 }
 
@@ -195,10 +125,6 @@ pub struct GuestMemory {
     /// never runs never does.
     pending: Option<Arc<MemoryImage>>,
 }
-
-/// The least a region makes resident at once (see [`Region::make_resident`]); regions up to
-/// this size are resident from the start.
-const MIN_RESIDENT: usize = 16 * 1024;
 
 /// How many regions [`GuestMemory::windows`] shows for loads (a container program has four).
 pub(crate) const LOAD_WINDOWS: usize = 4;
@@ -272,7 +198,6 @@ impl GuestMemory {
         let region = |base: u32, size: u32, init: Init, writable: bool| Region {
             base,
             len: size as usize,
-            start: 0,
             data: Vec::new(),
             writable,
             init,
@@ -306,21 +231,16 @@ impl GuestMemory {
         }
     }
 
-    /// Gives every region its initial data. Small regions become resident as a whole; in large
-    /// ones the rest is zero, and not resident yet.
+    /// Gives every region its bytes: the initial data, then zeroes.
     #[cold]
     #[inline(never)]
     fn build(&mut self) {
         let Some(image) = self.pending.take() else { return };
         for region in &mut self.regions {
             let init = region.init.bytes(&image);
-            if region.len <= MIN_RESIDENT {
-                let mut data = vec![0; region.len];
-                data[..init.len()].copy_from_slice(init);
-                (region.start, region.data) = (0, data);
-            } else {
-                region.load(init);
-            }
+            let mut data = vec![0; region.len];
+            data[..init.len()].copy_from_slice(init);
+            region.data = data;
         }
     }
 
@@ -350,13 +270,12 @@ impl GuestMemory {
         let start = address;
         let end = u64::from(address) + u64::from(length);
         let mut remaining = Vec::new();
-        for mut region in std::mem::take(&mut self.regions) {
+        for region in std::mem::take(&mut self.regions) {
             let overlaps = u64::from(region.base) < end && region.end() > u64::from(start);
             if !overlaps {
                 remaining.push(region);
                 continue;
             }
-            region.make_all_resident();
             for (i, page) in region.data.chunks(PAGE_SIZE as usize).enumerate() {
                 let page_address = region.base + i as u32 * PAGE_SIZE;
                 let inside = page_address >= start && u64::from(page_address) < end;
@@ -380,7 +299,6 @@ impl GuestMemory {
                 _ => remaining.push(Region {
                     base: page_address,
                     len: data.len(),
-                    start: 0,
                     data,
                     writable: page_writable,
                     init: Init::Zero,
@@ -393,30 +311,24 @@ impl GuestMemory {
     }
 
     /// Restores a container program's memory to `image` (zeroes the stack, reloads data,
-    /// shrinks the heap back). Resident bytes are rewritten in place, without reallocating,
-    /// unless there are many of them: memory that is not built yet costs nothing until it is
-    /// needed.
+    /// shrinks the heap back). Built regions are rewritten in place, without reallocating,
+    /// unless one is large: zeroing a big region would touch every page of it, while memory
+    /// that is not built yet costs nothing until it is needed.
     pub fn reset(&mut self, image: &Arc<MemoryImage>) {
         const IN_PLACE_LIMIT: usize = 1 << 20;
         let map = &image.map;
         let layout_matches = self.map.as_ref() == Some(map);
-        if !layout_matches
-            || self.pending.is_some()
-            || self.regions.iter().any(|region| region.data.len() > IN_PLACE_LIMIT)
-        {
+        if !layout_matches || self.pending.is_some() || self.regions.iter().any(|region| region.len > IN_PLACE_LIMIT) {
             *self = GuestMemory::from_image(image);
             return;
         }
         for region in &mut self.regions {
-            if region.init == Init::RwData {
-                // The heap shrinks back.
-                region.len = map.rw_data_size as usize;
-                if region.start >= region.len {
-                    (region.start, region.data) = (0, Vec::new());
-                }
-                region.data.truncate(region.len - region.start);
-            }
-            region.load(region.init.bytes(image));
+            let init = region.init.bytes(image);
+            let size = if region.init == Init::RwData { map.rw_data_size as usize } else { region.len };
+            region.data.truncate(size);
+            region.len = size;
+            region.data[..init.len()].copy_from_slice(init);
+            region.data[init.len()..].fill(0);
         }
         if let Some(heap) = &mut self.heap {
             heap.top = heap.base;
@@ -462,11 +374,7 @@ impl GuestMemory {
             if region.base < LOWEST_ACCESSIBLE_ADDRESS {
                 continue;
             }
-            let window = Window {
-                base: region.base.wrapping_add(region.start as u32),
-                len: region.data.len(),
-                ptr: region.data.as_mut_ptr(),
-            };
+            let window = Window { base: region.base, len: region.data.len(), ptr: region.data.as_mut_ptr() };
             if loads < LOAD_WINDOWS {
                 windows.load[loads] = window;
                 loads += 1;
@@ -483,8 +391,9 @@ impl GuestMemory {
     #[inline(always)]
     pub fn load<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
         if let Some(region) = self.regions.get(self.hot) {
-            if let (true, Some(offset)) = (address >= LOWEST_ACCESSIBLE_ADDRESS, region.resident(address, N)) {
-                return Ok(region.data[offset..offset + N].try_into().expect("N bytes"));
+            let offset = address.wrapping_sub(region.base) as usize;
+            if let (true, Some(bytes)) = (address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get(offset..offset + N)) {
+                return Ok(bytes.try_into().expect("N bytes"));
             }
         }
         self.load_other::<N>(address)
@@ -496,9 +405,10 @@ impl GuestMemory {
         self.materialize();
         if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter().enumerate() {
-                if let Some(offset) = region.resident(address, N) {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(bytes) = region.data.get(offset..offset + N) {
                     self.hot = index;
-                    return Ok(region.data[offset..offset + N].try_into().expect("N bytes"));
+                    return Ok(bytes.try_into().expect("N bytes"));
                 }
             }
         }
@@ -506,40 +416,27 @@ impl GuestMemory {
     }
 
     #[cold]
-    fn load_slow<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
+    fn load_slow<const N: usize>(&self, address: u32) -> Result<[u8; N], Fault> {
         if let Some(fault) = self.classify(address, N, false) {
             return Err(fault);
         }
-        // Resident from now on, so that the next loads here take the fast path.
-        self.make_resident(address, N);
         let mut out = [0; N];
         for (i, byte) in out.iter_mut().enumerate() {
             let (index, offset) = self.find(address.wrapping_add(i as u32), 1).expect("classified as accessible");
-            *byte = self.regions[index].byte(offset);
+            *byte = self.regions[index].data[offset];
         }
         Ok(out)
-    }
-
-    /// Makes every byte of `[address, address + length)` that is accessible resident.
-    fn make_resident(&mut self, address: u32, length: usize) {
-        let (start, end) = (u64::from(address), u64::from(address) + length as u64);
-        for region in &mut self.regions {
-            let (lo, hi) = (start.max(u64::from(region.base)), end.min(region.end()));
-            if lo < hi {
-                region.make_resident((lo - u64::from(region.base)) as usize, (hi - u64::from(region.base)) as usize);
-            }
-        }
-        // Accesses that wrap around the address space (panics, never resident) are left out.
     }
 
     /// Stores `N` bytes as a guest store instruction does: all or nothing.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
         if let Some(region) = self.regions.get_mut(self.hot) {
-            if let (true, Some(offset)) =
-                (region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS, region.resident(address, N))
+            let offset = address.wrapping_sub(region.base) as usize;
+            if let (true, Some(target)) =
+                (region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get_mut(offset..offset + N))
             {
-                region.data[offset..offset + N].copy_from_slice(&bytes);
+                target.copy_from_slice(&bytes);
                 return Ok(());
             }
         }
@@ -552,11 +449,12 @@ impl GuestMemory {
         self.materialize();
         if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter_mut().enumerate() {
-                if let Some(offset) = region.resident(address, N) {
+                let offset = address.wrapping_sub(region.base) as usize;
+                if let Some(target) = region.data.get_mut(offset..offset + N) {
                     if !region.writable {
                         break;
                     }
-                    region.data[offset..offset + N].copy_from_slice(&bytes);
+                    target.copy_from_slice(&bytes);
                     self.hot = index;
                     return Ok(());
                 }
@@ -572,18 +470,11 @@ impl GuestMemory {
         if let Some(fault) = self.classify(address, bytes.len(), true) {
             return Err(fault);
         }
-        self.make_resident(address, N);
         for (i, &byte) in bytes.iter().enumerate() {
-            self.put(address.wrapping_add(i as u32), byte);
+            let (index, offset) = self.find(address.wrapping_add(i as u32), 1).expect("classified as accessible");
+            self.regions[index].data[offset] = byte;
         }
         Ok(())
-    }
-
-    /// Writes one accessible, resident byte.
-    fn put(&mut self, address: u32, byte: u8) {
-        let (index, offset) = self.find(address, 1).expect("accessible");
-        let region = &mut self.regions[index];
-        region.data[offset - region.start] = byte;
     }
 
     fn host_check(&self, address: u32, length: usize, write: bool) -> Result<(), MemoryAccessError> {
@@ -606,18 +497,16 @@ impl GuestMemory {
         if let Some(image) = &self.pending {
             return self.read_pending(image, address, out);
         }
-        if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            if let Some((region, offset)) =
-                self.regions.iter().find_map(|region| Some((region, region.resident(address, out.len())?)))
-            {
-                out.copy_from_slice(&region.data[offset..offset + out.len()]);
+        if let Some((index, offset)) = self.find(address, out.len()) {
+            if address >= LOWEST_ACCESSIBLE_ADDRESS {
+                out.copy_from_slice(&self.regions[index].data[offset..offset + out.len()]);
                 return Ok(());
             }
         }
         self.host_check(address, out.len(), false)?;
         for (i, byte) in out.iter_mut().enumerate() {
             let (index, offset) = self.find(address + i as u32, 1).expect("checked");
-            *byte = self.regions[index].byte(offset);
+            *byte = self.regions[index].data[offset];
         }
         Ok(())
     }
@@ -643,18 +532,16 @@ impl GuestMemory {
     /// auxiliary data gets in); only inaccessible pages are refused.
     pub fn write(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
         self.materialize();
-        if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            if let Some(region) = self.regions.iter_mut().find(|region| region.resident(address, data.len()).is_some())
-            {
-                let offset = region.resident(address, data.len()).expect("resident");
-                region.data[offset..offset + data.len()].copy_from_slice(data);
+        if let Some((index, offset)) = self.find(address, data.len()) {
+            if address >= LOWEST_ACCESSIBLE_ADDRESS {
+                self.regions[index].data[offset..offset + data.len()].copy_from_slice(data);
                 return Ok(());
             }
         }
         self.host_check(address, data.len(), false)?;
-        self.make_resident(address, data.len());
         for (i, &byte) in data.iter().enumerate() {
-            self.put(address + i as u32, byte);
+            let (index, offset) = self.find(address + i as u32, 1).expect("checked");
+            self.regions[index].data[offset] = byte;
         }
         Ok(())
     }
@@ -671,10 +558,14 @@ impl GuestMemory {
         heap.top = new_top as u32;
         let top = heap.top;
         let region = &mut self.regions[heap.region];
-        debug_assert!(region.start + region.data.len() <= region.len);
         let needed = (align_up(new_top, PAGE_SIZE) - u64::from(region.base)) as usize;
-        // The new pages are zero: they become resident when touched.
-        region.len = region.len.max(needed);
+        if needed > region.len {
+            region.len = needed;
+            // Memory not built yet gets the bytes when it is.
+            if self.pending.is_none() {
+                region.data.resize(needed, 0);
+            }
+        }
         Some(top)
     }
 
@@ -774,79 +665,6 @@ mod tests {
         assert_eq!(lazy.load::<8>(top), built.load::<8>(top));
         assert!(lazy.pending.is_none());
         assert_eq!(lazy.store::<8>(top, [1; 8]), Ok(()));
-    }
-
-    #[test]
-    fn resident_bytes_grow_to_cover_every_access() {
-        let config = crate::program::MemoryConfig {
-            ro_data_size: 0x21000,
-            rw_data_size: 0x100000,
-            stack_size: 0x40000,
-            ..Default::default()
-        };
-        let map = MemoryMap::new(config).unwrap();
-        let image = Arc::new(MemoryImage { map, ro_data: vec![3; 0x1234], rw_data: vec![7; 0x5010] });
-        let mut memory = GuestMemory::from_image(&image);
-        let mut model = std::collections::HashMap::new();
-        for (address, byte) in (map.ro_data_address..).zip(&image.ro_data) {
-            model.insert(address, *byte);
-        }
-        for (address, byte) in (map.rw_data_address..).zip(&image.rw_data) {
-            model.insert(address, *byte);
-        }
-        let bases = [map.ro_data_address, map.rw_data_address, map.stack_address_low, map.heap_base];
-        let mut seed = 0x1234_5678_9abc_def0_u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            seed >> 33
-        };
-        for step in 0..20_000 {
-            let base = bases[next() as usize % bases.len()];
-            let address = base.wrapping_add((next() % 0x140000) as u32).wrapping_sub(0x1000);
-            let expected: [u8; 8] = std::array::from_fn(|i| *model.get(&(address + i as u32)).unwrap_or(&0));
-            match next() % 6 {
-                0 => {
-                    let bytes = next().to_le_bytes();
-                    let result = memory.store::<8>(address, bytes);
-                    assert_eq!(result.is_ok(), memory.is_accessible(address, 8, true), "{step}");
-                    if result.is_ok() {
-                        (address..).zip(bytes).for_each(|(a, b)| {
-                            model.insert(a, b);
-                        });
-                    }
-                }
-                1 => {
-                    let bytes = [next() as u8; 3];
-                    if memory.write(address, &bytes).is_ok() {
-                        (address..).zip(bytes).for_each(|(a, b)| {
-                            model.insert(a, b);
-                        });
-                    }
-                }
-                2 => {
-                    let mut out = [0; 8];
-                    if memory.read(address, &mut out).is_ok() {
-                        assert_eq!(out, expected, "{step}");
-                    }
-                }
-                3 if step % 50 == 0 => {
-                    memory.sbrk(0x3000);
-                }
-                _ => match memory.load::<8>(address) {
-                    Ok(bytes) => assert_eq!(bytes, expected, "{step} {address:x}"),
-                    Err(_) => assert!(!memory.is_accessible(address, 8, false), "{step}"),
-                },
-            }
-            for region in &memory.regions {
-                assert!(region.start % PAGE_SIZE as usize == 0 && region.start + region.data.len() <= region.len);
-            }
-        }
-        assert!(memory.regions.iter().any(|region| region.data.len() < region.len), "some of it stays lazy");
-        memory.reset(&image);
-        let mut fresh = GuestMemory::from_image(&image);
-        for address in (map.ro_data_address..map.stack_address_high).step_by(0x777) {
-            assert_eq!(memory.load::<4>(address), fresh.load::<4>(address), "{address:x}");
-        }
     }
 
     #[test]
