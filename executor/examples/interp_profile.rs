@@ -1,7 +1,8 @@
 //! A profiling harness for the interpreter: `interp_profile new|run BLOB EXPORT ARG ITERATIONS`.
 //!
 //! `new` creates (and drops) an instance `ITERATIONS` times; `run` calls the export
-//! `ITERATIONS` times, each on a fresh instance. Meant for `perf` and
+//! `ITERATIONS` times, each on a fresh instance; `live` does the same but keeps the instances
+//! alive and reports the resident memory they added. Meant for `perf` and
 //! `valgrind --tool=callgrind`.
 
 use pvm_executor::program::Reg;
@@ -10,7 +11,7 @@ use pvm_executor::{BackendKind, Config, Engine, Exit, GasMetering, Instance, Mod
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 6 {
-        eprintln!("usage: interp_profile new|run BLOB EXPORT ARG ITERATIONS");
+        eprintln!("usage: interp_profile new|run|live BLOB EXPORT ARG ITERATIONS");
         std::process::exit(2);
     }
     let bytes = std::fs::read(&args[2]).expect("cannot read the blob");
@@ -29,6 +30,8 @@ fn main() {
     }
     let mut checksum = 0u64;
     let mut times = Vec::new();
+    let mut live = Vec::new();
+    let resident_before = resident_bytes();
     for _ in 0..iterations {
         let start = std::time::Instant::now();
         let mut instance = Instance::new(&module).expect("instantiation");
@@ -47,10 +50,23 @@ fn main() {
             Exit::Halt => checksum = checksum.wrapping_add(instance.reg(Reg::A0)),
             other => panic!("stopped with {other}"),
         }
+        if args[1] == "live" {
+            live.push(instance);
+        }
+    }
+    if args[1] == "live" {
+        let added = resident_bytes().saturating_sub(resident_before);
+        println!("{} KiB resident per live instance after its call", added / 1024 / iterations.max(1) as u64);
     }
     times.sort();
     match times.get(times.len() / 2) {
         Some(median) => println!("{checksum:x} median {median:?}"),
         None => println!("{checksum:x}"),
     }
+}
+
+/// Resident memory of this process in bytes (Linux `/proc/self/statm`; 0 elsewhere).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split_whitespace().nth(1).and_then(|pages| pages.parse::<u64>().ok()).unwrap_or(0) * 4096
 }
