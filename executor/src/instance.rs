@@ -470,7 +470,7 @@ impl Instance {
             },
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             State::Compiled(state) => {
-                let image = self.module.inner.container.as_ref().map(|container| &container.image);
+                let image = self.module.inner.container.as_ref().map(|container| &*container.image);
                 if let Err(error) = state.sandbox.reset(image) {
                     // Only an exhausted kernel (mprotect/madvise failing) gets here; a fresh
                     // sandbox is the same state.

@@ -7,6 +7,7 @@
 
 use crate::program::memory_map::{align_up, LOWEST_ACCESSIBLE_ADDRESS};
 use crate::program::{MemoryMap, PAGE_SIZE};
+use std::sync::Arc;
 
 /// Why a guest memory access failed.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -47,20 +48,43 @@ pub enum MemoryAccessReason {
 #[derive(Clone, Debug)]
 struct Region {
     base: u32,
-    /// Accessible bytes; the length is a multiple of the page size.
+    /// How many bytes are accessible; a multiple of the page size.
+    len: usize,
+    /// The bytes: `len` of them, or none while the memory is not built yet (see
+    /// [`GuestMemory::pending`]).
     data: Vec<u8>,
     writable: bool,
+    /// What the region starts with (the rest is zero).
+    init: Init,
+}
+
+/// Where a region's initial bytes come from.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum Init {
+    Zero,
+    RoData,
+    RwData,
+}
+
+impl Init {
+    fn bytes(self, image: &MemoryImage) -> &[u8] {
+        match self {
+            Init::Zero => &[],
+            Init::RoData => &image.ro_data,
+            Init::RwData => &image.rw_data,
+        }
+    }
 }
 
 impl Region {
     #[inline(always)]
     fn offset(&self, address: u32, length: usize) -> Option<usize> {
         let offset = address.wrapping_sub(self.base) as usize;
-        (offset + length <= self.data.len()).then_some(offset)
+        (offset + length <= self.len).then_some(offset)
     }
 
     fn end(&self) -> u64 {
-        u64::from(self.base) + self.data.len() as u64
+        u64::from(self.base) + self.len as u64
     }
 }
 
@@ -95,6 +119,11 @@ pub struct GuestMemory {
     hot: usize,
     /// The layout a container program's memory was built with.
     map: Option<MemoryMap>,
+    /// A container program's memory that is not built yet: `regions` describe it, but hold no
+    /// bytes until something needs them (a run, a host write; see [`GuestMemory::build`]), so
+    /// that creating an instance allocates and touches no guest memory, and an instance that
+    /// never runs never does.
+    pending: Option<Arc<MemoryImage>>,
 }
 
 /// How many regions [`GuestMemory::windows`] shows for loads (a container program has four).
@@ -162,21 +191,24 @@ fn touches_low_memory(address: u32, length: usize) -> bool {
 
 impl GuestMemory {
     /// Memory laid out as a container program expects: read-only data, read-write data (the
-    /// heap grows from it), stack, and auxiliary data.
-    pub fn from_image(image: &MemoryImage) -> GuestMemory {
+    /// heap grows from it), stack, and auxiliary data. Nothing is allocated yet: the regions
+    /// get their bytes when first needed.
+    pub fn from_image(image: &Arc<MemoryImage>) -> GuestMemory {
         let map = &image.map;
-        let region = |base: u32, size: u32, init: &[u8], writable: bool| {
-            let mut data = vec![0; size as usize];
-            data[..init.len()].copy_from_slice(init);
-            Region { base, data, writable }
+        let region = |base: u32, size: u32, init: Init, writable: bool| Region {
+            base,
+            len: size as usize,
+            data: Vec::new(),
+            writable,
+            init,
         };
         let mut regions = Vec::with_capacity(4);
-        regions.push(region(map.stack_address_low, map.stack_size(), &[], true));
+        regions.push(region(map.stack_address_low, map.stack_size(), Init::Zero, true));
         let rw_index = regions.len();
-        regions.push(region(map.rw_data_address, map.rw_data_size, &image.rw_data, true));
-        regions.push(region(map.ro_data_address, map.ro_data_size, &image.ro_data, false));
-        regions.push(region(map.aux_data_address, map.aux_data_size, &[], false));
-        regions.retain(|region| !region.data.is_empty() || region.writable);
+        regions.push(region(map.rw_data_address, map.rw_data_size, Init::RwData, true));
+        regions.push(region(map.ro_data_address, map.ro_data_size, Init::RoData, false));
+        regions.push(region(map.aux_data_address, map.aux_data_size, Init::Zero, false));
+        regions.retain(|region| region.len != 0 || region.writable);
         GuestMemory {
             regions,
             hot: 0,
@@ -187,6 +219,28 @@ impl GuestMemory {
                 top: map.heap_base,
                 max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
             }),
+            pending: Some(image.clone()),
+        }
+    }
+
+    /// Builds the memory if it is not built yet (see [`GuestMemory::pending`]).
+    #[inline(always)]
+    fn materialize(&mut self) {
+        if self.pending.is_some() {
+            self.build();
+        }
+    }
+
+    /// Gives every region its bytes: the initial data, then zeroes.
+    #[cold]
+    #[inline(never)]
+    fn build(&mut self) {
+        let Some(image) = self.pending.take() else { return };
+        for region in &mut self.regions {
+            let init = region.init.bytes(&image);
+            let mut data = vec![0; region.len];
+            data[..init.len()].copy_from_slice(init);
+            region.data = data;
         }
     }
 
@@ -240,8 +294,15 @@ impl GuestMemory {
             match remaining.last_mut() {
                 Some(last) if last.end() == u64::from(page_address) && last.writable == page_writable => {
                     last.data.extend_from_slice(&data);
+                    last.len = last.data.len();
                 }
-                _ => remaining.push(Region { base: page_address, data, writable: page_writable }),
+                _ => remaining.push(Region {
+                    base: page_address,
+                    len: data.len(),
+                    data,
+                    writable: page_writable,
+                    init: Init::Zero,
+                }),
             }
         }
         remaining.sort_by_key(|region| region.base);
@@ -250,26 +311,22 @@ impl GuestMemory {
     }
 
     /// Restores a container program's memory to `image` (zeroes the stack, reloads data,
-    /// shrinks the heap back). Regions are rewritten in place, without reallocating, unless
-    /// one is large: zeroing a big region would touch every page of it, while a fresh
-    /// allocation stays lazily zeroed by the OS.
-    pub fn reset(&mut self, image: &MemoryImage) {
+    /// shrinks the heap back). Built regions are rewritten in place, without reallocating,
+    /// unless one is large: zeroing a big region would touch every page of it, while memory
+    /// that is not built yet costs nothing until it is needed.
+    pub fn reset(&mut self, image: &Arc<MemoryImage>) {
         const IN_PLACE_LIMIT: usize = 1 << 20;
         let map = &image.map;
         let layout_matches = self.map.as_ref() == Some(map);
-        if !layout_matches || self.regions.iter().any(|region| region.data.len() > IN_PLACE_LIMIT) {
+        if !layout_matches || self.pending.is_some() || self.regions.iter().any(|region| region.len > IN_PLACE_LIMIT) {
             *self = GuestMemory::from_image(image);
             return;
         }
         for region in &mut self.regions {
-            let (init, size): (&[u8], u32) = if region.base == map.rw_data_address {
-                (&image.rw_data, map.rw_data_size)
-            } else if region.base == map.ro_data_address {
-                (&image.ro_data, map.ro_data_size)
-            } else {
-                (&[], region.data.len() as u32)
-            };
-            region.data.truncate(size as usize);
+            let init = region.init.bytes(image);
+            let size = if region.init == Init::RwData { map.rw_data_size as usize } else { region.len };
+            region.data.truncate(size);
+            region.len = size;
             region.data[..init.len()].copy_from_slice(init);
             region.data[init.len()..].fill(0);
         }
@@ -310,6 +367,7 @@ impl GuestMemory {
     /// empty. The interpreter accesses memory through them on its fast path; they stay valid
     /// until `self` is next used otherwise.
     pub(crate) fn windows(&mut self) -> Windows {
+        self.materialize();
         let mut windows = Windows { load: [Window::EMPTY; LOAD_WINDOWS], store: [Window::EMPTY; STORE_WINDOWS] };
         let (mut loads, mut stores) = (0, 0);
         for region in &mut self.regions {
@@ -344,6 +402,7 @@ impl GuestMemory {
     /// A load outside the hot region (kept out of line, so the fast path stays small).
     #[inline(never)]
     fn load_other<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
+        self.materialize();
         if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter().enumerate() {
                 let offset = address.wrapping_sub(region.base) as usize;
@@ -387,6 +446,7 @@ impl GuestMemory {
     /// A store outside the hot region (kept out of line, so the fast path stays small).
     #[inline(never)]
     fn store_other<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
+        self.materialize();
         if address >= LOWEST_ACCESSIBLE_ADDRESS {
             for (index, region) in self.regions.iter_mut().enumerate() {
                 let offset = address.wrapping_sub(region.base) as usize;
@@ -434,6 +494,9 @@ impl GuestMemory {
 
     /// Reads guest memory for the host (read-only pages are readable).
     pub fn read(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+        if let Some(image) = &self.pending {
+            return self.read_pending(image, address, out);
+        }
         if let Some((index, offset)) = self.find(address, out.len()) {
             if address >= LOWEST_ACCESSIBLE_ADDRESS {
                 out.copy_from_slice(&self.regions[index].data[offset..offset + out.len()]);
@@ -448,9 +511,27 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// [`GuestMemory::read`] from memory that is not built yet: the initial data, or zero.
+    #[cold]
+    fn read_pending(&self, image: &MemoryImage, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+        self.host_check(address, out.len(), false)?;
+        out.fill(0);
+        let (start, end) = (u64::from(address), u64::from(address) + out.len() as u64);
+        for region in &self.regions {
+            let init = region.init.bytes(image);
+            let (from, to) = (start.max(u64::from(region.base)), end.min(u64::from(region.base) + init.len() as u64));
+            if from < to {
+                let source = (from - u64::from(region.base)) as usize..(to - u64::from(region.base)) as usize;
+                out[(from - start) as usize..(to - start) as usize].copy_from_slice(&init[source]);
+            }
+        }
+        Ok(())
+    }
+
     /// Writes guest memory for the host. The host may write read-only pages too (it is how
     /// auxiliary data gets in); only inaccessible pages are refused.
     pub fn write(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        self.materialize();
         if let Some((index, offset)) = self.find(address, data.len()) {
             if address >= LOWEST_ACCESSIBLE_ADDRESS {
                 self.regions[index].data[offset..offset + data.len()].copy_from_slice(data);
@@ -475,12 +556,17 @@ impl GuestMemory {
             return None;
         }
         heap.top = new_top as u32;
+        let top = heap.top;
         let region = &mut self.regions[heap.region];
-        let needed = align_up(new_top, PAGE_SIZE) - u64::from(region.base);
-        if needed as usize > region.data.len() {
-            region.data.resize(needed as usize, 0);
+        let needed = (align_up(new_top, PAGE_SIZE) - u64::from(region.base)) as usize;
+        if needed > region.len {
+            region.len = needed;
+            // Memory not built yet gets the bytes when it is.
+            if self.pending.is_none() {
+                region.data.resize(needed, 0);
+            }
         }
-        Some(heap.top)
+        Some(top)
     }
 
     /// How far the heap has grown with `sbrk`.
@@ -497,14 +583,14 @@ impl GuestMemory {
     /// The accessible regions as `(address, length, writable)`, in address order.
     pub fn regions(&self) -> Vec<(u32, u32, bool)> {
         let mut regions: Vec<_> =
-            self.regions.iter().map(|region| (region.base, region.data.len() as u32, region.writable)).collect();
+            self.regions.iter().map(|region| (region.base, region.len as u32, region.writable)).collect();
         regions.sort();
         regions
     }
 
     /// Total accessible bytes.
     pub fn accessible_bytes(&self) -> usize {
-        self.regions.iter().map(|region| region.data.len()).sum()
+        self.regions.iter().map(|region| region.len).sum()
     }
 }
 
@@ -534,11 +620,59 @@ mod tests {
     }
 
     #[test]
+    fn memory_not_built_yet_behaves_like_built_memory() {
+        let config = crate::program::MemoryConfig {
+            ro_data_size: 0x1800,
+            rw_data_size: 0x2000,
+            stack_size: 0x1000,
+            ..Default::default()
+        };
+        let map = MemoryMap::new(config).unwrap();
+        let image = Arc::new(MemoryImage { map, ro_data: vec![3; 0x1234], rw_data: vec![7; 0x10] });
+        let lazy = GuestMemory::from_image(&image);
+        assert!(lazy.pending.is_some() && lazy.regions.iter().all(|region| region.data.is_empty()));
+        let mut built = lazy.clone();
+        built.materialize();
+        assert_eq!(lazy.regions(), built.regions());
+        assert_eq!(lazy.accessible_bytes(), built.accessible_bytes());
+        let probes = [
+            (map.ro_data_address - 8, 16),
+            (map.ro_data_address + 0x1230, 8),
+            (map.ro_data_address + 0x1ff8, 16),
+            (map.rw_data_address, 0x20),
+            (map.rw_data_address + 0x1ffc, 8),
+            (map.stack_address_high - 8, 8),
+            (map.stack_address_high - 4, 8),
+            (0xfff8, 16),
+            (0xffff_fff8, 16),
+        ];
+        for (address, length) in probes {
+            let (mut a, mut b) = (vec![0xaa; length], vec![0x55; length]);
+            assert_eq!(lazy.read(address, &mut a), built.read(address, &mut b), "{address:x}");
+            if built.read(address, &mut b).is_ok() {
+                assert_eq!(a, b, "{address:x}");
+            }
+            for write in [false, true] {
+                assert_eq!(lazy.is_accessible(address, length, write), built.is_accessible(address, length, write));
+            }
+        }
+        // The heap grows before the memory is built; building gives the new pages too.
+        let mut lazy = lazy;
+        assert_eq!(lazy.sbrk(0x3000), built.sbrk(0x3000));
+        assert!(lazy.pending.is_some());
+        assert_eq!(lazy.regions(), built.regions());
+        let top = map.rw_data_address + 0x4ff8;
+        assert_eq!(lazy.load::<8>(top), built.load::<8>(top));
+        assert!(lazy.pending.is_none());
+        assert_eq!(lazy.store::<8>(top, [1; 8]), Ok(()));
+    }
+
+    #[test]
     fn heap_grows_page_by_page() {
         let map =
             MemoryMap::new(crate::program::MemoryConfig { rw_data_size: 10, stack_size: 0x1000, ..Default::default() })
                 .unwrap();
-        let image = MemoryImage { map, ro_data: vec![], rw_data: vec![7; 10] };
+        let image = Arc::new(MemoryImage { map, ro_data: vec![], rw_data: vec![7; 10] });
         let mut memory = GuestMemory::from_image(&image);
         assert_eq!(memory.load::<1>(map.rw_data_address + 9), Ok([7]));
         assert_eq!(memory.load::<1>(map.rw_data_address + 0x1000), Err(Fault::PageFault(map.rw_data_address + 0x1000)));

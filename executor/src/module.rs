@@ -52,7 +52,8 @@ pub(crate) struct ModuleInner {
 
 #[derive(Debug)]
 pub(crate) struct Container {
-    pub image: MemoryImage,
+    /// Shared: interpreter instances keep it until they build their memory from it.
+    pub image: Arc<MemoryImage>,
     pub imports: Vec<String>,
     pub exports: Vec<Export>,
 }
@@ -69,7 +70,11 @@ impl Module {
                 ro_data: blob.ro_data().to_vec(),
                 rw_data: blob.rw_data().to_vec(),
             };
-            let container = Container { image, imports: blob.imports().to_vec(), exports: blob.exports().to_vec() };
+            let container = Container {
+                image: Arc::new(image),
+                imports: blob.imports().to_vec(),
+                exports: blob.exports().to_vec(),
+            };
             Ok(Arc::new(Self::build(engine, bytes.to_vec(), blob.isa(), decoded, Some(container))?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
