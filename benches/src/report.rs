@@ -97,6 +97,19 @@ pub fn format_seconds(seconds: f64) -> String {
     }
 }
 
+/// A Markdown table's header: `first` left-aligned, then one right-aligned column per entry.
+fn table_header(out: &mut String, first: &str, columns: &[impl std::fmt::Display]) {
+    let _ = write!(out, "| {first} |");
+    for column in columns {
+        let _ = write!(out, " {column} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in columns {
+        let _ = write!(out, "---:|");
+    }
+    let _ = writeln!(out);
+}
+
 fn phase_table(results: &Results, phase: Phase, out: &mut String) {
     let vms: Vec<&String> = results
         .vms
@@ -113,15 +126,7 @@ fn phase_table(results: &Results, phase: Phase, out: &mut String) {
         Phase::Oneshot => "compile + instantiate + call",
     };
     let _ = writeln!(out, "\n### {} ({what}): median, and ratio to the fastest VM\n", phase.name());
-    let _ = write!(out, "| program |");
-    for vm in &vms {
-        let _ = write!(out, " {vm} |");
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in &vms {
-        let _ = write!(out, "---:|");
-    }
-    let _ = writeln!(out);
+    table_header(out, "program", &vms);
     for program in &results.programs {
         let fastest = vms.iter().filter_map(|vm| results.median(program, vm, phase)).fold(f64::INFINITY, f64::min);
         let _ = write!(out, "| {program} |");
@@ -138,15 +143,7 @@ fn phase_table(results: &Results, phase: Phase, out: &mut String) {
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "\nSpread (min–max as a percentage of the median):\n");
-    let _ = write!(out, "| program |");
-    for vm in &vms {
-        let _ = write!(out, " {vm} |");
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in &vms {
-        let _ = write!(out, "---:|");
-    }
-    let _ = writeln!(out);
+    table_header(out, "program", &vms);
     for program in &results.programs {
         let _ = write!(out, "| {program} |");
         for vm in &vms {
@@ -183,15 +180,7 @@ fn ratio_rows(results: &Results, out: &mut String) {
         return;
     }
     let _ = writeln!(out, "\n### Key ratios (ours ÷ peer; below 1.00 means we are faster)\n");
-    let _ = write!(out, "| ratio |");
-    for program in &results.programs {
-        let _ = write!(out, " {program} |");
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in &results.programs {
-        let _ = write!(out, "---:|");
-    }
-    let _ = writeln!(out);
+    table_header(out, "ratio", &results.programs);
     for (label, phase, a, b) in rows {
         let _ = write!(out, "| {label} |");
         for program in &results.programs {
@@ -229,15 +218,7 @@ pub fn markdown(results: &Results, info: &RunInfo) -> String {
     if !results.memory.is_empty() {
         let _ = writeln!(out, "\n### Resident memory added per live instance (before any call)\n\nMeasured over instances 33 to 64 kept alive at once, so that pooled memory a VM recycles does not look free.\n");
         let vms: Vec<&String> = results.vms.iter().filter(|vm| results.memory.keys().any(|(_, v)| v == *vm)).collect();
-        let _ = write!(out, "| program |");
-        for vm in &vms {
-            let _ = write!(out, " {vm} |");
-        }
-        let _ = write!(out, "\n|---|");
-        for _ in &vms {
-            let _ = write!(out, "---:|");
-        }
-        let _ = writeln!(out);
+        table_header(&mut out, "program", &vms);
         for program in &results.programs {
             let _ = write!(out, "| {program} |");
             for vm in &vms {

@@ -29,8 +29,10 @@ pub trait AbiValue: Sized + 'static {
     fn into_reg(self) -> u64;
 }
 
-macro_rules! impl_unsigned {
-    ($($ty:ty),*) => {$(
+/// Integers: truncated from the register, widened into it through `$wide` (zero extension
+/// for unsigned types, sign extension for signed ones).
+macro_rules! impl_integer {
+    ($($ty:ty => $wide:ty),*) => {$(
         impl AbiValue for $ty {
             #[inline]
             fn from_reg(value: u64) -> Self {
@@ -38,29 +40,13 @@ macro_rules! impl_unsigned {
             }
             #[inline]
             fn into_reg(self) -> u64 {
-                u64::from(self)
+                <$wide>::from(self) as u64
             }
         }
     )*};
 }
 
-macro_rules! impl_signed {
-    ($($ty:ty),*) => {$(
-        impl AbiValue for $ty {
-            #[inline]
-            fn from_reg(value: u64) -> Self {
-                value as $ty
-            }
-            #[inline]
-            fn into_reg(self) -> u64 {
-                i64::from(self) as u64
-            }
-        }
-    )*};
-}
-
-impl_unsigned!(u8, u16, u32, u64);
-impl_signed!(i8, i16, i32, i64);
+impl_integer!(u8 => u64, u16 => u64, u32 => u64, u64 => u64, i8 => i64, i16 => i64, i32 => i64, i64 => i64);
 
 impl AbiValue for bool {
     #[inline]

@@ -291,6 +291,14 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         result
     }
 
+    /// Refuses a new frame once the call stack is as deep as pallet-revive allows.
+    fn check_depth(&self) -> Result<(), HostError> {
+        if self.frames.len() > limits::CALL_STACK_DEPTH {
+            return Err(HostError::Refused("maximum call depth reached".to_string()));
+        }
+        Ok(())
+    }
+
     /// A call from `caller` (an account or a contract frame) to `request.callee`.
     fn call(
         &mut self,
@@ -298,9 +306,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         caller_value: U256,
         request: CallRequest,
     ) -> Result<(SubcallOutcome, Option<String>), HostError> {
-        if self.frames.len() > limits::CALL_STACK_DEPTH {
-            return Err(HostError::Refused("maximum call depth reached".to_string()));
-        }
+        self.check_depth()?;
         if let Some(id) = precompile(&request.callee) {
             let (output, gas_used) = run_precompile(id, &request.input, request.gas_limit)?;
             return Ok((SubcallOutcome { status: SubcallStatus::Success, output, gas_used, address: None }, None));
@@ -365,22 +371,14 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         let sender = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
         if !value.is_some_and(|value| self.overlay.transfer(&sender, &request.callee, value)) {
             return Ok((
-                SubcallOutcome {
-                    status: SubcallStatus::TransferFailed,
-                    output: Vec::new(),
-                    gas_used: 0,
-                    address: None,
-                },
+                SubcallOutcome::nothing_ran(SubcallStatus::TransferFailed),
                 Some("insufficient balance for the transfer".to_string()),
             ));
         }
         let callee_account = self.overlay.account(&request.callee);
         let Some(contract) = callee_account.contract else {
             // A plain account: the transfer is all there is.
-            return Ok((
-                SubcallOutcome { status: SubcallStatus::Success, output: Vec::new(), gas_used: 0, address: None },
-                None,
-            ));
+            return Ok((SubcallOutcome::nothing_ran(SubcallStatus::Success), None));
         };
         let spec = FrameSpec {
             address: request.callee,
@@ -410,9 +408,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         create1_nonce: u64,
         request: InstantiateRequest,
     ) -> Result<(SubcallOutcome, Option<String>), HostError> {
-        if self.frames.len() > limits::CALL_STACK_DEPTH {
-            return Err(HostError::Refused("maximum call depth reached".to_string()));
-        }
+        self.check_depth()?;
         let code = self
             .overlay
             .code(&request.code_hash)
@@ -424,24 +420,14 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         let existing = self.overlay.account(&address);
         if existing.contract.is_some() {
             return Ok((
-                SubcallOutcome {
-                    status: SubcallStatus::DuplicateContract,
-                    output: Vec::new(),
-                    gas_used: 0,
-                    address: None,
-                },
+                SubcallOutcome::nothing_ran(SubcallStatus::DuplicateContract),
                 Some(format!("a contract already exists at {address:?}")),
             ));
         }
         let checkpoint = self.overlay.checkpoint();
         let Some(value) = u256_to_balance(request.value) else {
             return Ok((
-                SubcallOutcome {
-                    status: SubcallStatus::TransferFailed,
-                    output: Vec::new(),
-                    gas_used: 0,
-                    address: None,
-                },
+                SubcallOutcome::nothing_ran(SubcallStatus::TransferFailed),
                 Some("value does not fit a balance".to_string()),
             ));
         };
@@ -457,12 +443,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         if !self.overlay.transfer(&deployer, &address, value) {
             self.overlay.rollback(checkpoint);
             return Ok((
-                SubcallOutcome {
-                    status: SubcallStatus::TransferFailed,
-                    output: Vec::new(),
-                    gas_used: 0,
-                    address: None,
-                },
+                SubcallOutcome::nothing_ran(SubcallStatus::TransferFailed),
                 Some("insufficient balance for the endowment".to_string()),
             ));
         }

@@ -270,6 +270,14 @@ pub struct SubcallOutcome {
     pub address: Option<H160>,
 }
 
+impl SubcallOutcome {
+    /// An outcome where the callee never ran (refused before or instead of running): no
+    /// output, no gas, no new address.
+    pub fn nothing_ran(status: SubcallStatus) -> SubcallOutcome {
+        SubcallOutcome { status, output: Vec::new(), gas_used: 0, address: None }
+    }
+}
+
 /// How a sub-call ended, as pallet-revive reports it to the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubcallStatus {

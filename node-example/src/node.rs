@@ -559,20 +559,8 @@ impl Node {
         data: Vec<u8>,
         gas_limit: Option<u64>,
     ) -> Result<DryRun, StoreError> {
-        self.metrics.dry_runs.fetch_add(1, Ordering::Relaxed);
-        let _state = self.state_lock.read();
-        let best = self.best_header();
-        let executor = self.executor(best.number + 1, now_ms().max(best.timestamp_ms() + 1));
-        let mut overlay = Overlay::new(&self.store);
-        let mut result = executor.call(&mut overlay, origin, dest, value, data, self.dry_run_gas(gas_limit));
-        let events = overlay.finish_transaction();
-        if result.outcome.is_success() {
-            result.events = events;
-        }
-        if let Some(error) = overlay.take_error() {
-            return Err(error);
-        }
-        Ok(result)
+        let gas_limit = self.dry_run_gas(gas_limit);
+        self.dry_run(|executor, overlay| executor.call(overlay, origin, dest, value, data, gas_limit))
     }
 
     /// Runs an instantiation against the best state without keeping any change. `code` is
@@ -586,26 +574,35 @@ impl Node {
         salt: Option<[u8; 32]>,
         gas_limit: Option<u64>,
     ) -> Result<DryRun, StoreError> {
+        let gas_limit = self.dry_run_gas(gas_limit);
+        self.dry_run(|executor, overlay| {
+            let nonce = overlay.account(&origin).nonce;
+            let (code_hash, upload_gas) = match code {
+                CodeSource::Hash(hash) => (hash, 0),
+                CodeSource::Blob(blob) => {
+                    let upload = executor.upload(overlay, blob, gas_limit);
+                    match (upload.outcome.clone(), upload.code_hash) {
+                        (Outcome::Success, Some(hash)) => (hash, upload.gas_used),
+                        _ => return upload,
+                    }
+                }
+            };
+            let mut result =
+                executor.instantiate(overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
+            result.gas_used = result.gas_used.saturating_add(upload_gas);
+            result
+        })
+    }
+
+    /// Runs `run` on a throw-away overlay of the best state, as the next block would see it;
+    /// the result carries the events only if it succeeded.
+    fn dry_run(&self, run: impl FnOnce(&Executor<'_>, &mut Overlay<'_>) -> DryRun) -> Result<DryRun, StoreError> {
         self.metrics.dry_runs.fetch_add(1, Ordering::Relaxed);
         let _state = self.state_lock.read();
         let best = self.best_header();
         let executor = self.executor(best.number + 1, now_ms().max(best.timestamp_ms() + 1));
         let mut overlay = Overlay::new(&self.store);
-        let gas_limit = self.dry_run_gas(gas_limit);
-        let nonce = overlay.account(&origin).nonce;
-        let (code_hash, upload_gas) = match code {
-            CodeSource::Hash(hash) => (hash, 0),
-            CodeSource::Blob(blob) => {
-                let upload = executor.upload(&mut overlay, blob, gas_limit);
-                match (upload.outcome.clone(), upload.code_hash) {
-                    (Outcome::Success, Some(hash)) => (hash, upload.gas_used),
-                    _ => return Ok(upload),
-                }
-            }
-        };
-        let mut result =
-            executor.instantiate(&mut overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
-        result.gas_used = result.gas_used.saturating_add(upload_gas);
+        let mut result = run(&executor, &mut overlay);
         let events = overlay.finish_transaction();
         if result.outcome.is_success() {
             result.events = events;
