@@ -46,6 +46,23 @@ enum Command {
     Client(ClientCommand),
 }
 
+/// The node a client command talks to by default.
+const DEFAULT_URL: &str = "http://127.0.0.1:9944";
+
+/// Who sends a signed transaction, to which node, with how much gas.
+#[derive(clap::Args)]
+struct Sender {
+    /// The node's JSON-RPC URL.
+    #[arg(long, default_value = DEFAULT_URL)]
+    url: String,
+    /// Secret URI of the signing key, e.g. //Alice.
+    #[arg(long)]
+    suri: String,
+    /// Gas limit of the transaction.
+    #[arg(long, default_value_t = client::DEFAULT_GAS)]
+    gas: u64,
+}
+
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Prints the H160 and SS58 addresses of a key.
@@ -56,22 +73,16 @@ enum ClientCommand {
     },
     /// Uploads code; prints its hash.
     Upload {
-        #[arg(long, default_value = "http://127.0.0.1:9944")]
-        url: String,
-        #[arg(long)]
-        suri: String,
+        #[command(flatten)]
+        sender: Sender,
         /// Contract blob (.polkavm).
         #[arg(long)]
         code: PathBuf,
-        #[arg(long, default_value_t = client::DEFAULT_GAS)]
-        gas: u64,
     },
     /// Uploads and instantiates a contract; prints its address and the gas used.
     Deploy {
-        #[arg(long, default_value = "http://127.0.0.1:9944")]
-        url: String,
-        #[arg(long)]
-        suri: String,
+        #[command(flatten)]
+        sender: Sender,
         #[arg(long)]
         code: PathBuf,
         /// Constructor signature, e.g. 'constructor(uint256)'.
@@ -80,8 +91,6 @@ enum ClientCommand {
         /// Value endowed to the contract.
         #[arg(long, default_value_t = 0)]
         value: u128,
-        #[arg(long, default_value_t = client::DEFAULT_GAS)]
-        gas: u64,
         /// CREATE2 salt (0x + 64 hex digits).
         #[arg(long)]
         salt: Option<String>,
@@ -91,10 +100,8 @@ enum ClientCommand {
     },
     /// Sends a signed call; prints success or revert, gas used, block and events.
     Call {
-        #[arg(long, default_value = "http://127.0.0.1:9944")]
-        url: String,
-        #[arg(long)]
-        suri: String,
+        #[command(flatten)]
+        sender: Sender,
         /// Contract address.
         #[arg(long)]
         to: String,
@@ -103,8 +110,6 @@ enum ClientCommand {
         sig: String,
         #[arg(long, default_value_t = 0)]
         value: u128,
-        #[arg(long, default_value_t = client::DEFAULT_GAS)]
-        gas: u64,
         /// ABI JSON to decode events and custom errors.
         #[arg(long)]
         abi: Option<PathBuf>,
@@ -114,7 +119,7 @@ enum ClientCommand {
     },
     /// Dry-runs a call; prints each decoded output on its own line.
     Query {
-        #[arg(long, default_value = "http://127.0.0.1:9944")]
+        #[arg(long, default_value = DEFAULT_URL)]
         url: String,
         /// Caller (secret URI or H160; default //Alice).
         #[arg(long)]
@@ -144,12 +149,14 @@ fn parse_salt(text: Option<&str>) -> Result<Option<[u8; 32]>, String> {
 async fn run_client(command: ClientCommand) -> Result<Vec<String>, String> {
     let result = match command {
         ClientCommand::Address { suri } => client::address_lines(&suri),
-        ClientCommand::Upload { url, suri, code, gas } => client::upload(&url, &suri, &code, gas).await,
-        ClientCommand::Deploy { url, suri, code, constructor, value, gas, salt, args } => {
+        ClientCommand::Upload { sender: Sender { url, suri, gas }, code } => {
+            client::upload(&url, &suri, &code, gas).await
+        }
+        ClientCommand::Deploy { sender: Sender { url, suri, gas }, code, constructor, value, salt, args } => {
             let salt = parse_salt(salt.as_deref())?;
             client::deploy(&url, &suri, &code, constructor.as_deref(), &args, value, gas, salt).await
         }
-        ClientCommand::Call { url, suri, to, sig, value, gas, abi, args } => {
+        ClientCommand::Call { sender: Sender { url, suri, gas }, to, sig, value, abi, args } => {
             client::call(&url, &suri, &to, &sig, &args, value, gas, abi.as_deref()).await
         }
         ClientCommand::Query { url, from, to, sig, abi, args } => {
