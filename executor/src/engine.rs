@@ -1,5 +1,6 @@
 //! The engine: configuration plus the cache of modules it has built.
 
+use crate::compiler::{self, CompiledProgram};
 use crate::config::{BackendKind, Config};
 use crate::error::Error;
 use crate::module::ModuleInner;
@@ -20,12 +21,10 @@ pub(crate) struct EngineInner {
     /// Live modules by a hash of their bytes; entries are checked byte for byte on a hit.
     cache: Mutex<HashMap<u64, Vec<Weak<ModuleInner>>>>,
     /// Compiled code, kept after its modules are gone (bounded), by a hash of the bytes.
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     code_cache: Mutex<CodeCache>,
 }
 
 /// The engine's cache of compiled code: the most recently used `CODE_CACHE_ENTRIES` programs.
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[derive(Debug, Default)]
 struct CodeCache {
     entries: HashMap<u64, Vec<CodeEntry>>,
@@ -34,11 +33,10 @@ struct CodeCache {
     stats: CacheStats,
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[derive(Debug)]
 struct CodeEntry {
     bytes: Vec<u8>,
-    code: Arc<crate::compiler::x86_64::CompiledProgram>,
+    code: Arc<CompiledProgram>,
     last_used: u64,
 }
 
@@ -57,7 +55,7 @@ pub struct CacheStats {
 impl Engine {
     /// Creates an engine, resolving `Auto` and the `PVM_BACKEND` override to a concrete backend.
     pub fn new(config: &Config) -> Result<Engine, Error> {
-        let compiler = compiler_available();
+        let compiler = compiler::is_available();
         let backend = match config.effective_backend().map_err(Error::Config)? {
             BackendKind::Interpreter => BackendKind::Interpreter,
             BackendKind::Auto if compiler => BackendKind::Compiler,
@@ -70,7 +68,6 @@ impl Engine {
                 config: config.clone(),
                 backend,
                 cache: Mutex::new(HashMap::new()),
-                #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
                 code_cache: Mutex::new(CodeCache::default()),
             }),
         })
@@ -93,21 +90,15 @@ impl Engine {
 
     /// Hits and misses of the compiled-code cache (all zero on the interpreter backend).
     pub fn code_cache_stats(&self) -> CacheStats {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        {
-            self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).stats
-        }
-        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-        CacheStats::default()
+        self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).stats
     }
 
     /// The compiled code for `bytes`, from the cache or built (and cached) now.
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     pub(crate) fn compiled(
         &self,
         bytes: &[u8],
-        build: impl FnOnce() -> Result<crate::compiler::x86_64::CompiledProgram, Error>,
-    ) -> Result<Arc<crate::compiler::x86_64::CompiledProgram>, Error> {
+        build: impl FnOnce() -> Result<CompiledProgram, Error>,
+    ) -> Result<Arc<CompiledProgram>, Error> {
         if !self.inner.config.cache_modules {
             return build().map(Arc::new);
         }
@@ -183,16 +174,4 @@ fn hash(bytes: &[u8]) -> u64 {
     let mut hasher = DefaultHasher::new();
     bytes.hash(&mut hasher);
     hasher.finish()
-}
-
-/// Whether the compiler backend can run here (platform, CPU features, fault handler).
-fn compiler_available() -> bool {
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    {
-        crate::compiler::is_supported() && crate::sandbox::signals::install().is_ok()
-    }
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    {
-        false
-    }
 }

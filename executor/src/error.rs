@@ -1,6 +1,7 @@
 //! The executor's error types.
 
-use crate::instance::{Exit, PanicReason};
+use crate::compiler::CompileError;
+use crate::exit::{Exit, PanicReason};
 use crate::memory::MemoryAccessError;
 use crate::program::BlobError;
 
@@ -14,6 +15,13 @@ pub enum Error {
     /// The configuration cannot be used.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The program could not be compiled to native code.
+    #[error("compiling failed: {0}")]
+    Compile(#[from] CompileError),
+    /// Instruction tracing was asked of a backend that cannot trace (only the interpreter
+    /// can).
+    #[error("instruction tracing needs the interpreter backend")]
+    TracingUnsupported,
     /// The chosen backend does not run here.
     #[error("the {0} backend is not available on this platform")]
     BackendUnavailable(&'static str),

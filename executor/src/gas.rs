@@ -17,6 +17,14 @@ pub enum GasMetering {
     /// Cheaper checks: the program may run a little past the limit before it stops, but whether
     /// a call completes within its gas is the same as with `Sync`. (The interpreter meters
     /// asynchronous gas synchronously.)
+    ///
+    /// Compiled code charges every gas block (a `sub` on the gas counter, no branch); only the
+    /// targets of backward branches and of the jump table check, so a program overruns its
+    /// limit by at most one loop-free stretch of code. Such a check stops exactly like `Sync`
+    /// (gas given back, pc at the block, resumable). Any other exit (halt, host call, panic,
+    /// page fault) seen with negative gas is reported as out of gas instead, and cannot be
+    /// resumed. Because every executed block is charged exactly as with `Sync`, a call halts
+    /// under `Async` if and only if it halts under `Sync`, with the same gas left.
     Async,
 }
 

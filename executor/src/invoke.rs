@@ -3,7 +3,8 @@
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::instance::{Exit, Instance};
+use crate::exit::Exit;
+use crate::instance::Instance;
 use crate::module::Module;
 use crate::program::{RawProgram, REG_COUNT};
 

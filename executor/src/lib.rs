@@ -6,7 +6,8 @@
 //!   assembly, interpretation and compilation);
 //! * [`gas`]: the cost model; [`memory`]: guest memory semantics;
 //! * [`interpreter`]: the reference semantics;
-//! * [`compiler`]: the x86-64 JIT (one pass, one native block per guest block), running in an
+//! * [`compiler`]: the x86-64 JIT (one pass, one native block per guest block; where it exists
+//!   is decided once, in `compiler/mod.rs`), running in an
 //!   in-process sandbox (a 4 GiB address-space reservation per instance, guard pages, a
 //!   `SIGSEGV`/`SIGBUS` handler that turns faults in guest code into guest page faults);
 //! * the public API: [`Config`] -> [`Engine`] -> [`Module`] -> [`Instance`], and [`invoke`]
@@ -38,6 +39,7 @@ pub mod compiler;
 pub mod config;
 pub mod engine;
 pub mod error;
+mod exit;
 pub mod gas;
 pub mod instance;
 pub mod interpreter;
@@ -45,14 +47,16 @@ pub mod invoke;
 pub mod memory;
 pub mod module;
 pub mod program;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) mod sandbox;
+#[cfg(pvm_compiler)]
+mod sandbox;
 
+pub use compiler::CompileError;
 pub use config::{BackendKind, Config};
 pub use engine::Engine;
 pub use error::{CallError, Error};
+pub use exit::{Exit, PanicReason};
 pub use gas::{CostModel, GasMetering};
-pub use instance::{Exit, Instance, PanicReason};
+pub use instance::Instance;
 pub use invoke::{invoke, PageMapping, RawOutcome, RawState};
 pub use memory::MemoryAccessError;
 pub use module::Module;

@@ -1,5 +1,6 @@
 //! Modules: a program validated, decoded and compiled once, ready to instantiate many times.
 
+use crate::compiler::CompiledProgram;
 use crate::config::BackendKind;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -40,14 +41,20 @@ pub(crate) struct ModuleInner {
     pub bytes: Vec<u8>,
     pub isa: InstructionSet,
     pub decoded: DecodedProgram,
-    /// The interpreter's form (interpreter backend only).
-    pub interpreter: Option<InterpreterProgram>,
-    /// The native code (compiler backend only).
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    pub compiled: Option<Arc<crate::compiler::x86_64::CompiledProgram>>,
+    /// The code in the engine's backend's form.
+    pub code: Code,
     /// Gas per block (and per rest of block), `None` when metering is off.
     pub block_costs: Option<BlockCosts>,
     pub container: Option<Container>,
+}
+
+/// A module's code, prepared for one backend.
+#[derive(Debug)]
+pub(crate) enum Code {
+    /// The interpreter's form.
+    Interpreted(Arc<InterpreterProgram>),
+    /// Native code (shared with the engine's code cache).
+    Compiled(Arc<CompiledProgram>),
 }
 
 #[derive(Debug)]
@@ -100,38 +107,15 @@ impl Module {
     ) -> Result<ModuleInner, Error> {
         let config = engine.config();
         let block_costs = config.gas_metering.map(|_| BlockCosts::new(decoded.instructions(), &config.cost_model));
-        match engine.backend() {
-            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-            BackendKind::Compiler => {
-                let gas = crate::compiler::GasMode::from_config(config.gas_metering);
-                let compiled = engine.compiled(&bytes, || {
-                    crate::compiler::x86_64::CompiledProgram::compile(&decoded, block_costs.as_ref(), gas)
-                        .map_err(|error| Error::Config(format!("compiling failed: {error}")))
-                })?;
-                Ok(ModuleInner {
-                    bytes,
-                    isa,
-                    decoded,
-                    interpreter: None,
-                    compiled: Some(compiled),
-                    block_costs,
-                    container,
-                })
+        let code = match engine.backend() {
+            BackendKind::Compiler => Code::Compiled(engine.compiled(&bytes, || {
+                CompiledProgram::compile(&decoded, block_costs.as_ref(), config.gas_metering).map_err(Error::Compile)
+            })?),
+            BackendKind::Interpreter | BackendKind::Auto => {
+                Code::Interpreted(Arc::new(InterpreterProgram::new(&decoded, block_costs.as_ref())))
             }
-            _ => {
-                let interpreter = Some(InterpreterProgram::new(&decoded, block_costs.as_ref()));
-                Ok(ModuleInner {
-                    bytes,
-                    isa,
-                    decoded,
-                    interpreter,
-                    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-                    compiled: None,
-                    block_costs,
-                    container,
-                })
-            }
-        }
+        };
+        Ok(ModuleInner { bytes, isa, decoded, code, block_costs, container })
     }
 
     /// The engine this module belongs to.
@@ -170,25 +154,20 @@ impl Module {
         &self.inner.decoded
     }
 
-    /// Whether two handles share one compiled module (true for cache hits).
+    /// Whether two handles share one module (true for hits of the engine's module cache). A
+    /// diagnostic, for tests of the caches.
     pub fn same_module(&self, other: &Module) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// Approximate heap memory held by the module (decoded and compiled forms).
+    /// Approximate heap memory held by the module (bytes, decoded and prepared forms). A
+    /// diagnostic, for tests and tuning.
     pub fn memory_usage(&self) -> usize {
-        self.inner.bytes.len()
-            + std::mem::size_of_val(self.inner.decoded.instructions())
-            + self.inner.interpreter.as_ref().map_or(0, InterpreterProgram::memory_usage)
-            + self.compiled_code_usage()
-    }
-
-    fn compiled_code_usage(&self) -> usize {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        if let Some(compiled) = &self.inner.compiled {
-            return compiled.memory_usage();
-        }
-        0
+        let code = match &self.inner.code {
+            Code::Interpreted(program) => program.memory_usage(),
+            Code::Compiled(program) => program.memory_usage(),
+        };
+        self.inner.bytes.len() + std::mem::size_of_val(self.inner.decoded.instructions()) + code
     }
 
     /// The backend this module runs on.
@@ -196,22 +175,20 @@ impl Module {
         self.engine.backend()
     }
 
-    /// Bytes of native code, for modules compiled by the compiler backend.
+    /// Bytes of native code, for modules compiled by the compiler backend. A diagnostic.
     pub fn native_code_len(&self) -> Option<usize> {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        if let Some(compiled) = &self.inner.compiled {
-            return Some(compiled.code_len());
+        match &self.inner.code {
+            Code::Compiled(program) => Some(program.code_len()),
+            Code::Interpreted(_) => None,
         }
-        None
     }
 
-    /// Whether two modules share the same native code (true when the engine's code cache
-    /// served the second one).
+    /// Whether two modules share the same prepared code (true when the engine's code cache
+    /// served the second one). A diagnostic, for tests of the caches.
     pub fn shares_code_with(&self, other: &Module) -> bool {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        if let (Some(a), Some(b)) = (&self.inner.compiled, &other.inner.compiled) {
-            return Arc::ptr_eq(a, b);
+        match (&self.inner.code, &other.inner.code) {
+            (Code::Compiled(a), Code::Compiled(b)) => Arc::ptr_eq(a, b),
+            _ => self.same_module(other),
         }
-        self.same_module(other)
     }
 }

@@ -1,58 +1,50 @@
 //! The compiled backend: guest code translated once to native code.
 //!
-//! Only x86-64 Linux is supported (see [`x86_64`]); [`is_supported`] says whether this
-//! process can use it (platform and CPU features), which is what
-//! [`BackendKind::Auto`](crate::BackendKind::Auto) decides by.
+//! Only x86-64 Linux has a compiler (`x86_64`). This module is the one place that decides
+//! whether it exists: everywhere else the crate names [`CompiledProgram`] and
+//! `CompiledInstance` without a `cfg`, and on other platforms those are the uninhabited types of
+//! `disabled`, which an engine never creates (its `Auto` backend picks the interpreter there,
+//! and `Compiler` is refused). [`is_supported`] says whether this process can run compiled
+//! code (platform and CPU features), which is what [`BackendKind::Auto`](crate::BackendKind::Auto)
+//! decides by.
+//!
+//! The platform test itself is the `pvm_compiler` cfg, set by `build.rs` for x86-64 Linux
+//! (the target table of `Cargo.toml`, which pulls in the assembler and `libc`, says the same).
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub mod x86_64;
+#[cfg(not(pvm_compiler))]
+mod disabled;
+#[cfg(pvm_compiler)]
+mod x86_64;
 
-/// How the compiled code meters gas.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-pub enum GasMode {
-    /// No gas code at all.
-    Off,
-    /// Every gas block charges and checks (bit-identical to the interpreter).
-    Sync,
-    /// Every gas block charges (a `sub` on the gas counter, no branch); only the targets of
-    /// backward branches and of the jump table check, so a program overruns its limit by at
-    /// most one loop-free stretch of code. Such a check stops exactly like `Sync` (gas given
-    /// back, pc at the block, resumable). Any other exit (halt, host call, panic, page fault)
-    /// seen with negative gas is reported as out of gas instead, and cannot be resumed.
-    /// Because every executed block is charged exactly as with `Sync`, a call halts under
-    /// `Async` if and only if it halts under `Sync`, with the same gas left.
-    Async,
-}
+#[cfg(not(pvm_compiler))]
+use disabled as native;
+#[cfg(pvm_compiler)]
+use x86_64 as native;
 
-impl GasMode {
-    /// The mode for a configuration's metering choice.
-    pub fn from_config(metering: Option<crate::GasMetering>) -> GasMode {
-        match metering {
-            None => GasMode::Off,
-            Some(crate::GasMetering::Sync) => GasMode::Sync,
-            Some(crate::GasMetering::Async) => GasMode::Async,
-        }
-    }
+pub(crate) use native::{is_available, CompiledInstance, CompiledProgram};
+
+/// Why a program could not be compiled to native code.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompileError {
+    /// The kernel refused memory for the code.
+    #[error("cannot allocate memory for compiled code")]
+    CodeAllocation,
+    /// The kernel refused to make the code executable.
+    #[error("cannot make compiled code executable")]
+    CodeProtection,
+    /// A bug in the compiler: a branch to a label it never placed.
+    #[error("internal compiler error: unresolved label in compiled code")]
+    UnresolvedLabel,
+    /// There is no compiler for this platform.
+    #[error("no compiler for this platform")]
+    Unsupported,
 }
 
 /// Whether the compiled backend runs in this process: x86-64 Linux with the instructions the
 /// generated code uses (`popcnt`, `lzcnt`, BMI1, BMI2) and user-mode `wrgsbase` (the kernel
-/// enables it since Linux 5.9 where the CPU has it).
+/// enables it since Linux 5.9 where the CPU has it). Same as
+/// [`BackendKind::Compiler.is_available()`](crate::BackendKind::is_available).
 pub fn is_supported() -> bool {
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    {
-        /// `HWCAP2_FSGSBASE` of `<asm/hwcap2.h>`.
-        const HWCAP2_FSGSBASE: libc::c_ulong = 1 << 1;
-        // SAFETY: `getauxval` only reads the process's auxiliary vector.
-        let hwcap2 = unsafe { libc::getauxval(libc::AT_HWCAP2) };
-        std::arch::is_x86_feature_detected!("popcnt")
-            && std::arch::is_x86_feature_detected!("lzcnt")
-            && std::arch::is_x86_feature_detected!("bmi1")
-            && std::arch::is_x86_feature_detected!("bmi2")
-            && hwcap2 & HWCAP2_FSGSBASE != 0
-    }
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    {
-        false
-    }
+    native::is_supported()
 }

@@ -18,12 +18,13 @@
 
 mod semantics;
 
+use crate::exit::{Exit, Resume, Start, Stop};
 use crate::gas::BlockCosts;
-use crate::instance::Exit;
-use crate::memory::GuestMemory;
+use crate::memory::{GuestMemory, MemoryAccessError, MemoryImage};
 use crate::program::isa::for_each_instruction;
 use crate::program::{ArgKind, DecodedInstruction, DecodedProgram, Instruction, InstructionVisitor, Opcode, REG_COUNT};
 use semantics::{Flow, Interrupt, Machine, CONTINUE, FALL_THROUGH, SLOW_ACCESS, STOP};
+use std::sync::Arc;
 
 /// An index that means "not a valid branch target": taking the branch panics.
 pub(crate) const INVALID_TARGET: u32 = u32::MAX;
@@ -102,32 +103,112 @@ pub struct InterpreterState {
     pub ip: u32,
 }
 
-/// How execution can continue after a stop.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum Resume {
-    /// It cannot (halt, panic).
-    Never,
-    /// At this instruction, with nothing more to pay (after a host call or a page fault).
-    At(u32),
-    /// By entering the gas block at this instruction again, paying for it (out of gas).
-    Recharge(u32),
+/// One interpreted instance: its execution state and the module's interpreter code. This is
+/// the interpreter's side of the backend seam; the compiler's is `CompiledInstance`, with the
+/// same methods.
+#[derive(Clone, Debug)]
+pub(crate) struct InterpretedInstance {
+    state: InterpreterState,
+    program: Arc<InterpreterProgram>,
 }
 
-/// Where a run stopped.
-#[derive(Copy, Clone, Debug)]
-pub struct Stop {
-    /// Why.
-    pub exit: Exit,
-    /// The pc of the instruction (or block, for out of gas) where it stopped.
-    pub pc: u32,
-    /// How execution can continue.
-    pub resume: Resume,
+impl InterpretedInstance {
+    /// An instance of `program` with zeroed registers, no gas, and the initial memory of
+    /// `image` (container programs) or none (raw programs).
+    pub fn new(program: &Arc<InterpreterProgram>, image: Option<&Arc<MemoryImage>>) -> InterpretedInstance {
+        let memory = match image {
+            Some(image) => GuestMemory::from_image(image),
+            None => GuestMemory::empty(),
+        };
+        InterpretedInstance {
+            state: InterpreterState { regs: [0; REG_COUNT], gas: 0, memory, ip: 0 },
+            program: program.clone(),
+        }
+    }
+
+    /// The interpreter charges every gas block it enters from outside before the run, so the
+    /// host charges the whole block (or the rest of it) at any entry.
+    pub const CHARGES_BLOCK_ON_ENTRY: bool = false;
+
+    /// Runs from `start` until the program stops, calling `hook` (if any) before every
+    /// instruction. The host has charged the entry already.
+    pub fn run(&mut self, decoded: &DecodedProgram, start: Start, hook: Option<&mut dyn FnMut(TraceStep)>) -> Stop {
+        let (Start::Enter(index) | Start::Resume(index)) = start;
+        self.state.ip = index as u32;
+        match hook {
+            Some(hook) => self.state.run_traced(&self.program, decoded, hook),
+            None => self.state.run(&self.program, decoded),
+        }
+    }
+
+    /// The registers.
+    pub fn regs(&self) -> &[u64; REG_COUNT] {
+        &self.state.regs
+    }
+
+    /// The registers, mutably.
+    pub fn regs_mut(&mut self) -> &mut [u64; REG_COUNT] {
+        &mut self.state.regs
+    }
+
+    /// Gas left.
+    pub fn gas(&self) -> i64 {
+        self.state.gas
+    }
+
+    /// Gas left, mutably.
+    pub fn gas_mut(&mut self) -> &mut i64 {
+        &mut self.state.gas
+    }
+
+    /// Reads guest memory.
+    pub fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+        self.state.memory.read(address, out)
+    }
+
+    /// Writes guest memory.
+    pub fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        self.state.memory.write(address, data)
+    }
+
+    /// Whether the guest may access `[address, address + length)` (and write it, if `write`).
+    pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
+        self.state.memory.is_accessible(address, length, write)
+    }
+
+    /// Grows the heap; the new top, if it can grow that far.
+    pub fn sbrk(&mut self, size: u32) -> Option<u32> {
+        self.state.memory.sbrk(size)
+    }
+
+    /// How far the heap has grown.
+    pub fn heap_size(&self) -> u32 {
+        self.state.memory.heap_size()
+    }
+
+    /// Maps zero-filled pages (raw programs).
+    pub fn map_memory(&mut self, address: u32, length: u32, writable: bool) -> Result<(), &'static str> {
+        self.state.memory.map(address, length, writable)
+    }
+
+    /// The accessible regions as `(address, length, writable)`.
+    pub fn memory_regions(&self) -> Vec<(u32, u32, bool)> {
+        self.state.memory.regions()
+    }
+
+    /// Restores `image`'s initial memory (container programs) or an empty one (raw programs).
+    pub fn reset_memory(&mut self, image: Option<&Arc<MemoryImage>>) {
+        match image {
+            Some(image) => self.state.memory.reset(image),
+            None => self.state.memory = GuestMemory::empty(),
+        }
+    }
 }
 
 impl InterpreterState {
     /// Runs from `self.ip` until the program exits, faults, runs out of gas or calls the host.
     /// The gas for entering at `self.ip` must already have been charged.
-    pub fn run(&mut self, program: &InterpreterProgram, decoded: &DecodedProgram) -> Stop {
+    pub(crate) fn run(&mut self, program: &InterpreterProgram, decoded: &DecodedProgram) -> Stop {
         let ip = self.ip as usize;
         let mut machine = self.machine::<false>(program, decoded);
         let Some(first) = program.ops.get(ip) else { unreachable!("the program ends with the sentinel trap") };
@@ -149,7 +230,7 @@ impl InterpreterState {
     }
 
     /// Like [`InterpreterState::run`], calling `hook` before every instruction.
-    pub fn run_traced(
+    pub(crate) fn run_traced(
         &mut self,
         program: &InterpreterProgram,
         decoded: &DecodedProgram,

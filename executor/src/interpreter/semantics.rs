@@ -4,7 +4,7 @@
 //! 32-bit operations sign-extend their 32-bit result to 64 bits.
 
 use super::{InterpreterProgram, Op, INVALID_TARGET};
-use crate::instance::PanicReason;
+use crate::exit::PanicReason;
 use crate::memory::{Fault, GuestMemory, Windows};
 use crate::program::code::JUMP_TABLE_ALIGNMENT;
 use crate::program::{sext, DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS, REG_COUNT};

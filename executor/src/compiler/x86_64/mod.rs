@@ -45,8 +45,12 @@
 // `dynasm!` converts dynamic register numbers with `.into()`, which is the identity for `u8`.
 #![allow(clippy::useless_conversion)]
 
-use super::GasMode;
-use crate::gas::{starts_gas_block, BlockCosts};
+mod run;
+
+pub(crate) use run::{is_available, is_supported, CompiledInstance};
+
+use super::CompileError;
+use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
 use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
@@ -144,7 +148,7 @@ impl CodeMemory {
     /// Maps `length` bytes (rounded up to pages) for code, writable until [`CodeMemory::fill`];
     /// in the low 2 GiB of the address space where the kernel has room (`MAP_32BIT`), so that
     /// the code can address its jump table absolutely.
-    fn map(length: usize) -> Result<CodeMemory, &'static str> {
+    fn map(length: usize) -> Result<CodeMemory, CompileError> {
         let length = length.max(1).div_ceil(4096) * 4096;
         if let Some(memory) = CodeMemory::reuse(length) {
             return Ok(memory);
@@ -162,7 +166,7 @@ impl CodeMemory {
             }
         };
         if pointer == libc::MAP_FAILED {
-            return Err("cannot allocate memory for compiled code");
+            return Err(CompileError::CodeAllocation);
         }
         Ok(CodeMemory { pointer: pointer.cast(), length })
     }
@@ -188,14 +192,14 @@ impl CodeMemory {
     }
 
     /// Copies `code` in and makes the memory read-execute for good.
-    fn fill(&self, code: &[u8]) -> Result<(), &'static str> {
+    fn fill(&self, code: &[u8]) -> Result<(), CompileError> {
         assert!(code.len() <= self.length);
         // SAFETY: the mapping is `length >= code.len()` bytes, writable, and ours; then it is
         // switched to read-execute and never written again.
         unsafe {
             core::ptr::copy_nonoverlapping(code.as_ptr(), self.pointer, code.len());
             if libc::mprotect(self.pointer.cast(), self.length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
-                return Err("cannot make compiled code executable");
+                return Err(CompileError::CodeProtection);
             }
         }
         Ok(())
@@ -235,7 +239,8 @@ pub struct CompiledProgram {
     /// Native offset to enter each instruction at: its block's charge for gas block starts.
     entry_offsets: Vec<u32>,
     fault_exit: u32,
-    gas: GasMode,
+    /// How the code meters gas (`None`: it does not).
+    gas: Option<GasMetering>,
 }
 
 impl Drop for CompiledProgram {
@@ -261,9 +266,15 @@ pub(crate) enum EntryPoint {
 }
 
 impl CompiledProgram {
-    /// Compiles `decoded`; `costs` is `None` when metering is off.
-    pub fn compile(decoded: &DecodedProgram, costs: Option<&BlockCosts>, gas: GasMode) -> Result<Self, &'static str> {
-        let gas = if costs.is_none() { GasMode::Off } else { gas };
+    /// Compiles `decoded`.
+    /// `gas` is how to meter it; `costs` is `None` when metering is off (and then `gas` is
+    /// ignored).
+    pub fn compile(
+        decoded: &DecodedProgram,
+        costs: Option<&BlockCosts>,
+        gas: Option<GasMetering>,
+    ) -> Result<Self, CompileError> {
+        let gas = if costs.is_none() { None } else { gas };
         // The working memory (the assembler's tables, stubs, branch fixups and so on) is reused
         // from one compile to the next on this thread: growing it afresh every time costs more
         // (reallocation, page faults) than filling it.
@@ -284,7 +295,7 @@ impl CompiledProgram {
             fixups,
             ..
         } = compiler;
-        let bytes = ops.take().map_err(|_| "internal error: unresolved label in compiled code");
+        let bytes = ops.take().map_err(|_| CompileError::UnresolvedLabel);
         let scratch = Scratch { ops, stubs, stub_offsets, fixups, jump_table_targets, jump_sites };
         let result = bytes.and_then(|mut bytes| {
             // The branches, now that every block and stub has its offset.
@@ -311,7 +322,7 @@ impl CompiledProgram {
         jump_table_at: usize,
         jump_sites: &[u32],
         dispatch: u32,
-    ) -> Result<(CodeMemory, usize), &'static str> {
+    ) -> Result<(CodeMemory, usize), CompileError> {
         let code_len = bytes.len();
         let code = CodeMemory::map(code_len)?;
         let start = code.pointer as u64;
@@ -350,8 +361,8 @@ impl CompiledProgram {
         self.code.length + (self.instruction_offsets.len() + self.entry_offsets.len()) * 4
     }
 
-    /// The gas mode the code was compiled with.
-    pub fn gas_mode(&self) -> GasMode {
+    /// How the code meters gas (`None`: it does not).
+    pub fn gas_metering(&self) -> Option<GasMetering> {
         self.gas
     }
 
@@ -446,7 +457,7 @@ struct Compiler<'a> {
     ops: VecAssembler<X64Relocation>,
     decoded: &'a DecodedProgram,
     costs: Option<&'a BlockCosts>,
-    gas: GasMode,
+    gas: Option<GasMetering>,
     /// The instruction being compiled.
     index: usize,
     /// Async gas: blocks that check (loop heads and dynamic jump targets).
@@ -494,7 +505,12 @@ mod cc {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(decoded: &'a DecodedProgram, costs: Option<&'a BlockCosts>, gas: GasMode, scratch: Scratch) -> Self {
+    fn new(
+        decoded: &'a DecodedProgram,
+        costs: Option<&'a BlockCosts>,
+        gas: Option<GasMetering>,
+        scratch: Scratch,
+    ) -> Self {
         let count = decoded.instructions().len();
         let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
             scratch;
@@ -582,7 +598,7 @@ impl<'a> Compiler<'a> {
 
     fn emit_all(&mut self) {
         let instructions = self.decoded.instructions();
-        if self.gas == GasMode::Async {
+        if self.gas == Some(GasMetering::Async) {
             let mut checkpoints = vec![false; instructions.len()];
             for decoded in instructions {
                 if let Some(target) = decoded.instruction.branch_target() {
@@ -715,7 +731,7 @@ impl<'a> Compiler<'a> {
 
     fn emit_charge(&mut self, index: usize) {
         let Some(costs) = self.costs else { return };
-        if self.gas == GasMode::Off {
+        if self.gas.is_none() {
             return;
         }
         let cost = u64::from(costs.from(index));
@@ -726,7 +742,7 @@ impl<'a> Compiler<'a> {
         } else {
             asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
         }
-        if self.gas == GasMode::Sync || self.checkpoints[index] {
+        if self.gas == Some(GasMetering::Sync) || self.checkpoints[index] {
             let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
             self.jcc(cc::L, stub);
         }
