@@ -29,7 +29,7 @@ fn main() {
     let iterations: usize = args[6].parse().expect("ITERATIONS is a number");
     let metering = if std::env::var_os("NOGAS").is_some() { None } else { Some(GasMetering::Sync) };
     let mut config = Config::new();
-    config.backend(backend).gas_metering(metering).cache_modules(false).allow_env_override(false);
+    config.backend(backend).gas_metering(metering).cache_modules(false);
     let engine = Engine::new(&config).expect("the backend is supported here");
     let module = Module::from_blob(&engine, &bytes).expect("the blob loads");
     let mut checksum = 0u64;

@@ -1,5 +1,6 @@
 //! Engine configuration.
 
+use crate::error::Error;
 use crate::gas::{CostModel, GasMetering};
 
 /// Which execution backend runs the guest.
@@ -23,6 +24,17 @@ impl BackendKind {
         }
     }
 
+    /// Whether this backend can run in this process: always for the interpreter and `Auto`
+    /// (which falls back to it), for the compiler where
+    /// [`compiler::is_supported`](crate::compiler::is_supported) (an [`Engine`](crate::Engine)
+    /// asked for it elsewhere fails with [`Error::BackendUnavailable`](crate::Error::BackendUnavailable)).
+    pub fn is_available(self) -> bool {
+        match self {
+            BackendKind::Interpreter | BackendKind::Auto => true,
+            BackendKind::Compiler => crate::compiler::is_available(),
+        }
+    }
+
     /// Parses a name as printed by [`BackendKind::name`].
     pub fn from_name(name: &str) -> Option<BackendKind> {
         [BackendKind::Interpreter, BackendKind::Compiler, BackendKind::Auto]
@@ -31,11 +43,16 @@ impl BackendKind {
     }
 }
 
-/// The environment variable that overrides the configured backend (`interpreter`,
-/// `compiler` or `auto`), so a node's executor can be switched without rebuilding it.
+/// The environment variable [`Config::from_env`] reads the backend from (`interpreter`,
+/// `compiler` or `auto`), so a program's executor can be switched without rebuilding it.
+/// [`Config::new`] does not read it.
 pub const BACKEND_ENV_VAR: &str = "PVM_BACKEND";
 
 /// How an [`Engine`](crate::Engine) compiles and runs modules.
+///
+/// [`Config::new`] reads nothing from the environment: a library embedding the executor gets
+/// the same engine wherever it runs. Programs that want the `PVM_BACKEND` switch start from
+/// [`Config::from_env`].
 ///
 /// ```
 /// use pvm_executor::{BackendKind, Config, GasMetering};
@@ -49,7 +66,6 @@ pub struct Config {
     pub(crate) gas_metering: Option<GasMetering>,
     pub(crate) cost_model: CostModel,
     pub(crate) cache_modules: bool,
-    pub(crate) allow_env_override: bool,
 }
 
 impl Default for Config {
@@ -60,15 +76,32 @@ impl Default for Config {
 
 impl Config {
     /// The defaults: `Auto` backend, synchronous gas metering with one unit per instruction,
-    /// module caching on, `PVM_BACKEND` honoured.
+    /// module caching on. Reads no environment variable.
     pub fn new() -> Self {
         Config {
             backend: BackendKind::Auto,
             gas_metering: Some(GasMetering::Sync),
             cost_model: CostModel::default(),
             cache_modules: true,
-            allow_env_override: true,
         }
+    }
+
+    /// The defaults, with the backend taken from `PVM_BACKEND` ([`BACKEND_ENV_VAR`]) when it
+    /// is set. Later calls (such as [`Config::backend`]) still change it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEnvVar`] if the variable is set to something other than `interpreter`,
+    /// `compiler` or `auto` (or is not Unicode).
+    pub fn from_env() -> Result<Self, Error> {
+        let mut config = Config::new();
+        if let Some(value) = std::env::var_os(BACKEND_ENV_VAR) {
+            let invalid =
+                || Error::InvalidEnvVar { name: BACKEND_ENV_VAR, value: value.to_string_lossy().into_owned() };
+            let name = value.to_str().ok_or_else(invalid)?;
+            config.backend = BackendKind::from_name(name.trim()).ok_or_else(invalid)?;
+        }
+        Ok(config)
     }
 
     /// Chooses the backend.
@@ -94,21 +127,35 @@ impl Config {
         self.cache_modules = enabled;
         self
     }
+}
 
-    /// Whether `PVM_BACKEND` may override the backend chosen here (on by default).
-    pub fn allow_env_override(&mut self, allowed: bool) -> &mut Self {
-        self.allow_env_override = allowed;
-        self
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One test for everything that touches `PVM_BACKEND`, so no two tests race on it (no
+    /// other test in this crate reads the environment).
+    #[test]
+    fn only_from_env_reads_the_backend_variable() {
+        // Changing the environment races only with threads reading it; no other test of this
+        // binary does.
+        std::env::set_var(BACKEND_ENV_VAR, "interpreter");
+        assert_eq!(Config::new().backend, BackendKind::Auto, "new() ignores the environment");
+        assert_eq!(Config::from_env().unwrap().backend, BackendKind::Interpreter);
+        let mut config = Config::from_env().unwrap();
+        config.backend(BackendKind::Compiler);
+        assert_eq!(config.backend, BackendKind::Compiler, "later settings win");
+
+        std::env::set_var(BACKEND_ENV_VAR, "jit");
+        assert_eq!(Config::from_env(), Err(Error::InvalidEnvVar { name: BACKEND_ENV_VAR, value: "jit".to_string() }));
+
+        std::env::remove_var(BACKEND_ENV_VAR);
+        assert_eq!(Config::from_env().unwrap(), Config::new());
     }
 
-    /// The backend after applying `PVM_BACKEND`, if allowed.
-    pub(crate) fn effective_backend(&self) -> Result<BackendKind, String> {
-        if self.allow_env_override {
-            if let Ok(value) = std::env::var(BACKEND_ENV_VAR) {
-                return BackendKind::from_name(value.trim())
-                    .ok_or_else(|| format!("{BACKEND_ENV_VAR}={value:?} is not one of interpreter, compiler, auto"));
-            }
-        }
-        Ok(self.backend)
+    #[test]
+    fn the_compiler_is_available_where_it_is_supported() {
+        assert_eq!(BackendKind::Compiler.is_available(), crate::compiler::is_supported());
+        assert!(BackendKind::Interpreter.is_available() && BackendKind::Auto.is_available());
     }
 }

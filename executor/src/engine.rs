@@ -53,10 +53,15 @@ pub struct CacheStats {
 }
 
 impl Engine {
-    /// Creates an engine, resolving `Auto` and the `PVM_BACKEND` override to a concrete backend.
+    /// Creates an engine, resolving `Auto` to a concrete backend.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BackendUnavailable`] if the configuration asks for the compiler where it does
+    /// not run.
     pub fn new(config: &Config) -> Result<Engine, Error> {
         let compiler = compiler::is_available();
-        let backend = match config.effective_backend().map_err(Error::Config)? {
+        let backend = match config.backend {
             BackendKind::Interpreter => BackendKind::Interpreter,
             BackendKind::Auto if compiler => BackendKind::Compiler,
             BackendKind::Auto => BackendKind::Interpreter,

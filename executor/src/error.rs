@@ -12,9 +12,15 @@ pub enum Error {
     /// The program could not be loaded.
     #[error(transparent)]
     Blob(#[from] BlobError),
-    /// The configuration cannot be used.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// An environment variable read by [`Config::from_env`](crate::Config::from_env) holds
+    /// something it cannot use.
+    #[error("{name}={value:?} is not one of interpreter, compiler, auto")]
+    InvalidEnvVar {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// The program could not be compiled to native code.
     #[error("compiling failed: {0}")]
     Compile(#[from] CompileError),

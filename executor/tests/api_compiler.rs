@@ -12,7 +12,7 @@ use pvm_executor::*;
 
 fn compiler(metering: Option<GasMetering>) -> Engine {
     let mut config = Config::new();
-    config.backend(BackendKind::Compiler).allow_env_override(false).gas_metering(metering);
+    config.backend(BackendKind::Compiler).gas_metering(metering);
     Engine::new(&config).unwrap()
 }
 

@@ -12,7 +12,7 @@ fn programs_dir() -> PathBuf {
 /// `(exit, A0, gas used)` of one call with a fresh instance.
 fn run(backend: BackendKind, metering: Option<GasMetering>, blob: &[u8], export: &str, arg: u64) -> (Exit, u64, i64) {
     let mut config = Config::new();
-    config.backend(backend).gas_metering(metering).allow_env_override(false);
+    config.backend(backend).gas_metering(metering);
     let engine = Engine::new(&config).expect("backend available");
     let module = Module::from_blob(&engine, blob).expect("benchmark blob loads");
     let mut instance = Instance::new(&module).expect("instance");
@@ -58,7 +58,7 @@ fn benchmark_programs_agree_on_every_backend() {
             (BackendKind::Compiler, GasMetering::Async),
         ] {
             let mut config = Config::new();
-            config.backend(backend).gas_metering(Some(metering)).allow_env_override(false);
+            config.backend(backend).gas_metering(Some(metering));
             let engine = Engine::new(&config).unwrap();
             let module = Module::from_blob(&engine, &blob).unwrap();
             for (gas, expected) in [(used, Exit::Halt), (used - 1, Exit::OutOfGas)] {

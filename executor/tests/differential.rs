@@ -12,7 +12,7 @@ use pvm_executor::{BackendKind, Config, Engine, GasMetering};
 
 fn engine(backend: BackendKind, metering: Option<GasMetering>) -> Engine {
     let mut config = Config::new();
-    config.backend(backend).gas_metering(metering).allow_env_override(false).cache_modules(false);
+    config.backend(backend).gas_metering(metering).cache_modules(false);
     Engine::new(&config).expect("backend available")
 }
 

@@ -54,7 +54,7 @@ fn every_instruction_runs_in_a_long_loop() {
     eprintln!("interpreter tail-call dispatch: {tail_calls}");
     let iterations: u64 = if tail_calls { 300_000 } else { 2_000 };
     let mut config = Config::new();
-    config.backend(BackendKind::Interpreter).allow_env_override(false).cache_modules(false);
+    config.backend(BackendKind::Interpreter).cache_modules(false);
     let engine = Engine::new(&config).expect("the interpreter is always available");
     let isa = InstructionSet::JamV1;
     for &opcode in Opcode::ALL {

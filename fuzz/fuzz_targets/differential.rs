@@ -23,7 +23,7 @@ struct Engines {
 
 fn engine(backend: BackendKind, metering: Option<GasMetering>) -> Engine {
     let mut config = Config::new();
-    config.backend(backend).gas_metering(metering).allow_env_override(false).cache_modules(false);
+    config.backend(backend).gas_metering(metering).cache_modules(false);
     Engine::new(&config).expect("backend available")
 }
 

@@ -223,11 +223,7 @@ impl VmEngine {
         let mut config = Config::new();
         // The chain spec decides the backend, not the environment; the node's module cache
         // is the only cache, so the engine keeps none of its own.
-        config
-            .backend(executor_backend)
-            .gas_metering(Some(GasMetering::Sync))
-            .allow_env_override(false)
-            .cache_modules(false);
+        config.backend(executor_backend).gas_metering(Some(GasMetering::Sync)).cache_modules(false);
         let engine = pvm_executor::Engine::new(&config).map_err(|error| unavailable(error.to_string()))?;
         tracing::info!("contracts run on the executor's {} backend", engine.backend().name());
         #[cfg(feature = "polkavm-reference")]

@@ -334,7 +334,7 @@ fn client_address_prints_h160_and_ss58() {
 fn jit_backend_runs_where_supported_and_is_refused_by_name_elsewhere() {
     use std::io::{BufRead, BufReader};
     let mut config = pvm_executor::Config::new();
-    config.backend(pvm_executor::BackendKind::Compiler).allow_env_override(false);
+    config.backend(pvm_executor::BackendKind::Compiler);
     let supported = pvm_executor::Engine::new(&config).is_ok();
     let dir = tempfile::tempdir().unwrap();
     let mut value: Value = serde_json::from_str(pvm_node::chain_spec::DEV_SPEC).unwrap();

@@ -13,7 +13,7 @@ fn vectors_dir() -> PathBuf {
 
 fn run_on(backend: BackendKind) {
     let mut config = Config::new();
-    config.backend(backend).allow_env_override(false);
+    config.backend(backend);
     let engine = Engine::new(&config).expect("backend available");
     let summary = run_dir(&engine, &vectors_dir()).expect("vectors readable");
     for (name, differences) in &summary.failed {

@@ -20,7 +20,7 @@ pub fn all() -> Vec<Result<Box<dyn Vm>, String>> {
     .map(|(name, backend, metering)| {
         let mut config = Config::new();
         // Caching would turn every compile after the first into a lookup.
-        config.backend(backend).gas_metering(metering).cache_modules(false).allow_env_override(false);
+        config.backend(backend).gas_metering(metering).cache_modules(false);
         Engine::new(&config)
             .map(|engine| Box::new(Ours { name, engine }) as Box<dyn Vm>)
             .map_err(|err| format!("{name}: not measured: {err}"))

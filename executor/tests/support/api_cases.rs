@@ -9,7 +9,7 @@ use pvm_executor::*;
 
 fn engine(metering: Option<GasMetering>) -> Engine {
     let mut config = Config::new();
-    config.backend(BACKEND).allow_env_override(false).gas_metering(metering);
+    config.backend(BACKEND).gas_metering(metering);
     Engine::new(&config).unwrap()
 }
 

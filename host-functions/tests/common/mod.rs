@@ -5,10 +5,10 @@ use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, Label, Mem
 use pvm_executor::{BackendKind, Config, Engine, Module};
 use std::sync::{Mutex, OnceLock};
 
-/// An interpreter engine with gas metering, not affected by `PVM_BACKEND`.
+/// An interpreter engine with gas metering.
 pub fn engine() -> Engine {
     let mut config = Config::new();
-    config.backend(BackendKind::Interpreter).allow_env_override(false);
+    config.backend(BackendKind::Interpreter);
     Engine::new(&config).unwrap()
 }
 

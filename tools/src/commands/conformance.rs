@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let mut config = Config::new();
-    config.backend(args.backend).allow_env_override(false);
+    config.backend(args.backend);
     let engine = Engine::new(&config).map_err(|err| err.to_string())?;
     let summary = run_dir(&engine, &args.dir)?;
     for (name, differences) in &summary.failed {

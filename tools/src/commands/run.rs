@@ -1,6 +1,7 @@
 //! `pvm run BLOB --export NAME [ARGS..] [--gas N] [--backend ..] [--trace]`
 
 use super::load::{load, parse_isa, LoadedProgram};
+use pvm_executor::config::BACKEND_ENV_VAR;
 use pvm_executor::program::{InstructionSet, Reg};
 use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module};
 use std::path::PathBuf;
@@ -42,10 +43,14 @@ pub fn parse_backend(name: &str) -> Result<BackendKind, String> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let mut config = Config::new();
-    // Only the interpreter traces: `--trace` makes `auto` mean the interpreter.
-    let backend = if args.trace && args.backend == BackendKind::Auto { BackendKind::Interpreter } else { args.backend };
-    config.backend(backend);
+    // `PVM_BACKEND`, when set, chooses the backend (over `--backend`).
+    let mut config = Config::from_env().map_err(|err| err.to_string())?;
+    if std::env::var_os(BACKEND_ENV_VAR).is_none() {
+        // Only the interpreter traces: `--trace` makes `auto` mean the interpreter.
+        let backend =
+            if args.trace && args.backend == BackendKind::Auto { BackendKind::Interpreter } else { args.backend };
+        config.backend(backend);
+    }
     if args.no_gas {
         config.gas_metering(None);
     }
