@@ -25,9 +25,9 @@ impl BackendKind {
     }
 
     /// Whether this backend can run in this process: always for the interpreter and `Auto`
-    /// (which falls back to it), for the compiler where
-    /// [`compiler::is_supported`](crate::compiler::is_supported) (an [`Engine`](crate::Engine)
-    /// asked for it elsewhere fails with [`Error::BackendUnavailable`](crate::Error::BackendUnavailable)).
+    /// (which falls back to it), for the compiler where [`crate::compiler::is_supported`] (an
+    /// [`Engine`](crate::Engine) asked for it elsewhere fails with
+    /// [`Error::BackendUnavailable`]).
     pub fn is_available(self) -> bool {
         match self {
             BackendKind::Interpreter | BackendKind::Auto => true,

@@ -2,7 +2,7 @@
 //!
 //! This file only dispatches: each backend keeps its own instance state (`InterpretedInstance`,
 //! `CompiledInstance`, with the same methods) and reports how a run ended as the shared
-//! [`Stop`](crate::exit) vocabulary.
+//! `Stop` vocabulary of the `exit` module.
 
 use crate::compiler::CompiledInstance;
 use crate::error::{CallError, Error};

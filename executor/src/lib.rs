@@ -1,17 +1,23 @@
 //! A PVM executor: the PolkaVM / JAM virtual machine for Substrate-style nodes.
 //!
-//! Layers, each in its own module, each depending only on the ones before it:
+//! Layers, each depending only on the ones before it:
 //!
 //! * [`program`]: formats and the instruction set (one table drives decoding, disassembly,
 //!   assembly, interpretation and compilation);
-//! * [`gas`]: the cost model; [`memory`]: guest memory semantics;
-//! * [`interpreter`]: the reference semantics;
-//! * [`compiler`]: the x86-64 JIT (one pass, one native block per guest block; where it exists
-//!   is decided once, in `compiler/mod.rs`), running in an
-//!   in-process sandbox (a 4 GiB address-space reservation per instance, guard pages, a
-//!   `SIGSEGV`/`SIGBUS` handler that turns faults in guest code into guest page faults);
-//! * the public API: [`Config`] -> [`Engine`] -> [`Module`] -> [`Instance`], and [`invoke`]
-//!   for JAM-style raw invocations.
+//! * the semantics both backends share (internal): the cost model (`gas`, public as
+//!   [`GasMetering`] and [`CostModel`]), guest memory (`memory`, public as
+//!   [`MemoryAccessError`]) and the exit vocabulary ([`Exit`], [`PanicReason`]);
+//! * the backends (internal): the interpreter, the reference semantics (public as
+//!   [`TraceStep`], what [`Instance::run_traced`] shows), and the [`compiler`]: the x86-64
+//!   JIT (one pass, one native block per guest block), running in an in-process sandbox (a
+//!   4 GiB address-space reservation per instance, guard pages, a `SIGSEGV`/`SIGBUS` handler
+//!   that turns faults in guest code into guest page faults). Both report how a run stopped in
+//!   the same terms; whether the compiler exists on this platform is decided in one place
+//!   (`compiler/mod.rs`), and [`compiler::is_supported`] / [`BackendKind::is_available`] say
+//!   whether it runs in this process;
+//! * the public API: [`Config`] -> [`Engine`] -> [`Module`] -> [`Instance`], and [`invoke()`]
+//!   for JAM-style raw invocations. [`Config::new`] reads no environment variable;
+//!   [`Config::from_env`] takes the backend from `PVM_BACKEND`.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,11 +46,11 @@ pub mod config;
 pub mod engine;
 pub mod error;
 mod exit;
-pub mod gas;
+mod gas;
 pub mod instance;
-pub mod interpreter;
+mod interpreter;
 pub mod invoke;
-pub mod memory;
+mod memory;
 pub mod module;
 pub mod program;
 #[cfg(pvm_compiler)]
@@ -57,6 +63,7 @@ pub use error::{CallError, Error};
 pub use exit::{Exit, PanicReason};
 pub use gas::{CostModel, GasMetering};
 pub use instance::Instance;
+pub use interpreter::TraceStep;
 pub use invoke::{invoke, PageMapping, RawOutcome, RawState};
-pub use memory::MemoryAccessError;
+pub use memory::{MemoryAccessError, MemoryAccessReason};
 pub use module::Module;

@@ -589,6 +589,7 @@ impl GuestMemory {
     }
 
     /// Total accessible bytes.
+    #[cfg(test)]
     pub fn accessible_bytes(&self) -> usize {
         self.regions.iter().map(|region| region.len).sum()
     }

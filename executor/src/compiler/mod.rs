@@ -1,7 +1,7 @@
 //! The compiled backend: guest code translated once to native code.
 //!
 //! Only x86-64 Linux has a compiler (`x86_64`). This module is the one place that decides
-//! whether it exists: everywhere else the crate names [`CompiledProgram`] and
+//! whether it exists: everywhere else the crate names `CompiledProgram` and
 //! `CompiledInstance` without a `cfg`, and on other platforms those are the uninhabited types of
 //! `disabled`, which an engine never creates (its `Auto` backend picks the interpreter there,
 //! and `Compiler` is refused). [`is_supported`] says whether this process can run compiled
