@@ -10,7 +10,7 @@ use crate::exit::{Exit, PanicReason, Resume, Start};
 use crate::gas::starts_gas_block;
 use crate::interpreter::{InterpretedInstance, TraceStep};
 use crate::memory::MemoryAccessError;
-use crate::module::{Code, Module};
+use crate::module::{Code, EntryPoint, Module};
 use crate::program::{Reg, HALT_ADDRESS, REG_COUNT};
 
 /// What `run` will do next.
@@ -91,8 +91,11 @@ impl Instance {
 
     /// Sets up a call with PolkaVM's convention: registers cleared, `RA = 0xffff0000` (so
     /// returning halts), `SP` at the top of the stack, arguments in `A0..A5`.
-    pub fn prepare_call(&mut self, export: &str, args: &[u64]) -> Result<(), Error> {
-        let pc = self.module.export_pc(export).ok_or_else(|| Error::UnknownExport(export.to_string()))?;
+    ///
+    /// `export` is the export's name or an [`ExportIndex`](crate::ExportIndex) from
+    /// [`Module::export_index`].
+    pub fn prepare_call(&mut self, export: impl EntryPoint, args: &[u64]) -> Result<(), Error> {
+        let pc = export.export_pc(&self.module)?;
         if args.len() > Reg::ARGS.len() {
             return Err(Error::TooManyArguments(args.len()));
         }
@@ -170,7 +173,7 @@ impl Instance {
 
     /// Calls an export to completion and returns `A0`. Host calls are errors here; use the
     /// `host-functions` crate's linker (or [`Instance::run`]) to service them.
-    pub fn call(&mut self, export: &str, args: &[u64]) -> Result<u64, CallError> {
+    pub fn call(&mut self, export: impl EntryPoint, args: &[u64]) -> Result<u64, CallError> {
         self.prepare_call(export, args)?;
         let exit = self.run()?;
         let pc = self.pc.unwrap_or(0);

@@ -66,4 +66,4 @@ pub use instance::Instance;
 pub use interpreter::TraceStep;
 pub use invoke::{invoke, PageMapping, RawOutcome, RawState};
 pub use memory::{MemoryAccessError, MemoryAccessReason};
-pub use module::Module;
+pub use module::{EntryPoint, ExportIndex, Module};

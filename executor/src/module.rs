@@ -36,6 +36,53 @@ pub struct Module {
     pub(crate) engine: Engine,
 }
 
+/// An export resolved by [`Module::export_index`]: its position in [`Module::exports`]. It
+/// stands for that export in the module it came from (and in modules with the same exports,
+/// such as one loaded from the same bytes).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ExportIndex(u32);
+
+impl ExportIndex {
+    /// The position in [`Module::exports`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What [`Instance::prepare_call`](crate::Instance::prepare_call) and
+/// [`Instance::call`](crate::Instance::call) accept as the export to call: its name (looked up
+/// on every call) or an [`ExportIndex`] (resolved once).
+pub trait EntryPoint {
+    /// The export's pc in `module`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownExport`] if the module has no such export.
+    fn export_pc(&self, module: &Module) -> Result<u32, Error>;
+}
+
+impl EntryPoint for &str {
+    fn export_pc(&self, module: &Module) -> Result<u32, Error> {
+        module.export_pc(self).ok_or_else(|| Error::UnknownExport(self.to_string()))
+    }
+}
+
+impl EntryPoint for &String {
+    fn export_pc(&self, module: &Module) -> Result<u32, Error> {
+        self.as_str().export_pc(module)
+    }
+}
+
+impl EntryPoint for ExportIndex {
+    fn export_pc(&self, module: &Module) -> Result<u32, Error> {
+        module
+            .exports()
+            .get(self.index())
+            .map(|export| export.pc)
+            .ok_or_else(|| Error::UnknownExport(format!("#{}", self.0)))
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct ModuleInner {
     pub bytes: Vec<u8>,
@@ -142,6 +189,33 @@ impl Module {
     /// The pc of an export.
     pub fn export_pc(&self, name: &str) -> Option<u32> {
         self.exports().iter().find(|export| export.name == name).map(|export| export.pc)
+    }
+
+    /// Resolves an export's name once, for calls that should not look it up again
+    /// ([`Instance::prepare_call`](crate::Instance::prepare_call) and
+    /// [`Instance::call`](crate::Instance::call) take the handle in place of the name).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, ProgramBlobBuilder, Reg};
+    /// # use pvm_executor::{Config, Engine, Instance, Module};
+    /// # let mut code = CodeBuilder::new(InstructionSet::ReviveV1);
+    /// # code.push(Instruction::add_64(Reg::A0, Reg::A0, Reg::A1));
+    /// # code.push(Instruction::jump_indirect(Reg::RA, 0));
+    /// # let blob = ProgramBlobBuilder::new(code.build()?.code).export("add", 0).build()?;
+    /// let module = Module::from_blob(&Engine::new(&Config::new())?, &blob.to_bytes())?;
+    /// let add = module.export_index("add").expect("the program exports `add`");
+    /// let mut instance = Instance::new(&module)?;
+    /// for n in 0..3 {
+    ///     instance.set_gas(100);
+    ///     assert_eq!(instance.call(add, &[n, 1])?, n + 1);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn export_index(&self, name: &str) -> Option<ExportIndex> {
+        let index = self.exports().iter().position(|export| export.name == name)?;
+        Some(ExportIndex(index as u32))
     }
 
     /// Where the program's memory is placed (container programs only).

@@ -58,6 +58,45 @@ fn calls_pass_arguments_and_charge_gas_per_block() {
 }
 
 #[test]
+fn an_export_resolved_once_calls_like_its_name() {
+    let bytes = blob(InstructionSet::ReviveV1, stack_memory(), |code| {
+        let (first, second) = (code.new_label(), code.new_label());
+        code.bind(first);
+        code.push(Instruction::add_64(Reg::A0, Reg::A0, Reg::A1));
+        ret(code);
+        code.bind(second);
+        code.push(Instruction::mul_64(Reg::A0, Reg::A0, Reg::A1));
+        ret(code);
+        vec![("add", first), ("mul", second)]
+    });
+    let module = Module::from_blob(&engine(Some(GasMetering::Sync)), &bytes).unwrap();
+    let mul = module.export_index("mul").unwrap();
+    assert_eq!(mul.index(), 1);
+    assert_eq!(module.exports()[mul.index()].name, "mul");
+    assert_eq!(module.export_index("div"), None);
+    let mut instance = Instance::new(&module).unwrap();
+    instance.set_gas(100);
+    assert_eq!(instance.call(mul, &[6, 7]).unwrap(), 42);
+    let by_name = instance.gas();
+    instance.set_gas(100);
+    assert_eq!(instance.call("mul", &[6, 7]).unwrap(), 42);
+    assert_eq!(instance.gas(), by_name, "a handle and a name run the same call");
+    let name = String::from("add");
+    assert_eq!(instance.call(&name, &[6, 7]).unwrap(), 13);
+
+    // A handle past the exports of the module it is used with is an unknown export.
+    let single = blob(InstructionSet::ReviveV1, stack_memory(), |code| {
+        let entry = code.new_label();
+        code.bind(entry);
+        ret(code);
+        vec![("only", entry)]
+    });
+    let other = Module::from_blob(&engine(Some(GasMetering::Sync)), &single).unwrap();
+    let mut instance = Instance::new(&other).unwrap();
+    assert!(matches!(instance.prepare_call(mul, &[]), Err(Error::UnknownExport(_))));
+}
+
+#[test]
 fn host_calls_exit_and_resume_right_after_the_ecalli() {
     let bytes = blob(InstructionSet::ReviveV1, stack_memory(), |code| {
         let entry = code.new_label();
