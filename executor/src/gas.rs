@@ -5,7 +5,7 @@
 //! expect with the default model (one unit per instruction, including the trap that ends a
 //! program which runs off the end of its code).
 
-use crate::program::{DecodedInstruction, Instruction, Opcode};
+use crate::program::{DecodedInstruction, DecodedProgram, Instruction, Opcode, Semantics};
 
 /// How gas is metered.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
@@ -85,13 +85,15 @@ pub fn starts_gas_block(instructions: &[DecodedInstruction], index: usize) -> bo
 pub struct BlockCosts(Vec<u32>);
 
 impl BlockCosts {
-    /// Prices every instruction of `instructions` (which end with the sentinel trap).
-    pub fn new(instructions: &[DecodedInstruction], model: &CostModel) -> BlockCosts {
-        let mut costs = vec![0u32; instructions.len()];
+    /// Prices every instruction of `program` (as written: see
+    /// [`DecodedProgram::written_instruction`]).
+    pub fn new(program: &DecodedProgram, model: &CostModel) -> BlockCosts {
+        let count = program.instructions().len();
+        let mut costs = vec![0u32; count];
         // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
-        for (cost, decoded) in costs.iter_mut().zip(instructions).rev() {
-            let (own, ends_block) = match decoded.instruction.opcode() {
+        for (index, cost) in costs.iter_mut().enumerate().rev() {
+            let (own, ends_block) = match program.written_instruction(index).opcode() {
                 Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
                 None => (model.invalid, true),
             };
@@ -105,6 +107,20 @@ impl BlockCosts {
     #[inline]
     pub fn from(&self, index: usize) -> u32 {
         self.0[index]
+    }
+
+    /// The gas to pay for entering `program` at instruction `index` from outside (a call, or a
+    /// new start after running out of gas): with [`Semantics::PolkaVm`] the whole gas block that
+    /// contains it, as PolkaVM 0.37 charges; with [`Semantics::GrayPaper`] the rest of it.
+    pub fn entry(&self, program: &DecodedProgram, index: usize) -> u32 {
+        match program.semantics() {
+            Semantics::PolkaVm => {
+                let instructions = program.instructions();
+                let start = (0..=index).rev().find(|&at| starts_gas_block(instructions, at)).unwrap_or(0);
+                self.0[start]
+            }
+            Semantics::GrayPaper => self.0[index],
+        }
     }
 
     /// All of them, by instruction index.

@@ -112,7 +112,9 @@ impl Instance {
     }
 
     /// Makes the next [`Instance::run`] start at `pc`. Entering in the middle of a gas block
-    /// first charges the rest of that block; a pc that is not an instruction panics at once.
+    /// first charges for it: the whole block for a container blob (as PolkaVM 0.37), the rest
+    /// of it for a raw program (see [`Semantics`](crate::program::Semantics)); a pc that is not
+    /// an instruction panics at once.
     pub fn set_next_pc(&mut self, pc: u32) {
         let decoded = &self.module.inner.decoded;
         self.next = match decoded.index_of(pc) {
@@ -197,8 +199,9 @@ impl Instance {
     }
 
     /// The gas to pay before entering at instruction `index`: what the backend does not charge
-    /// itself. The interpreter charges whole blocks here; compiled code charges a block on
-    /// entering it, so only entering in the middle of a block costs the rest of it here.
+    /// itself: nothing at a block start for a backend that charges blocks on entry, else
+    /// [`BlockCosts::entry`](crate::gas::BlockCosts::entry) (which follows the program's
+    /// `Semantics` inside a block).
     fn entry_charge(&self, index: usize) -> u64 {
         let inner = &self.module.inner;
         let Some(costs) = &inner.block_costs else { return 0 };
@@ -209,7 +212,7 @@ impl Instance {
         if backend_charges_block && starts_gas_block(inner.decoded.instructions(), index) {
             0
         } else {
-            u64::from(costs.from(index))
+            u64::from(costs.entry(&inner.decoded, index))
         }
     }
 

@@ -153,7 +153,7 @@ impl Module {
         container: Option<Container>,
     ) -> Result<ModuleInner, Error> {
         let config = engine.config();
-        let block_costs = config.gas_metering.map(|_| BlockCosts::new(decoded.instructions(), &config.cost_model));
+        let block_costs = config.gas_metering.map(|_| BlockCosts::new(&decoded, &config.cost_model));
         let code = match engine.backend() {
             BackendKind::Compiler => Code::Compiled(engine.compiled(&bytes, || {
                 CompiledProgram::compile(&decoded, block_costs.as_ref(), config.gas_metering).map_err(Error::Compile)

@@ -138,7 +138,7 @@ fn random_mutations_never_panic() {
                 Ok(blob) => {
                     accepted += 1;
                     // Whatever parses must decode and serialize without panicking.
-                    let _ = blob.code().decode(Validation::Strict).expect("validated blobs decode");
+                    let _ = blob.code().decode(Semantics::PolkaVm).expect("validated blobs decode");
                     let _ = blob.to_bytes();
                 }
                 Err(err) => {

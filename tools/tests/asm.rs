@@ -5,7 +5,7 @@
 mod common;
 
 use common::{pvm, scratch, stderr};
-use pvm_executor::program::{Instruction, InstructionSet, ProgramBlob, RawProgram, Reg, Validation};
+use pvm_executor::program::{Instruction, InstructionSet, ProgramBlob, RawProgram, Reg, Semantics};
 use std::path::Path;
 
 fn assemble(text: &str, dir: &Path, extra: &[&str]) -> Result<Vec<u8>, String> {
@@ -74,7 +74,7 @@ fn hand_written_text_with_labels_and_directives() {
     assert_eq!(blob.memory_config().stack_size, 4096);
     assert_eq!(blob.rw_data(), [42, 0, 0, 0]);
     assert_eq!(blob.imports(), ["log"]);
-    let decoded = blob.code().decode(Validation::Strict).unwrap();
+    let decoded = blob.code().decode(Semantics::PolkaVm).unwrap();
     let instructions: Vec<(u32, Instruction)> = decoded.instructions().iter().map(|i| (i.pc, i.instruction)).collect();
     // load_imm a1, 0 (2 bytes), fallthrough (1 byte), then the loop.
     let branch_pc = instructions[2].0;

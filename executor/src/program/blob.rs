@@ -15,7 +15,7 @@
 //!
 //! Version 0 holds `revive_v1` code, version 3 `jam_v1` code.
 
-use super::code::{DecodedProgram, ProgramCode, Reader, Validation};
+use super::code::{DecodedProgram, ProgramCode, Reader, Semantics};
 use super::error::{BlobError, BlobErrorKind};
 use super::isa::InstructionSet;
 use super::memory_map::{MemoryConfig, MemoryMap};
@@ -93,7 +93,7 @@ impl Layout {
 pub struct Export {
     /// The export's name.
     pub name: String,
-    /// Where execution starts (a basic block start).
+    /// Where execution starts: an instruction, usually the start of a basic block.
     pub pc: u32,
 }
 
@@ -114,7 +114,7 @@ pub struct ProgramBlob {
 
 impl ProgramBlob {
     /// Parses and validates a blob: magic, version, length, section order, sizes against the
-    /// VM's limits, the memory layout, symbols, and the code (see [`Validation::Strict`]).
+    /// VM's limits, the memory layout, symbols, and the code (see [`Semantics::PolkaVm`]).
     /// Every problem is reported with the byte offset where it was found.
     pub fn parse(bytes: &[u8]) -> Result<ProgramBlob, BlobError> {
         Self::parse_and_decode(bytes).map(|(blob, _)| blob)
@@ -235,15 +235,17 @@ impl ProgramBlob {
                 return Err(error(Place::Export(i), kind));
             }
         }
-        let decoded = self.code.decode(Validation::Strict).map_err(|mut err| {
+        let decoded = self.code.decode(Semantics::PolkaVm).map_err(|mut err| {
             err.offset = locate(match err.kind {
                 BlobErrorKind::InvalidJumpTableEntry { index, .. } => Place::JumpTableEntry(index as usize),
                 _ => Place::Code(err.offset),
             });
             err
         })?;
+        // PolkaVM 0.37 runs an export from any instruction, also inside a basic block (entering
+        // there pays for the whole block: see `Semantics::PolkaVm`).
         for (i, export) in self.exports.iter().enumerate() {
-            if !decoded.is_block_start(export.pc) {
+            if export.pc >= decoded.code_len() || decoded.index_of(export.pc).is_none() {
                 let kind = BlobErrorKind::InvalidExport { name: export.name.clone(), pc: export.pc };
                 return Err(error(Place::Export(i), kind));
             }
@@ -484,7 +486,7 @@ impl ProgramBlobBuilder {
         self
     }
 
-    /// Exports the basic block at `pc` under `name`.
+    /// Exports the instruction at `pc` (usually a basic block start) under `name`.
     pub fn export(mut self, name: &str, pc: u32) -> Self {
         self.blob.exports.push(Export { name: name.to_string(), pc });
         self

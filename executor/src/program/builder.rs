@@ -195,7 +195,7 @@ impl CodeBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::program::code::Validation;
+    use crate::program::code::Semantics;
     use crate::program::reg::Reg;
 
     #[test]
@@ -209,7 +209,7 @@ mod tests {
         builder.push(Instruction::jump(0));
         builder.push(Instruction::trap());
         let built = builder.build().unwrap();
-        let decoded = built.code.decode(Validation::GrayPaper).unwrap();
+        let decoded = built.code.decode(Semantics::GrayPaper).unwrap();
         let jump = decoded.instructions()[100];
         assert_eq!(jump.pc, 300);
         assert_eq!(jump.instruction, Instruction::jump(0));

@@ -216,12 +216,14 @@ impl ProgramCode {
         SkipTable::new(self).skip(pc)
     }
 
-    /// Decodes the whole program once. With `Validation::Strict` (container blobs) every branch
-    /// target and jump table entry must be a basic block start and every opcode defined; with
-    /// `Validation::GrayPaper` (raw blobs) those are left to fail at run time, as the Gray Paper
-    /// specifies.
-    pub fn decode(&self, validation: Validation) -> Result<DecodedProgram, BlobError> {
-        let strict = validation == Validation::Strict;
+    /// Decodes the whole program once, for the given [`Semantics`]. With [`Semantics::PolkaVm`]
+    /// (container blobs) every branch target and jump table entry must be a basic block start
+    /// and every opcode defined, `jam_v1` code must not be able to run off its end, and a
+    /// `fallthrough` or conditional branch that is the last instruction is decoded as the trap
+    /// PolkaVM makes of it; with [`Semantics::GrayPaper`] (raw blobs) invalid targets and opcodes
+    /// are left to fail at run time, as the Gray Paper specifies.
+    pub fn decode(&self, semantics: Semantics) -> Result<DecodedProgram, BlobError> {
+        let strict = semantics == Semantics::PolkaVm;
         let code_len = self.code.len() as u32;
         let error = |pc: u32, kind| BlobError::new(pc as usize, kind);
         if strict && code_len > 0 && !self.is_instruction_start(0) {
@@ -273,6 +275,25 @@ impl ProgramCode {
             previous_is_terminator = instruction.is_terminator();
             pc = next_pc;
         }
+        // PolkaVM 0.37 places an implicit invalid instruction after a last instruction that can
+        // fall through. `jam_v1` blobs with one are refused; in other blobs, a terminator that
+        // would continue into it (a `fallthrough`, or either edge of a conditional branch, which
+        // PolkaVM compiles to a trap when its next pc is not a jump target) traps at its own
+        // pc, having paid for its block as written.
+        let mut written_end = None;
+        if strict {
+            if let Some(last) = instructions.last_mut() {
+                let falls_through = last.instruction.opcode().is_some_and(|opcode| opcode.can_fall_through());
+                if falls_through && self.isa == InstructionSet::JamV1 {
+                    let kind = BlobErrorKind::RunsOffEnd { pc: last.pc, code_length: code_len };
+                    return Err(error(code_len, kind));
+                }
+                if falls_through && last.instruction.is_terminator() {
+                    written_end = Some(last.instruction);
+                    last.instruction = Instruction::trap();
+                }
+            }
+        }
         // Past the end, execution traps: a sentinel makes that an ordinary instruction.
         index_of_pc[code_len as usize] = instructions.len() as u32;
         instructions.push(DecodedInstruction {
@@ -283,7 +304,14 @@ impl ProgramCode {
             loop_head: false,
         });
 
-        let program = DecodedProgram { isa: self.isa, instructions, index_of_pc, jump_table: self.jump_table.clone() };
+        let program = DecodedProgram {
+            isa: self.isa,
+            semantics,
+            instructions,
+            index_of_pc,
+            jump_table: self.jump_table.clone(),
+            written_end,
+        };
 
         if strict {
             for (pc, target) in branches {
@@ -355,17 +383,32 @@ impl SkipTable {
     }
 }
 
-/// How much [`ProgramCode::decode`] checks up front.
+/// Whose rules a program follows where PolkaVM 0.37 and the Gray Paper differ: the one switch
+/// for those differences, carried by every [`DecodedProgram`].
+///
+/// PolkaVM container blobs (`PVM\0`, every instruction set) are what pallet-revive runs with
+/// PolkaVM, so for them loading, validation, entry, gas and traps follow PolkaVM 0.37 down to
+/// the gas; Gray Paper raw programs (the JAM conformance vectors) follow the Gray Paper.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum Validation {
-    /// Reject undefined opcodes, over-long instructions and branches or jump table entries that
-    /// do not point at basic block starts (what PolkaVM container blobs must satisfy).
-    Strict,
-    /// Accept anything structurally sound; the Gray Paper defines all of the above to panic
-    /// when executed (what the JAM conformance vectors rely on).
+pub enum Semantics {
+    /// PolkaVM 0.37, for container blobs:
+    /// * loading rejects undefined opcodes, over-long instructions and branches or jump table
+    ///   entries that do not point at basic block starts; `jam_v1` code whose last instruction
+    ///   can fall through past the end is refused, as PolkaVM refuses it;
+    /// * exports may point at any instruction, also inside a basic block;
+    /// * entering inside a basic block (a call, [`Instance::set_next_pc`]) pays for the whole
+    ///   block that contains the entry point, not only for the rest of it;
+    /// * a `fallthrough` or conditional branch that is the last instruction traps at its own pc
+    ///   (whether or not the branch is taken), having paid for its block.
+    ///
+    /// [`Instance::set_next_pc`]: crate::Instance::set_next_pc
+    PolkaVm,
+    /// The Gray Paper, for raw programs: anything structurally sound loads, and undefined
+    /// opcodes and invalid targets panic when executed; entering inside a block pays for the
+    /// rest of it; running off the end of the code reaches a trap at `pc == code length`,
+    /// which costs like an instruction (what the JAM conformance vectors rely on).
     GrayPaper,
 }
-
 const NO_INSTRUCTION: u32 = u32::MAX;
 
 /// One decoded instruction and where it sits.
@@ -389,9 +432,13 @@ pub struct DecodedInstruction {
 #[derive(Clone, Debug)]
 pub struct DecodedProgram {
     isa: InstructionSet,
+    semantics: Semantics,
     instructions: Vec<DecodedInstruction>,
     index_of_pc: Vec<u32>,
     jump_table: Vec<u32>,
+    /// The last instruction as written, when [`Semantics::PolkaVm`] decoded it as a trap (it is
+    /// still priced as written).
+    written_end: Option<Instruction>,
 }
 
 /// Buffers of dropped programs (and compiled code's tables), kept for the next decodes: a fresh
@@ -467,6 +514,21 @@ impl DecodedProgram {
     /// The instruction set the program was decoded with.
     pub fn isa(&self) -> InstructionSet {
         self.isa
+    }
+
+    /// Whose rules the program follows.
+    pub fn semantics(&self) -> Semantics {
+        self.semantics
+    }
+
+    /// The instruction at `index` as written in the code: what [`DecodedProgram::instructions`]
+    /// holds, except for a last instruction [`Semantics::PolkaVm`] turned into a trap. Gas is
+    /// charged for instructions as written.
+    pub fn written_instruction(&self, index: usize) -> Instruction {
+        match self.written_end {
+            Some(written) if index + 2 == self.instructions.len() => written,
+            _ => self.instructions[index].instruction,
+        }
     }
 
     /// Every instruction in pc order; the last one is the sentinel `trap` past the end.

@@ -13,14 +13,14 @@
 
 use super::asm::container_directives;
 use super::blob::{Export, ProgramBlob};
-use super::code::{DecodedProgram, ProgramCode, Validation};
+use super::code::{DecodedProgram, ProgramCode, Semantics};
 use super::isa::Instruction;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 /// Writes the disassembly of `code` to `out`. `exports` only adds annotations.
 pub fn disassemble(code: &ProgramCode, exports: &[Export], out: &mut impl Write) -> fmt::Result {
-    let decoded = match code.decode(Validation::GrayPaper) {
+    let decoded = match code.decode(Semantics::GrayPaper) {
         Ok(decoded) => decoded,
         Err(err) => return writeln!(out, "; cannot decode: {err}"),
     };
@@ -32,7 +32,7 @@ pub fn disassemble(code: &ProgramCode, exports: &[Export], out: &mut impl Write)
 /// data, import and export directives, so that the assembler rebuilds the same blob from it.
 pub fn disassemble_blob(blob: &ProgramBlob, out: &mut impl Write) -> fmt::Result {
     let code = blob.code();
-    let decoded = match code.decode(Validation::GrayPaper) {
+    let decoded = match code.decode(Semantics::GrayPaper) {
         Ok(decoded) => decoded,
         Err(err) => return writeln!(out, "; cannot decode: {err}"),
     };

@@ -135,8 +135,18 @@ pub enum BlobErrorKind {
         /// Its target.
         target: u32,
     },
-    /// An export whose pc is not the start of a basic block.
-    #[error("export `{name}` points to pc {pc}, which is not the start of a basic block")]
+    /// `jam_v1` code whose last instruction can fall through past the end of the code, which
+    /// PolkaVM 0.37 refuses to load ("validation failed at offset {code_length}").
+    #[error("jam_v1 code can run off its end: the instruction at pc {pc} falls through to offset {code_length}, past the last instruction")]
+    RunsOffEnd {
+        /// The pc of the last instruction.
+        pc: u32,
+        /// The code length: the offset execution would fall through to.
+        code_length: u32,
+    },
+    /// An export whose pc is not the start of an instruction (PolkaVM 0.37 runs exports from
+    /// inside a basic block too; see [`Semantics::PolkaVm`](super::code::Semantics::PolkaVm)).
+    #[error("export `{name}` points to pc {pc}, which is not the start of an instruction")]
     InvalidExport {
         /// The export's name.
         name: String,

@@ -1,7 +1,7 @@
 //! The Gray Paper's raw program blob (`deblob`), as the JAM conformance vectors use it: the
 //! code section layout on its own, with no memory layout, imports or exports.
 
-use super::code::{DecodedProgram, ProgramCode, Validation};
+use super::code::{DecodedProgram, ProgramCode, Semantics};
 use super::error::BlobError;
 use super::isa::InstructionSet;
 
@@ -40,7 +40,7 @@ impl RawProgram {
     /// taken rather than being rejected up front).
     pub fn decode(&self) -> DecodedProgram {
         self.code
-            .decode(Validation::GrayPaper)
+            .decode(Semantics::GrayPaper)
             .expect("lenient decoding only fails on structural errors, which parsing already rejected")
     }
 }

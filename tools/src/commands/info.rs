@@ -1,7 +1,7 @@
 //! `pvm info BLOB`
 
 use super::load::{load, parse_isa, LoadedProgram};
-use pvm_executor::program::{InstructionSet, ProgramCode, Validation};
+use pvm_executor::program::{InstructionSet, ProgramCode, Semantics};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 fn print_code(code: &ProgramCode) {
-    let decoded = code.decode(Validation::GrayPaper).map_err(|err| err.to_string());
+    let decoded = code.decode(Semantics::GrayPaper).map_err(|err| err.to_string());
     let (instructions, blocks) = match &decoded {
         Ok(decoded) => {
             (decoded.instructions().len() - 1, decoded.instructions().iter().filter(|i| i.block_start).count())
