@@ -304,14 +304,10 @@ impl ProgramCode {
             loop_head: false,
         });
 
-        let program = DecodedProgram {
-            isa: self.isa,
-            semantics,
-            instructions,
-            index_of_pc,
-            jump_table: self.jump_table.clone(),
-            written_end,
-        };
+        // PolkaVM 0.37 reads a jump table whose entries are zero bytes wide as empty: every
+        // dynamic jump through it (other than to halt) panics.
+        let jump_table = if strict && self.jump_table_entry_size == 0 { Vec::new() } else { self.jump_table.clone() };
+        let program = DecodedProgram { isa: self.isa, semantics, instructions, index_of_pc, jump_table, written_end };
 
         if strict {
             for (pc, target) in branches {
@@ -399,14 +395,17 @@ pub enum Semantics {
     /// * entering inside a basic block (a call, [`Instance::set_next_pc`]) pays for the whole
     ///   block that contains the entry point, not only for the rest of it;
     /// * a `fallthrough` or conditional branch that is the last instruction traps at its own pc
-    ///   (whether or not the branch is taken), having paid for its block.
+    ///   (whether or not the branch is taken), having paid for its block;
+    /// * a jump table whose entries are zero bytes wide (all of them pc 0) is empty: dynamic
+    ///   jumps through it panic.
     ///
     /// [`Instance::set_next_pc`]: crate::Instance::set_next_pc
     PolkaVm,
     /// The Gray Paper, for raw programs: anything structurally sound loads, and undefined
     /// opcodes and invalid targets panic when executed; entering inside a block pays for the
     /// rest of it; running off the end of the code reaches a trap at `pc == code length`,
-    /// which costs like an instruction (what the JAM conformance vectors rely on).
+    /// which costs like an instruction (what the JAM conformance vectors rely on); a jump table
+    /// of zero-byte entries holds zeros (pc 0).
     GrayPaper,
 }
 const NO_INSTRUCTION: u32 = u32::MAX;
