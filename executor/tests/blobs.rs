@@ -233,16 +233,29 @@ fn code_that_jumps_outside_basic_blocks_is_rejected_up_front() {
     let err = ProgramBlobBuilder::new(code).build().unwrap_err();
     assert!(err.to_string().contains("jump table entry 0 points to pc 3"), "{err}");
 
-    // An export into the middle of a block.
+    // An export into the middle of an instruction (one into the middle of a block, at pc 3, is
+    // fine: PolkaVM 0.37 runs it).
     let code = ProgramCode::new(InstructionSet::ReviveV1, vec![51, 7, 1, 0], vec![0b1001], vec![]).unwrap();
-    let err = ProgramBlobBuilder::new(code).export("main", 3).build().unwrap_err();
-    assert!(err.to_string().contains("export `main` points to pc 3"), "{err}");
+    assert!(ProgramBlobBuilder::new(code.clone()).export("main", 3).build().is_ok());
+    let err = ProgramBlobBuilder::new(code).export("main", 2).build().unwrap_err();
+    assert!(
+        err.to_string().contains("export `main` points to pc 2, which is not the start of an instruction"),
+        "{err}"
+    );
 
     // An undefined opcode (2 is `unlikely` in jam_v1 only).
     let code = ProgramCode::new(InstructionSet::ReviveV1, vec![2], vec![1], vec![]).unwrap();
     let err = ProgramBlobBuilder::new(code).build().unwrap_err();
     assert!(err.to_string().contains("invalid opcode 2 at pc 0"), "{err}");
+    let code = ProgramCode::new(InstructionSet::JamV1, vec![2, 0], vec![0b11], vec![]).unwrap();
+    assert!(ProgramBlobBuilder::new(code).build().is_ok());
+
+    // jam_v1 code whose last instruction can fall through past the end, as PolkaVM 0.37
+    // refuses it (revive_v1 code like it loads, and traps there).
     let code = ProgramCode::new(InstructionSet::JamV1, vec![2], vec![1], vec![]).unwrap();
+    let err = ProgramBlobBuilder::new(code).build().unwrap_err();
+    assert_eq!(err.kind, BlobErrorKind::RunsOffEnd { pc: 0, code_length: 1 }, "{err}");
+    let code = ProgramCode::new(InstructionSet::ReviveV1, vec![1], vec![1], vec![]).unwrap();
     assert!(ProgramBlobBuilder::new(code).build().is_ok());
 }
 

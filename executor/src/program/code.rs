@@ -575,3 +575,39 @@ impl DecodedProgram {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::reg::Reg;
+
+    /// `fallthrough` (1) then `fallthrough` (1), the jump table one zero-byte entry: decoded
+    /// with each semantics.
+    fn code(isa: InstructionSet) -> ProgramCode {
+        ProgramCode::new(isa, vec![1, 1], vec![0b11], vec![0]).unwrap()
+    }
+
+    #[test]
+    fn the_two_semantics_differ_only_where_polkavm_and_the_gray_paper_do() {
+        let gray = code(InstructionSet::ReviveV1).decode(Semantics::GrayPaper).unwrap();
+        let polkavm = code(InstructionSet::ReviveV1).decode(Semantics::PolkaVm).unwrap();
+        assert_eq!((gray.semantics(), polkavm.semantics()), (Semantics::GrayPaper, Semantics::PolkaVm));
+        // The last `fallthrough` traps at itself in PolkaVM, priced as written.
+        assert_eq!(gray.instructions()[1].instruction, Instruction::fallthrough());
+        assert_eq!(polkavm.instructions()[1].instruction, Instruction::trap());
+        assert_eq!(polkavm.written_instruction(1), Instruction::fallthrough());
+        assert_eq!(polkavm.instructions()[0], gray.instructions()[0]);
+        // A zero-byte jump table is empty in PolkaVM.
+        assert_eq!(gray.resolve_dynamic_jump(2), DynamicJump::Jump { index: 0, target: 0 });
+        assert_eq!(polkavm.resolve_dynamic_jump(2), DynamicJump::Invalid);
+        // jam_v1 code that runs off its end is refused, naming the offset.
+        let err = code(InstructionSet::JamV1).decode(Semantics::PolkaVm).unwrap_err();
+        assert_eq!((err.offset, err.kind), (2, BlobErrorKind::RunsOffEnd { pc: 1, code_length: 2 }));
+        assert!(code(InstructionSet::JamV1).decode(Semantics::GrayPaper).is_ok());
+        // A last instruction that is no terminator runs into the trap at the end either way.
+        let add = ProgramCode::new(InstructionSet::ReviveV1, vec![190, 0x87, 9], vec![1], vec![]).unwrap();
+        let decoded = add.decode(Semantics::PolkaVm).unwrap();
+        assert_eq!(decoded.instructions()[0].instruction, Instruction::add_32(Reg::A2, Reg::A0, Reg::A1));
+        assert_eq!(decoded.written_instruction(0), decoded.instructions()[0].instruction);
+    }
+}

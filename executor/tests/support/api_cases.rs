@@ -235,8 +235,10 @@ fn memory_faults_panics_and_heap_growth() {
     assert_eq!(instance.sbrk(u32::MAX), None);
 }
 
+/// Container blobs follow PolkaVM 0.37 (the whole block), raw programs the Gray Paper (the rest
+/// of it): `Semantics`.
 #[test]
-fn entering_mid_block_charges_the_rest_of_the_block() {
+fn entering_mid_block_charges_the_whole_block_of_a_blob_and_the_rest_of_a_raw_programs() {
     let bytes = blob(InstructionSet::ReviveV1, stack_memory(), |code| {
         let entry = code.new_label();
         code.bind(entry);
@@ -253,9 +255,19 @@ fn entering_mid_block_charges_the_rest_of_the_block() {
     instance.set_next_pc(6); // the third add
     assert_eq!(instance.run().unwrap(), Exit::Halt);
     assert_eq!(instance.reg(Reg::A0), 3);
-    assert_eq!(instance.gas(), 100 - 4);
+    assert_eq!(instance.gas(), 100 - 6, "the whole block: five adds and the return");
     instance.set_next_pc(7); // not an instruction
     assert_eq!(instance.run().unwrap(), Exit::Panic(PanicReason::InvalidEntry));
+
+    let blob = ProgramBlob::parse(&bytes).unwrap();
+    let raw = RawProgram::from_code(blob.code().clone());
+    let module = Module::from_raw(&engine(Some(GasMetering::Sync)), &raw).unwrap();
+    let mut instance = Instance::new(&module).unwrap();
+    instance.set_gas(100);
+    instance.set_reg(Reg::RA, u64::from(HALT_ADDRESS));
+    instance.set_next_pc(6);
+    assert_eq!(instance.run().unwrap(), Exit::Halt);
+    assert_eq!(instance.gas(), 100 - 4, "the rest of the block: three adds and the return");
 }
 
 #[test]
