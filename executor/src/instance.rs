@@ -297,6 +297,11 @@ impl Instance {
 
     /// Restores the module's initial memory (data reloaded, stack zeroed, heap shrunk) so the
     /// instance can serve another call. Raw programs lose their mappings.
+    ///
+    /// # Panics
+    ///
+    /// On the compiler backend, if the kernel refuses both to reset the sandbox in place and to
+    /// give a new one (out of memory or address space).
     pub fn reset_memory(&mut self) {
         let image = self.module.inner.container.as_ref().map(|container| &container.image);
         with_backend!(&mut self.state, state => state.reset_memory(image));
