@@ -15,7 +15,7 @@ use pvm_node::abi::Signature;
 use pvm_node::chain_spec::{Backend, ChainSpec};
 use pvm_node::keys::{address_of_suri, pair_from_suri};
 use pvm_node::node::Node;
-use pvm_node::primitives::Outcome;
+use pvm_node::outcome::Status;
 use pvm_node::tx::{Call, SignedTransaction, TransactionPayload};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -104,9 +104,9 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     let token = receipt.contract_address.ok_or("deploy failed")?;
     let first = node.dry_run_call(alice, token, 0, transfer.clone(), None)?;
     let deploy_to_first_call = started.elapsed();
-    assert_eq!(first.outcome, Outcome::Success, "{first:?}");
+    assert_eq!(first.call.status, Status::Success, "{first:?}");
     println!("deploy to first call result: {:.2} ms", deploy_to_first_call.as_secs_f64() * 1e3);
-    println!("transfer dry run: {} gas", first.gas_used);
+    println!("transfer dry run: {} gas", first.call.gas_used);
 
     let started = Instant::now();
     for _ in 0..iterations {
@@ -148,7 +148,7 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     Ok(Figures {
         backend: backend.name(),
         deploy_to_first_call,
-        transfer_gas: first.gas_used,
+        transfer_gas: first.call.gas_used,
         in_process_warm,
         in_process_cold,
         rpc_warm,

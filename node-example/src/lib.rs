@@ -22,6 +22,7 @@ pub mod host;
 pub mod keys;
 pub mod metrics;
 pub mod node;
+pub mod outcome;
 pub mod primitives;
 pub mod rpc;
 pub mod state;

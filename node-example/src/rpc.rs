@@ -138,17 +138,17 @@ fn outcome_fields(outcome: &Outcome) -> (&'static str, bool, Option<String>) {
     }
 }
 
-/// Dry-run result as JSON.
+/// Dry-run result as JSON: the status rendered as a receipt records it.
 pub fn dry_run_json(result: &DryRun) -> Value {
-    let (status, reverted, error_message) = outcome_fields(&result.outcome);
+    let (status, reverted, error_message) = outcome_fields(&Outcome::from(&result.call.status));
     json!({
         "status": status,
         "reverted": reverted,
         "error": error_message,
-        "output": hex0x(&result.output),
-        "gasUsed": result.gas_used,
+        "output": hex0x(&result.call.output),
+        "gasUsed": result.call.gas_used,
         "events": result.events.iter().map(event_json).collect::<Vec<_>>(),
-        "address": result.contract_address.map(|address| format!("{address:?}")),
+        "address": result.call.address.map(|address| format!("{address:?}")),
         "codeHash": result.code_hash.map(|hash| format!("{hash:?}")),
     })
 }
