@@ -23,9 +23,9 @@
 //! functions on the `polkavm` instance (through the registry's `Guest` trait; see the
 //! `reference` module).
 
-use crate::chain_spec::Backend;
-use crate::host::{self, HostEnv, Returned, Trap};
-use crate::outcome::{CallOutcome, Failure, Status};
+use crate::chain::chain_spec::Backend;
+use crate::runtime::host::{self, HostEnv, Returned, Trap};
+use crate::runtime::outcome::{CallOutcome, Failure, Status};
 use pvm_executor::program::InstructionSet;
 use pvm_host_functions::{CallError, InstancePre, LinkError};
 
@@ -304,8 +304,8 @@ mod reference {
     //! the run's end to the same [`CallOutcome`] as the linker path in the parent module.
 
     use super::{finished, run_status, EntryPoint, LinkedModule, VmError};
-    use crate::host::HostEnv;
-    use crate::outcome::{CallOutcome, Failure, Status};
+    use crate::runtime::host::HostEnv;
+    use crate::runtime::outcome::{CallOutcome, Failure, Status};
     use polkavm::{BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance};
     use pvm_executor::memory::MemoryAccessReason;
     use pvm_executor::{MemoryAccessError, PanicReason};
@@ -513,8 +513,8 @@ mod tests {
         //! linker makes of host functions that return, trap, run out of gas or panic.
 
         use super::*;
-        use crate::host::testing::MapEnv;
-        use crate::host::{costs, SENTINEL};
+        use crate::runtime::host::testing::MapEnv;
+        use crate::runtime::host::{costs, SENTINEL};
         use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder, Reg};
         use pvm_executor::PanicReason;
 

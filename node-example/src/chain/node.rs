@@ -1,17 +1,17 @@
 //! The node: genesis, the transaction pool, block production, dry runs and queries.
 
-use crate::cache::{CacheStats, ModuleCache};
-use crate::chain_spec::{ChainSpec, Sealing};
-use crate::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
-use crate::host::StorageKey;
-use crate::outcome::Status;
-use crate::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
-use crate::state::Overlay;
-use crate::store::{
+use crate::chain::chain_spec::{ChainSpec, Sealing};
+use crate::chain::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
+use crate::chain::store::{
     empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError, TIMESTAMP_ENGINE,
 };
-use crate::tx::{extrinsic_hash, SignedTransaction, TxError};
-use crate::vm::{CompiledModule, VmEngine};
+use crate::chain::tx::{extrinsic_hash, SignedTransaction, TxError};
+use crate::runtime::cache::{CacheStats, ModuleCache};
+use crate::runtime::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
+use crate::runtime::host::StorageKey;
+use crate::runtime::outcome::Status;
+use crate::runtime::state::Overlay;
+use crate::runtime::vm::{CompiledModule, VmEngine};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -218,7 +218,7 @@ impl Node {
                 Status::Reverted => {
                     return Err(context(format!(
                         "constructor reverted: {}",
-                        crate::abi::describe_revert(&result.call.output, None)
+                        crate::client::abi::describe_revert(&result.call.output, None)
                     )))
                 }
                 Status::Failed(failure) => return Err(context(failure.to_string())),

@@ -18,8 +18,8 @@ use super::abi::{
 };
 use super::env::{CallRequest, HostEnv, InstantiateRequest, StorageKey};
 use super::trap::{ImmutableAccess, Trap};
-use crate::outcome::Status;
-use crate::primitives::{H160, H256, U256};
+use crate::chain::primitives::{H160, H256, U256};
+use crate::runtime::outcome::Status;
 use pvm_host_functions::{CallContext, Caller, Flow, LinkError, Linker};
 
 /// The output of `seal_return` (or of a tail call), kept in the instance's user data until
@@ -261,7 +261,7 @@ host_api! {
         let hash = match env.code_hash_of(&address) {
             Some(hash) => hash,
             None if env.balance_of(&address).is_zero() => H256::zero(),
-            None => crate::primitives::keccak_256(&[]),
+            None => crate::chain::primitives::keccak_256(&[]),
         };
         write(&mut caller, out_ptr, hash.as_bytes())
     }

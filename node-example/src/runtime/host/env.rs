@@ -7,8 +7,8 @@
 //! node's call stack and the test double alike.
 
 use super::trap::Trap;
-use crate::outcome::CallOutcome;
-use crate::primitives::{H160, H256, U256};
+use crate::chain::primitives::{H160, H256, U256};
+use crate::runtime::outcome::CallOutcome;
 
 /// A storage key as pallet-revive distinguishes them: fixed 32-byte keys (what Solidity
 /// uses) and variable-length keys live in separate spaces.

@@ -3,8 +3,8 @@
 
 use super::env::{BlockInfo, CallRequest, HostEnv, InstantiateRequest, StorageKey};
 use super::trap::Trap;
-use crate::outcome::CallOutcome;
-use crate::primitives::{H160, H256, U256};
+use crate::chain::primitives::{H160, H256, U256};
+use crate::runtime::outcome::CallOutcome;
 use pvm_executor::memory::MemoryAccessReason;
 use pvm_executor::program::{Reg, REG_COUNT};
 use pvm_executor::MemoryAccessError;

@@ -2,15 +2,15 @@
 //! calls and instantiations between contracts, value transfers, precompiles, and undoing a
 //! reverted or trapped frame's storage changes and events.
 
-use crate::cache::ModuleCache;
-use crate::host::{limits, BlockInfo, CallRequest, HostEnv, InstantiateRequest, Refusal, StorageKey, Trap};
-use crate::outcome::{CallOutcome, Failure, Status, TransferFailure};
-use crate::primitives::{
+use crate::chain::primitives::{
     create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent, ContractInfo, H160, H256, U256,
 };
-use crate::state::Overlay;
-use crate::tx::{Call, SignedTransaction};
-use crate::vm::{self, CompiledModule, EntryPoint, VmEngine, VmError};
+use crate::chain::tx::{Call, SignedTransaction};
+use crate::runtime::cache::ModuleCache;
+use crate::runtime::host::{limits, BlockInfo, CallRequest, HostEnv, InstantiateRequest, Refusal, StorageKey, Trap};
+use crate::runtime::outcome::{CallOutcome, Failure, Status, TransferFailure};
+use crate::runtime::state::Overlay;
+use crate::runtime::vm::{self, CompiledModule, EntryPoint, VmEngine, VmError};
 use std::sync::Arc;
 
 /// Gas charged for a plain balance transfer transaction.
@@ -452,7 +452,7 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
         let caller_value = self.spec.value;
         let outcome = self.stack.call(caller, caller_value, request)?;
         if let Status::Failed(failure) = &outcome.status {
-            tracing::debug!(target: "pvm_node::exec", "sub-call failed: {failure}");
+            tracing::debug!(target: "pvm_node::runtime::exec", "sub-call failed: {failure}");
         }
         self.return_data = outcome.output.clone();
         Ok(outcome)
@@ -466,7 +466,7 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
         self.stack.overlay.set_account(deployer, account);
         let outcome = self.stack.instantiate(deployer, nonce, request)?;
         if let Status::Failed(failure) = &outcome.status {
-            tracing::debug!(target: "pvm_node::exec", "sub-instantiation failed: {failure}");
+            tracing::debug!(target: "pvm_node::runtime::exec", "sub-instantiation failed: {failure}");
         }
         self.return_data = outcome.output.clone();
         Ok(outcome)
@@ -648,11 +648,11 @@ impl Executor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain_spec::Backend;
-    use crate::host::{Refusal, Trap};
-    use crate::keys::pair_from_suri;
-    use crate::store::Store;
-    use crate::tx::TransactionPayload;
+    use crate::chain::chain_spec::Backend;
+    use crate::chain::keys::pair_from_suri;
+    use crate::chain::store::Store;
+    use crate::chain::tx::TransactionPayload;
+    use crate::runtime::host::{Refusal, Trap};
 
     struct NoHashes;
     impl BlockHashes for NoHashes {
@@ -682,7 +682,7 @@ mod tests {
     }
 
     fn fund(overlay: &mut Overlay, suri: &str, balance: Balance) -> H160 {
-        let address = crate::keys::address_of_suri(suri).unwrap();
+        let address = crate::chain::keys::address_of_suri(suri).unwrap();
         overlay.set_account(address, AccountInfo { nonce: 0, balance, contract: None });
         overlay.finish_transaction();
         address
@@ -700,7 +700,7 @@ mod tests {
     fn transfer_transactions_and_nonces() {
         with_executor(|executor, overlay| {
             let alice = fund(overlay, "//Alice", 1000);
-            let bob = crate::keys::address_of_suri("//Bob").unwrap();
+            let bob = crate::chain::keys::address_of_suri("//Bob").unwrap();
             let tx = signed("//Alice", 0, 100_000, Call::Transfer { dest: bob, value: 400 });
             executor.check(overlay, &tx, &H256::zero(), 1_000_000).unwrap();
             let result = executor.apply(overlay, &tx);

@@ -28,8 +28,8 @@ pub use trap::{ImmutableAccess, Refusal, Trap};
 mod tests {
     use super::testing::{FlatGuest, MapEnv};
     use super::*;
-    use crate::outcome::{CallOutcome, Failure, Status};
-    use crate::primitives::{H160, H256, U256};
+    use crate::chain::primitives::{H160, H256, U256};
+    use crate::runtime::outcome::{CallOutcome, Failure, Status};
     use pvm_executor::MemoryAccessError;
     use pvm_host_functions::{CallError, Flow};
 
@@ -426,7 +426,7 @@ mod tests {
             (Status::Reverted, ReturnCode::CalleeReverted as u64),
             (Status::Failed(Failure::Panic(pvm_executor::PanicReason::Trap)), ReturnCode::CalleeTrapped as u64),
             (
-                Status::Failed(Failure::TransferFailed(crate::outcome::TransferFailure::InsufficientBalance)),
+                Status::Failed(Failure::TransferFailed(crate::runtime::outcome::TransferFailure::InsufficientBalance)),
                 ReturnCode::TransferFailed as u64,
             ),
             (Status::Failed(Failure::OutOfGas), ReturnCode::OutOfResources as u64),

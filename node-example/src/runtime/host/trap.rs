@@ -1,7 +1,7 @@
 //! Why a host function stops a contract.
 
 use super::abi::limits;
-use crate::primitives::{H160, H256};
+use crate::chain::primitives::{H160, H256};
 use pvm_executor::MemoryAccessError;
 
 /// Why a host function stopped the contract: the host functions' error type (the registry's

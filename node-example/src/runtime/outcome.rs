@@ -6,9 +6,9 @@
 //! typed [`Failure`] all the way up: it becomes text only where it leaves the node (the RPC's
 //! `error` field, the receipt's stored message, the CLI).
 
-use crate::host::{ReturnCode, Trap};
-use crate::primitives::{H160, H256};
-use crate::vm::VmError;
+use crate::chain::primitives::{H160, H256};
+use crate::runtime::host::{ReturnCode, Trap};
+use crate::runtime::vm::VmError;
 use pvm_executor::PanicReason;
 
 /// How a contract frame (or a top-level call or instantiation) ended.
@@ -123,14 +123,14 @@ pub enum Failure {
     Rejected(Trap),
 }
 
-impl From<&Status> for crate::primitives::Outcome {
+impl From<&Status> for crate::chain::primitives::Outcome {
     /// The receipt's record of a status: the failure rendered to its message, which is what
     /// the store keeps and the RPC reports.
     fn from(status: &Status) -> Self {
         match status {
-            Status::Success => crate::primitives::Outcome::Success,
-            Status::Reverted => crate::primitives::Outcome::Reverted,
-            Status::Failed(failure) => crate::primitives::Outcome::Failed(failure.to_string()),
+            Status::Success => crate::chain::primitives::Outcome::Success,
+            Status::Reverted => crate::chain::primitives::Outcome::Reverted,
+            Status::Failed(failure) => crate::chain::primitives::Outcome::Failed(failure.to_string()),
         }
     }
 }
