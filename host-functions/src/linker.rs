@@ -9,7 +9,7 @@ use crate::abi::{AbiValue, CallArgs, CallResult, FatPtr, Flow, HostReturn};
 use crate::allocator::{AllocError, GuestAllocator};
 use crate::error::{CallError, HostError, LinkError};
 use pvm_executor::program::Reg;
-use pvm_executor::{Exit, Instance, MemoryAccessError, Module};
+use pvm_executor::{EntryPoint, Exit, Instance, MemoryAccessError, Module};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -765,14 +765,19 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 impl<T: 'static, E: 'static> LinkedInstance<T, (), E> {
-    /// Calls an export with up to six register arguments and returns `A0`, servicing host
-    /// calls until the guest halts or fails.
-    pub fn call(&mut self, export: &str, args: &[u64]) -> Result<u64, CallError<E>> {
+    /// Calls an export (by name, or by an [`ExportIndex`](pvm_executor::ExportIndex) resolved
+    /// once with [`Module::export_index`]) with up to six register arguments and returns `A0`,
+    /// servicing host calls until the guest halts or fails.
+    pub fn call(&mut self, export: impl EntryPoint, args: &[u64]) -> Result<u64, CallError<E>> {
         self.call_in(&mut (), export, args)
     }
 
     /// Calls an export with typed arguments (a tuple of [`AbiValue`]s) and a typed result.
-    pub fn call_typed<A: CallArgs, R: CallResult>(&mut self, export: &str, args: A) -> Result<R, CallError<E>> {
+    pub fn call_typed<A: CallArgs, R: CallResult>(
+        &mut self,
+        export: impl EntryPoint,
+        args: A,
+    ) -> Result<R, CallError<E>> {
         self.call_typed_in(&mut (), export, args)
     }
 
@@ -786,7 +791,12 @@ impl<T: 'static, C: CallContext, E: 'static> LinkedInstance<T, C, E> {
     /// [`LinkedInstance::call`] lending `context` to the host functions for this call (they
     /// reach it with [`Caller::context`]). The context may borrow from the caller's stack:
     /// a host function may even run another instance with it, reborrowed.
-    pub fn call_in(&mut self, context: &mut C::Context<'_>, export: &str, args: &[u64]) -> Result<u64, CallError<E>> {
+    pub fn call_in(
+        &mut self,
+        context: &mut C::Context<'_>,
+        export: impl EntryPoint,
+        args: &[u64],
+    ) -> Result<u64, CallError<E>> {
         self.resumable = false;
         self.state.abort_message = None;
         self.state.instance.prepare_call(export, args)?;
@@ -797,7 +807,7 @@ impl<T: 'static, C: CallContext, E: 'static> LinkedInstance<T, C, E> {
     pub fn call_typed_in<A: CallArgs, R: CallResult>(
         &mut self,
         context: &mut C::Context<'_>,
-        export: &str,
+        export: impl EntryPoint,
         args: A,
     ) -> Result<R, CallError<E>> {
         let regs = args.into_regs();

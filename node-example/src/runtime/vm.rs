@@ -5,7 +5,8 @@
 //! Validation at upload loads the blob as an executor `Module`, requires the revive_v1
 //! instruction set, resolves its imports with the linker (an import the node does not provide
 //! is refused by name) and requires the `call` and `deploy` exports. Compiling keeps the
-//! resolved module (`InstancePre`), so the module cache holds everything a warm call needs;
+//! resolved module (`InstancePre`) with its `call` and `deploy` exports resolved once
+//! (`ExportIndex`), so the module cache holds everything a warm call needs;
 //! running a contract instantiates it and calls the export through the linker, which services
 //! the host calls.
 //!
@@ -27,6 +28,7 @@ use crate::chain::chain_spec::Backend;
 use crate::runtime::host::{self, HostEnv, Returned, Trap};
 use crate::runtime::outcome::{CallOutcome, Failure, Status};
 use pvm_executor::program::InstructionSet;
+use pvm_executor::ExportIndex;
 use pvm_host_functions::{CallError, InstancePre, LinkError};
 
 /// Largest code blob accepted (pallet-revive's limit).
@@ -104,6 +106,23 @@ pub struct CodeInfo {
 /// A contract module with its imports resolved.
 type LinkedModule = InstancePre<Option<Returned>, host::HostContext, Trap>;
 
+/// A contract module for the executor: imports resolved, and its two entry points resolved
+/// once (no export lookup by name on a call).
+struct ExecutorModule {
+    linked: LinkedModule,
+    call: ExportIndex,
+    deploy: ExportIndex,
+}
+
+impl ExecutorModule {
+    fn export(&self, entry: EntryPoint) -> ExportIndex {
+        match entry {
+            EntryPoint::Call => self.call,
+            EntryPoint::Deploy => self.deploy,
+        }
+    }
+}
+
 /// A contract module ready to run.
 pub struct CompiledModule {
     /// What validation found.
@@ -112,7 +131,7 @@ pub struct CompiledModule {
 }
 
 enum ModuleCode {
-    Executor(LinkedModule),
+    Executor(ExecutorModule),
     #[cfg(feature = "polkavm-reference")]
     Reference(reference::Module),
 }
@@ -127,7 +146,7 @@ impl CompiledModule {
     /// Bytes the module occupies in the module cache.
     pub fn size_bytes(&self) -> usize {
         match &self.code {
-            ModuleCode::Executor(module) => module.module().memory_usage(),
+            ModuleCode::Executor(module) => module.linked.module().memory_usage(),
             #[cfg(feature = "polkavm-reference")]
             ModuleCode::Reference(_) => self.info.blob_len,
         }
@@ -230,22 +249,22 @@ impl VmEngine {
     /// whose instructions decode, whose imports are all host functions this node provides,
     /// and which exports `call` and `deploy`.
     pub fn validate(&self, blob: &[u8]) -> Result<CodeInfo, VmError> {
-        self.link(blob).map(|module| code_info(&module, blob))
+        self.link(blob).map(|module| code_info(&module.linked, blob))
     }
 
     /// Validates and compiles a code blob for this engine's backend.
     pub fn compile(&self, blob: &[u8]) -> Result<CompiledModule, VmError> {
         let module = self.link(blob)?;
-        let info = code_info(&module, blob);
+        let info = code_info(&module.linked, blob);
         #[cfg(feature = "polkavm-reference")]
         if let Some(engine) = &self.reference {
-            return Ok(CompiledModule { code: ModuleCode::Reference(engine.compile(blob, module)?), info });
+            return Ok(CompiledModule { code: ModuleCode::Reference(engine.compile(blob, module.linked)?), info });
         }
         Ok(CompiledModule { info, code: ModuleCode::Executor(module) })
     }
 
-    /// Loads `blob` and resolves its imports with the linker.
-    fn link(&self, blob: &[u8]) -> Result<LinkedModule, VmError> {
+    /// Loads `blob`, resolves its imports with the linker and its entry points.
+    fn link(&self, blob: &[u8]) -> Result<ExecutorModule, VmError> {
         if blob.len() > MAX_CODE_BYTES {
             return Err(VmError::TooLarge(blob.len()));
         }
@@ -257,12 +276,10 @@ impl VmEngine {
             LinkError::MissingImports(names) => VmError::UnknownImports(names),
             other => VmError::Link(other),
         })?;
-        for export in [EntryPoint::Call, EntryPoint::Deploy] {
-            if module.export_pc(export.export_name()).is_none() {
-                return Err(VmError::MissingExport(export.export_name()));
-            }
-        }
-        Ok(linked)
+        let export = |entry: EntryPoint| {
+            module.export_index(entry.export_name()).ok_or(VmError::MissingExport(entry.export_name()))
+        };
+        Ok(ExecutorModule { call: export(EntryPoint::Call)?, deploy: export(EntryPoint::Deploy)?, linked })
     }
 }
 
@@ -279,13 +296,13 @@ pub fn execute(module: &CompiledModule, entry: EntryPoint, gas_limit: u64, env: 
     }
 }
 
-fn run_linked(module: &LinkedModule, entry: EntryPoint, gas_limit: u64, env: &mut dyn HostEnv) -> CallOutcome {
-    let mut instance = match module.instantiate(None) {
+fn run_linked(module: &ExecutorModule, entry: EntryPoint, gas_limit: u64, env: &mut dyn HostEnv) -> CallOutcome {
+    let mut instance = match module.linked.instantiate(None) {
         Ok(instance) => instance,
         Err(error) => return CallOutcome::failed(Failure::Vm(VmError::Link(error)), 0),
     };
     instance.set_gas(gas_as_i64(gas_limit));
-    let result = instance.call_in(env, entry.export_name(), &[]);
+    let result = instance.call_in(env, module.export(entry), &[]);
     if let Err(CallError::Guest(pvm_executor::CallError::Setup(error))) = result {
         // Nothing ran.
         return CallOutcome::failed(Failure::Vm(VmError::Executor(error)), 0);
@@ -307,7 +324,7 @@ mod reference {
     use crate::runtime::host::HostEnv;
     use crate::runtime::outcome::{CallOutcome, Failure, Status};
     use polkavm::{BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance};
-    use pvm_executor::memory::MemoryAccessReason;
+    use pvm_executor::MemoryAccessReason;
     use pvm_executor::{MemoryAccessError, PanicReason};
     use pvm_host_functions::{Flow, Guest};
 

@@ -5,9 +5,8 @@ use super::env::{BlockInfo, CallRequest, HostEnv, InstantiateRequest, StorageKey
 use super::trap::Trap;
 use crate::chain::primitives::{H160, H256, U256};
 use crate::runtime::outcome::CallOutcome;
-use pvm_executor::memory::MemoryAccessReason;
 use pvm_executor::program::{Reg, REG_COUNT};
-use pvm_executor::MemoryAccessError;
+use pvm_executor::{MemoryAccessError, MemoryAccessReason};
 use pvm_host_functions::Guest;
 use std::collections::BTreeMap;
 
