@@ -327,6 +327,7 @@ mod reference {
     use pvm_executor::MemoryAccessReason;
     use pvm_executor::{MemoryAccessError, PanicReason};
     use pvm_host_functions::{Flow, Guest};
+    use std::cell::RefCell;
 
     pub struct Engine(polkavm::Engine);
 
@@ -389,7 +390,8 @@ mod reference {
                         let Some((name, function)) = self.linked.import(index) else {
                             break (Status::Failed(Failure::MissingImport(index)), Vec::new());
                         };
-                        match function.call_on(name, &mut PolkavmGuest(&mut instance), &mut returned, env) {
+                        match function.call_on(name, &mut PolkavmGuest(RefCell::new(&mut instance)), &mut returned, env)
+                        {
                             Ok(Flow::Continue(())) => continue,
                             Ok(Flow::Return(value)) => break run_status(Ok(value), returned),
                             Err(error) => break run_status(Err(error), None),
@@ -403,8 +405,9 @@ mod reference {
     }
 
     /// A `polkavm` instance as the registry's guest: the thin adapter through which the
-    /// linker's host functions serve this backend.
-    struct PolkavmGuest<'a>(&'a mut RawInstance);
+    /// linker's host functions serve this backend. polkavm reads memory through `&mut self`
+    /// (it may fault pages in), hence the cell.
+    struct PolkavmGuest<'a>(RefCell<&'a mut RawInstance>);
 
     fn reg(reg: pvm_executor::program::Reg) -> polkavm::Reg {
         // Both number the registers the same way (RA = 0 .. A5 = 12).
@@ -426,23 +429,23 @@ mod reference {
 
     impl Guest for PolkavmGuest<'_> {
         fn reg(&self, index: pvm_executor::program::Reg) -> u64 {
-            self.0.reg(reg(index))
+            self.0.borrow().reg(reg(index))
         }
         fn set_reg(&mut self, index: pvm_executor::program::Reg, value: u64) {
-            self.0.set_reg(reg(index), value);
+            self.0.get_mut().set_reg(reg(index), value);
         }
         fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
             let length = out.len();
-            self.0.read_memory_into(address, out).map(|_| ()).map_err(|_| access_error(address, length))
+            self.0.borrow_mut().read_memory_into(address, out).map(|_| ()).map_err(|_| access_error(address, length))
         }
         fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-            self.0.write_memory(address, data).map_err(|_| access_error(address, data.len()))
+            self.0.get_mut().write_memory(address, data).map_err(|_| access_error(address, data.len()))
         }
         fn gas(&self) -> i64 {
-            self.0.gas()
+            self.0.borrow().gas()
         }
         fn set_gas(&mut self, gas: i64) {
-            self.0.set_gas(gas);
+            self.0.get_mut().set_gas(gas);
         }
         fn sbrk(&mut self, _size: u32) -> Option<u32> {
             // The contract host API never grows the guest heap.
