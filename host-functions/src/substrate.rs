@@ -15,7 +15,7 @@
 //!   [`GuestAllocator`](crate::GuestAllocator) (freeing, reusing blocks, growing the heap with
 //!   `sbrk`), where `sc-executor-polkavm` only bumps the heap and cannot free;
 //! * `register_panic_error_message` (from `abort_on_panic`, after which the guest traps) is
-//!   kept and reported in [`CallError::Panic`](crate::CallError::Panic).
+//!   kept and reported in [`CallError::Abort`](crate::CallError::Abort).
 //!
 //! A host function that returns an error, or panics (e.g. a storage function called without
 //! externalities), stops the guest with a trap carrying the message; the host carries on.
