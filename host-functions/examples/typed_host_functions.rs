@@ -36,12 +36,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Typed: arguments from A0.., the result to A0; the Caller gives data, memory, registers.
     linker.func_wrap("print", |mut caller: Caller<'_, Host>, text: FatPtr| -> Result<(), HostError> {
         let bytes = caller.read_fat(text)?;
-        let line = String::from_utf8(bytes).map_err(|_| HostError::trap("print: not UTF-8"))?;
+        let line = String::from_utf8(bytes).map_err(|_| HostError::new("print: not UTF-8"))?;
         caller.data_mut().printed.push(line);
         Ok(())
     })?;
     // Errors stop the guest with a trap carrying the message.
-    linker.func_wrap("square", |n: u64| n.checked_mul(n).ok_or_else(|| HostError::trap(format!("{n}^2 overflows"))))?;
+    linker.func_wrap("square", |n: u64| n.checked_mul(n).ok_or_else(|| HostError::new(format!("{n}^2 overflows"))))?;
 
     let pre = linker.instantiate_pre(&module)?; // every import resolved, or one error naming all missing
     let mut instance = pre.instantiate(Host::default())?;

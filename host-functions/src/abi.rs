@@ -15,7 +15,6 @@
 //!
 //! [`LinkedInstance::call_typed`]: crate::LinkedInstance::call_typed
 
-use crate::error::HostError;
 use core::fmt;
 
 /// A value that fits in one guest register.
@@ -153,38 +152,72 @@ impl AbiValue for FatPtr {
     }
 }
 
-/// What a typed host function may return: nothing, a value for `A0`, or a `Result` of either
-/// whose error stops the guest (see [`HostError`]).
-pub trait HostReturn: 'static {
-    /// The value for `A0` (`None`: leave `A0` as it is), or why the guest must stop.
-    fn into_a0(self) -> Result<Option<u64>, HostError>;
+/// What the guest does after a host function: continue (with a value for `A0`, if `V` is
+/// not `()`), or end its call successfully now.
+///
+/// Ending early is a normal outcome, not an error: a contract's `seal_return` stops the guest
+/// this way, and [`LinkedInstance::call`](crate::LinkedInstance::call) returns `Ok` with the
+/// value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flow<V = ()> {
+    /// Resume the guest after the `ecalli`; `V` goes to `A0` (nothing for `()`).
+    Continue(V),
+    /// Stop the guest as if it had returned: `A0` is set to this value and the call succeeds
+    /// with it.
+    Return(u64),
 }
 
-impl HostReturn for () {
+impl Flow {
+    /// Resume the guest, leaving `A0` as it is.
+    pub const CONTINUE: Flow = Flow::Continue(());
+}
+
+/// What a typed host function may return: nothing, a value for `A0`, a [`Flow`], or a
+/// `Result` of any of these whose error (convertible to the linker's user error `E`) stops the
+/// guest (see [`HostError`](crate::HostError)).
+pub trait HostReturn<E>: 'static {
+    /// Where the guest goes next (and the value for `A0`, if any), or why it must stop.
+    fn into_flow(self) -> Result<Flow<Option<u64>>, E>;
+}
+
+impl<E> HostReturn<E> for () {
     #[inline]
-    fn into_a0(self) -> Result<Option<u64>, HostError> {
-        Ok(None)
+    fn into_flow(self) -> Result<Flow<Option<u64>>, E> {
+        Ok(Flow::Continue(None))
     }
 }
 
-impl<V: AbiValue> HostReturn for V {
+impl<E, V: AbiValue> HostReturn<E> for V {
     #[inline]
-    fn into_a0(self) -> Result<Option<u64>, HostError> {
-        Ok(Some(self.into_reg()))
+    fn into_flow(self) -> Result<Flow<Option<u64>>, E> {
+        Ok(Flow::Continue(Some(self.into_reg())))
     }
 }
 
-impl<E: Into<HostError> + 'static> HostReturn for Result<(), E> {
+impl<E> HostReturn<E> for Flow {
     #[inline]
-    fn into_a0(self) -> Result<Option<u64>, HostError> {
-        self.map(|()| None).map_err(Into::into)
+    fn into_flow(self) -> Result<Flow<Option<u64>>, E> {
+        Ok(match self {
+            Flow::Continue(()) => Flow::Continue(None),
+            Flow::Return(value) => Flow::Return(value),
+        })
     }
 }
 
-impl<V: AbiValue, E: Into<HostError> + 'static> HostReturn for Result<V, E> {
+impl<E, V: AbiValue> HostReturn<E> for Flow<V> {
     #[inline]
-    fn into_a0(self) -> Result<Option<u64>, HostError> {
-        self.map(|value| Some(value.into_reg())).map_err(Into::into)
+    fn into_flow(self) -> Result<Flow<Option<u64>>, E> {
+        Ok(match self {
+            Flow::Continue(value) => Flow::Continue(Some(value.into_reg())),
+            Flow::Return(value) => Flow::Return(value),
+        })
+    }
+}
+
+impl<E, R: HostReturn<E>, F: Into<E> + 'static> HostReturn<E> for Result<R, F> {
+    #[inline]
+    fn into_flow(self) -> Result<Flow<Option<u64>>, E> {
+        self.map_err(Into::into).and_then(R::into_flow)
     }
 }
 

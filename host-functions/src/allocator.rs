@@ -45,6 +45,10 @@ pub enum AllocError {
     /// The program has no heap (raw programs).
     #[error("the program has no heap to allocate from")]
     NoHeap,
+    /// The guest is another VM served through
+    /// [`HostFunc::call_on`](crate::HostFunc::call_on), which has no host allocator.
+    #[error("this guest has no host allocator")]
+    NoAllocator,
     /// A free of something that is not a live allocation.
     #[error(
         "cannot free 0x{0:08x}: it is not a live allocation of the host allocator (freed twice, or never allocated)"

@@ -3,57 +3,53 @@
 use crate::allocator::AllocError;
 use pvm_executor::{MemoryAccessError, PanicReason};
 
-/// Why a host function stops the guest instead of returning to it.
+/// The default user error of a [`Linker`](crate::Linker): a message.
 ///
-/// Returning `Err` from a host function never unwinds through the host: the guest stops, and
-/// [`LinkedInstance::call`](crate::LinkedInstance::call) returns the outcome.
+/// A host function stops the guest by returning `Err` with the linker's user error type `E`
+/// (any type: `Linker<T, C, E>`, as PolkaVM's `Linker<UserData, UserError>`); the call then
+/// fails with [`CallError::Host`] carrying that value, and the host is never unwound. Linkers
+/// that do not name `E` use this one, which only carries a message. Ending the guest's call
+/// successfully is not an error: a host function returns [`Flow::Return`](crate::Flow::Return).
 ///
 /// ```
 /// use pvm_host_functions::HostError;
 ///
-/// let trap: HostError = "the key is too long".into();
-/// assert_eq!(trap, HostError::Trap("the key is too long".to_string()));
-/// let done = HostError::halt(7); // e.g. a contract's `seal_return`
-/// assert_eq!(done.to_string(), "the host asked the guest to halt with 7");
+/// let error: HostError = "the key is too long".into();
+/// assert_eq!(error, HostError::new("the key is too long"));
+/// assert_eq!(error.to_string(), "the key is too long");
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-pub enum HostError {
-    /// Stop the guest with a trap carrying this message; the call fails with
-    /// [`CallError::HostFunction`].
-    #[error("{0}")]
-    Trap(String),
-    /// Stop the guest as if it had returned: `A0` is set to this value and the call succeeds
-    /// with it.
-    #[error("the host asked the guest to halt with {0}")]
-    Halt(u64),
+#[error("{message}")]
+pub struct HostError {
+    message: String,
 }
 
 impl HostError {
-    /// A trap with a message.
-    pub fn trap(message: impl Into<String>) -> Self {
-        HostError::Trap(message.into())
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        HostError { message: message.into() }
     }
 
-    /// A trap whose message is any error's `Display` text.
+    /// An error whose message is any error's `Display` text.
     pub fn from_error(error: impl core::fmt::Display) -> Self {
-        HostError::Trap(error.to_string())
+        HostError::new(error.to_string())
     }
 
-    /// Ends the guest's call successfully with `A0 = value`.
-    pub fn halt(value: u64) -> Self {
-        HostError::Halt(value)
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
 impl From<String> for HostError {
     fn from(message: String) -> Self {
-        HostError::Trap(message)
+        HostError::new(message)
     }
 }
 
 impl From<&str> for HostError {
     fn from(message: &str) -> Self {
-        HostError::Trap(message.to_string())
+        HostError::new(message)
     }
 }
 
@@ -102,50 +98,39 @@ pub enum LinkError {
     Instantiate(#[from] pvm_executor::Error),
 }
 
-/// Why [`LinkedInstance::call`](crate::LinkedInstance::call) returned no value.
+/// Why [`LinkedInstance::call`](crate::LinkedInstance::call) returned no value; `E` is the
+/// linker's user error (see [`HostError`]).
+///
+/// The executor's own outcomes (a call that cannot be set up, a guest panic, running out of
+/// gas, a page fault) arrive unchanged in [`CallError::Guest`]; the other variants are what
+/// the registry adds: host functions that fail, panic or are missing.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-pub enum CallError {
-    /// The call could not be set up (unknown export, too many arguments, nothing to resume).
+pub enum CallError<E = HostError> {
+    /// What the executor reported: the call could not be set up (unknown export, too many
+    /// arguments, nothing to resume), or the guest panicked, ran out of gas (resumable with
+    /// [`LinkedInstance::resume`](crate::LinkedInstance::resume) once gas is added) or
+    /// page-faulted.
     #[error(transparent)]
-    Setup(#[from] pvm_executor::Error),
-    /// The guest panicked (a `trap`, an invalid jump, ...). If the guest registered a message
-    /// first (Substrate's `abort_on_panic`), it is here.
-    #[error(
-        "the guest panicked at pc {pc}: {reason}{}",
-        .message.as_ref().map(|message| format!(": {message}")).unwrap_or_default()
-    )]
-    Panic {
+    Guest(pvm_executor::CallError),
+    /// The guest panicked after registering a message (Substrate's `abort_on_panic`).
+    #[error("the guest panicked at pc {pc}: {reason}: {message}")]
+    Abort {
         /// Where.
         pc: u32,
         /// Why.
         reason: PanicReason,
-        /// The message the guest registered before trapping, if any.
-        message: Option<String>,
-    },
-    /// The guest ran out of gas. [`LinkedInstance::resume`](crate::LinkedInstance::resume)
-    /// continues once gas is added.
-    #[error("the guest ran out of gas at pc {pc}")]
-    OutOfGas {
-        /// The block it could not pay for.
-        pc: u32,
-    },
-    /// The guest touched memory it may not.
-    #[error("the guest page-faulted at pc {pc} on page 0x{address:08x}")]
-    PageFault {
-        /// Where.
-        pc: u32,
-        /// The page.
-        address: u32,
-    },
-    /// A host function returned an error: the guest was stopped with a trap.
-    #[error("host function `{function}` failed: {message}")]
-    HostFunction {
-        /// The import name.
-        function: String,
-        /// The host function's message.
+        /// The message the guest registered before trapping.
         message: String,
     },
-    /// A host function panicked; the panic was caught and the guest stopped with a trap.
+    /// A host function returned an error: the guest was stopped.
+    #[error("host function `{function}` failed: {error}")]
+    Host {
+        /// The import name.
+        function: String,
+        /// The host function's error.
+        error: E,
+    },
+    /// A host function panicked; the panic was caught and the guest stopped.
     #[error("host function `{function}` panicked: {message}")]
     HostPanic {
         /// The import name.
@@ -155,22 +140,42 @@ pub enum CallError {
     },
     /// The guest called an import the linker does not define (only possible after
     /// [`Linker::allow_missing_imports`](crate::Linker::allow_missing_imports)).
-    #[error("the guest called import {index} (`{name}`), which no host function defines")]
+    #[error("the guest called import {index} ({}), which no host function defines", .name.as_deref().map(|name| format!("`{name}`")).unwrap_or_else(|| "beyond the import table".to_string()))]
     MissingImport {
         /// The import index of the `ecalli`.
         index: u32,
-        /// The import's name (`?` if the index is beyond the module's import table).
-        name: String,
+        /// The import's name (`None` if the index is beyond the module's import table).
+        name: Option<String>,
     },
 }
 
-impl CallError {
+impl<E> CallError<E> {
     /// The host function involved, for host-function failures.
     pub fn host_function(&self) -> Option<&str> {
         match self {
-            CallError::HostFunction { function, .. } | CallError::HostPanic { function, .. } => Some(function),
-            CallError::MissingImport { name, .. } => Some(name),
+            CallError::Host { function, .. } | CallError::HostPanic { function, .. } => Some(function),
+            CallError::MissingImport { name, .. } => name.as_deref(),
             _ => None,
         }
+    }
+
+    /// The host function's error, for [`CallError::Host`].
+    pub fn host_error(&self) -> Option<&E> {
+        match self {
+            CallError::Host { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl<E> From<pvm_executor::CallError> for CallError<E> {
+    fn from(error: pvm_executor::CallError) -> Self {
+        CallError::Guest(error)
+    }
+}
+
+impl<E> From<pvm_executor::Error> for CallError<E> {
+    fn from(error: pvm_executor::Error) -> Self {
+        CallError::Guest(pvm_executor::CallError::Setup(error))
     }
 }

@@ -9,9 +9,14 @@
 //!   runs the guest and services its host calls. Host functions see a [`Caller`].
 //!   [`LinkedInstance::call_in`] also lends the host functions a per-call context that may
 //!   borrow from the caller (see [`CallContext`]).
-//! * A host function that returns an error or panics stops the guest with a trap carrying
-//!   the message ([`CallError::HostFunction`], [`CallError::HostPanic`]); the host is never
-//!   unwound. [`HostError::Halt`] ends the guest's call successfully instead.
+//! * A host function that returns an error or panics stops the guest; the call fails with the
+//!   host function's error, typed as the linker's user error `E` ([`CallError::Host`]; `E`
+//!   defaults to [`HostError`], a message), or with the panic message
+//!   ([`CallError::HostPanic`]). The host is never unwound. Returning [`Flow::Return`] ends
+//!   the guest's call successfully instead. The executor's own outcomes (panic, out of gas,
+//!   page fault, setup errors) arrive unchanged as [`CallError::Guest`].
+//! * [`Guest`] is what a host function reaches of a guest; implementing it for another VM lets
+//!   the same host functions serve that VM ([`HostFunc::call_on`]).
 //! * [`Linker::define_substrate_host_functions`] registers any
 //!   `sp_wasm_interface::HostFunctions` set (see [`substrate`] for the register convention),
 //!   with a freeing [`GuestAllocator`] behind `allocate_memory`/`deallocate_memory`.
@@ -41,7 +46,7 @@
 //! let mut linker = Linker::<Vec<u64>>::new();
 //! linker.func_wrap("log_value", |mut caller: Caller<'_, Vec<u64>>, x: u64| caller.data_mut().push(x))?;
 //! linker.func_wrap("check", |x: u64| -> Result<u64, HostError> {
-//!     if x > 100 { Err(HostError::trap(format!("{x} is too large"))) } else { Ok(x + 1) }
+//!     if x > 100 { Err(HostError::new(format!("{x} is too large"))) } else { Ok(x + 1) }
 //! })?;
 //!
 //! let mut instance = linker.instantiate_pre(&module)?.instantiate(Vec::new())?;
@@ -49,7 +54,7 @@
 //! assert_eq!(instance.call("run", &[5])?, 6);
 //! let error = instance.call("run", &[500]).unwrap_err();
 //! assert_eq!(error.to_string(), "host function `check` failed: 500 is too large");
-//! assert!(matches!(error, CallError::HostFunction { .. }));
+//! assert!(matches!(error, CallError::Host { .. }));
 //! assert_eq!(instance.data(), &[5, 500]);
 //! # Ok(())
 //! # }
@@ -63,10 +68,10 @@ pub mod linker;
 pub mod runtime;
 pub mod substrate;
 
-pub use abi::{AbiValue, CallArgs, CallResult, FatPtr, GuestPtr, HostReturn};
+pub use abi::{AbiValue, CallArgs, CallResult, FatPtr, Flow, GuestPtr, HostReturn};
 pub use allocator::{AllocError, AllocationStats, GuestAllocator, MAX_ALLOCATION_SIZE};
 pub use error::{CallError, HostError, LinkError};
-pub use linker::{CallContext, Caller, HostFunc, InstancePre, IntoHostFunc, LinkedInstance, Linker};
+pub use linker::{CallContext, Caller, Guest, HostFunc, InstancePre, IntoHostFunc, LinkedInstance, Linker};
 pub use runtime::{Runtime, RuntimeError, RuntimeExecutor, RuntimeExecutorBuilder};
 pub use substrate::SubstrateContext;
 

@@ -5,11 +5,11 @@
 //! Besides the per-instance user data `T`, a call may lend its host functions a per-call
 //! context that borrows from the caller's stack frame (see [`CallContext`]).
 
-use crate::abi::{AbiValue, CallArgs, CallResult, FatPtr, HostReturn};
+use crate::abi::{AbiValue, CallArgs, CallResult, FatPtr, Flow, HostReturn};
 use crate::allocator::{AllocError, GuestAllocator};
 use crate::error::{CallError, HostError, LinkError};
 use pvm_executor::program::Reg;
-use pvm_executor::{Exit, Instance, MemoryAccessError, Module};
+use pvm_executor::{EntryPoint, Exit, Instance, MemoryAccessError, Module};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -69,22 +69,68 @@ impl CallContext for () {
     }
 }
 
-type RawHostFn<T, C> = dyn for<'a> Fn(Caller<'a, T, C>) -> Result<(), HostError> + Send + Sync;
+/// What a host function reaches of a guest: registers, memory, gas and the heap top.
+///
+/// The executor's [`Instance`] is one; a [`LinkedInstance`] hands its own to the host
+/// functions. Implementing it for another VM lets that VM's host calls be served by the same
+/// host functions, through [`HostFunc::call_on`].
+pub trait Guest {
+    /// A register.
+    fn reg(&self, reg: Reg) -> u64;
+    /// Sets a register.
+    fn set_reg(&mut self, reg: Reg, value: u64);
+    /// Copies `out.len()` bytes of guest memory at `address` into `out`.
+    fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError>;
+    /// Copies `data` into guest memory at `address`.
+    fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError>;
+    /// Gas left (negative once exhausted).
+    fn gas(&self) -> i64;
+    /// Sets the gas left.
+    fn set_gas(&mut self, gas: i64);
+    /// Grows the heap by `size` bytes; the new heap top, or `None` if it cannot grow.
+    fn sbrk(&mut self, size: u32) -> Option<u32>;
+}
+
+impl Guest for Instance {
+    fn reg(&self, reg: Reg) -> u64 {
+        Instance::reg(self, reg)
+    }
+    fn set_reg(&mut self, reg: Reg, value: u64) {
+        Instance::set_reg(self, reg, value);
+    }
+    fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+        Instance::read_memory(self, address, out)
+    }
+    fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        Instance::write_memory(self, address, data)
+    }
+    fn gas(&self) -> i64 {
+        Instance::gas(self)
+    }
+    fn set_gas(&mut self, gas: i64) {
+        Instance::set_gas(self, gas);
+    }
+    fn sbrk(&mut self, size: u32) -> Option<u32> {
+        Instance::sbrk(self, size)
+    }
+}
+
+type RawHostFn<T, C, E> = dyn for<'a> Fn(Caller<'a, T, C>) -> Result<Flow, E> + Send + Sync;
 
 /// A host function, ready to be called by any instance whose user data is `T` (and whose
-/// calls lend a context of the family `C`, see [`CallContext`]).
-pub struct HostFunc<T, C: CallContext = ()> {
-    func: Arc<RawHostFn<T, C>>,
+/// calls lend a context of the family `C`, see [`CallContext`]); it fails with `E`.
+pub struct HostFunc<T, C: CallContext = (), E = HostError> {
+    func: Arc<RawHostFn<T, C, E>>,
     arity: Option<usize>,
 }
 
-impl<T, C: CallContext> Clone for HostFunc<T, C> {
+impl<T, C: CallContext, E> Clone for HostFunc<T, C, E> {
     fn clone(&self) -> Self {
         HostFunc { func: Arc::clone(&self.func), arity: self.arity }
     }
 }
 
-impl<T, C: CallContext> fmt::Debug for HostFunc<T, C> {
+impl<T, C: CallContext, E> fmt::Debug for HostFunc<T, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.arity {
             Some(arity) => write!(f, "HostFunc(typed, {arity} arguments)"),
@@ -93,21 +139,59 @@ impl<T, C: CallContext> fmt::Debug for HostFunc<T, C> {
     }
 }
 
-impl<T: 'static, C: CallContext> HostFunc<T, C> {
+impl<T: 'static, C: CallContext, E: 'static> HostFunc<T, C, E> {
     /// A raw host function: it reads its arguments from the registers and writes its results
     /// there itself, through the [`Caller`].
-    pub fn raw(func: impl Fn(Caller<'_, T, C>) -> Result<(), HostError> + Send + Sync + 'static) -> Self {
+    pub fn raw(func: impl Fn(Caller<'_, T, C>) -> Result<Flow, E> + Send + Sync + 'static) -> Self {
         HostFunc { func: Arc::new(func), arity: None }
     }
 
     /// A typed host function from a closure; see [`Linker::func_wrap`].
-    pub fn wrap<Params, Results>(func: impl IntoHostFunc<T, Params, Results, C>) -> Self {
+    pub fn wrap<Params, Results>(func: impl IntoHostFunc<T, Params, Results, C, E>) -> Self {
         func.into_host_func()
     }
 
     /// The number of register arguments of a typed function (`None` for raw functions).
     pub fn arity(&self) -> Option<usize> {
         self.arity
+    }
+
+    /// Runs the function for a guest that is not a [`LinkedInstance`] (another VM, through
+    /// its [`Guest`] implementation), stopped at an `ecalli` of the import `function`.
+    ///
+    /// The result is what a linked instance would make of it: `Ok(Flow::Continue(()))` to
+    /// resume the guest (a result, if any, is in `A0`), `Ok(Flow::Return(value))` to end its
+    /// call successfully, or the [`CallError`] that stops it. Such a guest has no
+    /// [`GuestAllocator`]: [`Caller::allocate`] fails with [`AllocError::NoAllocator`].
+    pub fn call_on(
+        &self,
+        function: &str,
+        guest: &mut dyn Guest,
+        data: &mut T,
+        context: &mut C::Context<'_>,
+    ) -> Result<Flow, CallError<E>> {
+        let caller = Caller { guest: CallerGuest::Foreign(guest), data, context: C::reborrow(context), function };
+        invoke(&*self.func, function, caller)
+    }
+}
+
+/// Runs a host function, catching its panic: what the guest does next, or why it stops.
+fn invoke<T, C: CallContext, E>(
+    func: &RawHostFn<T, C, E>,
+    function: &str,
+    caller: Caller<'_, T, C>,
+) -> Result<Flow, CallError<E>> {
+    match catch_unwind(AssertUnwindSafe(|| func(caller))) {
+        Ok(Ok(flow)) => Ok(flow),
+        Ok(Err(error)) => {
+            log::debug!(target: "pvm-host", "host function `{function}` failed");
+            Err(CallError::Host { function: function.to_string(), error })
+        }
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            log::debug!(target: "pvm-host", "host function `{function}` panicked: {message}");
+            Err(CallError::HostPanic { function: function.to_string(), message })
+        }
     }
 }
 
@@ -118,55 +202,70 @@ pub enum WithCaller {}
 pub enum WithoutCaller {}
 
 /// Closures that can be typed host functions: `Fn([Caller<'_, T, C>,] A1, ..., An) -> R` with
-/// `n <= 6`, every `Ai` an [`AbiValue`] and `R` a [`HostReturn`].
+/// `n <= 6`, every `Ai` an [`AbiValue`] and `R` a [`HostReturn`] whose errors become `E`.
 ///
 /// `Params` and `Results` only tell the implementations apart; callers never name them.
-pub trait IntoHostFunc<T, Params, Results, C: CallContext = ()>: Send + Sync + 'static {
+pub trait IntoHostFunc<T, Params, Results, C: CallContext = (), E = HostError>: Send + Sync + 'static {
     /// Wraps the closure.
-    fn into_host_func(self) -> HostFunc<T, C>;
+    fn into_host_func(self) -> HostFunc<T, C, E>;
+}
+
+/// A typed host function from `call`, which reads the arguments and runs the closure; its
+/// result is applied to the guest (a value goes to `A0`).
+fn typed<T, C, E, R>(
+    arity: usize,
+    call: impl for<'a, 'b> Fn(&'b mut Caller<'a, T, C>) -> R + Send + Sync + 'static,
+) -> HostFunc<T, C, E>
+where
+    T: 'static,
+    C: CallContext,
+    R: HostReturn<E>,
+{
+    let func = move |mut caller: Caller<'_, T, C>| match call(&mut caller).into_flow()? {
+        Flow::Continue(value) => {
+            if let Some(value) = value {
+                caller.set_reg(Reg::A0, value);
+            }
+            Ok(Flow::CONTINUE)
+        }
+        Flow::Return(value) => Ok(Flow::Return(value)),
+    };
+    HostFunc { func: Arc::new(func), arity: Some(arity) }
 }
 
 macro_rules! impl_into_host_func {
     ($count:expr; $($arg:ident $reg:ident),*) => {
-        impl<T, C, F, R, $($arg),*> IntoHostFunc<T, (WithCaller, ($($arg,)*)), R, C> for F
+        impl<T, C, E, F, R, $($arg),*> IntoHostFunc<T, (WithCaller, ($($arg,)*)), R, C, E> for F
         where
             T: 'static,
             C: CallContext,
             F: for<'a> Fn(Caller<'a, T, C>, $($arg),*) -> R + Send + Sync + 'static,
-            R: HostReturn,
+            R: HostReturn<E>,
             $($arg: AbiValue,)*
         {
-            #[allow(non_snake_case, unused_mut)]
-            fn into_host_func(self) -> HostFunc<T, C> {
-                let func = move |mut caller: Caller<'_, T, C>| {
+            #[allow(non_snake_case)]
+            fn into_host_func(self) -> HostFunc<T, C, E> {
+                typed($count, move |caller: &mut Caller<'_, T, C>| {
                     $(let $arg = <$arg as AbiValue>::from_reg(caller.reg(Reg::$reg));)*
-                    if let Some(value) = self(caller.reborrow(), $($arg),*).into_a0()? {
-                        caller.set_reg(Reg::A0, value);
-                    }
-                    Ok(())
-                };
-                HostFunc { func: Arc::new(func), arity: Some($count) }
+                    self(caller.reborrow(), $($arg),*)
+                })
             }
         }
 
-        impl<T, C, F, R, $($arg),*> IntoHostFunc<T, (WithoutCaller, ($($arg,)*)), R, C> for F
+        impl<T, C, E, F, R, $($arg),*> IntoHostFunc<T, (WithoutCaller, ($($arg,)*)), R, C, E> for F
         where
             T: 'static,
             C: CallContext,
             F: Fn($($arg),*) -> R + Send + Sync + 'static,
-            R: HostReturn,
+            R: HostReturn<E>,
             $($arg: AbiValue,)*
         {
-            #[allow(non_snake_case, unused_mut)]
-            fn into_host_func(self) -> HostFunc<T, C> {
-                let func = move |mut caller: Caller<'_, T, C>| {
+            #[allow(non_snake_case, unused_variables)]
+            fn into_host_func(self) -> HostFunc<T, C, E> {
+                typed($count, move |caller: &mut Caller<'_, T, C>| {
                     $(let $arg = <$arg as AbiValue>::from_reg(caller.reg(Reg::$reg));)*
-                    if let Some(value) = self($($arg),*).into_a0()? {
-                        caller.set_reg(Reg::A0, value);
-                    }
-                    Ok(())
-                };
-                HostFunc { func: Arc::new(func), arity: Some($count) }
+                    self($($arg),*)
+                })
             }
         }
     };
@@ -183,7 +282,7 @@ impl_into_host_func!(6; A1 A0, A2 A1, A3 A2, A4 A3, A5 A4, A6 A5);
 /// Maps import names to host functions.
 ///
 /// ```
-/// use pvm_host_functions::{Caller, HostError, Linker};
+/// use pvm_host_functions::{Caller, Flow, HostError, Linker};
 ///
 /// struct Counter(u64);
 ///
@@ -194,14 +293,14 @@ impl_into_host_func!(6; A1 A0, A2 A1, A3 A2, A4 A3, A5 A4, A6 A5);
 ///     caller.data().0
 /// })?;
 /// linker.func_wrap("checked_div", |a: u64, b: u64| -> Result<u64, HostError> {
-///     a.checked_div(b).ok_or_else(|| HostError::trap("division by zero"))
+///     a.checked_div(b).ok_or_else(|| HostError::new("division by zero"))
 /// })?;
 /// linker.func_raw("swap", |mut caller: Caller<'_, Counter>| {
 ///     use pvm_executor::program::Reg;
 ///     let (a, b) = (caller.reg(Reg::A0), caller.reg(Reg::A1));
 ///     caller.set_reg(Reg::A0, b);
 ///     caller.set_reg(Reg::A1, a);
-///     Ok(())
+///     Ok(Flow::CONTINUE)
 /// })?;
 /// assert!(linker.is_defined("swap"));
 /// # Ok::<(), pvm_host_functions::LinkError>(())
@@ -209,13 +308,13 @@ impl_into_host_func!(6; A1 A0, A2 A1, A3 A2, A4 A3, A5 A4, A6 A5);
 ///
 /// A linker whose calls lend a context (see [`CallContext`]) is created with
 /// `Linker::<T, C>::default()`.
-pub struct Linker<T, C: CallContext = ()> {
-    functions: HashMap<String, HostFunc<T, C>>,
+pub struct Linker<T, C: CallContext = (), E = HostError> {
+    functions: HashMap<String, HostFunc<T, C, E>>,
     allow_shadowing: bool,
     allow_missing_imports: bool,
 }
 
-impl<T, C: CallContext> Clone for Linker<T, C> {
+impl<T, C: CallContext, E> Clone for Linker<T, C, E> {
     fn clone(&self) -> Self {
         Linker {
             functions: self.functions.clone(),
@@ -225,7 +324,7 @@ impl<T, C: CallContext> Clone for Linker<T, C> {
     }
 }
 
-impl<T, C: CallContext> fmt::Debug for Linker<T, C> {
+impl<T, C: CallContext, E> fmt::Debug for Linker<T, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.functions.keys().collect();
         names.sort();
@@ -237,7 +336,7 @@ impl<T, C: CallContext> fmt::Debug for Linker<T, C> {
     }
 }
 
-impl<T: 'static, C: CallContext> Default for Linker<T, C> {
+impl<T: 'static, C: CallContext, E: 'static> Default for Linker<T, C, E> {
     /// An empty linker: duplicate definitions are errors, and so are missing imports.
     fn default() -> Self {
         Linker { functions: HashMap::new(), allow_shadowing: false, allow_missing_imports: false }
@@ -252,7 +351,7 @@ impl<T: 'static> Linker<T> {
     }
 }
 
-impl<T: 'static, C: CallContext> Linker<T, C> {
+impl<T: 'static, C: CallContext, E: 'static> Linker<T, C, E> {
     /// Whether a second definition of a name replaces the first (off by default: it is a
     /// [`LinkError::Duplicate`]).
     pub fn allow_shadowing(&mut self, allow: bool) -> &mut Self {
@@ -277,7 +376,7 @@ impl<T: 'static, C: CallContext> Linker<T, C> {
     pub fn func_wrap<Params, Results>(
         &mut self,
         name: &str,
-        func: impl IntoHostFunc<T, Params, Results, C>,
+        func: impl IntoHostFunc<T, Params, Results, C, E>,
     ) -> Result<&mut Self, LinkError> {
         self.define(name, func.into_host_func())
     }
@@ -287,18 +386,23 @@ impl<T: 'static, C: CallContext> Linker<T, C> {
     pub fn func_raw(
         &mut self,
         name: &str,
-        func: impl Fn(Caller<'_, T, C>) -> Result<(), HostError> + Send + Sync + 'static,
+        func: impl Fn(Caller<'_, T, C>) -> Result<Flow, E> + Send + Sync + 'static,
     ) -> Result<&mut Self, LinkError> {
         self.define(name, HostFunc::raw(func))
     }
 
     /// Defines `name` as an already built [`HostFunc`].
-    pub fn define(&mut self, name: &str, func: HostFunc<T, C>) -> Result<&mut Self, LinkError> {
+    pub fn define(&mut self, name: &str, func: HostFunc<T, C, E>) -> Result<&mut Self, LinkError> {
         if !self.allow_shadowing && self.functions.contains_key(name) {
             return Err(LinkError::Duplicate(name.to_string()));
         }
         self.functions.insert(name.to_string(), func);
         Ok(self)
+    }
+
+    /// The host function defined as `name`.
+    pub fn get(&self, name: &str) -> Option<&HostFunc<T, C, E>> {
+        self.functions.get(name)
     }
 
     /// Whether `name` is defined.
@@ -320,7 +424,7 @@ impl<T: 'static, C: CallContext> Linker<T, C> {
 
     /// Resolves every import of `module`. All missing imports are reported in one
     /// [`LinkError::MissingImports`], unless [`Linker::allow_missing_imports`] is on.
-    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T, C>, LinkError> {
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T, C, E>, LinkError> {
         let missing = self.missing_imports(module);
         if !missing.is_empty() && !self.allow_missing_imports {
             return Err(LinkError::MissingImports(missing.into_iter().map(str::to_string).collect()));
@@ -334,41 +438,41 @@ impl<T: 'static, C: CallContext> Linker<T, C> {
     }
 
     /// [`Linker::instantiate_pre`] and [`InstancePre::instantiate`] in one step.
-    pub fn instantiate(&self, module: &Module, data: T) -> Result<LinkedInstance<T, C>, LinkError> {
+    pub fn instantiate(&self, module: &Module, data: T) -> Result<LinkedInstance<T, C, E>, LinkError> {
         self.instantiate_pre(module)?.instantiate(data)
     }
 }
 
-struct Import<T, C: CallContext> {
+struct Import<T, C: CallContext, E> {
     name: Arc<str>,
-    func: Option<HostFunc<T, C>>,
+    func: Option<HostFunc<T, C, E>>,
 }
 
-impl<T, C: CallContext> Clone for Import<T, C> {
+impl<T, C: CallContext, E> Clone for Import<T, C, E> {
     fn clone(&self) -> Self {
         Import { name: Arc::clone(&self.name), func: self.func.clone() }
     }
 }
 
 /// A module whose imports are resolved: instantiate it as often as needed.
-pub struct InstancePre<T, C: CallContext = ()> {
+pub struct InstancePre<T, C: CallContext = (), E = HostError> {
     module: Module,
-    imports: Arc<[Import<T, C>]>,
+    imports: Arc<[Import<T, C, E>]>,
 }
 
-impl<T, C: CallContext> Clone for InstancePre<T, C> {
+impl<T, C: CallContext, E> Clone for InstancePre<T, C, E> {
     fn clone(&self) -> Self {
         InstancePre { module: self.module.clone(), imports: Arc::clone(&self.imports) }
     }
 }
 
-impl<T, C: CallContext> fmt::Debug for InstancePre<T, C> {
+impl<T, C: CallContext, E> fmt::Debug for InstancePre<T, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstancePre").field("imports", &self.module.imports()).finish_non_exhaustive()
     }
 }
 
-impl<T: 'static, C: CallContext> InstancePre<T, C> {
+impl<T: 'static, C: CallContext, E: 'static> InstancePre<T, C, E> {
     /// The module.
     pub fn module(&self) -> &Module {
         &self.module
@@ -379,8 +483,15 @@ impl<T: 'static, C: CallContext> InstancePre<T, C> {
         self.imports.iter().filter(|import| import.func.is_none()).map(|import| &*import.name).collect()
     }
 
+    /// The host function import `index` resolved to (`None` beyond the import table or for a
+    /// missing import), with the import's name: what an `ecalli index` calls.
+    pub fn import(&self, index: u32) -> Option<(&str, &HostFunc<T, C, E>)> {
+        let import = self.imports.get(index as usize)?;
+        Some((&import.name, import.func.as_ref()?))
+    }
+
     /// Creates an instance with fresh memory and `data` as its user data.
-    pub fn instantiate(&self, data: T) -> Result<LinkedInstance<T, C>, LinkError> {
+    pub fn instantiate(&self, data: T) -> Result<LinkedInstance<T, C, E>, LinkError> {
         let instance = Instance::new(&self.module)?;
         Ok(LinkedInstance {
             imports: Arc::clone(&self.imports),
@@ -401,14 +512,45 @@ struct State<T> {
 /// The calling instance as a host function sees it: user data, registers, memory, gas, the
 /// heap allocator, and the call's context (see [`CallContext`]).
 pub struct Caller<'a, T, C: CallContext = ()> {
-    state: &'a mut State<T>,
+    guest: CallerGuest<'a>,
+    data: &'a mut T,
     context: &'a mut C::Context<'a>,
     function: &'a str,
 }
 
+/// The guest behind a [`Caller`].
+enum CallerGuest<'a> {
+    /// A [`LinkedInstance`]'s executor instance, with its heap allocator and abort message.
+    Linked { instance: &'a mut Instance, allocator: &'a mut GuestAllocator, abort_message: &'a mut Option<String> },
+    /// Another VM, served through [`HostFunc::call_on`].
+    Foreign(&'a mut dyn Guest),
+}
+
 impl<'a, T, C: CallContext> Caller<'a, T, C> {
     fn reborrow(&mut self) -> Caller<'_, T, C> {
-        Caller { state: &mut *self.state, context: C::reborrow(&mut *self.context), function: self.function }
+        let guest = match &mut self.guest {
+            CallerGuest::Linked { instance, allocator, abort_message } => {
+                CallerGuest::Linked { instance, allocator, abort_message }
+            }
+            CallerGuest::Foreign(guest) => CallerGuest::Foreign(&mut **guest),
+        };
+        Caller { guest, data: &mut *self.data, context: C::reborrow(&mut *self.context), function: self.function }
+    }
+
+    /// The guest: registers, memory, gas.
+    pub fn guest(&self) -> &dyn Guest {
+        match &self.guest {
+            CallerGuest::Linked { instance, .. } => &**instance,
+            CallerGuest::Foreign(guest) => &**guest,
+        }
+    }
+
+    /// The guest, mutably.
+    pub fn guest_mut(&mut self) -> &mut dyn Guest {
+        match &mut self.guest {
+            CallerGuest::Linked { instance, .. } => &mut **instance,
+            CallerGuest::Foreign(guest) => &mut **guest,
+        }
     }
 
     /// The context the running call lent (see [`LinkedInstance::call_in`]; `()` for
@@ -417,10 +559,14 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
         self.context
     }
 
-    /// The user data, the executor instance and the call's context at once (a host function
-    /// that works on guest memory and on the context together needs all three).
-    pub fn data_instance_and_context_mut(&mut self) -> (&mut T, &mut Instance, &mut C::Context<'a>) {
-        (&mut self.state.data, &mut self.state.instance, self.context)
+    /// The user data, the guest and the call's context at once (a host function that works
+    /// on guest memory and on the context together needs all three).
+    pub fn data_guest_and_context_mut(&mut self) -> (&mut T, &mut dyn Guest, &mut C::Context<'a>) {
+        let guest: &mut dyn Guest = match &mut self.guest {
+            CallerGuest::Linked { instance, .. } => &mut **instance,
+            CallerGuest::Foreign(guest) => &mut **guest,
+        };
+        (&mut *self.data, guest, &mut *self.context)
     }
 
     /// The import name this host function was called as.
@@ -430,48 +576,52 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
 
     /// The instance's user data.
     pub fn data(&self) -> &T {
-        &self.state.data
+        self.data
     }
 
     /// The instance's user data, mutably.
     pub fn data_mut(&mut self) -> &mut T {
-        &mut self.state.data
+        self.data
     }
 
-    /// The user data and the executor instance at once (to move data between them).
-    pub fn data_and_instance_mut(&mut self) -> (&mut T, &mut Instance) {
-        (&mut self.state.data, &mut self.state.instance)
-    }
-
-    /// The executor instance (registers, memory, gas). Running it from a host function is
-    /// not supported: the host call in progress would be lost.
-    pub fn instance(&self) -> &Instance {
-        &self.state.instance
+    /// The executor instance (registers, memory, gas), unless the guest is another VM (see
+    /// [`HostFunc::call_on`]). Running it from a host function is not supported: the host call
+    /// in progress would be lost.
+    pub fn instance(&self) -> Option<&Instance> {
+        match &self.guest {
+            CallerGuest::Linked { instance, .. } => Some(&**instance),
+            CallerGuest::Foreign(_) => None,
+        }
     }
 
     /// The executor instance, mutably. See [`Caller::instance`].
-    pub fn instance_mut(&mut self) -> &mut Instance {
-        &mut self.state.instance
+    pub fn instance_mut(&mut self) -> Option<&mut Instance> {
+        match &mut self.guest {
+            CallerGuest::Linked { instance, .. } => Some(&mut **instance),
+            CallerGuest::Foreign(_) => None,
+        }
     }
 
     /// A register.
     pub fn reg(&self, reg: Reg) -> u64 {
-        self.state.instance.reg(reg)
+        self.guest().reg(reg)
     }
 
     /// Sets a register (results go to `A0`, and `A1` for a second one).
     pub fn set_reg(&mut self, reg: Reg, value: u64) {
-        self.state.instance.set_reg(reg, value);
+        self.guest_mut().set_reg(reg, value);
     }
 
     /// Reads guest memory.
     pub fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-        self.state.instance.read_memory(address, out)
+        self.guest().read_memory(address, out)
     }
 
     /// Reads `length` bytes of guest memory.
     pub fn read_memory_vec(&self, address: u32, length: u32) -> Result<Vec<u8>, MemoryAccessError> {
-        self.state.instance.read_memory_vec(address, length)
+        let mut out = vec![0; length as usize];
+        self.read_memory(address, &mut out)?;
+        Ok(out)
     }
 
     /// Reads the bytes a fat pointer points at.
@@ -495,7 +645,7 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
 
     /// Writes guest memory.
     pub fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-        self.state.instance.write_memory(address, data)
+        self.guest_mut().write_memory(address, data)
     }
 
     /// Writes a little-endian `u32`.
@@ -510,47 +660,58 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
 
     /// Gas left.
     pub fn gas(&self) -> i64 {
-        self.state.instance.gas()
+        self.guest().gas()
     }
 
     /// Sets the gas left (a host function charges for its work this way).
     pub fn set_gas(&mut self, gas: i64) {
-        self.state.instance.set_gas(gas);
+        self.guest_mut().set_gas(gas);
     }
 
     /// Grows the heap by `size` bytes; the new heap top, or `None` if it cannot grow.
     pub fn sbrk(&mut self, size: u32) -> Option<u32> {
-        self.state.instance.sbrk(size)
+        self.guest_mut().sbrk(size)
     }
 
     /// Allocates guest heap memory with the instance's [`GuestAllocator`].
     pub fn allocate(&mut self, size: u32) -> Result<u32, AllocError> {
-        self.state.allocator.allocate(&mut self.state.instance, size)
+        match &mut self.guest {
+            CallerGuest::Linked { instance, allocator, .. } => allocator.allocate(instance, size),
+            CallerGuest::Foreign(_) => Err(AllocError::NoAllocator),
+        }
     }
 
     /// Frees memory from [`Caller::allocate`].
     pub fn deallocate(&mut self, address: u32) -> Result<(), AllocError> {
-        self.state.allocator.deallocate(address)
+        match &mut self.guest {
+            CallerGuest::Linked { allocator, .. } => allocator.deallocate(address),
+            CallerGuest::Foreign(_) => Err(AllocError::NoAllocator),
+        }
     }
 
     /// Allocates guest memory, copies `data` into it, and returns a fat pointer to it.
     pub fn allocate_bytes(&mut self, data: &[u8]) -> Result<FatPtr, HostError> {
         let length =
-            u32::try_from(data.len()).map_err(|_| HostError::trap("cannot pass more than 4 GiB to the guest"))?;
+            u32::try_from(data.len()).map_err(|_| HostError::new("cannot pass more than 4 GiB to the guest"))?;
         let address = self.allocate(length)?;
         self.write_memory(address, data)?;
         Ok(FatPtr::new(address, length))
     }
 
-    /// The instance's heap allocator.
-    pub fn allocator(&self) -> &GuestAllocator {
-        &self.state.allocator
+    /// The instance's heap allocator (`None` for another VM, see [`HostFunc::call_on`]).
+    pub fn allocator(&self) -> Option<&GuestAllocator> {
+        match &self.guest {
+            CallerGuest::Linked { allocator, .. } => Some(&**allocator),
+            CallerGuest::Foreign(_) => None,
+        }
     }
 
     /// Records a message to report if the guest then panics (what Substrate's
-    /// `abort_on_panic` does before the guest traps).
+    /// `abort_on_panic` does before the guest traps). Ignored for another VM.
     pub fn set_abort_message(&mut self, message: impl Into<String>) {
-        self.state.abort_message = Some(message.into());
+        if let CallerGuest::Linked { abort_message, .. } = &mut self.guest {
+            **abort_message = Some(message.into());
+        }
     }
 }
 
@@ -578,13 +739,13 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
 /// # Ok(())
 /// # }
 /// ```
-pub struct LinkedInstance<T, C: CallContext = ()> {
-    imports: Arc<[Import<T, C>]>,
+pub struct LinkedInstance<T, C: CallContext = (), E = HostError> {
+    imports: Arc<[Import<T, C, E>]>,
     state: State<T>,
     resumable: bool,
 }
 
-impl<T, C: CallContext> fmt::Debug for LinkedInstance<T, C> {
+impl<T, C: CallContext, E> fmt::Debug for LinkedInstance<T, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LinkedInstance")
             .field("imports", &self.imports.iter().map(|import| &*import.name).collect::<Vec<_>>())
@@ -603,29 +764,39 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-impl<T: 'static> LinkedInstance<T> {
-    /// Calls an export with up to six register arguments and returns `A0`, servicing host
-    /// calls until the guest halts or fails.
-    pub fn call(&mut self, export: &str, args: &[u64]) -> Result<u64, CallError> {
+impl<T: 'static, E: 'static> LinkedInstance<T, (), E> {
+    /// Calls an export (by name, or by an [`ExportIndex`](pvm_executor::ExportIndex) resolved
+    /// once with [`Module::export_index`]) with up to six register arguments and returns `A0`,
+    /// servicing host calls until the guest halts or fails.
+    pub fn call(&mut self, export: impl EntryPoint, args: &[u64]) -> Result<u64, CallError<E>> {
         self.call_in(&mut (), export, args)
     }
 
     /// Calls an export with typed arguments (a tuple of [`AbiValue`]s) and a typed result.
-    pub fn call_typed<A: CallArgs, R: CallResult>(&mut self, export: &str, args: A) -> Result<R, CallError> {
+    pub fn call_typed<A: CallArgs, R: CallResult>(
+        &mut self,
+        export: impl EntryPoint,
+        args: A,
+    ) -> Result<R, CallError<E>> {
         self.call_typed_in(&mut (), export, args)
     }
 
     /// Continues a call that ran out of gas (after [`LinkedInstance::set_gas`]).
-    pub fn resume(&mut self) -> Result<u64, CallError> {
+    pub fn resume(&mut self) -> Result<u64, CallError<E>> {
         self.resume_in(&mut ())
     }
 }
 
-impl<T: 'static, C: CallContext> LinkedInstance<T, C> {
+impl<T: 'static, C: CallContext, E: 'static> LinkedInstance<T, C, E> {
     /// [`LinkedInstance::call`] lending `context` to the host functions for this call (they
     /// reach it with [`Caller::context`]). The context may borrow from the caller's stack:
     /// a host function may even run another instance with it, reborrowed.
-    pub fn call_in(&mut self, context: &mut C::Context<'_>, export: &str, args: &[u64]) -> Result<u64, CallError> {
+    pub fn call_in(
+        &mut self,
+        context: &mut C::Context<'_>,
+        export: impl EntryPoint,
+        args: &[u64],
+    ) -> Result<u64, CallError<E>> {
         self.resumable = false;
         self.state.abort_message = None;
         self.state.instance.prepare_call(export, args)?;
@@ -636,23 +807,24 @@ impl<T: 'static, C: CallContext> LinkedInstance<T, C> {
     pub fn call_typed_in<A: CallArgs, R: CallResult>(
         &mut self,
         context: &mut C::Context<'_>,
-        export: &str,
+        export: impl EntryPoint,
         args: A,
-    ) -> Result<R, CallError> {
+    ) -> Result<R, CallError<E>> {
         let regs = args.into_regs();
         self.call_in(context, export, &regs).map(R::from_a0)
     }
 
     /// [`LinkedInstance::resume`] lending `context` (which need not be the one the call
     /// started with).
-    pub fn resume_in(&mut self, context: &mut C::Context<'_>) -> Result<u64, CallError> {
+    pub fn resume_in(&mut self, context: &mut C::Context<'_>) -> Result<u64, CallError<E>> {
         if !self.resumable {
-            return Err(CallError::Setup(pvm_executor::Error::NotRunnable));
+            return Err(pvm_executor::Error::NotRunnable.into());
         }
         self.run(context)
     }
 
-    fn run(&mut self, context: &mut C::Context<'_>) -> Result<u64, CallError> {
+    fn run(&mut self, context: &mut C::Context<'_>) -> Result<u64, CallError<E>> {
+        use pvm_executor::CallError as Stop;
         self.resumable = false;
         loop {
             let exit = self.state.instance.run()?;
@@ -660,46 +832,42 @@ impl<T: 'static, C: CallContext> LinkedInstance<T, C> {
             match exit {
                 Exit::Halt => return Ok(self.state.instance.reg(Reg::A0)),
                 Exit::HostCall(index) => {
-                    if let Some(value) = self.host_call(index, C::reborrow(&mut *context))? {
+                    if let Flow::Return(value) = self.host_call(index, C::reborrow(&mut *context))? {
                         self.state.instance.set_reg(Reg::A0, value);
                         return Ok(value);
                     }
                 }
                 Exit::Panic(reason) => {
-                    return Err(CallError::Panic { pc, reason, message: self.state.abort_message.take() })
+                    return Err(match self.state.abort_message.take() {
+                        Some(message) => CallError::Abort { pc, reason, message },
+                        None => CallError::Guest(Stop::Panic { pc, reason }),
+                    })
                 }
                 Exit::OutOfGas => {
                     self.resumable = true;
-                    return Err(CallError::OutOfGas { pc });
+                    return Err(CallError::Guest(Stop::OutOfGas { pc }));
                 }
-                Exit::PageFault(address) => return Err(CallError::PageFault { pc, address }),
+                Exit::PageFault(address) => return Err(CallError::Guest(Stop::PageFault { pc, address })),
             }
         }
     }
 
-    /// Runs the host function for import `index`; `Some(value)` if it asked the guest to halt.
-    fn host_call<'s>(&'s mut self, index: u32, context: &'s mut C::Context<'s>) -> Result<Option<u64>, CallError> {
+    /// Runs the host function for import `index`: what the guest does next.
+    fn host_call<'s>(&'s mut self, index: u32, context: &'s mut C::Context<'s>) -> Result<Flow, CallError<E>> {
         let Some(import) = self.imports.get(index as usize) else {
-            return Err(CallError::MissingImport { index, name: "?".to_string() });
+            return Err(CallError::MissingImport { index, name: None });
         };
         let Some(func) = &import.func else {
-            return Err(CallError::MissingImport { index, name: import.name.to_string() });
+            return Err(CallError::MissingImport { index, name: Some(import.name.to_string()) });
         };
-        let caller = Caller { state: &mut self.state, context, function: &import.name };
-        let outcome = catch_unwind(AssertUnwindSafe(|| (func.func)(caller)));
-        match outcome {
-            Ok(Ok(())) => Ok(None),
-            Ok(Err(HostError::Halt(value))) => Ok(Some(value)),
-            Ok(Err(HostError::Trap(message))) => {
-                log::debug!(target: "pvm-host", "host function `{}` failed: {message}", import.name);
-                Err(CallError::HostFunction { function: import.name.to_string(), message })
-            }
-            Err(payload) => {
-                let message = panic_message(&*payload);
-                log::debug!(target: "pvm-host", "host function `{}` panicked: {message}", import.name);
-                Err(CallError::HostPanic { function: import.name.to_string(), message })
-            }
-        }
+        let state = &mut self.state;
+        let guest = CallerGuest::Linked {
+            instance: &mut state.instance,
+            allocator: &mut state.allocator,
+            abort_message: &mut state.abort_message,
+        };
+        let caller = Caller { guest, data: &mut state.data, context, function: &import.name };
+        invoke(&*func.func, &import.name, caller)
     }
 
     /// The module.

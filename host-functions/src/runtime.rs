@@ -136,20 +136,34 @@ impl RuntimeError {
     }
 
     fn from_call(method: &str, error: CallError) -> Self {
+        use pvm_executor::CallError as Stop;
         let method = method.to_string();
         match error {
-            CallError::Setup(pvm_executor::Error::UnknownExport(_)) => RuntimeError::MissingExport { method },
-            CallError::Setup(error) => RuntimeError::Executor { method, message: error.to_string() },
-            CallError::Panic { pc, reason, message } => RuntimeError::Trap { method, pc, reason, message },
-            CallError::OutOfGas { pc } => RuntimeError::OutOfGas { method, pc },
-            CallError::PageFault { pc, address } => RuntimeError::PageFault { method, pc, address },
-            CallError::HostFunction { function, message } => RuntimeError::HostFunction { method, function, message },
+            CallError::Guest(Stop::Setup(pvm_executor::Error::UnknownExport(_))) => {
+                RuntimeError::MissingExport { method }
+            }
+            CallError::Guest(Stop::Setup(error)) => RuntimeError::Executor { method, message: error.to_string() },
+            CallError::Guest(Stop::Panic { pc, reason }) => RuntimeError::Trap { method, pc, reason, message: None },
+            CallError::Abort { pc, reason, message } => {
+                RuntimeError::Trap { method, pc, reason, message: Some(message) }
+            }
+            CallError::Guest(Stop::OutOfGas { pc }) => RuntimeError::OutOfGas { method, pc },
+            CallError::Guest(Stop::PageFault { pc, address }) => RuntimeError::PageFault { method, pc, address },
+            // Only the linker serves host calls; the executor alone never reports one.
+            CallError::Guest(Stop::UnhandledHostCall { index, name }) => RuntimeError::HostFunction {
+                method,
+                function: name,
+                message: format!("host call {index} was not serviced"),
+            },
+            CallError::Host { function, error } => {
+                RuntimeError::HostFunction { method, function, message: error.to_string() }
+            }
             CallError::HostPanic { function, message } => {
                 RuntimeError::HostFunction { method, function, message: format!("panicked: {message}") }
             }
-            CallError::MissingImport { name, .. } => RuntimeError::HostFunction {
+            CallError::MissingImport { index, name } => RuntimeError::HostFunction {
                 method,
-                function: name,
+                function: name.unwrap_or_else(|| format!("import {index}")),
                 message: "the executor does not provide this host function".to_string(),
             },
         }

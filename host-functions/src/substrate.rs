@@ -15,11 +15,12 @@
 //!   [`GuestAllocator`](crate::GuestAllocator) (freeing, reusing blocks, growing the heap with
 //!   `sbrk`), where `sc-executor-polkavm` only bumps the heap and cannot free;
 //! * `register_panic_error_message` (from `abort_on_panic`, after which the guest traps) is
-//!   kept and reported in [`CallError::Panic`](crate::CallError::Panic).
+//!   kept and reported in [`CallError::Abort`](crate::CallError::Abort).
 //!
 //! A host function that returns an error, or panics (e.g. a storage function called without
 //! externalities), stops the guest with a trap carrying the message; the host carries on.
 
+use crate::abi::Flow;
 use crate::error::{HostError, LinkError};
 use crate::linker::{Caller, Linker};
 use pvm_executor::program::Reg;
@@ -62,7 +63,7 @@ impl<T> FunctionContext for SubstrateContext<'_, '_, T> {
 /// Reads a Substrate host function's arguments from `A0..A5` by its signature.
 pub fn read_arguments<T>(caller: &Caller<'_, T>, args: &[ValueType]) -> Result<Vec<Value>, HostError> {
     if args.len() > Reg::ARGS.len() {
-        return Err(HostError::trap(format!("{} arguments do not fit in the registers A0..A5", args.len())));
+        return Err(HostError::new(format!("{} arguments do not fit in the registers A0..A5", args.len())));
     }
     Ok(args
         .iter()
@@ -90,7 +91,7 @@ pub fn result_register(value: Value) -> u64 {
 }
 
 /// Runs one Substrate host function for the calling instance.
-pub fn call_substrate_function<T>(function: &dyn Function, mut caller: Caller<'_, T>) -> Result<(), HostError> {
+pub fn call_substrate_function<T>(function: &dyn Function, mut caller: Caller<'_, T>) -> Result<Flow, HostError> {
     let signature = function.signature();
     let args = read_arguments(&caller, &signature.args)?;
     log::trace!(target: "pvm-host", "calling `{}` with {:?}", function.name(), args);
@@ -98,7 +99,7 @@ pub fn call_substrate_function<T>(function: &dyn Function, mut caller: Caller<'_
     if let Some(value) = result {
         caller.set_reg(Reg::A0, result_register(value));
     }
-    Ok(())
+    Ok(Flow::CONTINUE)
 }
 
 impl<T: 'static> Linker<T> {

@@ -75,7 +75,7 @@ fn raw_functions_see_registers_memory_and_user_data() {
             caller.set_reg(Reg::A1, u64::from(a - b));
             let name = caller.function_name().to_string();
             caller.data_mut().log.push(name);
-            Ok(())
+            Ok(Flow::CONTINUE)
         })
         .unwrap();
     let mut instance = linker.instantiate(&module, Data::default()).unwrap();
@@ -121,7 +121,7 @@ fn every_missing_import_is_named_in_one_error() {
     instance.set_gas(1_000);
     assert_eq!(instance.call("present", &[]).unwrap(), 1);
     let error = instance.call("absent_one", &[]).unwrap_err();
-    assert_eq!(error, CallError::MissingImport { index: 1, name: "absent_one".into() });
+    assert_eq!(error, CallError::MissingImport { index: 1, name: Some("absent_one".into()) });
     assert_eq!(error.to_string(), "the guest called import 1 (`absent_one`), which no host function defines");
     assert_eq!(instance.call("absent_two", &[]).unwrap(), 3, "the instance keeps working");
 }
@@ -148,7 +148,7 @@ fn a_failing_host_function_traps_the_guest_with_its_message_and_the_host_keeps_r
         .func_wrap("check", |mut caller: Caller<'_, Data>, x: u32| -> Result<u32, HostError> {
             caller.data_mut().calls += 1;
             if x == 13 {
-                return Err(HostError::trap(format!("unlucky number {x}")));
+                return Err(HostError::new(format!("unlucky number {x}")));
             }
             Ok(x * 2)
         })
@@ -163,7 +163,7 @@ fn a_failing_host_function_traps_the_guest_with_its_message_and_the_host_keeps_r
 
     assert_eq!(instance.call("run", &[4]).unwrap(), 108);
     let error = instance.call("run", &[13]).unwrap_err();
-    assert_eq!(error, CallError::HostFunction { function: "check".into(), message: "unlucky number 13".into() });
+    assert_eq!(error, CallError::Host { function: "check".into(), error: HostError::new("unlucky number 13") });
     assert_eq!(error.to_string(), "host function `check` failed: unlucky number 13");
     assert_eq!(error.host_function(), Some("check"));
     // The guest stopped at the ecalli: the store after it never ran.
@@ -203,11 +203,11 @@ fn a_host_function_can_halt_the_guest_with_a_value() {
     });
     let mut linker = Linker::<Vec<u8>>::new();
     linker
-        .func_wrap("finish", |mut caller: Caller<'_, Vec<u8>>, data: FatPtr| -> Result<(), HostError> {
+        .func_wrap("finish", |mut caller: Caller<'_, Vec<u8>>, data: FatPtr| -> Result<Flow, HostError> {
             // Like a contract's `seal_return`: keep the output, stop the guest.
             let output = caller.read_fat(data)?;
             *caller.data_mut() = output;
-            Err(HostError::halt(42))
+            Ok(Flow::Return(42))
         })
         .unwrap();
     let mut instance = linker.instantiate(&module, Vec::new()).unwrap();
@@ -252,18 +252,24 @@ fn guest_failures_are_typed_errors() {
     instance.set_gas(1_000);
     assert!(matches!(
         instance.call("trap", &[]),
-        Err(CallError::Panic { reason: PanicReason::Trap, message: None, .. })
+        Err(CallError::Guest(pvm_executor::CallError::Panic { reason: PanicReason::Trap, .. }))
     ));
-    assert!(matches!(instance.call("fault", &[]), Err(CallError::PageFault { address: 0x7000_0000, .. })));
-    assert!(matches!(instance.call("nope", &[]), Err(CallError::Setup(pvm_executor::Error::UnknownExport(_)))));
+    assert!(matches!(
+        instance.call("fault", &[]),
+        Err(CallError::Guest(pvm_executor::CallError::PageFault { address: 0x7000_0000, .. }))
+    ));
+    assert!(matches!(
+        instance.call("nope", &[]),
+        Err(CallError::Guest(pvm_executor::CallError::Setup(pvm_executor::Error::UnknownExport(_))))
+    ));
 
     // Out of gas: top up and resume where it stopped.
     instance.set_gas(100);
-    assert!(matches!(instance.call("spin", &[0]), Err(CallError::OutOfGas { .. })));
+    assert!(matches!(instance.call("spin", &[0]), Err(CallError::Guest(pvm_executor::CallError::OutOfGas { .. }))));
     let reached = instance.instance().reg(Reg::A0);
     assert!(reached > 0);
     instance.set_gas(40);
-    assert!(matches!(instance.resume(), Err(CallError::OutOfGas { .. })));
+    assert!(matches!(instance.resume(), Err(CallError::Guest(pvm_executor::CallError::OutOfGas { .. }))));
     assert!(instance.instance().reg(Reg::A0) > reached, "resumed, not restarted");
 }
 
@@ -409,11 +415,11 @@ fn ledger_linker() -> Linker<u32, LedgerContext> {
         .unwrap()
         .func_raw("drain", |mut caller| {
             // All three parts at once: the instance's gas, the user data and the context.
-            let (calls, instance, ledger) = caller.data_instance_and_context_mut();
+            let (calls, guest, ledger) = caller.data_guest_and_context_mut();
             *calls += 1;
-            ledger.add(instance.gas() as u64);
-            instance.set_gas(0);
-            Ok(())
+            ledger.add(guest.gas() as u64);
+            guest.set_gas(0);
+            Ok(Flow::CONTINUE)
         })
         .unwrap();
     linker
@@ -466,7 +472,7 @@ fn a_call_resumed_after_running_out_of_gas_may_lend_another_context() {
     instance.set_gas(100);
     let (mut first, mut second) = (Vec::new(), Vec::new());
     let error = instance.call_in(&mut StackLedger { seen: &mut first, instances: &mut [] }, "run", &[]).unwrap_err();
-    assert!(matches!(error, CallError::OutOfGas { .. }), "{error}");
+    assert!(matches!(error, CallError::Guest(pvm_executor::CallError::OutOfGas { .. })), "{error}");
     assert_eq!(first, [98]);
     instance.set_gas(100);
     instance.instance_mut().set_reg(Reg::A0, 4);

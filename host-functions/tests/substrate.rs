@@ -170,7 +170,7 @@ fn host_functions_without_externalities_fail_the_call_not_the_host() {
     }
     // A bad fat pointer from the guest: an error message from the argument conversion.
     let error = instance.call("ext_hashing_blake2_256_version_1", &[fat(0x100, 4)]).unwrap_err();
-    assert!(matches!(error, CallError::HostFunction { .. }), "{error:?}");
+    assert!(matches!(error, CallError::Host { .. }), "{error:?}");
     assert!(error.to_string().contains("0x00000100"), "{error}");
     // And the instance still works.
     let data = put(&mut instance, b"abc");
@@ -198,7 +198,7 @@ fn a_registered_panic_message_is_reported_with_the_trap() {
     assert!(text.starts_with("the guest panicked at pc ") && text.ends_with(": trap: the runtime gave up"), "{text}");
     // The message belongs to that call only.
     let error = instance.call("panic", &[]).unwrap_err();
-    assert!(matches!(error, CallError::Panic { message: Some(_), .. }));
+    assert!(matches!(error, CallError::Abort { .. }));
 }
 
 #[test]

@@ -11,12 +11,12 @@
 
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::rpc_params;
-use pvm_node::abi::Signature;
-use pvm_node::chain_spec::{Backend, ChainSpec};
-use pvm_node::keys::{address_of_suri, pair_from_suri};
-use pvm_node::node::Node;
-use pvm_node::primitives::Outcome;
-use pvm_node::tx::{Call, SignedTransaction, TransactionPayload};
+use pvm_node::chain::chain_spec::{Backend, ChainSpec};
+use pvm_node::chain::keys::{address_of_suri, pair_from_suri};
+use pvm_node::chain::node::Node;
+use pvm_node::chain::tx::{Call, SignedTransaction, TransactionPayload};
+use pvm_node::client::abi::Signature;
+use pvm_node::runtime::outcome::Status;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,7 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     let alice = address_of_suri("//Alice")?;
     let bob = address_of_suri("//Bob")?;
     let code = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Token.polkavm"))?;
-    let constructor = pvm_node::abi::encode_constructor("constructor(uint256)", &["1000000000".to_string()])?;
+    let constructor = pvm_node::client::abi::encode_constructor("constructor(uint256)", &["1000000000".to_string()])?;
     let transfer =
         Signature::parse("transfer(address,uint256)")?.encode_call(&[format!("{bob:?}"), "1".to_string()])?;
 
@@ -104,9 +104,9 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     let token = receipt.contract_address.ok_or("deploy failed")?;
     let first = node.dry_run_call(alice, token, 0, transfer.clone(), None)?;
     let deploy_to_first_call = started.elapsed();
-    assert_eq!(first.outcome, Outcome::Success, "{first:?}");
+    assert_eq!(first.call.status, Status::Success, "{first:?}");
     println!("deploy to first call result: {:.2} ms", deploy_to_first_call.as_secs_f64() * 1e3);
-    println!("transfer dry run: {} gas", first.gas_used);
+    println!("transfer dry run: {} gas", first.call.gas_used);
 
     let started = Instant::now();
     for _ in 0..iterations {
@@ -124,7 +124,8 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     let in_process_cold = per_second(cold, started.elapsed());
     println!("in-process, cache cold: {in_process_cold:.0} dry runs/s");
 
-    let (address, handle) = pvm_node::rpc::start(node.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let (address, handle) =
+        pvm_node::server::rpc::start(node.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
     let client = pvm_node::client::connect(&format!("http://{address}"))?;
     let request = serde_json::json!({
         "origin": format!("{alice:?}"),
@@ -148,7 +149,7 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     Ok(Figures {
         backend: backend.name(),
         deploy_to_first_call,
-        transfer_gas: first.gas_used,
+        transfer_gas: first.call.gas_used,
         in_process_warm,
         in_process_cold,
         rpc_warm,

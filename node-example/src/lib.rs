@@ -1,30 +1,26 @@
 //! An example node that deploys and calls pallet-revive contracts (Solidity compiled with
 //! `resolc`) on the PVM executor, over JSON-RPC.
 //!
-//! Layers, from the bottom:
-//! * [`primitives`], [`keys`], [`abi`]: hashes, addresses, keys, Solidity ABI;
-//! * [`host`]: the pallet-revive host API, written against [`host::GuestAccess`] (the
-//!   suspended guest) and [`host::HostEnv`] (the chain);
-//! * [`vm`]: the only module that touches the PVM executor and the host-function registry
-//!   (`pvm-host-functions`), where the host API is registered; [`cache`]: compiled modules;
-//! * [`store`]: parity-db, blocks and the state trie; [`state`]: the journaled overlay;
-//! * [`exec`]: transactions and the contract call stack; [`tx`]: signed transactions;
-//! * [`node`]: genesis, pool, block production, dry runs; [`rpc`], [`metrics`]: servers;
-//! * [`chain_spec`]: chain specs; [`client`]: the `pvm-node client` commands.
+//! Four folders, from the bottom:
+//! * [`chain`]: the chain's data and its production: [`chain::primitives`] (hashes,
+//!   addresses, accounts, receipts) and [`chain::keys`]; [`chain::tx`] (signed transactions);
+//!   [`chain::store`] (parity-db, blocks and the state trie); [`chain::chain_spec`] (chain
+//!   specs); [`chain::node`] (genesis, pool, block production, dry runs), which runs
+//!   transactions on the runtime;
+//! * [`runtime`]: contract execution: [`runtime::host`] (the pallet-revive host API, written
+//!   with the host-function registry's typed functions against [`runtime::host::HostEnv`]),
+//!   [`runtime::vm`] (the only module that touches the PVM executor and the registry),
+//!   [`runtime::cache`] (compiled modules), [`runtime::state`] (the journaled overlay),
+//!   [`runtime::exec`] (transactions and the contract call stack) and [`runtime::outcome`]
+//!   (how a frame ends, the one outcome type up to the RPC);
+//! * [`server`]: the JSON-RPC server ([`server::rpc`]) and [`server::metrics`];
+//! * [`client`]: the `pvm-node client` commands and the Solidity ABI ([`client::abi`]).
+//!
+//! `chain` and `runtime` use each other's modules (the node runs the runtime; the runtime
+//! reads the store and applies transactions); `server` and `client` sit on top.
 #![warn(missing_docs)]
 
-pub mod abi;
-pub mod cache;
-pub mod chain_spec;
+pub mod chain;
 pub mod client;
-pub mod exec;
-pub mod host;
-pub mod keys;
-pub mod metrics;
-pub mod node;
-pub mod primitives;
-pub mod rpc;
-pub mod state;
-pub mod store;
-pub mod tx;
-pub mod vm;
+pub mod runtime;
+pub mod server;

@@ -1,8 +1,10 @@
 //! `pvm-node`: runs a chain (`--dev` or `--chain PATH`), or acts as its client (`client ...`).
 
 use clap::{Args, Parser, Subcommand};
-use pvm_node::chain_spec::ChainSpec;
-use pvm_node::{client, metrics, node::Node, rpc};
+use pvm_node::chain::chain_spec::ChainSpec;
+use pvm_node::chain::node::Node;
+use pvm_node::client;
+use pvm_node::server::{metrics, rpc};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;

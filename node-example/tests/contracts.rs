@@ -266,8 +266,8 @@ async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../chain-spec/local.json");
     let node = RunningNode::start(&["--chain", spec], dir.path());
     // Alice deployed the flipper at genesis with her nonce 0 (CREATE).
-    let alice = pvm_node::keys::address_of_suri("//Alice").unwrap();
-    let flipper = format!("{:?}", pvm_node::primitives::create1_address(&alice, 0));
+    let alice = pvm_node::chain::keys::address_of_suri("//Alice").unwrap();
+    let flipper = format!("{:?}", pvm_node::chain::primitives::create1_address(&alice, 0));
     assert_eq!(query(&node, &flipper, "get()(bool)", &[]).await, ["true"]);
     let client = node.client();
     let chain: String = client.request("system_chain", rpc_params![]).await.unwrap();
@@ -276,16 +276,16 @@ async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
     assert_eq!(nonce, 1);
 
     // Interval sealing: two transactions sent back to back land in the same block.
-    let pair = pvm_node::keys::pair_from_suri("//Bob").unwrap();
-    let data = pvm_node::abi::Signature::parse("flip()").unwrap().encode_call(&[]).unwrap();
-    let dest = pvm_node::keys::parse_h160(&flipper).unwrap();
+    let pair = pvm_node::chain::keys::pair_from_suri("//Bob").unwrap();
+    let data = pvm_node::client::abi::Signature::parse("flip()").unwrap().encode_call(&[]).unwrap();
+    let dest = pvm_node::chain::keys::parse_h160(&flipper).unwrap();
     let first = {
         let (client, pair, data) = (client.clone(), pair.clone(), data.clone());
         tokio::spawn(async move {
             client::submit_and_wait(
                 &client,
                 &pair,
-                pvm_node::tx::Call::Call { dest, value: 0, data },
+                pvm_node::chain::tx::Call::Call { dest, value: 0, data },
                 client::DEFAULT_GAS,
             )
             .await
@@ -293,10 +293,14 @@ async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
     };
     // Let the first submission take nonce 0 before the second asks for the next nonce.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let second =
-        client::submit_and_wait(&client, &pair, pvm_node::tx::Call::Call { dest, value: 0, data }, client::DEFAULT_GAS)
-            .await
-            .unwrap();
+    let second = client::submit_and_wait(
+        &client,
+        &pair,
+        pvm_node::chain::tx::Call::Call { dest, value: 0, data },
+        client::DEFAULT_GAS,
+    )
+    .await
+    .unwrap();
     let first = first.await.unwrap().unwrap();
     assert_eq!(first["status"], "success");
     assert_eq!(second["status"], "success");
@@ -309,7 +313,7 @@ async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
 #[cfg(feature = "polkavm-reference")]
 #[tokio::test(flavor = "multi_thread")]
 async fn executor_and_reference_reach_the_same_state_root() {
-    let mut spec: Value = serde_json::from_str(pvm_node::chain_spec::DEV_SPEC).unwrap();
+    let mut spec: Value = serde_json::from_str(pvm_node::chain::chain_spec::DEV_SPEC).unwrap();
     spec["executor"]["backend"] = Value::String("polkavm-reference".into());
     let reference_dir = tempfile::tempdir().unwrap();
     let reference_spec = reference_dir.path().join("reference.json");

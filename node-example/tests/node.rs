@@ -7,9 +7,9 @@ use common::{address, balance, metric, nonce, RunningNode};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::rpc_params;
-use pvm_node::keys::pair_from_suri;
-use pvm_node::primitives::{keccak_256, H256};
-use pvm_node::tx::{Call, SignedTransaction, TransactionPayload};
+use pvm_node::chain::keys::pair_from_suri;
+use pvm_node::chain::primitives::{keccak_256, H256};
+use pvm_node::chain::tx::{Call, SignedTransaction, TransactionPayload};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ fn transfer(suri: &str, genesis: &H256, nonce: u64, to: &str, value: u128) -> St
         TransactionPayload {
             nonce,
             gas_limit: 100_000,
-            call: Call::Transfer { dest: pvm_node::keys::parse_h160(to).unwrap(), value },
+            call: Call::Transfer { dest: pvm_node::chain::keys::parse_h160(to).unwrap(), value },
         },
     );
     format!("0x{}", hex::encode(tx.to_extrinsic()))
@@ -91,7 +91,7 @@ async fn rpc_transfers_blocks_and_errors() {
     assert_eq!(block["block"]["header"]["parentHash"], format!("{genesis:?}"));
     assert_eq!(block["block"]["header"]["number"], "0x1");
     assert_ne!(block["block"]["header"]["stateRoot"], header["stateRoot"]);
-    let expected_root = pvm_node::store::extrinsics_root(&[hex::decode(&extrinsic[2..]).unwrap()]);
+    let expected_root = pvm_node::chain::store::extrinsics_root(&[hex::decode(&extrinsic[2..]).unwrap()]);
     assert_eq!(block["block"]["header"]["extrinsicsRoot"], format!("{expected_root:?}"));
     let best: String = client.request("chain_getBlockHash", rpc_params![]).await.unwrap();
     assert_eq!(Value::String(best), receipt["blockHash"]);
@@ -303,7 +303,7 @@ async fn sigkill_loses_no_sealed_block() {
 fn bad_chain_spec_names_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("bad.json");
-    let mut value: Value = serde_json::from_str(pvm_node::chain_spec::DEV_SPEC).unwrap();
+    let mut value: Value = serde_json::from_str(pvm_node::chain::chain_spec::DEV_SPEC).unwrap();
     value["gas"]["perCall"] = json!("a lot");
     std::fs::write(&spec, value.to_string()).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
@@ -337,7 +337,7 @@ fn jit_backend_runs_where_supported_and_is_refused_by_name_elsewhere() {
     config.backend(pvm_executor::BackendKind::Compiler);
     let supported = pvm_executor::Engine::new(&config).is_ok();
     let dir = tempfile::tempdir().unwrap();
-    let mut value: Value = serde_json::from_str(pvm_node::chain_spec::DEV_SPEC).unwrap();
+    let mut value: Value = serde_json::from_str(pvm_node::chain::chain_spec::DEV_SPEC).unwrap();
     value["executor"]["backend"] = json!("jit");
     let spec = dir.path().join("jit.json");
     std::fs::write(&spec, value.to_string()).unwrap();

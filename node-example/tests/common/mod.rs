@@ -141,5 +141,5 @@ pub fn contract(name: &str) -> PathBuf {
 
 /// H160 of a dev account as a 0x string.
 pub fn address(suri: &str) -> String {
-    format!("{:?}", pvm_node::keys::address_of_suri(suri).unwrap())
+    format!("{:?}", pvm_node::chain::keys::address_of_suri(suri).unwrap())
 }

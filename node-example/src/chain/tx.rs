@@ -6,7 +6,7 @@
 //! [`TransactionPayload`]; payloads above 256 bytes are hashed with BLAKE2b-256 first, as
 //! Substrate does. The transaction hash is BLAKE2b-256 of the extrinsic bytes.
 
-use crate::primitives::{account_to_address, blake2_256, Balance, H160, H256};
+use crate::chain::primitives::{account_to_address, blake2_256, Balance, H160, H256};
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
 use sp_core::{sr25519, Pair};
 
@@ -170,7 +170,7 @@ pub fn extrinsic_hash(extrinsic: &[u8]) -> H256 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::pair_from_suri;
+    use crate::chain::keys::pair_from_suri;
 
     fn payload() -> TransactionPayload {
         TransactionPayload {
@@ -189,7 +189,7 @@ mod tests {
         let decoded = SignedTransaction::decode_extrinsic(&bytes).unwrap();
         assert_eq!(decoded, tx);
         decoded.verify(&genesis).unwrap();
-        assert_eq!(decoded.sender(), crate::keys::address_of_suri("//Alice").unwrap());
+        assert_eq!(decoded.sender(), crate::chain::keys::address_of_suri("//Alice").unwrap());
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! `b"S" ++ address ++ storage key` → value. Trie nodes are kept for every block (an
 //! archive node), keyed by hash in their own column.
 
-use crate::host::StorageKey;
-use crate::primitives::{AccountInfo, BlockNumber, Receipt, H160, H256};
+use crate::chain::primitives::{AccountInfo, BlockNumber, Receipt, H160, H256};
+use crate::runtime::host::StorageKey;
 use parity_db::{ColumnOptions, Db, Options};
 use parity_scale_codec::{Compact, Decode, Encode};
 use sp_core::Blake2Hasher;
@@ -91,7 +91,7 @@ pub struct Header {
 impl Header {
     /// BLAKE2b-256 of the encoded header.
     pub fn hash(&self) -> H256 {
-        crate::primitives::blake2_256(&self.encode())
+        crate::chain::primitives::blake2_256(&self.encode())
     }
 
     /// The block timestamp in milliseconds recorded in the digest (0 if none).
@@ -194,7 +194,7 @@ impl hash_db::HashDB<Blake2Hasher, Vec<u8>> for NodeDb<'_> {
     }
 
     fn insert(&mut self, _prefix: hash_db::Prefix, value: &[u8]) -> H256 {
-        let hash = crate::primitives::blake2_256(value);
+        let hash = crate::chain::primitives::blake2_256(value);
         self.new_nodes.insert(hash, value.to_vec());
         hash
     }
@@ -402,7 +402,7 @@ pub fn compact_len(len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::primitives::Outcome;
+    use crate::chain::primitives::Outcome;
 
     fn header(parent: H256, number: u64, state_root: H256) -> Header {
         Header {

@@ -1,10 +1,12 @@
 //! `pvm-node client`: keys, signed transactions and dry runs against a running node, with
 //! Solidity ABI encoding and decoding through alloy.
 
-use crate::abi::{self, AbiError, Signature};
-use crate::keys::{self, KeyError};
-use crate::primitives::{account_to_address, H160, H256};
-use crate::tx::{Call, SignedTransaction, TransactionPayload};
+pub mod abi;
+
+use self::abi::{AbiError, Signature};
+use crate::chain::keys::{self, KeyError};
+use crate::chain::primitives::{account_to_address, H160, H256};
+use crate::chain::tx::{Call, SignedTransaction, TransactionPayload};
 use alloy_json_abi::JsonAbi;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};

@@ -1,6 +1,6 @@
 //! Prometheus metrics in the text exposition format, served at `GET /metrics`.
 
-use crate::node::Node;
+use crate::chain::node::Node;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

@@ -1,16 +1,17 @@
 //! The node: genesis, the transaction pool, block production, dry runs and queries.
 
-use crate::cache::{CacheStats, ModuleCache};
-use crate::chain_spec::{ChainSpec, Sealing};
-use crate::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
-use crate::host::StorageKey;
-use crate::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
-use crate::state::Overlay;
-use crate::store::{
+use crate::chain::chain_spec::{ChainSpec, Sealing};
+use crate::chain::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
+use crate::chain::store::{
     empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError, TIMESTAMP_ENGINE,
 };
-use crate::tx::{extrinsic_hash, SignedTransaction, TxError};
-use crate::vm::{CompiledModule, VmEngine};
+use crate::chain::tx::{extrinsic_hash, SignedTransaction, TxError};
+use crate::runtime::cache::{CacheStats, ModuleCache};
+use crate::runtime::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
+use crate::runtime::host::StorageKey;
+use crate::runtime::outcome::Status;
+use crate::runtime::state::Overlay;
+use crate::runtime::vm::{CompiledModule, VmEngine};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -188,9 +189,9 @@ impl Node {
                 NodeError::Genesis(format!("genesis.contracts[{index}] (`{}`): {message}", contract.name))
             };
             let upload = executor.upload(&mut overlay, contract.code.clone(), spec.gas.per_call);
-            let code_hash = match (&upload.outcome, upload.code_hash) {
-                (Outcome::Success, Some(hash)) => hash,
-                (Outcome::Failed(message), _) => return Err(context(message.clone())),
+            let code_hash = match (&upload.call.status, upload.code_hash) {
+                (Status::Success, Some(hash)) => hash,
+                (Status::Failed(failure), _) => return Err(context(failure.to_string())),
                 _ => return Err(context("code upload failed".into())),
             };
             let mut deployer = overlay.account(&contract.deployer);
@@ -207,20 +208,20 @@ impl Node {
                 contract.salt,
                 spec.gas.per_call,
             );
-            match result.outcome {
-                Outcome::Success => tracing::info!(
+            match &result.call.status {
+                Status::Success => tracing::info!(
                     target: "pvm_node",
                     "genesis contract `{}` at {:?}",
                     contract.name,
-                    result.contract_address.unwrap_or_default()
+                    result.call.address.unwrap_or_default()
                 ),
-                Outcome::Reverted => {
+                Status::Reverted => {
                     return Err(context(format!(
                         "constructor reverted: {}",
-                        crate::abi::describe_revert(&result.output, None)
+                        crate::client::abi::describe_revert(&result.call.output, None)
                     )))
                 }
-                Outcome::Failed(message) => return Err(context(message)),
+                Status::Failed(failure) => return Err(context(failure.to_string())),
             }
             overlay.finish_transaction();
         }
@@ -418,8 +419,8 @@ impl Node {
                 "tx {:?} ({}) -> {:?}, gas {}",
                 pending.hash,
                 pending.tx.payload.call.kind(),
-                result.outcome,
-                result.gas_used
+                result.call.status,
+                result.call.gas_used
             );
             receipts.push(Receipt {
                 tx_hash: pending.hash,
@@ -428,11 +429,11 @@ impl Node {
                 index: extrinsics.len() as u32,
                 from: pending.tx.sender(),
                 nonce: pending.tx.payload.nonce,
-                outcome: result.outcome,
-                gas_used: result.gas_used,
+                outcome: Outcome::from(&result.call.status),
+                gas_used: result.call.gas_used,
                 gas_limit: pending.tx.payload.gas_limit,
-                output: result.output,
-                contract_address: result.contract_address,
+                output: result.call.output,
+                contract_address: result.call.address,
                 code_hash: result.code_hash,
                 events: result.events,
             });
@@ -581,15 +582,15 @@ impl Node {
                 CodeSource::Hash(hash) => (hash, 0),
                 CodeSource::Blob(blob) => {
                     let upload = executor.upload(overlay, blob, gas_limit);
-                    match (upload.outcome.clone(), upload.code_hash) {
-                        (Outcome::Success, Some(hash)) => (hash, upload.gas_used),
+                    match (&upload.call.status, upload.code_hash) {
+                        (Status::Success, Some(hash)) => (hash, upload.call.gas_used),
                         _ => return upload,
                     }
                 }
             };
             let mut result =
                 executor.instantiate(overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
-            result.gas_used = result.gas_used.saturating_add(upload_gas);
+            result.call.gas_used = result.call.gas_used.saturating_add(upload_gas);
             result
         })
     }
@@ -604,7 +605,7 @@ impl Node {
         let mut overlay = Overlay::new(&self.store);
         let mut result = run(&executor, &mut overlay);
         let events = overlay.finish_transaction();
-        if result.outcome.is_success() {
+        if result.call.is_success() {
             result.events = events;
         }
         if let Some(error) = overlay.take_error() {

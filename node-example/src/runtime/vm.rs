@@ -1,31 +1,35 @@
 //! The one module that touches the PVM executor and the host-function registry.
 //!
 //! Everything else in the node sees only [`VmEngine`], [`CompiledModule`] and [`execute`].
-//! [`VmEngine::new`] registers every function of the host API ([`HOST_FUNCTIONS`]) in a
-//! `pvm_host_functions::Linker`. Validation at upload loads the blob as an executor `Module`,
-//! requires the revive_v1 instruction set, resolves its imports with the linker (an import
-//! the node does not provide is refused by name) and requires the `call` and `deploy` exports.
-//! Compiling keeps the resolved module (`InstancePre`), so the module cache holds everything
-//! a warm call needs; running a contract instantiates it and calls the export through the
-//! linker, which services the host calls.
+//! [`VmEngine::new`] takes the host API as a `pvm_host_functions::Linker` ([`host::linker`]).
+//! Validation at upload loads the blob as an executor `Module`, requires the revive_v1
+//! instruction set, resolves its imports with the linker (an import the node does not provide
+//! is refused by name) and requires the `call` and `deploy` exports. Compiling keeps the
+//! resolved module (`InstancePre`) with its `call` and `deploy` exports resolved once
+//! (`ExportIndex`), so the module cache holds everything a warm call needs;
+//! running a contract instantiates it and calls the export through the linker, which services
+//! the host calls.
 //!
 //! The per-call environment ([`HostEnv`]: the running frame, the state overlay, the call
 //! stack) borrows from the caller and outlives no call, so it is not the instances' user data
 //! (which must be `'static`): each call lends it to the host functions as the linker's
-//! per-call context (`HostContext`), and a nested contract call simply lends it again,
-//! reborrowed. The user data records why a host function stopped the guest (`HostStop`):
-//! `seal_return` (or a tail call) writes its output there and halts through the linker, and a
-//! host function that runs out of gas notes it there before it traps.
+//! per-call context, and a nested contract call simply lends it again, reborrowed. The user
+//! data is what `seal_return` (or a tail call) kept as the contract's output
+//! ([`Returned`]). How the run ended becomes one [`CallOutcome`].
 //!
 //! With the `polkavm-reference` feature, a chain spec may also choose the backend
 //! `polkavm-reference`: the `polkavm` crate's interpreter, kept to compare our executor with
-//! on the same contracts. It is never the default. The linker cannot drive a `polkavm`
-//! instance, so that backend keeps its own small host-call loop over the same host-function
-//! bodies (see the `reference` module); uploads are still validated by the linker.
+//! on the same contracts. It is never the default. The linker cannot run a `polkavm`
+//! instance, so that backend keeps a small host-call loop that calls the linker's own host
+//! functions on the `polkavm` instance (through the registry's `Guest` trait; see the
+//! `reference` module).
 
-use crate::chain_spec::Backend;
-use crate::host::{GuestAccess, HostEnv, HostError, HostFlow, HostFunction, MemoryAccessError, HOST_FUNCTIONS};
-use pvm_host_functions::{CallContext, CallError, Caller, InstancePre, LinkError, Linker};
+use crate::chain::chain_spec::Backend;
+use crate::runtime::host::{self, HostEnv, Returned, Trap};
+use crate::runtime::outcome::{CallOutcome, Failure, Status};
+use pvm_executor::program::InstructionSet;
+use pvm_executor::ExportIndex;
+use pvm_host_functions::{CallError, InstancePre, LinkError};
 
 /// Largest code blob accepted (pallet-revive's limit).
 pub const MAX_CODE_BYTES: usize = 1024 * 1024;
@@ -38,10 +42,10 @@ pub enum VmError {
     TooLarge(usize),
     /// Not a valid program blob.
     #[error("invalid program blob: {0}")]
-    InvalidBlob(String),
+    InvalidBlob(pvm_executor::Error),
     /// Not the instruction set pallet-revive contracts use.
-    #[error("program uses instruction set {0}, contracts must use revive_v1")]
-    WrongInstructionSet(String),
+    #[error("program uses instruction set {}, contracts must use revive_v1", .0.name())]
+    WrongInstructionSet(InstructionSet),
     /// The program imports functions the node does not provide (all of them, in import order).
     #[error(
         "program imports {}, which this node does not provide",
@@ -59,9 +63,16 @@ pub enum VmError {
         /// Why.
         message: String,
     },
-    /// The executor could not set up or run an instance.
+    /// The host API could not be registered, or a module not instantiated.
     #[error("executor error: {0}")]
-    Executor(String),
+    Link(LinkError),
+    /// The executor could not set up a call.
+    #[error("executor error: {0}")]
+    Executor(pvm_executor::Error),
+    /// The reference backend (the `polkavm` crate) refused the code or an instance.
+    #[cfg(feature = "polkavm-reference")]
+    #[error("polkavm: {0}")]
+    Reference(String),
 }
 
 /// Which export to run.
@@ -92,38 +103,25 @@ pub struct CodeInfo {
     pub blob_len: usize,
 }
 
-/// The linker's per-call context for contract runs: the running frame's [`HostEnv`],
-/// borrowed for the call.
-enum HostContext {}
+/// A contract module with its imports resolved.
+type LinkedModule = InstancePre<Option<Returned>, host::HostContext, Trap>;
 
-impl CallContext for HostContext {
-    type Context<'c> = dyn HostEnv + 'c;
+/// A contract module for the executor: imports resolved, and its two entry points resolved
+/// once (no export lookup by name on a call).
+struct ExecutorModule {
+    linked: LinkedModule,
+    call: ExportIndex,
+    deploy: ExportIndex,
+}
 
-    fn reborrow<'s, 'c: 's>(context: &'s mut (dyn HostEnv + 'c)) -> &'s mut (dyn HostEnv + 's) {
-        context
+impl ExecutorModule {
+    fn export(&self, entry: EntryPoint) -> ExportIndex {
+        match entry {
+            EntryPoint::Call => self.call,
+            EntryPoint::Deploy => self.deploy,
+        }
     }
 }
-
-/// Why a host function stopped the guest, when the linker's result alone does not say: the
-/// instances' user data (`None` while the guest runs).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum HostStop {
-    /// `seal_return`, or a tail call returning the callee's result: the guest was halted.
-    Return {
-        /// Revert flag.
-        revert: bool,
-        /// Output.
-        data: Vec<u8>,
-    },
-    /// A host function could not pay for its work: the guest was trapped.
-    OutOfGas,
-}
-
-/// The registry holding the host API.
-type ContractLinker = Linker<Option<HostStop>, HostContext>;
-
-/// A contract module with its imports resolved.
-type LinkedModule = InstancePre<Option<HostStop>, HostContext>;
 
 /// A contract module ready to run.
 pub struct CompiledModule {
@@ -133,7 +131,7 @@ pub struct CompiledModule {
 }
 
 enum ModuleCode {
-    Executor(LinkedModule),
+    Executor(ExecutorModule),
     #[cfg(feature = "polkavm-reference")]
     Reference(reference::Module),
 }
@@ -148,48 +146,10 @@ impl CompiledModule {
     /// Bytes the module occupies in the module cache.
     pub fn size_bytes(&self) -> usize {
         match &self.code {
-            ModuleCode::Executor(module) => module.module().memory_usage(),
+            ModuleCode::Executor(module) => module.linked.module().memory_usage(),
             #[cfg(feature = "polkavm-reference")]
             ModuleCode::Reference(_) => self.info.blob_len,
         }
-    }
-}
-
-/// How a contract run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// `seal_return`, or the export returned (empty output).
-    Returned {
-        /// Revert flag.
-        revert: bool,
-        /// Output.
-        data: Vec<u8>,
-    },
-    /// Trap: a guest panic, a page fault, or a host function error.
-    Trapped(String),
-    /// Ran out of gas.
-    OutOfGas,
-}
-
-/// A finished run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunResult {
-    /// How it ended.
-    pub exit: Exit,
-    /// Gas consumed (at most the limit).
-    pub gas_used: u64,
-}
-
-impl RunResult {
-    /// The result of a run that started with `gas_limit` and ended with `gas_left`; running
-    /// out of gas uses it all.
-    fn new(exit: Exit, gas_limit: u64, gas_left: i64) -> RunResult {
-        let gas_limit_signed = gas_as_i64(gas_limit);
-        let gas_used = match exit {
-            Exit::OutOfGas => gas_limit,
-            _ => (gas_limit_signed - gas_left.clamp(0, gas_limit_signed)) as u64,
-        };
-        RunResult { exit, gas_used }
     }
 }
 
@@ -197,12 +157,51 @@ fn gas_as_i64(gas: u64) -> i64 {
     i64::try_from(gas).unwrap_or(i64::MAX)
 }
 
+/// The outcome of a run that started with `gas_limit` and ended with `gas_left`; running out
+/// of gas uses it all.
+fn finished(status: Status, output: Vec<u8>, gas_limit: u64, gas_left: i64) -> CallOutcome {
+    let gas_limit_signed = gas_as_i64(gas_limit);
+    let gas_used = match status {
+        Status::Failed(Failure::OutOfGas) => gas_limit,
+        _ => (gas_limit_signed - gas_left.clamp(0, gas_limit_signed)) as u64,
+    };
+    CallOutcome { status, output, gas_used, address: None }
+}
+
+/// How a run that ended with `result` (the registry's) and `returned` (the output a host
+/// function kept) went.
+fn run_status(result: Result<u64, CallError<Trap>>, returned: Option<Returned>) -> (Status, Vec<u8>) {
+    use pvm_executor::CallError as Stop;
+    let failure = match result {
+        Ok(_) => {
+            return match returned {
+                Some(Returned { revert: false, data }) => (Status::Success, data),
+                Some(Returned { revert: true, data }) => (Status::Reverted, data),
+                // The export returned without `seal_return`: an empty success.
+                None => (Status::Success, Vec::new()),
+            };
+        }
+        Err(CallError::Guest(Stop::Panic { reason, .. }) | CallError::Abort { reason, .. }) => Failure::Panic(reason),
+        Err(CallError::Guest(Stop::PageFault { address, .. })) => Failure::PageFault(address),
+        Err(CallError::Guest(Stop::OutOfGas { .. }) | CallError::Host { error: Trap::OutOfGas, .. }) => {
+            Failure::OutOfGas
+        }
+        Err(CallError::Guest(Stop::Setup(error))) => Failure::Vm(VmError::Executor(error)),
+        Err(CallError::Guest(Stop::UnhandledHostCall { index, .. }) | CallError::MissingImport { index, .. }) => {
+            Failure::MissingImport(index)
+        }
+        Err(CallError::Host { function, error }) => Failure::Host { function, trap: error },
+        Err(CallError::HostPanic { function, message }) => Failure::HostPanic { function, message },
+    };
+    (Status::Failed(failure), Vec::new())
+}
+
 /// The executor engine for one backend, with the host API registered.
 pub struct VmEngine {
     backend: Backend,
     /// Loads modules: those that run, and (for the reference backend) those that are validated.
     engine: pvm_executor::Engine,
-    linker: ContractLinker,
+    linker: host::ContractLinker,
     #[cfg(feature = "polkavm-reference")]
     reference: Option<reference::Engine>,
 }
@@ -231,7 +230,7 @@ impl VmEngine {
             Backend::PolkavmReference => Some(reference::Engine::new().map_err(unavailable)?),
             _ => None,
         };
-        let linker = contract_linker().map_err(|error| VmError::Executor(error.to_string()))?;
+        let linker = host::linker().map_err(VmError::Link)?;
         Ok(VmEngine {
             backend,
             engine,
@@ -250,41 +249,37 @@ impl VmEngine {
     /// whose instructions decode, whose imports are all host functions this node provides,
     /// and which exports `call` and `deploy`.
     pub fn validate(&self, blob: &[u8]) -> Result<CodeInfo, VmError> {
-        self.link(blob).map(|module| code_info(&module, blob))
+        self.link(blob).map(|module| code_info(&module.linked, blob))
     }
 
     /// Validates and compiles a code blob for this engine's backend.
     pub fn compile(&self, blob: &[u8]) -> Result<CompiledModule, VmError> {
         let module = self.link(blob)?;
-        let info = code_info(&module, blob);
+        let info = code_info(&module.linked, blob);
         #[cfg(feature = "polkavm-reference")]
         if let Some(engine) = &self.reference {
-            return Ok(CompiledModule { code: ModuleCode::Reference(engine.compile(blob, &info.imports)?), info });
+            return Ok(CompiledModule { code: ModuleCode::Reference(engine.compile(blob, module.linked)?), info });
         }
         Ok(CompiledModule { info, code: ModuleCode::Executor(module) })
     }
 
-    /// Loads `blob` and resolves its imports with the linker.
-    fn link(&self, blob: &[u8]) -> Result<LinkedModule, VmError> {
+    /// Loads `blob`, resolves its imports with the linker and its entry points.
+    fn link(&self, blob: &[u8]) -> Result<ExecutorModule, VmError> {
         if blob.len() > MAX_CODE_BYTES {
             return Err(VmError::TooLarge(blob.len()));
         }
-        let module = pvm_executor::Module::from_blob(&self.engine, blob)
-            .map_err(|error| VmError::InvalidBlob(error.to_string()))?;
-        let isa = module.isa();
-        if isa.name() != "revive_v1" {
-            return Err(VmError::WrongInstructionSet(isa.name().to_string()));
+        let module = pvm_executor::Module::from_blob(&self.engine, blob).map_err(VmError::InvalidBlob)?;
+        if module.isa() != InstructionSet::ReviveV1 {
+            return Err(VmError::WrongInstructionSet(module.isa()));
         }
         let linked = self.linker.instantiate_pre(&module).map_err(|error| match error {
             LinkError::MissingImports(names) => VmError::UnknownImports(names),
-            other => VmError::Executor(other.to_string()),
+            other => VmError::Link(other),
         })?;
-        for export in [EntryPoint::Call, EntryPoint::Deploy] {
-            if module.export_pc(export.export_name()).is_none() {
-                return Err(VmError::MissingExport(export.export_name()));
-            }
-        }
-        Ok(linked)
+        let export = |entry: EntryPoint| {
+            module.export_index(entry.export_name()).ok_or(VmError::MissingExport(entry.export_name()))
+        };
+        Ok(ExecutorModule { call: export(EntryPoint::Call)?, deploy: export(EntryPoint::Deploy)?, linked })
     }
 }
 
@@ -292,44 +287,8 @@ fn code_info(module: &LinkedModule, blob: &[u8]) -> CodeInfo {
     CodeInfo { imports: module.module().imports().to_vec(), blob_len: blob.len() }
 }
 
-/// Registers every function of the host API, each under its import name.
-fn contract_linker() -> Result<ContractLinker, LinkError> {
-    let mut linker = ContractLinker::default();
-    for function in HOST_FUNCTIONS {
-        linker.func_raw(function.name(), move |caller| serve(function, caller))?;
-    }
-    Ok(linker)
-}
-
-/// Runs a host function for the linker: on the calling instance and the call's [`HostEnv`].
-fn serve(
-    function: &HostFunction,
-    mut caller: Caller<'_, Option<HostStop>, HostContext>,
-) -> Result<(), pvm_host_functions::HostError> {
-    let (stop, instance, env) = caller.data_instance_and_context_mut();
-    match function.call(instance, env) {
-        Ok(HostFlow::Continue) => Ok(()),
-        Ok(HostFlow::Return { revert, data }) => {
-            *stop = Some(HostStop::Return { revert, data });
-            // The halt value is not the output: `stop` carries that.
-            Err(pvm_host_functions::HostError::halt(0))
-        }
-        Err(error) => {
-            if error == HostError::OutOfGas {
-                *stop = Some(HostStop::OutOfGas);
-            }
-            Err(pvm_host_functions::HostError::from_error(error))
-        }
-    }
-}
-
 /// Runs `entry` of `module` with `gas_limit`, the host functions working on `env`.
-pub fn execute(
-    module: &CompiledModule,
-    entry: EntryPoint,
-    gas_limit: u64,
-    env: &mut dyn HostEnv,
-) -> Result<RunResult, VmError> {
+pub fn execute(module: &CompiledModule, entry: EntryPoint, gas_limit: u64, env: &mut dyn HostEnv) -> CallOutcome {
     match &module.code {
         ModuleCode::Executor(module) => run_linked(module, entry, gas_limit, env),
         #[cfg(feature = "polkavm-reference")]
@@ -337,73 +296,38 @@ pub fn execute(
     }
 }
 
-fn run_linked(
-    module: &LinkedModule,
-    entry: EntryPoint,
-    gas_limit: u64,
-    env: &mut dyn HostEnv,
-) -> Result<RunResult, VmError> {
-    let mut instance = module.instantiate(None).map_err(|error| VmError::Executor(error.to_string()))?;
-    instance.set_gas(gas_as_i64(gas_limit));
-    let result = instance.call_in(env, entry.export_name(), &[]);
-    let exit = match (result, instance.data_mut().take()) {
-        (_, Some(HostStop::OutOfGas)) | (Err(CallError::OutOfGas { .. }), _) => Exit::OutOfGas,
-        (Ok(_), Some(HostStop::Return { revert, data })) => Exit::Returned { revert, data },
-        (Ok(_), None) => Exit::Returned { revert: false, data: Vec::new() },
-        (Err(CallError::Panic { reason, .. }), _) => Exit::Trapped(format!("contract panicked: {reason}")),
-        (Err(CallError::PageFault { address, .. }), _) => Exit::Trapped(format!("page fault at {address:#x}")),
-        (Err(CallError::HostFunction { function, message }), _) => Exit::Trapped(format!("{function}: {message}")),
-        (Err(CallError::HostPanic { function, message }), _) => {
-            Exit::Trapped(format!("{function}: host function panicked: {message}"))
-        }
-        (Err(CallError::MissingImport { index, .. }), _) => {
-            Exit::Trapped(format!("host call to import {index}, which does not exist"))
-        }
-        (Err(CallError::Setup(error)), _) => return Err(VmError::Executor(error.to_string())),
+fn run_linked(module: &ExecutorModule, entry: EntryPoint, gas_limit: u64, env: &mut dyn HostEnv) -> CallOutcome {
+    let mut instance = match module.linked.instantiate(None) {
+        Ok(instance) => instance,
+        Err(error) => return CallOutcome::failed(Failure::Vm(VmError::Link(error)), 0),
     };
-    Ok(RunResult::new(exit, gas_limit, instance.gas()))
-}
-
-fn executor_reg(index: usize) -> pvm_executor::program::Reg {
-    // Host functions only name r0..r12; anything else reads as A0 rather than panicking.
-    pvm_executor::program::Reg::from_index(index).unwrap_or(pvm_executor::program::Reg::A0)
-}
-
-impl GuestAccess for pvm_executor::Instance {
-    fn reg(&self, index: usize) -> u64 {
-        pvm_executor::Instance::reg(self, executor_reg(index))
+    instance.set_gas(gas_as_i64(gas_limit));
+    let result = instance.call_in(env, module.export(entry), &[]);
+    if let Err(CallError::Guest(pvm_executor::CallError::Setup(error))) = result {
+        // Nothing ran.
+        return CallOutcome::failed(Failure::Vm(VmError::Executor(error)), 0);
     }
-    fn set_reg(&mut self, index: usize, value: u64) {
-        pvm_executor::Instance::set_reg(self, executor_reg(index), value);
-    }
-    fn read_memory(&mut self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-        let length = out.len() as u32;
-        pvm_executor::Instance::read_memory(self, address, out).map_err(|_| MemoryAccessError { address, length })
-    }
-    fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-        pvm_executor::Instance::write_memory(self, address, data)
-            .map_err(|_| MemoryAccessError { address, length: data.len() as u32 })
-    }
-    fn gas_left(&self) -> i64 {
-        self.gas()
-    }
-    fn set_gas_left(&mut self, gas: i64) {
-        self.set_gas(gas);
-    }
+    let (status, output) = run_status(result, instance.data_mut().take());
+    finished(status, output, gas_limit, instance.gas())
 }
 
 #[cfg(feature = "polkavm-reference")]
 mod reference {
     //! The `polkavm` crate's interpreter as a reference backend.
     //!
-    //! The linker drives only executor instances, so this backend has its own host-call
-    //! loop. It runs the same host-function bodies ([`HOST_FUNCTIONS`]) and maps their
-    //! results to the same [`Exit`]s as the linker path in the parent module; imports are
-    //! resolved by name here after the linker has validated them at compile time.
+    //! The linker runs only executor instances, so this backend has its own host-call loop.
+    //! It calls the linker's host functions (resolved at compile time, in the module's
+    //! `InstancePre`) on the `polkavm` instance through the registry's `Guest` trait, and maps
+    //! the run's end to the same [`CallOutcome`] as the linker path in the parent module.
 
-    use super::{EntryPoint, Exit, RunResult, VmError};
-    use crate::host::{GuestAccess, HostEnv, HostError, HostFlow, HostFunction, MemoryAccessError, HOST_FUNCTIONS};
-    use polkavm::{BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance, Reg};
+    use super::{finished, run_status, EntryPoint, LinkedModule, VmError};
+    use crate::runtime::host::HostEnv;
+    use crate::runtime::outcome::{CallOutcome, Failure, Status};
+    use polkavm::{BackendKind, Config, GasMeteringKind, InterruptKind, ModuleConfig, RawInstance};
+    use pvm_executor::MemoryAccessReason;
+    use pvm_executor::{MemoryAccessError, PanicReason};
+    use pvm_host_functions::{Flow, Guest};
+    use std::cell::RefCell;
 
     pub struct Engine(polkavm::Engine);
 
@@ -414,13 +338,13 @@ mod reference {
             polkavm::Engine::new(&config).map(Engine).map_err(|error| error.to_string())
         }
 
-        /// Compiles `blob`, whose `imports` the linker has resolved.
-        pub fn compile(&self, blob: &[u8], imports: &[String]) -> Result<Module, VmError> {
+        /// Compiles `blob`, whose imports `linked` has resolved.
+        pub fn compile(&self, blob: &[u8], linked: LinkedModule) -> Result<Module, VmError> {
             let engine = &self.0;
             let mut config = ModuleConfig::new();
             config.set_gas_metering(Some(GasMeteringKind::Sync));
             let module = polkavm::Module::new(engine, &config, blob.to_vec().into())
-                .map_err(|error| VmError::InvalidBlob(error.to_string()))?;
+                .map_err(|error| VmError::Reference(error.to_string()))?;
             let export = |name: &str| {
                 module
                     .exports()
@@ -429,16 +353,7 @@ mod reference {
             };
             let call = export("call").ok_or(VmError::MissingExport("call"))?;
             let deploy = export("deploy").ok_or(VmError::MissingExport("deploy"))?;
-            let imports = imports
-                .iter()
-                .map(|name| {
-                    HOST_FUNCTIONS
-                        .iter()
-                        .find(|function| function.name() == name)
-                        .ok_or_else(|| VmError::UnknownImports(vec![name.clone()]))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Module { module, call, deploy, imports })
+            Ok(Module { module, call, deploy, linked })
         }
     }
 
@@ -446,71 +361,95 @@ mod reference {
         module: polkavm::Module,
         call: polkavm::ProgramCounter,
         deploy: polkavm::ProgramCounter,
-        imports: Vec<&'static HostFunction>,
+        linked: LinkedModule,
     }
 
     impl Module {
-        pub fn run(&self, entry: EntryPoint, gas_limit: u64, env: &mut dyn HostEnv) -> Result<RunResult, VmError> {
-            let mut instance = self.module.instantiate().map_err(|error| VmError::Executor(error.to_string()))?;
+        pub fn run(&self, entry: EntryPoint, gas_limit: u64, env: &mut dyn HostEnv) -> CallOutcome {
+            let mut instance = match self.module.instantiate() {
+                Ok(instance) => instance,
+                Err(error) => return CallOutcome::failed(Failure::Vm(VmError::Reference(error.to_string())), 0),
+            };
             let pc = match entry {
                 EntryPoint::Call => self.call,
                 EntryPoint::Deploy => self.deploy,
             };
             instance.set_gas(super::gas_as_i64(gas_limit));
             instance.prepare_call_untyped(pc, &[]);
-            let exit = loop {
-                match instance.run() {
-                    Ok(InterruptKind::Finished) => break Exit::Returned { revert: false, data: Vec::new() },
-                    Ok(InterruptKind::Trap) => break Exit::Trapped("contract panicked: trap".to_string()),
-                    Err(error) => break Exit::Trapped(format!("contract panicked: {error}")),
-                    Ok(InterruptKind::Segfault(fault)) => {
-                        break Exit::Trapped(format!("page fault at {:#x}", fault.page_address))
-                    }
-                    Ok(InterruptKind::NotEnoughGas) => break Exit::OutOfGas,
+            let mut returned = None;
+            let (status, output) = loop {
+                let failure = match instance.run() {
+                    Ok(InterruptKind::Finished) => break run_status(Ok(0), returned),
+                    Ok(InterruptKind::Trap) => Failure::Panic(PanicReason::Trap),
+                    Err(error) => Failure::Vm(VmError::Reference(error.to_string())),
+                    Ok(InterruptKind::Segfault(fault)) => Failure::PageFault(fault.page_address),
+                    Ok(InterruptKind::NotEnoughGas) => Failure::OutOfGas,
                     // Step tracing is off; a step interrupt only asks to resume.
                     Ok(InterruptKind::Step) => continue,
                     Ok(InterruptKind::Ecalli(index)) => {
-                        let Some(function) = self.imports.get(index as usize) else {
-                            break Exit::Trapped(format!("host call to import {index}, which does not exist"));
+                        let Some((name, function)) = self.linked.import(index) else {
+                            break (Status::Failed(Failure::MissingImport(index)), Vec::new());
                         };
-                        match function.call(&mut instance, env) {
-                            Ok(HostFlow::Continue) => continue,
-                            Ok(HostFlow::Return { revert, data }) => break Exit::Returned { revert, data },
-                            Err(HostError::OutOfGas) => break Exit::OutOfGas,
-                            Err(error) => break Exit::Trapped(format!("{}: {error}", function.name())),
+                        match function.call_on(name, &mut PolkavmGuest(RefCell::new(&mut instance)), &mut returned, env)
+                        {
+                            Ok(Flow::Continue(())) => continue,
+                            Ok(Flow::Return(value)) => break run_status(Ok(value), returned),
+                            Err(error) => break run_status(Err(error), None),
                         }
                     }
-                }
+                };
+                break (Status::Failed(failure), Vec::new());
             };
-            Ok(RunResult::new(exit, gas_limit, instance.gas()))
+            finished(status, output, gas_limit, instance.gas())
         }
     }
 
-    fn reg(index: usize) -> Reg {
-        // Host functions only name r0..r12; anything else reads as A0 rather than panicking.
-        Reg::ALL.get(index).copied().unwrap_or(Reg::A0)
+    /// A `polkavm` instance as the registry's guest: the thin adapter through which the
+    /// linker's host functions serve this backend. polkavm reads memory through `&mut self`
+    /// (it may fault pages in), hence the cell.
+    struct PolkavmGuest<'a>(RefCell<&'a mut RawInstance>);
+
+    fn reg(reg: pvm_executor::program::Reg) -> polkavm::Reg {
+        // Both number the registers the same way (RA = 0 .. A5 = 12).
+        polkavm::Reg::ALL[reg as usize]
     }
 
-    impl GuestAccess for RawInstance {
-        fn reg(&self, index: usize) -> u64 {
-            RawInstance::reg(self, reg(index))
+    /// The executor's error for a failed access of `length` bytes at `address` (polkavm does
+    /// not say which page failed: the first one is named).
+    fn access_error(address: u32, length: usize) -> MemoryAccessError {
+        let reason = if address < 0x1_0000 {
+            MemoryAccessReason::BelowMinimum
+        } else if u64::from(address) + length as u64 > 1 << 32 {
+            MemoryAccessReason::Wraps
+        } else {
+            MemoryAccessReason::Inaccessible(address & !0xfff)
+        };
+        MemoryAccessError { address, length, reason }
+    }
+
+    impl Guest for PolkavmGuest<'_> {
+        fn reg(&self, index: pvm_executor::program::Reg) -> u64 {
+            self.0.borrow().reg(reg(index))
         }
-        fn set_reg(&mut self, index: usize, value: u64) {
-            RawInstance::set_reg(self, reg(index), value);
+        fn set_reg(&mut self, index: pvm_executor::program::Reg, value: u64) {
+            self.0.get_mut().set_reg(reg(index), value);
         }
-        fn read_memory(&mut self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-            let length = out.len() as u32;
-            self.read_memory_into(address, out).map(|_| ()).map_err(|_| MemoryAccessError { address, length })
+        fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
+            let length = out.len();
+            self.0.borrow_mut().read_memory_into(address, out).map(|_| ()).map_err(|_| access_error(address, length))
         }
         fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-            RawInstance::write_memory(self, address, data)
-                .map_err(|_| MemoryAccessError { address, length: data.len() as u32 })
+            self.0.get_mut().write_memory(address, data).map_err(|_| access_error(address, data.len()))
         }
-        fn gas_left(&self) -> i64 {
-            self.gas()
+        fn gas(&self) -> i64 {
+            self.0.borrow().gas()
         }
-        fn set_gas_left(&mut self, gas: i64) {
-            self.set_gas(gas);
+        fn set_gas(&mut self, gas: i64) {
+            self.0.get_mut().set_gas(gas);
+        }
+        fn sbrk(&mut self, _size: u32) -> Option<u32> {
+            // The contract host API never grows the guest heap.
+            None
         }
     }
 }
@@ -582,8 +521,8 @@ mod tests {
 
     #[test]
     fn every_host_function_is_registered_once() {
-        let linker = contract_linker().unwrap();
-        let mut names: Vec<&str> = HOST_FUNCTIONS.iter().map(HostFunction::name).collect();
+        let linker = host::linker().unwrap();
+        let mut names = host::HOST_FUNCTION_NAMES.to_vec();
         names.sort_unstable();
         assert_eq!(linker.names(), names);
         assert_eq!(names.len(), 46);
@@ -594,9 +533,10 @@ mod tests {
         //! linker makes of host functions that return, trap, run out of gas or panic.
 
         use super::*;
-        use crate::host::testing::MapEnv;
-        use crate::host::{costs, SENTINEL};
+        use crate::runtime::host::testing::MapEnv;
+        use crate::runtime::host::{costs, SENTINEL};
         use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder, Reg};
+        use pvm_executor::PanicReason;
 
         /// Where the guests' read-only data starts.
         const RO_DATA: u32 = 0x10000;
@@ -619,8 +559,20 @@ mod tests {
             VmEngine::new(Backend::Interpreter).unwrap().compile(&blob).unwrap()
         }
 
-        fn run(module: &CompiledModule, gas_limit: u64, env: &mut MapEnv) -> RunResult {
-            execute(module, EntryPoint::Call, gas_limit, env).unwrap()
+        fn run(module: &CompiledModule, gas_limit: u64, env: &mut MapEnv) -> CallOutcome {
+            execute(module, EntryPoint::Call, gas_limit, env)
+        }
+
+        fn returned(revert: bool, data: &[u8]) -> (Status, Vec<u8>) {
+            (if revert { Status::Reverted } else { Status::Success }, data.to_vec())
+        }
+
+        fn ended(outcome: &CallOutcome) -> (Status, Vec<u8>) {
+            (outcome.status.clone(), outcome.output.clone())
+        }
+
+        fn failed(failure: Failure) -> (Status, Vec<u8>) {
+            (Status::Failed(failure), Vec::new())
         }
 
         /// `seal_return(flags, RO_DATA, len)`.
@@ -638,11 +590,11 @@ mod tests {
         fn seal_return_halts_with_the_output_and_the_revert_flag() {
             let mut env = MapEnv::default();
             let result = run(&seal_return(0, 10), 10_000, &mut env);
-            assert_eq!(result.exit, Exit::Returned { revert: false, data: b"the output".to_vec() });
+            assert_eq!(ended(&result), returned(false, b"the output"));
             // The guest's one block (five instructions), the host call, one word copied.
             assert_eq!(result.gas_used, 5 + costs::HOST_CALL + costs::copy(10));
             let result = run(&seal_return(1, 3), 10_000, &mut env);
-            assert_eq!(result.exit, Exit::Returned { revert: true, data: b"the".to_vec() });
+            assert_eq!(ended(&result), returned(true, b"the"));
         }
 
         #[test]
@@ -651,14 +603,23 @@ mod tests {
                 code.push(Instruction::jump_indirect(Reg::RA, 0));
             });
             let result = run(&module, 100, &mut MapEnv::default());
-            assert_eq!(result.exit, Exit::Returned { revert: false, data: Vec::new() });
+            assert_eq!(ended(&result), returned(false, b""));
             assert_eq!(result.gas_used, 1);
         }
 
         #[test]
         fn host_function_errors_trap_with_the_function_and_the_message() {
             let result = run(&seal_return(2, 3), 10_000, &mut MapEnv::default());
-            assert_eq!(result.exit, Exit::Trapped("seal_return: invalid return flags 0x2".to_string()));
+            assert_eq!(
+                ended(&result),
+                failed(Failure::Host {
+                    function: "seal_return".into(),
+                    trap: Trap::InvalidFlags { kind: "return", flags: 2 }
+                })
+            );
+            // Rendered at the edge as before.
+            let Status::Failed(failure) = &result.status else { panic!("{result:?}") };
+            assert_eq!(failure.to_string(), "seal_return: invalid return flags 0x2");
             assert!(result.gas_used > costs::HOST_CALL && result.gas_used < 10_000, "{result:?}");
             // A pointer outside guest memory.
             let module = compile(&["caller"], &[], |code| {
@@ -667,10 +628,10 @@ mod tests {
                 code.push(Instruction::jump_indirect(Reg::RA, 0));
             });
             let result = run(&module, 10_000, &mut MapEnv::default());
-            assert_eq!(
-                result.exit,
-                Exit::Trapped("caller: guest memory access out of bounds: 20 bytes at 0x100".to_string())
-            );
+            let Status::Failed(Failure::Host { function, trap: Trap::Memory(error) }) = &result.status else {
+                panic!("{result:?}")
+            };
+            assert_eq!((function.as_str(), error.address, error.length), ("caller", 0x100, 20));
         }
 
         #[test]
@@ -687,10 +648,10 @@ mod tests {
             let mut env = MapEnv::default();
             let gas_limit = costs::HOST_CALL + costs::STORAGE_READ / 2;
             let result = run(&module, gas_limit, &mut env);
-            assert_eq!(result, RunResult { exit: Exit::OutOfGas, gas_used: gas_limit });
+            assert_eq!(result, CallOutcome::failed(Failure::OutOfGas, gas_limit));
             // With enough gas the same call returns (the key is not found, nothing is written).
             let result = run(&module, 100_000, &mut env);
-            assert_eq!(result.exit, Exit::Returned { revert: false, data: Vec::new() });
+            assert_eq!(ended(&result), returned(false, b""));
             assert_eq!(result.gas_used, 5 + costs::HOST_CALL + costs::STORAGE_READ);
         }
 
@@ -701,30 +662,24 @@ mod tests {
                 code.bind(top);
                 code.push_branch(Instruction::jump(0), top);
             });
-            assert_eq!(run(&spin, 1_000, &mut MapEnv::default()), RunResult { exit: Exit::OutOfGas, gas_used: 1_000 });
+            assert_eq!(run(&spin, 1_000, &mut MapEnv::default()), CallOutcome::failed(Failure::OutOfGas, 1_000));
 
             let fault = compile(&[], &[], |code| {
                 code.push(Instruction::load_u32(Reg::A0, 0x5000_0000));
                 code.push(Instruction::jump_indirect(Reg::RA, 0));
             });
-            assert_eq!(
-                run(&fault, 1_000, &mut MapEnv::default()).exit,
-                Exit::Trapped("page fault at 0x50000000".into())
-            );
+            assert_eq!(ended(&run(&fault, 1_000, &mut MapEnv::default())), failed(Failure::PageFault(0x5000_0000)));
 
             let trap = compile(&[], &[], |code| {
                 code.push(Instruction::trap());
             });
-            assert_eq!(run(&trap, 1_000, &mut MapEnv::default()).exit, Exit::Trapped("contract panicked: trap".into()));
+            assert_eq!(ended(&run(&trap, 1_000, &mut MapEnv::default())), failed(Failure::Panic(PanicReason::Trap)));
 
             let beyond = compile(&["caller"], &[], |code| {
                 code.push(Instruction::ecalli(5));
                 code.push(Instruction::jump_indirect(Reg::RA, 0));
             });
-            assert_eq!(
-                run(&beyond, 1_000, &mut MapEnv::default()).exit,
-                Exit::Trapped("host call to import 5, which does not exist".into())
-            );
+            assert_eq!(ended(&run(&beyond, 1_000, &mut MapEnv::default())), failed(Failure::MissingImport(5)));
         }
     }
 }

@@ -4,13 +4,13 @@
 //! unknown field, a missing field or a bad value is an error that names the field by its
 //! path, for example `genesis.accounts[2].balance`.
 
-use crate::keys::{self, KeyError};
-use crate::primitives::{Balance, H160};
+use crate::chain::keys::{self, KeyError};
+use crate::chain::primitives::{Balance, H160};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The `--dev` chain spec, compiled into the binary from `chain-spec/dev.json`.
-pub const DEV_SPEC: &str = include_str!("../../chain-spec/dev.json");
+pub const DEV_SPEC: &str = include_str!("../../../chain-spec/dev.json");
 
 /// Which executor backend runs contracts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -505,7 +505,7 @@ fn parse_contracts(value: &Value, base_dir: Option<&Path>) -> Result<Vec<Genesis
                         .collect::<Result<Vec<_>, _>>()?,
                     Some(_) => return Err(field_error(&ctor.field("args"), "expected an array")),
                 };
-                crate::abi::encode_constructor(signature, &args)
+                crate::client::abi::encode_constructor(signature, &args)
                     .map_err(|error| field_error(&ctor.path, error.to_string()))?
             }
             (None, None) => Vec::new(),

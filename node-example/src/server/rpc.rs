@@ -6,12 +6,12 @@
 //! and nonces are JSON numbers. Every bad request gets a JSON-RPC error with a code and a
 //! message; no request can stop the node.
 
-use crate::abi;
-use crate::host::StorageKey;
-use crate::keys;
-use crate::node::{CodeSource, DryRun, Node, SubmitError};
-use crate::primitives::{ContractEvent, Outcome, Receipt, H160, H256};
-use crate::store::{Block, Header, StoreError};
+use crate::chain::keys;
+use crate::chain::node::{CodeSource, DryRun, Node, SubmitError};
+use crate::chain::primitives::{ContractEvent, Outcome, Receipt, H160, H256};
+use crate::chain::store::{Block, Header, StoreError};
+use crate::client::abi;
+use crate::runtime::host::StorageKey;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
@@ -46,7 +46,7 @@ fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
 }
 
 fn internal(store_error: StoreError) -> ErrorObjectOwned {
-    tracing::error!(target: "pvm_node::rpc", "storage error: {store_error}");
+    tracing::error!(target: "pvm_node::server::rpc", "storage error: {store_error}");
     error(codes::INTERNAL, store_error.to_string())
 }
 
@@ -138,17 +138,17 @@ fn outcome_fields(outcome: &Outcome) -> (&'static str, bool, Option<String>) {
     }
 }
 
-/// Dry-run result as JSON.
+/// Dry-run result as JSON: the status rendered as a receipt records it.
 pub fn dry_run_json(result: &DryRun) -> Value {
-    let (status, reverted, error_message) = outcome_fields(&result.outcome);
+    let (status, reverted, error_message) = outcome_fields(&Outcome::from(&result.call.status));
     json!({
         "status": status,
         "reverted": reverted,
         "error": error_message,
-        "output": hex0x(&result.output),
-        "gasUsed": result.gas_used,
+        "output": hex0x(&result.call.output),
+        "gasUsed": result.call.gas_used,
         "events": result.events.iter().map(event_json).collect::<Vec<_>>(),
-        "address": result.contract_address.map(|address| format!("{address:?}")),
+        "address": result.call.address.map(|address| format!("{address:?}")),
         "codeHash": result.code_hash.map(|hash| format!("{hash:?}")),
     })
 }

@@ -3,7 +3,7 @@
 //!
 //! Generic over the module type so that it does not depend on the VM.
 
-use crate::primitives::H256;
+use crate::chain::primitives::H256;
 use lru::LruCache;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! Keys and account identifiers: sr25519 key pairs from secret URIs (`//Alice`), SS58
-//! addresses, and the H160 addresses contracts see (see [`crate::primitives::account_to_address`]).
+//! addresses, and the H160 addresses contracts see (see [`crate::chain::primitives::account_to_address`]).
 
-use crate::primitives::{account_to_address, H160};
+use crate::chain::primitives::{account_to_address, H160};
 use sp_core::crypto::{Ss58AddressFormat, Ss58Codec};
 use sp_core::{sr25519, Pair};
 

@@ -2,17 +2,15 @@
 //! calls and instantiations between contracts, value transfers, precompiles, and undoing a
 //! reverted or trapped frame's storage changes and events.
 
-use crate::cache::ModuleCache;
-use crate::host::{
-    limits, CallRequest, HostEnv, HostError, InstantiateRequest, StorageKey, SubcallOutcome, SubcallStatus,
+use crate::chain::primitives::{
+    create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent, ContractInfo, H160, H256, U256,
 };
-use crate::primitives::{
-    create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent, ContractInfo, Outcome, H160,
-    H256, U256,
-};
-use crate::state::Overlay;
-use crate::tx::{Call, SignedTransaction};
-use crate::vm::{self, CompiledModule, EntryPoint, Exit, VmEngine, VmError};
+use crate::chain::tx::{Call, SignedTransaction};
+use crate::runtime::cache::ModuleCache;
+use crate::runtime::host::{limits, BlockInfo, CallRequest, HostEnv, InstantiateRequest, Refusal, StorageKey, Trap};
+use crate::runtime::outcome::{CallOutcome, Failure, Status, TransferFailure};
+use crate::runtime::state::Overlay;
+use crate::runtime::vm::{self, CompiledModule, EntryPoint, VmEngine, VmError};
 use std::sync::Arc;
 
 /// Gas charged for a plain balance transfer transaction.
@@ -55,14 +53,9 @@ pub struct Executor<'a> {
 /// Result of a top-level call or instantiation (a transaction or a dry run).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecResult {
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Output (return or revert data).
-    pub output: Vec<u8>,
-    /// Gas used.
-    pub gas_used: u64,
-    /// Instantiated contract, when an instantiation succeeded.
-    pub contract_address: Option<H160>,
+    /// How it ended: status, output, gas used, and the new contract's address when an
+    /// instantiation succeeded.
+    pub call: CallOutcome,
     /// Code uploaded or instantiated.
     pub code_hash: Option<H256>,
     /// Events of the frames that were kept.
@@ -70,26 +63,16 @@ pub struct ExecResult {
 }
 
 impl ExecResult {
-    fn success(gas_used: u64) -> ExecResult {
-        ExecResult {
-            outcome: Outcome::Success,
-            output: Vec::new(),
-            gas_used,
-            contract_address: None,
-            code_hash: None,
-            events: Vec::new(),
-        }
+    fn new(call: CallOutcome) -> ExecResult {
+        ExecResult { call, code_hash: None, events: Vec::new() }
     }
 
-    fn failed(message: impl Into<String>, gas_used: u64) -> ExecResult {
-        ExecResult {
-            outcome: Outcome::Failed(message.into()),
-            output: Vec::new(),
-            gas_used,
-            contract_address: None,
-            code_hash: None,
-            events: Vec::new(),
-        }
+    fn success(gas_used: u64) -> ExecResult {
+        ExecResult::new(CallOutcome { gas_used, ..CallOutcome::nothing_ran(Status::Success) })
+    }
+
+    fn failed(failure: Failure, gas_used: u64) -> ExecResult {
+        ExecResult::new(CallOutcome::failed(failure, gas_used))
     }
 }
 
@@ -158,14 +141,6 @@ struct FrameSpec {
     gas_limit: u64,
 }
 
-/// How a frame ended.
-struct FrameResult {
-    status: SubcallStatus,
-    output: Vec<u8>,
-    gas_used: u64,
-    trap_message: Option<String>,
-}
-
 /// Host environment of one running frame.
 struct FrameEnv<'s, 'e, 'o, 'a> {
     stack: &'s mut Stack<'e, 'o, 'a>,
@@ -197,87 +172,44 @@ fn precompile(address: &H160) -> Option<u8> {
     }
 }
 
-fn run_precompile(id: u8, input: &[u8], gas_limit: u64) -> Result<(Vec<u8>, u64), HostError> {
+fn run_precompile(id: u8, input: &[u8], gas_limit: u64) -> Result<(Vec<u8>, u64), Trap> {
     let words = (input.len() as u64).div_ceil(32);
     let (output, gas) = match id {
         0x02 => (sp_crypto_hashing::sha2_256(input).to_vec(), 60 + 12 * words),
         0x04 => (input.to_vec(), 15 + 3 * words),
-        other => {
-            return Err(HostError::Refused(format!("precompile at address {other:#04x} is not supported by this node")))
-        }
+        other => return Err(Refusal::UnsupportedPrecompile(other).into()),
     };
     if gas > gas_limit {
-        return Err(HostError::OutOfGas);
+        return Err(Trap::OutOfGas);
     }
     Ok((output, gas))
 }
 
 impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
-    fn module(&mut self, code_hash: &H256) -> Result<Arc<CompiledModule>, String> {
+    fn module(&mut self, code_hash: &H256) -> Result<Arc<CompiledModule>, Failure> {
         let overlay = &mut *self.overlay;
         let engine = self.exec.engine;
         self.exec.cache.get_or_compile(*code_hash, || {
-            let code = overlay.code(code_hash).ok_or_else(|| format!("code {code_hash:?} not found"))?;
-            let module = engine.compile(&code).map_err(|error: VmError| error.to_string())?;
+            let code = overlay.code(code_hash).ok_or(Failure::CodeNotFound(*code_hash))?;
+            let module = engine.compile(&code)?;
             let size = module.size_bytes();
             Ok((module, size))
         })
     }
 
     /// Runs a frame; undoes its changes unless it succeeded.
-    fn run_frame(&mut self, spec: FrameSpec, allows_reentry: bool) -> FrameResult {
+    fn run_frame(&mut self, spec: FrameSpec, allows_reentry: bool) -> CallOutcome {
         let checkpoint = self.overlay.checkpoint();
         let module = match self.module(&spec.code_hash) {
             Ok(module) => module,
-            Err(message) => {
-                return FrameResult {
-                    status: SubcallStatus::Trapped,
-                    output: Vec::new(),
-                    gas_used: 0,
-                    trap_message: Some(message),
-                }
-            }
+            Err(failure) => return CallOutcome::failed(failure, 0),
         };
         self.frames.push(StackEntry { address: spec.address, allows_reentry });
         let mut env = FrameEnv { stack: self, spec: &spec, return_data: Vec::new(), immutable_data: None };
-        let run = vm::execute(&module, spec.entry, spec.gas_limit, &mut env);
+        let outcome = vm::execute(&module, spec.entry, spec.gas_limit, &mut env);
         let immutable_data = env.immutable_data.take();
         self.frames.pop();
-        let result = match run {
-            Err(error) => FrameResult {
-                status: SubcallStatus::Trapped,
-                output: Vec::new(),
-                gas_used: 0,
-                trap_message: Some(error.to_string()),
-            },
-            Ok(run) => match run.exit {
-                Exit::Returned { revert: false, data } => FrameResult {
-                    status: SubcallStatus::Success,
-                    output: data,
-                    gas_used: run.gas_used,
-                    trap_message: None,
-                },
-                Exit::Returned { revert: true, data } => FrameResult {
-                    status: SubcallStatus::Reverted,
-                    output: data,
-                    gas_used: run.gas_used,
-                    trap_message: None,
-                },
-                Exit::Trapped(message) => FrameResult {
-                    status: SubcallStatus::Trapped,
-                    output: Vec::new(),
-                    gas_used: run.gas_used,
-                    trap_message: Some(message),
-                },
-                Exit::OutOfGas => FrameResult {
-                    status: SubcallStatus::OutOfGas,
-                    output: Vec::new(),
-                    gas_used: run.gas_used,
-                    trap_message: Some("out of gas".to_string()),
-                },
-            },
-        };
-        if result.status == SubcallStatus::Success {
+        if outcome.is_success() {
             if let (EntryPoint::Deploy, Some(data)) = (spec.entry, immutable_data) {
                 let mut account = self.overlay.account(&spec.address);
                 if let Some(contract) = account.contract.as_mut() {
@@ -288,28 +220,23 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         } else {
             self.overlay.rollback(checkpoint);
         }
-        result
+        outcome
     }
 
     /// Refuses a new frame once the call stack is as deep as pallet-revive allows.
-    fn check_depth(&self) -> Result<(), HostError> {
+    fn check_depth(&self) -> Result<(), Trap> {
         if self.frames.len() > limits::CALL_STACK_DEPTH {
-            return Err(HostError::Refused("maximum call depth reached".to_string()));
+            return Err(Refusal::MaxCallDepth.into());
         }
         Ok(())
     }
 
     /// A call from `caller` (an account or a contract frame) to `request.callee`.
-    fn call(
-        &mut self,
-        caller: H160,
-        caller_value: U256,
-        request: CallRequest,
-    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
+    fn call(&mut self, caller: H160, caller_value: U256, request: CallRequest) -> Result<CallOutcome, Trap> {
         self.check_depth()?;
         if let Some(id) = precompile(&request.callee) {
             let (output, gas_used) = run_precompile(id, &request.input, request.gas_limit)?;
-            return Ok((SubcallOutcome { status: SubcallStatus::Success, output, gas_used, address: None }, None));
+            return Ok(CallOutcome { status: Status::Success, output, gas_used, address: None });
         }
         // As pallet-revive: the caller's own flag is set before the check, so that a direct
         // recursion without ALLOW_REENTRY is caught too; it is cleared after the call.
@@ -321,7 +248,7 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             if let Some(frame) = self.frames.last_mut() {
                 frame.allows_reentry = true;
             }
-            return Err(HostError::Refused(format!("reentrance into {:?} denied", request.callee)));
+            return Err(Refusal::Reentrance(request.callee).into());
         }
         let result = self.call_unchecked(caller, caller_value, request);
         if let Some(frame) = self.frames.last_mut() {
@@ -331,17 +258,14 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
     }
 
     /// [`Stack::call`] after the depth, precompile and reentrancy checks.
-    fn call_unchecked(
-        &mut self,
-        caller: H160,
-        caller_value: U256,
-        request: CallRequest,
-    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
+    fn call_unchecked(&mut self, caller: H160, caller_value: U256, request: CallRequest) -> Result<CallOutcome, Trap> {
         if request.delegate {
-            let code_hash =
-                self.overlay.account(&request.callee).contract.map(|contract| contract.code_hash).ok_or_else(|| {
-                    HostError::Refused(format!("delegate call to {:?}, which is not a contract", request.callee))
-                })?;
+            let code_hash = self
+                .overlay
+                .account(&request.callee)
+                .contract
+                .map(|contract| contract.code_hash)
+                .ok_or(Trap::Refused(Refusal::DelegateToNonContract(request.callee)))?;
             // The running frame's identity stays: its address, its caller and its value.
             let current = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
             let spec = FrameSpec {
@@ -355,30 +279,19 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
                 read_only: request.read_only,
                 gas_limit: request.gas_limit,
             };
-            let result = self.run_frame(spec, true);
-            return Ok((
-                SubcallOutcome {
-                    status: result.status,
-                    output: result.output,
-                    gas_used: result.gas_used,
-                    address: None,
-                },
-                result.trap_message,
-            ));
+            return Ok(self.run_frame(spec, true));
         }
         let checkpoint = self.overlay.checkpoint();
         let value = u256_to_balance(request.value);
         let sender = self.frames.last().map(|frame| frame.address).unwrap_or(caller);
         if !value.is_some_and(|value| self.overlay.transfer(&sender, &request.callee, value)) {
-            return Ok((
-                SubcallOutcome::nothing_ran(SubcallStatus::TransferFailed),
-                Some("insufficient balance for the transfer".to_string()),
-            ));
+            let failure = Failure::TransferFailed(TransferFailure::InsufficientBalance);
+            return Ok(CallOutcome::nothing_ran(Status::Failed(failure)));
         }
         let callee_account = self.overlay.account(&request.callee);
         let Some(contract) = callee_account.contract else {
             // A plain account: the transfer is all there is.
-            return Ok((SubcallOutcome::nothing_ran(SubcallStatus::Success), None));
+            return Ok(CallOutcome::nothing_ran(Status::Success));
         };
         let spec = FrameSpec {
             address: request.callee,
@@ -391,14 +304,11 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             read_only: request.read_only,
             gas_limit: request.gas_limit,
         };
-        let result = self.run_frame(spec, true);
-        if result.status != SubcallStatus::Success {
+        let outcome = self.run_frame(spec, true);
+        if !outcome.is_success() {
             self.overlay.rollback(checkpoint);
         }
-        Ok((
-            SubcallOutcome { status: result.status, output: result.output, gas_used: result.gas_used, address: None },
-            result.trap_message,
-        ))
+        Ok(outcome)
     }
 
     /// An instantiation by `deployer`; `create1_nonce` is the nonce CREATE uses.
@@ -407,29 +317,22 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         deployer: H160,
         create1_nonce: u64,
         request: InstantiateRequest,
-    ) -> Result<(SubcallOutcome, Option<String>), HostError> {
+    ) -> Result<CallOutcome, Trap> {
         self.check_depth()?;
-        let code = self
-            .overlay
-            .code(&request.code_hash)
-            .ok_or_else(|| HostError::Refused(format!("code {:?} not found", request.code_hash)))?;
+        let code =
+            self.overlay.code(&request.code_hash).ok_or(Trap::Refused(Refusal::CodeNotFound(request.code_hash)))?;
         let address = match &request.salt {
             Some(salt) => create2_address(&deployer, &code, &request.input, salt),
             None => create1_address(&deployer, create1_nonce),
         };
         let existing = self.overlay.account(&address);
         if existing.contract.is_some() {
-            return Ok((
-                SubcallOutcome::nothing_ran(SubcallStatus::DuplicateContract),
-                Some(format!("a contract already exists at {address:?}")),
-            ));
+            return Ok(CallOutcome::nothing_ran(Status::Failed(Failure::DuplicateContract(address))));
         }
         let checkpoint = self.overlay.checkpoint();
         let Some(value) = u256_to_balance(request.value) else {
-            return Ok((
-                SubcallOutcome::nothing_ran(SubcallStatus::TransferFailed),
-                Some("value does not fit a balance".to_string()),
-            ));
+            let failure = Failure::TransferFailed(TransferFailure::ValueTooLarge);
+            return Ok(CallOutcome::nothing_ran(Status::Failed(failure)));
         };
         // Contract accounts start with nonce 1 (EIP-161); the nonce counts instantiations.
         self.overlay.set_account(
@@ -442,10 +345,8 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
         );
         if !self.overlay.transfer(&deployer, &address, value) {
             self.overlay.rollback(checkpoint);
-            return Ok((
-                SubcallOutcome::nothing_ran(SubcallStatus::TransferFailed),
-                Some("insufficient balance for the endowment".to_string()),
-            ));
+            let failure = Failure::TransferFailed(TransferFailure::InsufficientEndowment);
+            return Ok(CallOutcome::nothing_ran(Status::Failed(failure)));
         }
         let spec = FrameSpec {
             address,
@@ -458,15 +359,13 @@ impl<'e, 'o, 'a> Stack<'e, 'o, 'a> {
             read_only: false,
             gas_limit: request.gas_limit,
         };
-        let result = self.run_frame(spec, true);
-        if result.status != SubcallStatus::Success {
+        let mut outcome = self.run_frame(spec, true);
+        if outcome.is_success() {
+            outcome.address = Some(address);
+        } else {
             self.overlay.rollback(checkpoint);
         }
-        let address = (result.status == SubcallStatus::Success).then_some(address);
-        Ok((
-            SubcallOutcome { status: result.status, output: result.output, gas_used: result.gas_used, address },
-            result.trap_message,
-        ))
+        Ok(outcome)
     }
 }
 
@@ -489,11 +388,14 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
     fn balance_of(&self, address: &H160) -> U256 {
         balance_to_u256(self.stack_balance(address))
     }
-    fn now_seconds(&self) -> u64 {
-        self.stack.exec.block.timestamp_ms / 1000
-    }
-    fn block_number(&self) -> u64 {
-        self.stack.exec.block.number
+    fn block(&self) -> BlockInfo {
+        let block = &self.stack.exec.block;
+        BlockInfo {
+            number: block.number,
+            timestamp_seconds: block.timestamp_ms / 1000,
+            chain_id: block.chain_id,
+            gas_limit: block.block_gas_limit,
+        }
     }
     fn block_hash(&self, number: u64) -> Option<H256> {
         // Like the EVM's BLOCKHASH: only the 256 blocks before the current one.
@@ -502,12 +404,6 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
             return None;
         }
         self.stack.exec.block.hashes.block_hash(number)
-    }
-    fn chain_id(&self) -> u64 {
-        self.stack.exec.block.chain_id
-    }
-    fn block_gas_limit(&self) -> u64 {
-        self.stack.exec.block.block_gas_limit
     }
     fn is_read_only(&self) -> bool {
         self.spec.read_only
@@ -527,15 +423,9 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
     fn immutable_data(&self) -> Vec<u8> {
         self.stack_immutable_data()
     }
-    fn set_immutable_data(&mut self, data: Vec<u8>) -> Result<(), HostError> {
-        if self.spec.entry != EntryPoint::Deploy {
-            return Err(HostError::InvalidImmutableAccess("written outside deploy"));
-        }
-        if self.immutable_data.is_some() {
-            return Err(HostError::InvalidImmutableAccess("written twice"));
-        }
-        self.immutable_data = Some(data);
-        Ok(())
+    fn set_immutable_data(&mut self, data: Vec<u8>) -> Option<Vec<u8>> {
+        // Kept beside the frame; stored with the contract when its constructor succeeds.
+        self.immutable_data.replace(data)
     }
     fn return_data(&self) -> &[u8] {
         &self.return_data
@@ -555,32 +445,28 @@ impl HostEnv for FrameEnv<'_, '_, '_, '_> {
     fn caller_is_origin(&self) -> bool {
         self.spec.caller == self.stack.origin
     }
-    fn call(&mut self, request: CallRequest) -> Result<SubcallOutcome, HostError> {
-        if !request.value.is_zero() && (self.spec.read_only || request.read_only) {
-            return Err(HostError::StateChangeDenied);
-        }
-        let read_only = request.read_only || self.spec.read_only;
+    fn call(&mut self, request: CallRequest) -> Result<CallOutcome, Trap> {
+        // The host function has checked the request against the frame (read-only frames,
+        // value in static calls) and made a static frame's callees static.
         let caller = if request.delegate { self.spec.caller } else { self.spec.address };
         let caller_value = self.spec.value;
-        let (outcome, message) = self.stack.call(caller, caller_value, CallRequest { read_only, ..request })?;
-        if let Some(message) = message {
-            tracing::debug!(target: "pvm_node::exec", "sub-call failed: {message}");
+        let outcome = self.stack.call(caller, caller_value, request)?;
+        if let Status::Failed(failure) = &outcome.status {
+            tracing::debug!(target: "pvm_node::runtime::exec", "sub-call failed: {failure}");
         }
         self.return_data = outcome.output.clone();
         Ok(outcome)
     }
-    fn instantiate(&mut self, request: InstantiateRequest) -> Result<SubcallOutcome, HostError> {
-        if self.spec.read_only {
-            return Err(HostError::StateChangeDenied);
-        }
+    fn instantiate(&mut self, request: InstantiateRequest) -> Result<CallOutcome, Trap> {
+        // The host function refuses instantiations in read-only frames.
         let deployer = self.spec.address;
         let mut account = self.stack.overlay.account(&deployer);
         let nonce = account.nonce;
         account.nonce = account.nonce.saturating_add(1);
         self.stack.overlay.set_account(deployer, account);
-        let (outcome, message) = self.stack.instantiate(deployer, nonce, request)?;
-        if let Some(message) = message {
-            tracing::debug!(target: "pvm_node::exec", "sub-instantiation failed: {message}");
+        let outcome = self.stack.instantiate(deployer, nonce, request)?;
+        if let Status::Failed(failure) = &outcome.status {
+            tracing::debug!(target: "pvm_node::runtime::exec", "sub-instantiation failed: {failure}");
         }
         self.return_data = outcome.output.clone();
         Ok(outcome)
@@ -599,22 +485,6 @@ impl FrameEnv<'_, '_, '_, '_> {
     }
     fn stack_immutable_data(&self) -> Vec<u8> {
         self.stack_account(&self.spec.code_owner).contract.map(|contract| contract.immutable_data).unwrap_or_default()
-    }
-}
-
-/// Converts a finished frame into a top-level result.
-fn top_level_result(outcome: SubcallOutcome, message: Option<String>) -> (Outcome, Vec<u8>) {
-    match outcome.status {
-        SubcallStatus::Success => (Outcome::Success, outcome.output),
-        SubcallStatus::Reverted => (Outcome::Reverted, outcome.output),
-        SubcallStatus::Trapped => (Outcome::Failed(message.unwrap_or_else(|| "contract trapped".into())), Vec::new()),
-        SubcallStatus::OutOfGas => (Outcome::Failed("out of gas".into()), Vec::new()),
-        SubcallStatus::TransferFailed => {
-            (Outcome::Failed(message.unwrap_or_else(|| "insufficient balance for the transfer".into())), Vec::new())
-        }
-        SubcallStatus::DuplicateContract => {
-            (Outcome::Failed(message.unwrap_or_else(|| "a contract already exists at that address".into())), Vec::new())
-        }
     }
 }
 
@@ -641,18 +511,14 @@ impl Executor<'_> {
             read_only: false,
             delegate: false,
         };
-        let (outcome, output, gas_used) = match stack.call(origin, U256::zero(), request) {
-            Ok((sub, message)) => {
-                let gas_used = sub.gas_used;
-                let (outcome, output) = top_level_result(sub, message);
-                (outcome, output, gas_used)
-            }
-            Err(error) => (Outcome::Failed(error.to_string()), Vec::new(), gas_limit),
+        let call = match stack.call(origin, U256::zero(), request) {
+            Ok(outcome) => outcome,
+            Err(trap) => CallOutcome::failed(Failure::Rejected(trap), gas_limit),
         };
-        if !outcome.is_success() && outcome != Outcome::Reverted {
+        if matches!(call.status, Status::Failed(_)) {
             overlay.rollback(checkpoint);
         }
-        ExecResult { outcome, output, gas_used, contract_address: None, code_hash: None, events: Vec::new() }
+        ExecResult::new(call)
     }
 
     /// An instantiation by `origin`, with CREATE using `create1_nonce`.
@@ -670,40 +536,29 @@ impl Executor<'_> {
     ) -> ExecResult {
         let mut stack = Stack { exec: self, overlay, origin, frames: Vec::new() };
         let request = InstantiateRequest { code_hash, value: U256::from(value), input: data, salt, gas_limit };
-        match stack.instantiate(origin, create1_nonce, request) {
-            Ok((sub, message)) => {
-                let gas_used = sub.gas_used;
-                let address = sub.address;
-                let (outcome, output) = top_level_result(sub, message);
-                ExecResult {
-                    outcome,
-                    output,
-                    gas_used,
-                    contract_address: address,
-                    code_hash: Some(code_hash),
-                    events: Vec::new(),
-                }
-            }
-            Err(error) => ExecResult { code_hash: Some(code_hash), ..ExecResult::failed(error.to_string(), gas_limit) },
-        }
+        let call = match stack.instantiate(origin, create1_nonce, request) {
+            Ok(outcome) => outcome,
+            Err(trap) => CallOutcome::failed(Failure::Rejected(trap), gas_limit),
+        };
+        ExecResult { code_hash: Some(code_hash), ..ExecResult::new(call) }
     }
 
     /// Validates and stores code; returns its hash.
     pub fn upload(&self, overlay: &mut Overlay, code: Vec<u8>, gas_limit: u64) -> ExecResult {
         let gas = UPLOAD_GAS.saturating_add(UPLOAD_GAS_PER_BYTE.saturating_mul(code.len() as u64));
         if gas > gas_limit {
-            return ExecResult::failed("out of gas", gas_limit);
+            return ExecResult::failed(Failure::OutOfGas, gas_limit);
         }
         // Validating compiles the module, so it goes straight into the cache: the first call
         // of the code then finds it there instead of compiling it again.
         let code_hash = keccak_256(&code);
-        let compiled = self.cache.get_or_compile::<String>(code_hash, || {
-            let module = self.engine.compile(&code).map_err(|error: VmError| error.to_string())?;
+        let compiled = self.cache.get_or_compile::<VmError>(code_hash, || {
+            let module = self.engine.compile(&code)?;
             let size = module.size_bytes();
             Ok((module, size))
         });
         if let Err(error) = compiled {
-            return ExecResult::failed(format!("code rejected: {error}"), gas);
+            return ExecResult::failed(Failure::CodeRejected(error), gas);
         }
         overlay.add_code(code_hash, code);
         ExecResult { code_hash: Some(code_hash), ..ExecResult::success(gas) }
@@ -745,11 +600,11 @@ impl Executor<'_> {
         let mut result = match tx.payload.call.clone() {
             Call::Transfer { dest, value } => {
                 if gas_limit < TRANSFER_GAS {
-                    ExecResult::failed("out of gas", gas_limit)
+                    ExecResult::failed(Failure::OutOfGas, gas_limit)
                 } else if overlay.transfer(&sender, &dest, value) {
                     ExecResult::success(TRANSFER_GAS)
                 } else {
-                    ExecResult::failed("insufficient balance for the transfer", TRANSFER_GAS)
+                    ExecResult::failed(Failure::TransferFailed(TransferFailure::InsufficientBalance), TRANSFER_GAS)
                 }
             }
             Call::UploadCode { code } => self.upload(overlay, code, gas_limit),
@@ -759,8 +614,8 @@ impl Executor<'_> {
             Call::InstantiateWithCode { code, value, data, salt } => {
                 let checkpoint = overlay.checkpoint();
                 let upload = self.upload(overlay, code, gas_limit);
-                match (upload.outcome.clone(), upload.code_hash) {
-                    (Outcome::Success, Some(code_hash)) => {
+                match (&upload.call.status, upload.code_hash) {
+                    (Status::Success, Some(code_hash)) => {
                         let mut result = self.instantiate(
                             overlay,
                             sender,
@@ -769,10 +624,10 @@ impl Executor<'_> {
                             value,
                             data,
                             salt,
-                            gas_limit - upload.gas_used,
+                            gas_limit - upload.call.gas_used,
                         );
-                        result.gas_used = result.gas_used.saturating_add(upload.gas_used).min(gas_limit);
-                        if !result.outcome.is_success() {
+                        result.call.gas_used = result.call.gas_used.saturating_add(upload.call.gas_used).min(gas_limit);
+                        if !result.call.is_success() {
                             overlay.rollback(checkpoint);
                         }
                         result
@@ -783,7 +638,7 @@ impl Executor<'_> {
             Call::Call { dest, value, data } => self.call(overlay, sender, dest, value, data, gas_limit),
         };
         let events = overlay.finish_transaction();
-        if result.outcome.is_success() {
+        if result.call.is_success() {
             result.events = events;
         }
         result
@@ -793,10 +648,11 @@ impl Executor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain_spec::Backend;
-    use crate::keys::pair_from_suri;
-    use crate::store::Store;
-    use crate::tx::TransactionPayload;
+    use crate::chain::chain_spec::Backend;
+    use crate::chain::keys::pair_from_suri;
+    use crate::chain::store::Store;
+    use crate::chain::tx::TransactionPayload;
+    use crate::runtime::host::{Refusal, Trap};
 
     struct NoHashes;
     impl BlockHashes for NoHashes {
@@ -826,7 +682,7 @@ mod tests {
     }
 
     fn fund(overlay: &mut Overlay, suri: &str, balance: Balance) -> H160 {
-        let address = crate::keys::address_of_suri(suri).unwrap();
+        let address = crate::chain::keys::address_of_suri(suri).unwrap();
         overlay.set_account(address, AccountInfo { nonce: 0, balance, contract: None });
         overlay.finish_transaction();
         address
@@ -844,12 +700,12 @@ mod tests {
     fn transfer_transactions_and_nonces() {
         with_executor(|executor, overlay| {
             let alice = fund(overlay, "//Alice", 1000);
-            let bob = crate::keys::address_of_suri("//Bob").unwrap();
+            let bob = crate::chain::keys::address_of_suri("//Bob").unwrap();
             let tx = signed("//Alice", 0, 100_000, Call::Transfer { dest: bob, value: 400 });
             executor.check(overlay, &tx, &H256::zero(), 1_000_000).unwrap();
             let result = executor.apply(overlay, &tx);
-            assert_eq!(result.outcome, Outcome::Success);
-            assert_eq!(result.gas_used, TRANSFER_GAS);
+            assert_eq!(result.call.status, Status::Success);
+            assert_eq!(result.call.gas_used, TRANSFER_GAS);
             assert_eq!(overlay.account(&alice).balance, 600);
             assert_eq!(overlay.account(&alice).nonce, 1);
             assert_eq!(overlay.account(&bob).balance, 400);
@@ -877,7 +733,7 @@ mod tests {
             // Too much: fails, keeps the nonce bump only.
             let too_much = signed("//Alice", 1, 100_000, Call::Transfer { dest: bob, value: 601 });
             let result = executor.apply(overlay, &too_much);
-            assert!(matches!(result.outcome, Outcome::Failed(_)));
+            assert!(matches!(result.call.status, Status::Failed(_)));
             assert_eq!(overlay.account(&alice).balance, 600);
             assert_eq!(overlay.account(&alice).nonce, 2);
         });
@@ -890,18 +746,15 @@ mod tests {
             let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Flipper.polkavm")).unwrap();
             let result =
                 executor.apply(overlay, &signed("//Alice", 0, 10_000_000, Call::UploadCode { code: blob.clone() }));
-            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(result.call.status, Status::Success);
             assert_eq!(result.code_hash, Some(keccak_256(&blob)));
             assert_eq!(overlay.code(&keccak_256(&blob)).as_deref(), Some(&blob));
 
             let result =
                 executor.apply(overlay, &signed("//Alice", 1, 10_000_000, Call::UploadCode { code: vec![1, 2, 3] }));
-            assert!(
-                matches!(&result.outcome, Outcome::Failed(message) if message.contains("code rejected")),
-                "{result:?}"
-            );
+            assert!(matches!(&result.call.status, Status::Failed(Failure::CodeRejected(_))), "{result:?}");
             let result = executor.apply(overlay, &signed("//Alice", 2, 1_000, Call::UploadCode { code: blob }));
-            assert_eq!(result.outcome, Outcome::Failed("out of gas".into()));
+            assert_eq!(result.call.status, Status::Failed(Failure::OutOfGas));
         });
     }
 
@@ -911,21 +764,26 @@ mod tests {
             let alice = fund(overlay, "//Alice", 100);
             let bob = H160::repeat_byte(0xb0);
             let result = executor.call(overlay, alice, bob, 40, vec![], 1_000_000);
-            assert_eq!(result.outcome, Outcome::Success);
+            assert_eq!(result.call.status, Status::Success);
             assert_eq!(overlay.account(&bob).balance, 40);
             let result = executor.call(overlay, alice, bob, 1000, vec![], 1_000_000);
-            assert!(matches!(result.outcome, Outcome::Failed(_)));
+            assert!(matches!(result.call.status, Status::Failed(_)));
             assert_eq!(overlay.account(&alice).balance, 60);
 
             let sha256 = H160::from_low_u64_be(2);
             let result = executor.call(overlay, alice, sha256, 0, b"abc".to_vec(), 1_000_000);
-            assert_eq!(result.outcome, Outcome::Success);
-            assert_eq!(hex::encode(&result.output), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            assert_eq!(result.call.status, Status::Success);
+            assert_eq!(
+                hex::encode(&result.call.output),
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            );
             let identity = H160::from_low_u64_be(4);
-            assert_eq!(executor.call(overlay, alice, identity, 0, b"xyz".to_vec(), 1_000_000).output, b"xyz");
+            assert_eq!(executor.call(overlay, alice, identity, 0, b"xyz".to_vec(), 1_000_000).call.output, b"xyz");
             let modexp = H160::from_low_u64_be(5);
             let result = executor.call(overlay, alice, modexp, 0, vec![], 1_000_000);
-            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not supported")));
+            let unsupported = Failure::Rejected(Trap::Refused(Refusal::UnsupportedPrecompile(5)));
+            assert_eq!(result.call.status, Status::Failed(unsupported.clone()));
+            assert!(unsupported.to_string().contains("not supported"));
         });
     }
 
@@ -934,7 +792,9 @@ mod tests {
         with_executor(|executor, overlay| {
             let alice = fund(overlay, "//Alice", 100);
             let result = executor.instantiate(overlay, alice, 0, H256::repeat_byte(1), 10, vec![], None, 1_000_000);
-            assert!(matches!(&result.outcome, Outcome::Failed(message) if message.contains("not found")), "{result:?}");
+            let unknown = Failure::Rejected(Trap::Refused(Refusal::CodeNotFound(H256::repeat_byte(1))));
+            assert_eq!(result.call.status, Status::Failed(unknown.clone()), "{result:?}");
+            assert!(unknown.to_string().contains("not found"));
             assert_eq!(overlay.account(&alice).balance, 100);
         });
     }

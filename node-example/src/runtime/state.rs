@@ -1,9 +1,9 @@
 //! The state overlay that execution writes to: changes over the committed state, with a
 //! journal so that a reverted call undoes exactly its own changes and events.
 
-use crate::host::StorageKey;
-use crate::primitives::{AccountInfo, ContractEvent, H160, H256};
-use crate::store::{StateChanges, StateRead, StoreError};
+use crate::chain::primitives::{AccountInfo, ContractEvent, H160, H256};
+use crate::chain::store::{StateChanges, StateRead, StoreError};
+use crate::runtime::host::StorageKey;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;

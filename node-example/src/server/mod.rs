@@ -1,0 +1,4 @@
+//! What the node serves: JSON-RPC and metrics.
+
+pub mod metrics;
+pub mod rpc;
