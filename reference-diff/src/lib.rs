@@ -40,7 +40,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -50,7 +50,7 @@ impl Rng {
 
     /// A number below `n` (`n > 0`).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 
     /// True with probability `percent`/100.
@@ -112,7 +112,7 @@ impl Addresses {
         match rng.below(6) {
             0 => edge.wrapping_sub(rng.below(8) as u32),
             1 => edge.wrapping_add(rng.below(8) as u32),
-            2 => rng.next() as u32,
+            2 => rng.next_u64() as u32,
             _ => edge,
         }
     }
@@ -130,8 +130,8 @@ fn interesting_u64(rng: &mut Rng, addresses: &Addresses) -> u64 {
         7 => 0x8000_0000,
         8 => rng.below(70),
         9 => addresses.pick(rng).into(),
-        10 => (rng.next() as i8) as i64 as u64,
-        _ => rng.next(),
+        10 => (rng.next_u64() as i8) as i64 as u64,
+        _ => rng.next_u64(),
     }
 }
 
@@ -146,8 +146,8 @@ fn interesting_u32(rng: &mut Rng, addresses: &Addresses) -> u32 {
         6 => 31 + rng.below(3) as u32,
         7 => 63 + rng.below(3) as u32,
         8 => addresses.pick(rng),
-        9 => (rng.next() as i8) as i32 as u32,
-        _ => rng.next() as u32,
+        9 => (rng.next_u64() as i8) as i32 as u32,
+        _ => rng.next_u64() as u32,
     }
 }
 
@@ -239,7 +239,7 @@ fn jump_address(rng: &mut Rng, entries: &[u32]) -> u32 {
         1 => 0,
         2 => 1 + 2 * rng.below(8) as u32,
         3 => (entries.len() as u32 + 1 + rng.below(4) as u32) * 2,
-        4 => rng.next() as u32,
+        4 => rng.next_u64() as u32,
         _ => rng.pick(entries),
     }
 }
@@ -362,7 +362,7 @@ pub fn generate(seed: u64) -> Case {
 
     let data = |rng: &mut Rng, size: u32| -> Vec<u8> {
         let length = if rng.chance(30) { 0 } else { rng.below(u64::from(size.min(256)) + 1) as usize };
-        (0..length).map(|_| rng.next() as u8).collect()
+        (0..length).map(|_| rng.next_u64() as u8).collect()
     };
     let ro_data = data(&mut rng, memory.ro_data_size);
     let rw_data = data(&mut rng, memory.rw_data_size);

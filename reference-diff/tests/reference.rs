@@ -68,7 +68,27 @@ fn long_run() {
     let handles: Vec<_> = (0..threads)
         .map(|thread| {
             let (from, to) = (first + count * thread / threads, first + count * (thread + 1) / threads);
-            std::thread::spawn(move || Tally::run(&Backends::new(), from, to - from))
+            std::thread::spawn(move || {
+                // In chunks, with progress on stderr, so that a run cut short still says how far
+                // it got.
+                let backends = Backends::new();
+                let mut total = Tally::default();
+                let mut seed = from;
+                while seed < to {
+                    let chunk = (to - seed).min(10_000);
+                    let tally = Tally::run(&backends, seed, chunk);
+                    total.programs += tally.programs;
+                    total.divergences.extend(tally.divergences);
+                    seed += chunk;
+                    eprintln!(
+                        "thread {thread}: {} programs, {} divergences, {:.0} s",
+                        total.programs,
+                        total.divergences.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                total
+            })
         })
         .collect();
     let tallies: Vec<Tally> = handles.into_iter().map(|handle| handle.join().expect("a thread")).collect();
