@@ -93,7 +93,9 @@ pub fn markdown(rows: &[DoomRow], command: &str, date: &str, machine: &str, blob
          and its work shows in its tics); *tics/s* = `ext_tick` calls per second over the same tics (35 tics = one \
          second of game time).\n\n"
     ));
-    out.push_str("| VM | compile (median) | compile range | ext_initialize | tics | tics/s | gas used | last frame hash |\n");
+    out.push_str(
+        "| VM | compile (median) | compile range | ext_initialize | tics | tics/s | gas used | last frame hash |\n",
+    );
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---|\n");
     for row in rows {
         out.push_str(&format!(

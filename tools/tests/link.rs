@@ -79,7 +79,8 @@ fn min_stack_size_raises_the_declared_stack() {
     assert_eq!(stack_of("64K", "64k.polkavm"), 65536);
     assert_eq!(stack_of("100000", "rounded.polkavm"), 102400, "rounded up to whole 4 KiB pages");
     assert_eq!(stack_of("4096", "small.polkavm"), 16384, "the ELF's own minimum (PVM_MIN_STACK_SIZE) still holds");
-    let output = pvm(&["link", elf.to_str().unwrap(), "-o", dir.join("x").to_str().unwrap(), "--min-stack-size", "16Q"]);
+    let output =
+        pvm(&["link", elf.to_str().unwrap(), "-o", dir.join("x").to_str().unwrap(), "--min-stack-size", "16Q"]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("unknown size unit"), "{}", stderr(&output));
 }

@@ -32,9 +32,9 @@ pub struct Args {
     /// Where to write the frames and `doom.gif`; without it nothing is written.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// The GIF shows frames at 1/N of their size.
-    #[arg(long, default_value_t = 2)]
-    gif_scale: u32,
+    /// The PNGs and the GIF show frames at 1/N of their size (the GIF of a long run gets large).
+    #[arg(long, default_value_t = 1)]
+    scale: u32,
     /// Print the hash of each kept frame (`tic N: frames F, hash H`).
     #[arg(long)]
     print_hashes: bool,
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             return;
         }
         if let Some(out) = &args.out {
-            if let Err(err) = write_images(out, tic, frame, &mut gif, args.gif_scale, args.frames_every) {
+            if let Err(err) = write_images(out, tic, frame, &mut gif, args.scale, args.frames_every) {
                 image_error = Some(err);
             }
         }
@@ -117,7 +117,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         tics_per_second,
         tics_per_second / 35.0
     );
-    let gas = records.last().and_then(|record| record.gas_used).map_or("not metered".to_string(), |gas| gas.to_string());
+    let gas =
+        records.last().and_then(|record| record.gas_used).map_or("not metered".to_string(), |gas| gas.to_string());
     println!("frames output: {}, audio samples: {}, gas used: {gas}", host.frames_output, host.audio_samples);
     if let Some(frame) = &host.frame {
         println!("last frame: {}x{}, hash {:016x}", frame.width, frame.height, frame.hash());
@@ -144,7 +145,7 @@ fn write_images(
     scale: u32,
     frames_every: u32,
 ) -> Result<(), String> {
-    media::write_png(frame, &out.join(format!("frame-{tic:05}.png")))?;
+    media::write_png(&media::scale_down(frame, scale), &out.join(format!("frame-{tic:05}.png")))?;
     if gif.is_none() {
         // Frames every K tics, shown for K/35 s each: the GIF plays at game speed.
         let delay = u16::try_from(frames_every * 100 / 35).unwrap_or(u16::MAX).max(2);

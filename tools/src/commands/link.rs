@@ -30,7 +30,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let elf = std::fs::read(&args.elf).map_err(|err| format!("cannot read {}: {err}", args.elf.display()))?;
-    let blob = link(&elf, &LinkOptions { isa: args.isa, strip: args.strip, min_stack_size: args.min_stack_size }).map_err(|err| format!("{}: {err}", args.elf.display()))?;
+    let blob = link(&elf, &LinkOptions { isa: args.isa, strip: args.strip, min_stack_size: args.min_stack_size })
+        .map_err(|err| format!("{}: {err}", args.elf.display()))?;
     std::fs::write(&args.output, &blob).map_err(|err| format!("cannot write {}: {err}", args.output.display()))?;
     Ok(ExitCode::SUCCESS)
 }

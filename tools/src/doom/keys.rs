@@ -78,7 +78,10 @@ pub fn parse(text: &str) -> Result<Vec<KeyEvent>, String> {
         let tic: u32 = tic.parse().map_err(|_| format!("line {line_number}: `{tic}` is not a tic number"))?;
         let key = parse_key(key).ok_or_else(|| {
             let names: Vec<&str> = KEY_NAMES.iter().map(|(name, _)| *name).collect();
-            format!("line {line_number}: unknown key `{key}` (names: {}, a letter, a digit, or a code)", names.join(", "))
+            format!(
+                "line {line_number}: unknown key `{key}` (names: {}, a letter, a digit, or a code)",
+                names.join(", ")
+            )
         })?;
         match action {
             "down" => events.push(KeyEvent { tic, key, pressed: true }),

@@ -5,6 +5,23 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
+/// `frame` at 1/`scale` of its size (nearest neighbour: Doom's palette colours stay exact).
+pub fn scale_down(frame: &Frame, scale: u32) -> Frame {
+    let scale = scale.max(1);
+    if scale == 1 {
+        return frame.clone();
+    }
+    let (width, height) = (frame.width / scale, frame.height / scale);
+    let mut bgrx = Vec::with_capacity((width * height * 4) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let at = (((y * scale) * frame.width + x * scale) * 4) as usize;
+            bgrx.extend_from_slice(&frame.bgrx[at..at + 4]);
+        }
+    }
+    Frame { width, height, bgrx }
+}
+
 /// Writes `frame` as an RGB PNG.
 pub fn write_png(frame: &Frame, path: &Path) -> Result<(), String> {
     let file = File::create(path).map_err(|err| format!("cannot create {}: {err}", path.display()))?;
@@ -34,24 +51,19 @@ impl GifWriter {
         let display = path.display().to_string();
         let file = File::create(path).map_err(|err| format!("cannot create {display}: {err}"))?;
         let (out_width, out_height) = (width / scale, height / scale);
-        let size = |value: u32| u16::try_from(value).map_err(|_| format!("{display}: a GIF is at most 65535 pixels wide"));
+        let size =
+            |value: u32| u16::try_from(value).map_err(|_| format!("{display}: a GIF is at most 65535 pixels wide"));
         let mut encoder = gif::Encoder::new(BufWriter::new(file), size(out_width)?, size(out_height)?, &[])
             .map_err(|err| format!("cannot write {display}: {err}"))?;
         encoder.set_repeat(gif::Repeat::Infinite).map_err(|err| format!("cannot write {display}: {err}"))?;
         Ok(GifWriter { encoder, scale, delay_centiseconds, path: display })
     }
 
-    /// Appends a frame (nearest-neighbour scaling keeps Doom's palette colours exact).
+    /// Appends a frame, scaled down.
     pub fn push(&mut self, frame: &Frame) -> Result<(), String> {
-        let (width, height) = (frame.width / self.scale, frame.height / self.scale);
-        let mut rgba = Vec::with_capacity((width * height * 4) as usize);
-        for y in 0..height {
-            for x in 0..width {
-                let at = (((y * self.scale) * frame.width + x * self.scale) * 4) as usize;
-                let pixel = &frame.bgrx[at..at + 4];
-                rgba.extend_from_slice(&[pixel[2], pixel[1], pixel[0], 0xff]);
-            }
-        }
+        let scaled = scale_down(frame, self.scale);
+        let (width, height) = (scaled.width, scaled.height);
+        let mut rgba = scaled.to_rgba();
         let mut gif_frame = gif::Frame::from_rgba_speed(width as u16, height as u16, &mut rgba, 10);
         gif_frame.delay = self.delay_centiseconds;
         self.encoder.write_frame(&gif_frame).map_err(|err| format!("cannot write {}: {err}", self.path))

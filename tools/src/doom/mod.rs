@@ -47,8 +47,12 @@ pub enum DoomBackend {
 
 impl DoomBackend {
     /// Every backend, ours first.
-    pub const ALL: [DoomBackend; 4] =
-        [DoomBackend::Interpreter, DoomBackend::Compiler, DoomBackend::PolkavmReference, DoomBackend::PolkavmInterpreter];
+    pub const ALL: [DoomBackend; 4] = [
+        DoomBackend::Interpreter,
+        DoomBackend::Compiler,
+        DoomBackend::PolkavmReference,
+        DoomBackend::PolkavmInterpreter,
+    ];
 
     /// The name `--backend` takes.
     pub fn name(self) -> &'static str {
@@ -240,9 +244,7 @@ pub fn load(backend: DoomBackend, blob: &[u8], wad: Arc<[u8]>) -> Result<LoadedD
         #[cfg(feature = "polkavm-reference")]
         DoomBackend::PolkavmInterpreter => reference::load(polkavm::BackendKind::Interpreter, blob, wad),
         #[cfg(not(feature = "polkavm-reference"))]
-        DoomBackend::PolkavmReference | DoomBackend::PolkavmInterpreter => {
-            Err(DoomError::Unavailable(backend.name()))
-        }
+        DoomBackend::PolkavmReference | DoomBackend::PolkavmInterpreter => Err(DoomError::Unavailable(backend.name())),
     }
 }
 
