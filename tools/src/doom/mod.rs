@@ -20,7 +20,7 @@ pub mod keys;
 pub mod media;
 
 use pvm_executor::program::{MemoryMap, StackOverflow};
-use pvm_executor::{BackendKind, Config, Engine, Module};
+use pvm_executor::{BackendKind, CallError as GuestError, Config, Engine, Module};
 use pvm_host_functions::{CallError, Caller, HostError, LinkError, LinkedInstance, Linker};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -290,17 +290,17 @@ mod ours {
         linker.func_wrap(
             "ext_rom_read",
             |mut caller: Caller<'_, DoomHost>, pointer: u32, offset: u32, length: u32| -> Result<(), HostError> {
-                let (host, instance) = caller.data_and_instance_mut();
-                let bytes = host.rom_slice(offset, length).map_err(HostError::trap)?;
-                instance.write_memory(pointer, bytes).map_err(|err| HostError::trap(err.to_string()))
+                let (host, guest, _) = caller.data_guest_and_context_mut();
+                let bytes = host.rom_slice(offset, length).map_err(HostError::new)?;
+                guest.write_memory(pointer, bytes).map_err(HostError::from)
             },
         )?;
         linker.func_wrap(
             "ext_output_video",
             |mut caller: Caller<'_, DoomHost>, address: u32, width: u32, height: u32| -> Result<(), HostError> {
-                let (host, instance) = caller.data_and_instance_mut();
-                host.take_frame(width, height, |out| instance.read_memory(address, out).map_err(|err| err.to_string()))
-                    .map_err(HostError::trap)
+                let (host, guest, _) = caller.data_guest_and_context_mut();
+                host.take_frame(width, height, |out| guest.read_memory(address, out).map_err(|err| err.to_string()))
+                    .map_err(HostError::new)
             },
         )?;
         linker.func_wrap("ext_output_audio", |mut caller: Caller<'_, DoomHost>, _address: u32, samples: u32| {
@@ -309,7 +309,7 @@ mod ours {
         linker.func_wrap(
             "ext_stdout",
             |mut caller: Caller<'_, DoomHost>, buffer: u32, length: u32| -> Result<i32, HostError> {
-                let text = caller.read_memory_vec(buffer, length).map_err(|err| HostError::trap(err.to_string()))?;
+                let text = caller.read_memory_vec(buffer, length).map_err(HostError::from)?;
                 caller.data_mut().stdout.extend_from_slice(&text);
                 Ok(length as i32)
             },
@@ -337,10 +337,13 @@ mod ours {
         fn call(&mut self, export: &'static str, args: &[u64]) -> Result<(), DoomError> {
             match self.instance.call(export, args) {
                 Ok(_) => Ok(()),
-                Err(CallError::PageFault { address, pc }) => {
+                Err(CallError::Guest(GuestError::PageFault { address, pc })) => {
                     match self.memory_map.and_then(|map| map.stack_overflow(address)) {
                         Some(overflow) => Err(DoomError::StackOverflow { export, overflow }),
-                        None => Err(DoomError::Call { export, error: CallError::PageFault { address, pc } }),
+                        None => Err(DoomError::Call {
+                            export,
+                            error: CallError::Guest(GuestError::PageFault { address, pc }),
+                        }),
                     }
                 }
                 Err(error) => Err(DoomError::Call { export, error }),
