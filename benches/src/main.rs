@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p pvm-benches -- [--quick] [--filter NAME] [--vm NAME] [--json PATH]
+//! cargo run --release -p pvm-benches -- --doom [--doom-tics N] [--vm NAME]
 //! ```
 
 use clap::Parser;
@@ -34,6 +35,12 @@ struct Args {
     /// Print only; do not touch the markdown file.
     #[arg(long)]
     no_write: bool,
+    /// Measure Doom instead (compile time and tics per second on every VM; its own section).
+    #[arg(long)]
+    doom: bool,
+    /// Tics each VM runs with `--doom`.
+    #[arg(long, default_value_t = 700)]
+    doom_tics: u32,
     /// The program manifest.
     #[arg(long, default_value_os_t = manifest::default_manifest_path())]
     manifest: PathBuf,
@@ -69,8 +76,83 @@ fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+fn command_line() -> String {
+    format!("cargo run --release -p pvm-benches -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+        .trim_end()
+        .to_string()
+}
+
+fn run_doom(args: &Args) -> ExitCode {
+    use pvm_benches::doom;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../doom");
+    let read = |name: &str| -> Result<Vec<u8>, String> {
+        let path = root.join(name);
+        std::fs::read(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+    };
+    let inputs = (|| -> Result<_, String> {
+        let (blob, _) = pvm_tools::doom::program_blob(read("doom_64.elf.zst")?).map_err(|err| err.to_string())?;
+        let wad: std::sync::Arc<[u8]> = pvm_tools::doom::decompress_if_zstd(read("freedoom1.wad.zst")?)?.into();
+        let keys = String::from_utf8(read("demo.keys")?).map_err(|err| err.to_string())?;
+        let events = pvm_tools::doom::keys::parse(&keys)?;
+        Ok((blob, wad, events))
+    })();
+    let (blob, wad, events) = match inputs {
+        Ok(inputs) => inputs,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for (name, backend) in doom::VMS {
+        if args.vm.as_ref().is_some_and(|filter| !name.contains(filter.as_str())) {
+            continue;
+        }
+        match doom::measure(name, backend, &blob, &wad, &events, args.doom_tics, 9) {
+            Ok(row) => {
+                println!(
+                    "doom {name:<16} compile {:>9.2} ms  {:>7.1} tics/s  gas {:?}  last frame {:016x}",
+                    row.compile.as_secs_f64() * 1e3,
+                    row.tics_per_second(),
+                    row.gas_used,
+                    row.last_frame_hash.unwrap_or(0)
+                );
+                rows.push(row);
+            }
+            Err(err) => {
+                eprintln!("error: doom / {name}: {err}");
+                failed = true;
+            }
+        }
+    }
+    let hashes: Vec<_> = rows.iter().map(|row| row.last_frame_hash).collect();
+    if hashes.windows(2).any(|pair| pair[0] != pair[1]) {
+        eprintln!("error: the VMs ended on different frames: {hashes:x?}");
+        failed = true;
+    }
+    let section = doom::markdown(&rows, &command_line(), &today(), &machine(), blob.len());
+    println!("\n{section}");
+    if !args.no_write && !failed {
+        let existing = std::fs::read_to_string(&args.output).unwrap_or_default();
+        if let Err(err) = std::fs::write(&args.output, doom::splice(&existing, &section)) {
+            eprintln!("error: cannot write {}: {err}", args.output.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {}", args.output.display());
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.doom {
+        return run_doom(&args);
+    }
     let programs = match manifest::load(&args.manifest, args.quick) {
         Ok(programs) => programs,
         Err(err) => {
@@ -139,10 +221,8 @@ fn main() -> ExitCode {
         }
     }
 
-    let command =
-        format!("cargo run --release -p pvm-benches -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
     let info = RunInfo {
-        command: command.trim_end().to_string(),
+        command: command_line(),
         date: today(),
         machine: machine(),
         mode: if args.quick { "quick" } else { "full" },

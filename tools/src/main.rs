@@ -26,6 +26,8 @@ enum Command {
     Link(commands::link::Args),
     /// Assemble a program blob from text in the form `pvm disasm` prints.
     Asm(commands::asm::Args),
+    /// Run Doom (PolkaVM's port) headless: PNG frames, an animated GIF, tics per second.
+    Doom(commands::doom::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => commands::conformance::run(args),
         Command::Link(args) => commands::link::run(args),
         Command::Asm(args) => commands::asm::run(args),
+        Command::Doom(args) => commands::doom::run(args),
     };
     match result {
         Ok(code) => code,

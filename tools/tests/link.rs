@@ -65,3 +65,22 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("unknown instruction set"));
 }
+
+#[test]
+fn min_stack_size_raises_the_declared_stack() {
+    let dir = scratch("link-stack");
+    let elf = repo().join("tools/tests/fixtures/host_call.elf");
+    let stack_of = |flag: &str, name: &str| {
+        let out = dir.join(name);
+        let output = pvm(&["link", elf.to_str().unwrap(), "-o", out.to_str().unwrap(), "--min-stack-size", flag]);
+        assert!(output.status.success(), "{flag}: {}", stderr(&output));
+        ProgramBlob::parse(&std::fs::read(&out).unwrap()).unwrap().memory_config().stack_size
+    };
+    assert_eq!(stack_of("64K", "64k.polkavm"), 65536);
+    assert_eq!(stack_of("100000", "rounded.polkavm"), 102400, "rounded up to whole 4 KiB pages");
+    assert_eq!(stack_of("4096", "small.polkavm"), 16384, "the ELF's own minimum (PVM_MIN_STACK_SIZE) still holds");
+    let output =
+        pvm(&["link", elf.to_str().unwrap(), "-o", dir.join("x").to_str().unwrap(), "--min-stack-size", "16Q"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("unknown size unit"), "{}", stderr(&output));
+}

@@ -120,6 +120,50 @@ impl MemoryMap {
     pub fn stack_size(&self) -> u32 {
         self.stack_address_high - self.stack_address_low
     }
+
+    /// Whether a page fault at `address` is the stack overflowing: an access in the unmapped
+    /// 64 KiB just below the stack, where a guest that outgrows its stack lands first (the heap
+    /// would have to grow through nearly all of the address space to get there).
+    pub fn stack_overflow(&self, address: u32) -> Option<StackOverflow> {
+        let window_start = self.stack_address_low.saturating_sub(REGION_ALIGNMENT);
+        (window_start..self.stack_address_low).contains(&address).then_some(StackOverflow {
+            address,
+            stack_address_low: self.stack_address_low,
+            stack_address_high: self.stack_address_high,
+        })
+    }
+}
+
+/// A page fault just below the stack: the guest needs a larger stack than its blob declares.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct StackOverflow {
+    /// The faulting address (the start of its page).
+    pub address: u32,
+    /// Lowest stack address.
+    pub stack_address_low: u32,
+    /// One past the highest stack address.
+    pub stack_address_high: u32,
+}
+
+impl StackOverflow {
+    /// The declared stack size (whole pages).
+    pub fn stack_size(&self) -> u32 {
+        self.stack_address_high - self.stack_address_low
+    }
+}
+
+impl std::fmt::Display for StackOverflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stack overflow: page 0x{:08x} is {} bytes below the {} KiB stack (0x{:08x}..0x{:08x})",
+            self.address,
+            self.stack_address_low - self.address,
+            self.stack_size() / 1024,
+            self.stack_address_low,
+            self.stack_address_high
+        )
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +187,21 @@ mod tests {
             u64::from(map.max_heap_size),
             (1u64 << 32) - 4 * u64::from(REGION_ALIGNMENT) - u64::from(map.heap_base)
         );
+    }
+
+    #[test]
+    fn classifies_faults_just_below_the_stack_as_overflow() {
+        let map = MemoryMap::new(MemoryConfig { stack_size: 8192, ..Default::default() }).unwrap();
+        let low = map.stack_address_low;
+        let overflow = map.stack_overflow(low - PAGE_SIZE).expect("the page below the stack");
+        assert_eq!(overflow.stack_size(), 8192);
+        assert!(overflow.to_string().starts_with("stack overflow: "), "{overflow}");
+        assert!(overflow.to_string().contains("4096 bytes below the 8 KiB stack"), "{overflow}");
+        assert!(map.stack_overflow(low - REGION_ALIGNMENT).is_some());
+        assert!(map.stack_overflow(low - REGION_ALIGNMENT - PAGE_SIZE).is_none(), "too far below");
+        assert!(map.stack_overflow(low).is_none(), "inside the stack");
+        assert!(map.stack_overflow(map.stack_address_high).is_none(), "the guard above");
+        assert!(map.stack_overflow(0).is_none());
     }
 
     #[test]

@@ -23,6 +23,6 @@ pub use builder::{BuildError, BuiltCode, CodeBuilder, Label, Target};
 pub use code::{DecodedInstruction, DecodedProgram, DynamicJump, ProgramCode, Semantics, HALT_ADDRESS};
 pub use error::{BlobError, BlobErrorKind};
 pub use isa::{sext, ArgKind, Args, Instruction, InstructionSet, InstructionVisitor, Opcode};
-pub use memory_map::{MemoryConfig, MemoryMap, PAGE_SIZE};
+pub use memory_map::{MemoryConfig, MemoryMap, StackOverflow, PAGE_SIZE};
 pub use raw::RawProgram;
 pub use reg::{Reg, REG_COUNT};

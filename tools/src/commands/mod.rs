@@ -4,6 +4,7 @@
 pub mod asm;
 pub mod conformance;
 pub mod disasm;
+pub mod doom;
 pub mod info;
 pub mod link;
 pub mod load;

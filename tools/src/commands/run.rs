@@ -97,6 +97,12 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             let name = module.imports().get(index as usize).map_or("?", String::as_str);
             println!("status: host call {index} (`{name}`) at pc {pc}: `pvm run` provides no host functions");
         }
+        Exit::PageFault(address) => {
+            println!("status: {exit} at pc {pc}");
+            if let Some(overflow) = module.memory_map().and_then(|map| map.stack_overflow(address)) {
+                println!("  {overflow}: the program needs a larger stack (`pvm link --min-stack-size BYTES`)");
+            }
+        }
         other => println!("status: {other} at pc {pc}"),
     }
     println!("a0: {} (0x{:x})", instance.reg(Reg::A0), instance.reg(Reg::A0));

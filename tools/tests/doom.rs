@@ -1,0 +1,145 @@
+//! Doom as a real-program conformance test: PolkaVM's Doom port (`doom/doom_64.elf.zst`, about
+//! 156,000 instructions no one here wrote) plays Freedoom (`doom/freedoom1.wad.zst`) with the
+//! scripted input of `doom/demo.keys` from the title screen into the first level, on our
+//! interpreter and our JIT. Every tic's frame hash, frame count and gas must agree between the
+//! two, and the frames at the checkpoints below must be the ones PolkaVM 0.37 drew.
+
+mod common;
+
+use common::{pvm, repo, scratch, stderr};
+use pvm_tools::doom::{self, keys, DoomBackend, DoomError, TicRecord};
+use pvm_tools::linking::{link, LinkOptions};
+use std::sync::{Arc, OnceLock};
+
+/// The JIT plays this many tics (past the menus, into the level, walking, the door, firing).
+const JIT_TICS: u32 = 400;
+/// The interpreter, about ten times slower, plays the first this many (the level starts at
+/// about tic 55).
+const INTERPRETER_TICS: u32 = 110;
+
+/// `(tic, frames output so far, frame hash)` at every 50th tic, recorded from PolkaVM 0.37's
+/// recompiler (4 KiB pages, synchronous gas) with
+/// `cargo run -p pvm-tools --features polkavm-reference -- doom --backend polkavm-reference
+/// --program doom/doom.polkavm.zst --wad doom/freedoom1.wad.zst --keys doom/demo.keys --tics 400
+/// --frames-every 50 --print-hashes` (on `doom/doom.polkavm.zst`, the ELF linked with a 16 KiB
+/// stack; the hash is `pvm_tools::doom::Frame::hash`, FNV-1a over
+/// the frame's BGRX bytes); PolkaVM's interpreter gives the same.
+const POLKAVM_FRAMES: [(u32, u64, u64); 8] = [
+    (49, 51, 0x2b6c79855a6131d1),
+    (99, 142, 0x4554479a1dea8339),
+    (149, 192, 0xb26b1989960be299),
+    (199, 242, 0x7b44757b924c5ed1),
+    (249, 292, 0x98ff5625fbaf44c5),
+    (299, 342, 0x6ac5b7ad876d4b2d),
+    (349, 392, 0x1b7e204bb6792e99),
+    (399, 442, 0x05d5b9bd12293029),
+];
+
+/// Gas used by `ext_initialize` and the 400 tics, the same on PolkaVM 0.37 (synchronous gas
+/// metering) as on ours, recorded in the same run.
+const POLKAVM_GAS_AFTER_400_TICS: u64 = 6_309_124_290;
+
+struct Inputs {
+    elf: Vec<u8>,
+    blob: Vec<u8>,
+    wad: Arc<[u8]>,
+    events: Vec<keys::KeyEvent>,
+}
+
+fn inputs() -> &'static Inputs {
+    static INPUTS: OnceLock<Inputs> = OnceLock::new();
+    INPUTS.get_or_init(|| {
+        let dir = repo().join("doom");
+        let elf = doom::decompress_if_zstd(std::fs::read(dir.join("doom_64.elf.zst")).unwrap()).unwrap();
+        // Linked once with `pvm link --min-stack-size 16K` and committed: linking takes seconds.
+        let (blob, _) = doom::program_blob(std::fs::read(dir.join("doom.polkavm.zst")).unwrap()).unwrap();
+        let wad = doom::decompress_if_zstd(std::fs::read(dir.join("freedoom1.wad.zst")).unwrap()).unwrap().into();
+        let events = keys::parse(&std::fs::read_to_string(dir.join("demo.keys")).unwrap()).unwrap();
+        Inputs { elf, blob, wad, events }
+    })
+}
+
+fn play(backend: DoomBackend, tics: u32) -> Vec<TicRecord> {
+    let inputs = inputs();
+    let mut loaded = doom::load(backend, &inputs.blob, inputs.wad.clone()).unwrap();
+    let (records, _, _) = doom::play(loaded.machine.as_mut(), tics, &inputs.events, |_, _| {}).unwrap();
+    assert_eq!(loaded.machine.host().frame.as_ref().map(|frame| (frame.width, frame.height)), Some((640, 400)));
+    records
+}
+
+#[test]
+fn interpreter_jit_and_polkavm_draw_the_same_frames() {
+    let jit = play(DoomBackend::Compiler, JIT_TICS);
+    let interpreter = play(DoomBackend::Interpreter, INTERPRETER_TICS);
+    for (ours, theirs) in interpreter.iter().zip(&jit) {
+        assert_eq!(ours, theirs, "interpreter and JIT differ at tic {} (frame hash, frame count or gas)", ours.tic);
+    }
+    for (tic, frames, hash) in POLKAVM_FRAMES {
+        for (backend, records) in [("JIT", &jit), ("interpreter", &interpreter)] {
+            if let Some(record) = records.get(tic as usize) {
+                assert_eq!(
+                    (record.frames_output, record.frame_hash),
+                    (frames, Some(hash)),
+                    "tic {tic}: the {backend}'s frame is not PolkaVM's"
+                );
+            }
+        }
+    }
+    assert_eq!(jit.last().unwrap().gas_used, Some(POLKAVM_GAS_AFTER_400_TICS));
+    // The run is not standing still: the checkpoints show different pictures.
+    let mut distinct: Vec<u64> = POLKAVM_FRAMES.iter().map(|(_, _, hash)| *hash).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() >= 6, "{distinct:x?}");
+}
+
+#[test]
+fn an_8_kib_stack_overflows_with_an_error_naming_the_stack() {
+    let inputs = inputs();
+    // polkavm-linker's default minimum stack: Doom's `ext_initialize` needs more.
+    let blob = link(&inputs.elf, &LinkOptions::default()).unwrap();
+    let mut loaded = doom::load(DoomBackend::Compiler, &blob, inputs.wad.clone()).unwrap();
+    let error = loaded.machine.initialize().unwrap_err();
+    let DoomError::StackOverflow { export, overflow } = &error else { panic!("not a stack overflow: {error}") };
+    assert_eq!(*export, "ext_initialize");
+    assert_eq!(overflow.stack_size(), 8192);
+    let message = error.to_string();
+    assert!(message.contains("stack overflow") && message.contains("8 KiB stack"), "{message}");
+    assert!(message.contains("--min-stack-size"), "{message}");
+}
+
+#[test]
+fn pvm_doom_writes_frames_a_gif_and_its_speed() {
+    let dir = scratch("doom-cli");
+    let out = dir.join("frames");
+    let root = repo().join("doom");
+    let output = pvm(&[
+        "doom",
+        "--program",
+        root.join("doom.polkavm.zst").to_str().unwrap(),
+        "--wad",
+        root.join("freedoom1.wad.zst").to_str().unwrap(),
+        "--keys",
+        root.join("demo.keys").to_str().unwrap(),
+        "--tics",
+        "10",
+        "--frames-every",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+        "--print-hashes",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in ["load + compile", "tics/s", "tic 4: frames", "tic 9: frames", "gas used: "] {
+        assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
+    }
+    for file in ["frame-00004.png", "frame-00009.png", "doom.gif"] {
+        let bytes = std::fs::read(out.join(file)).unwrap_or_else(|err| panic!("{file}: {err}"));
+        assert!(bytes.starts_with(if file.ends_with("png") { b"\x89PNG" } else { b"GIF89a" }), "{file}");
+    }
+
+    let output = pvm(&["doom", "--program", "/nonexistent.elf", "--wad", "/nonexistent.wad"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot read /nonexistent.wad"), "{}", stderr(&output));
+}
