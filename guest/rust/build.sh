@@ -7,8 +7,9 @@
 # folder), and with --elf also keeps OUTDIR/NAME.elf (the input of `pvm link`).
 #
 # The toolchain is Debian's: rustc-web, cargo-web and rust-web-src 1.96 (the standard library
-# source matching that compiler, for -Zbuild-std) and lld-22 (ld.lld-22 links the ELF).
-# The crate must be a `staticlib` (see the link step below). Missing packages are installed with apt-get unless --no-install is given. The
+# source matching that compiler, for -Zbuild-std) and lld-22 (the target spec links with
+# rust-lld, which Debian points at lld-22). The crate must be a `#![no_main]` binary (see the
+# build step below). Missing packages are installed with apt-get unless --no-install is given. The
 # target spec is polkavm-linker 0.37's riscv64emac-unknown-none-polkavm.json (its 1_91
 # variant), taken from the crate this repository already depends on. `pvm link` is $PVM if set,
 # otherwise it is built from this repository with cargo. The output depends only on the crate
@@ -23,7 +24,6 @@ PACKAGES="rustc-web cargo-web rust-web-src lld-22"
 # Debian's compiler and cargo, not rustup's (whose toolchains ship no rust-src).
 GUEST_RUSTC=${GUEST_RUSTC:-/usr/bin/rustc}
 GUEST_CARGO=${GUEST_CARGO:-/usr/bin/cargo}
-LLD=${LLD:-ld.lld-22}
 
 outdir=
 isa=revive_v1
@@ -87,25 +87,19 @@ remap="--remap-path-prefix=$crate=/guest/$name --remap-path-prefix=$cargo_home=/
 remap="$remap --remap-path-prefix=$target_dir=/target"
 
 # -Zbuild-std and -Zjson-target-spec are unstable: RUSTC_BOOTSTRAP=1 allows them on the stable
-# 1.96 compiler, whose rust-web-src is exactly the library source it needs.
-(cd "$crate" && RUSTC_BOOTSTRAP=1 RUSTC="$GUEST_RUSTC" RUSTFLAGS="$remap" CARGO_TARGET_DIR="$target_dir" \
+# 1.96 compiler, whose rust-web-src is exactly the library source it needs. The crate is a
+# `#![no_main]` binary, which cargo links with the target spec's `rust-lld` (Debian's points at
+# lld-22), as substrate-wasm-builder does for RISC-V runtimes. Not a cdylib: Debian's rustc
+# panics linking one for this target ("assertion failed: l.is_cc()"), because its
+# d-rustc-add-soname.patch passes a C-compiler `-Wl,-soname=` flag for every cdylib of a
+# GNU-flavour target, and this target's `ld.lld` flavour has no C compiler driver.
+messages=$(cd "$crate" && RUSTC_BOOTSTRAP=1 RUSTC="$GUEST_RUSTC" RUSTFLAGS="$remap" CARGO_TARGET_DIR="$target_dir" \
     "$GUEST_CARGO" build --quiet --release --locked --target "$spec" \
-    -Zbuild-std=core,alloc -Zjson-target-spec)
-
-# The crate is a staticlib, linked here with ld.lld-22 and the target spec's own linker flags
-# (its "pre-link-args", plus -shared as for a cdylib). Debian's rustc cannot link the cdylib
-# itself: its d-rustc-add-soname.patch passes `-Wl,-soname=...` for every cdylib of a GNU-flavour
-# target, and with this target's `ld.lld` flavour (no C compiler driver) that is an internal
-# compiler error ("assertion failed: l.is_cc()"). --whole-archive keeps the crate's exports;
-# polkavm-linker drops whatever of compiler_builtins the program does not reach.
-package=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$crate/Cargo.toml" | head -n 1)
-archive="$target_dir/riscv64emac-unknown-none-polkavm/release/lib$(echo "$package" | tr - _).a"
-[ -f "$archive" ] || { echo "build.sh: cargo did not produce $archive (crate-type must be staticlib)" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$LLD" --emit-relocs --unique --apply-dynamic-relocs --no-allow-shlib-undefined -Bsymbolic \
-    -shared -z notext -o "$work/$name.elf" --whole-archive "$archive"
-elf="$work/$name.elf"
+    -Zbuild-std=core,alloc -Zjson-target-spec --message-format=json-render-diagnostics)
+# The one executable built for the PVM target (build scripts are under release/build/).
+elf_dir="$target_dir/riscv64emac-unknown-none-polkavm/release"
+elf=$(echo "$messages" | sed -n "s|.*\"executable\":\"\($elf_dir/[^/\"]*\)\".*|\1|p" | tail -n 1)
+[ -n "$elf" ] && [ -f "$elf" ] || { echo "build.sh: cargo built no binary for the PVM target (the crate must be a #![no_main] bin)" >&2; exit 1; }
 
 "$PVM" link "$elf" --isa "$isa" -o "$outdir/$name.polkavm"
 [ -z "$keep_elf" ] || cp "$elf" "$outdir/$name.elf"

@@ -3,6 +3,7 @@
 //! guest memory: `sort_u64` (through `alloc`, with the bump allocator below) and `keccak256`
 //! (the `sha3` crate from crates.io). `guest/rust/build.sh` builds it into `host_call.polkavm`.
 #![no_std]
+#![no_main]
 
 extern crate alloc;
 
