@@ -106,10 +106,8 @@ const ARENA_SIZE: usize = 1 << 20;
 unsafe impl Sync for BumpArena {}
 
 #[global_allocator]
-static ALLOCATOR: BumpArena = BumpArena {
-    memory: UnsafeCell::new([0; ARENA_SIZE]),
-    state: UnsafeCell::new(ArenaState { top: 0, live: 0 }),
-};
+static ALLOCATOR: BumpArena =
+    BumpArena { memory: UnsafeCell::new([0; ARENA_SIZE]), state: UnsafeCell::new(ArenaState { top: 0, live: 0 }) };
 
 // SAFETY: `alloc` hands out disjoint, aligned ranges of the arena until it is full (then null);
 // the arena is reused only when no allocation is live.
