@@ -51,7 +51,7 @@ pub(crate) use run::{is_available, is_supported, CompiledInstance};
 
 use super::CompileError;
 use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
-use crate::program::{DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
+use crate::program::{AccessKind, DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
 use dynasmrt::x64::X64Relocation;
@@ -405,39 +405,8 @@ impl CompiledProgram {
 
     /// The guest access `instruction` makes with registers `regs`: address, length, store.
     pub(crate) fn fault_access(instruction: Instruction, regs: &[u64; 13]) -> Option<(u32, usize, bool)> {
-        use Instruction as I;
-        let at = |base: Reg, offset: u32| (regs[base as usize] as u32).wrapping_add(offset);
-        Some(match instruction {
-            I::store_imm_u8(address, _) => (address, 1, true),
-            I::store_imm_u16(address, _) => (address, 2, true),
-            I::store_imm_u32(address, _) => (address, 4, true),
-            I::store_imm_u64(address, _) => (address, 8, true),
-            I::load_u8(_, address) | I::load_i8(_, address) => (address, 1, false),
-            I::load_u16(_, address) | I::load_i16(_, address) => (address, 2, false),
-            I::load_u32(_, address) | I::load_i32(_, address) => (address, 4, false),
-            I::load_u64(_, address) => (address, 8, false),
-            I::store_u8(_, address) => (address, 1, true),
-            I::store_u16(_, address) => (address, 2, true),
-            I::store_u32(_, address) => (address, 4, true),
-            I::store_u64(_, address) => (address, 8, true),
-            I::store_imm_indirect_u8(base, offset, _) => (at(base, offset), 1, true),
-            I::store_imm_indirect_u16(base, offset, _) => (at(base, offset), 2, true),
-            I::store_imm_indirect_u32(base, offset, _) => (at(base, offset), 4, true),
-            I::store_imm_indirect_u64(base, offset, _) => (at(base, offset), 8, true),
-            I::store_indirect_u8(_, base, offset) => (at(base, offset), 1, true),
-            I::store_indirect_u16(_, base, offset) => (at(base, offset), 2, true),
-            I::store_indirect_u32(_, base, offset) => (at(base, offset), 4, true),
-            I::store_indirect_u64(_, base, offset) => (at(base, offset), 8, true),
-            I::load_indirect_u8(_, base, offset) | I::load_indirect_i8(_, base, offset) => (at(base, offset), 1, false),
-            I::load_indirect_u16(_, base, offset) | I::load_indirect_i16(_, base, offset) => {
-                (at(base, offset), 2, false)
-            }
-            I::load_indirect_u32(_, base, offset) | I::load_indirect_i32(_, base, offset) => {
-                (at(base, offset), 4, false)
-            }
-            I::load_indirect_u64(_, base, offset) => (at(base, offset), 8, false),
-            _ => return None,
-        })
+        let (access, address) = instruction.memory_access()?;
+        Some((address.resolve(regs), usize::from(access.width), access.kind == AccessKind::Store))
     }
 }
 
