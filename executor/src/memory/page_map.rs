@@ -318,6 +318,7 @@ impl PageMap {
     }
 
     /// Total accessible bytes.
+    #[cfg(test)]
     pub fn accessible_bytes(&self) -> usize {
         self.regions.iter().map(|region| (region.end - region.start) as usize).sum()
     }

@@ -20,7 +20,7 @@ pub mod varint;
 
 pub use blob::{Export, ProgramBlob, ProgramBlobBuilder};
 pub use builder::{BuildError, BuiltCode, CodeBuilder, Label, Target};
-pub use code::{DecodedInstruction, DecodedProgram, DynamicJump, ProgramCode, Validation, HALT_ADDRESS};
+pub use code::{DecodeBuffers, DecodedInstruction, DecodedProgram, DynamicJump, ProgramCode, Validation, HALT_ADDRESS};
 pub use error::{BlobError, BlobErrorKind};
 pub use isa::{
     sext, AccessKind, Address, ArgKind, Args, Instruction, InstructionSet, InstructionVisitor, MemoryAccess, Opcode,

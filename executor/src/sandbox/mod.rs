@@ -23,16 +23,16 @@
 //! Address-space cost per instance: 4 GiB + 68 KiB of *reserved* (not committed) address
 //! space, `MAP_NORESERVE`. Memory actually used is the pages the guest and host touch plus one
 //! context page. With the 128 TiB user address space of x86-64 Linux that allows roughly
-//! 30,000 live instances per process. Freed reservations go to a small process-wide pool so
-//! that creating an instance usually costs no `mmap` at all.
+//! 30,000 live instances per process. Freed reservations go to a small pool of the engine's
+//! (`SandboxPools`) so that creating an instance usually costs no `mmap` at all.
 //!
 //! A container program's sandbox is also kept *warm* when it is dropped or reset: its pages
 //! keep their protection, writable pages are zeroed in place (small regions by `memset`,
 //! large ones by `madvise`), and the next instance of a program with the same memory map and
 //! read-only data takes it over and only copies the read-write data in. A node that runs a
 //! contract call on a fresh instance each time then pays no `mprotect` and, for small
-//! memories, no page faults. Resident memory held by the warm pool is bounded by
-//! `WARM_POOL_LIMIT` sandboxes of at most `MEMSET_LIMIT` bytes per writable region.
+//! memories, no page faults. Resident memory held by an engine's warm pool is bounded by
+//! `PoolLimits::warm_sandboxes` sandboxes of at most `MEMSET_LIMIT` bytes per writable region.
 //!
 //! A guest access to an inaccessible page raises `SIGSEGV`; the handler in [`signals`]
 //! recognises that the fault came from JIT code of the instance running on this thread and
@@ -44,9 +44,10 @@ pub(crate) mod signals;
 
 use crate::memory::page_map::{container_areas, PageMap};
 use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
+use crate::pool::{Pool, PoolLimits, Pools};
 use crate::program::memory_map::{align_up, MemoryMap};
 use crate::program::{PAGE_SIZE, REG_COUNT};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 /// Bytes of guest address space.
 const GUEST_SPACE: usize = 1 << 32;
@@ -56,10 +57,6 @@ const CONTEXT_SIZE: usize = 4096;
 const GUARD_SIZE: usize = 64 * 1024;
 /// The whole reservation.
 const RESERVATION_SIZE: usize = CONTEXT_SIZE + GUEST_SPACE + GUARD_SIZE;
-/// Most reservations kept for reuse.
-const POOL_LIMIT: usize = 32;
-/// Most warm sandboxes (pages still mapped for a memory layout) kept for reuse.
-const WARM_POOL_LIMIT: usize = 16;
 /// Writable regions up to this size are zeroed with `memset` (pages stay resident); larger
 /// ones are discarded with `madvise` (zero again on next touch).
 const MEMSET_LIMIT: u64 = 256 * 1024;
@@ -108,7 +105,28 @@ struct Reservation {
 // SAFETY: the reservation is plain memory owned by exactly one sandbox (or the pool) at a time.
 unsafe impl Send for Reservation {}
 
-static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // SAFETY: the reservation is ours and nothing refers to it any more.
+        unsafe { libc::munmap(self.start.cast(), RESERVATION_SIZE) };
+    }
+}
+
+/// An engine's sandbox pools (see [`Pools`]).
+#[derive(Debug)]
+pub(crate) struct SandboxPools {
+    /// Clean reservations: every guest page inaccessible and zero.
+    reservations: Pool<Reservation>,
+    /// Warm sandboxes, oldest first.
+    warm: Pool<WarmSandbox>,
+}
+
+impl SandboxPools {
+    /// Empty pools.
+    pub fn new(limits: &PoolLimits) -> SandboxPools {
+        SandboxPools { reservations: Pool::new(limits.sandbox_reservations), warm: Pool::new(limits.warm_sandboxes) }
+    }
+}
 
 /// A container program's memory layout as `load_image` leaves it: what a warm sandbox must
 /// match to be reused.
@@ -132,18 +150,9 @@ struct WarmSandbox {
     layout: Layout,
 }
 
-static WARM_POOL: Mutex<Vec<WarmSandbox>> = Mutex::new(Vec::new());
-
-/// Takes a warm sandbox laid out for `image`, if the pool has one.
-fn take_warm(image: &MemoryImage) -> Option<WarmSandbox> {
-    let mut pool = WARM_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let index = pool.iter().rposition(|warm| warm.layout.fits(image))?;
-    Some(pool.swap_remove(index))
-}
-
 impl Reservation {
-    fn new() -> Result<Reservation, &'static str> {
-        if let Some(reservation) = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop() {
+    fn new(pools: &SandboxPools) -> Result<Reservation, &'static str> {
+        if let Some(reservation) = pools.reservations.take() {
             return Ok(reservation);
         }
         // SAFETY: a fresh anonymous mapping; no existing memory is affected.
@@ -176,21 +185,17 @@ impl Reservation {
 
     /// Gives a clean reservation (every guest page `PROT_NONE` and zero) back to the pool, or
     /// unmaps it if the pool is full.
-    fn release(self) {
-        let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if pool.len() < POOL_LIMIT {
-            pool.push(self);
-        } else {
-            drop(pool);
-            // SAFETY: the reservation is ours and nothing refers to it any more.
-            unsafe { libc::munmap(self.start.cast(), RESERVATION_SIZE) };
-        }
+    fn release(self, pools: &SandboxPools) {
+        // A full pool hands it back, and dropping it unmaps it.
+        let _ = pools.reservations.put(self);
     }
 }
 
 /// One instance's guest memory and context in a reserved address range.
 pub(crate) struct Sandbox {
     reservation: Option<Reservation>,
+    /// The engine's pools, where the reservation goes when the sandbox is dropped.
+    pools: Arc<Pools>,
     base: *mut u8,
     /// Which guest pages are accessible (and so mapped with which protection), and the heap.
     pages: PageMap,
@@ -253,14 +258,15 @@ unsafe fn protect_range(base: *mut u8, start: u64, end: u64, access: Option<bool
 
 impl Sandbox {
     /// An empty sandbox: no guest page accessible.
-    pub fn new() -> Result<Sandbox, &'static str> {
-        Ok(Sandbox::on(Reservation::new()?))
+    pub fn new(pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
+        Ok(Sandbox::on(Reservation::new(&pools.sandboxes)?, pools.clone()))
     }
 
     /// A sandbox on `reservation` with a fresh context and no bookkeeping.
-    fn on(reservation: Reservation) -> Sandbox {
+    fn on(reservation: Reservation, pools: Arc<Pools>) -> Sandbox {
         let base = reservation.base();
-        let mut sandbox = Sandbox { reservation: Some(reservation), base, pages: PageMap::empty(), layout: None };
+        let mut sandbox =
+            Sandbox { reservation: Some(reservation), pools, base, pages: PageMap::empty(), layout: None };
         *sandbox.ctx_mut() = VmCtx {
             host_rsp: 0,
             exit_kind: 0,
@@ -278,13 +284,13 @@ impl Sandbox {
 
     /// A sandbox laid out as a container program expects: a warm one from the pool if one
     /// fits, else a fresh one.
-    pub fn from_image(image: &MemoryImage) -> Result<Sandbox, &'static str> {
-        if let Some(warm) = take_warm(image) {
-            let mut sandbox = Sandbox::on(warm.reservation);
+    pub fn from_image(image: &MemoryImage, pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
+        if let Some(warm) = pools.sandboxes.warm.take_where(|warm| warm.layout.fits(image)) {
+            let mut sandbox = Sandbox::on(warm.reservation, pools.clone());
             sandbox.adopt(warm.layout, image)?;
             return Ok(sandbox);
         }
-        let mut sandbox = Sandbox::new()?;
+        let mut sandbox = Sandbox::new(pools)?;
         sandbox.load_image(image)?;
         Ok(sandbox)
     }
@@ -503,15 +509,10 @@ impl Sandbox {
             return false;
         }
         let Some(reservation) = self.reservation.take() else { return false };
-        let evicted = {
-            let mut pool = WARM_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let evicted = if pool.len() >= WARM_POOL_LIMIT { Some(pool.remove(0)) } else { None };
-            pool.push(WarmSandbox { reservation, layout });
-            evicted
-        };
+        let evicted = self.pools.sandboxes.warm.put_evicting_oldest(WarmSandbox { reservation, layout });
         if let Some(evicted) = evicted {
             // The oldest warm sandbox goes cold: every page inaccessible again.
-            let mut sandbox = Sandbox::on(evicted.reservation);
+            let mut sandbox = Sandbox::on(evicted.reservation, self.pools.clone());
             sandbox.pages = evicted.layout.pages;
             drop(sandbox);
         }
@@ -520,7 +521,7 @@ impl Sandbox {
 
     /// A copy with the same pages, contents, heap and context.
     pub fn try_clone(&self) -> Result<Sandbox, &'static str> {
-        let mut copy = Sandbox::new()?;
+        let mut copy = Sandbox::new(&self.pools)?;
         for region in self.pages.region_list() {
             copy.protect(region.start, region.end, Some(true))?;
             let length = (region.end - region.start) as usize;
@@ -553,11 +554,9 @@ impl Drop for Sandbox {
             return;
         }
         let Some(reservation) = self.reservation.take() else { return };
+        // A reservation that could not be cleaned is dropped, which unmaps it.
         if self.clear().is_ok() {
-            reservation.release();
-        } else {
-            // SAFETY: the reservation is ours; nothing refers to it any more.
-            unsafe { libc::munmap(reservation.start.cast(), RESERVATION_SIZE) };
+            reservation.release(&self.pools.sandboxes);
         }
     }
 }
@@ -566,9 +565,13 @@ impl Drop for Sandbox {
 mod tests {
     use super::*;
 
+    fn pools() -> Arc<Pools> {
+        Arc::new(Pools::new(&PoolLimits::default()))
+    }
+
     #[test]
     fn pages_follow_the_map_and_host_writes_reach_read_only_pages() {
-        let mut sandbox = Sandbox::new().unwrap();
+        let mut sandbox = Sandbox::new(&pools()).unwrap();
         sandbox.map(0x20000, 0x2000, true).unwrap();
         sandbox.map(0x21000, 0x1000, false).unwrap();
         assert_eq!(sandbox.regions(), vec![(0x20000, 0x1000, true), (0x21000, 0x1000, false)]);
@@ -619,10 +622,10 @@ mod tests {
 
     #[test]
     fn warm_reuse_and_in_place_reset_look_like_a_fresh_sandbox() {
-        let image = image();
-        let fresh = snapshot(&Sandbox::from_image(&image).unwrap());
+        let (image, pools) = (image(), pools());
+        let fresh = snapshot(&Sandbox::from_image(&image, &pools).unwrap());
         for _ in 0..3 {
-            let mut sandbox = Sandbox::from_image(&image).unwrap();
+            let mut sandbox = Sandbox::from_image(&image, &pools).unwrap();
             assert_eq!(snapshot(&sandbox), fresh);
             scribble(&mut sandbox, &image);
             assert_ne!(snapshot(&sandbox), fresh);
@@ -634,15 +637,15 @@ mod tests {
 
     #[test]
     fn host_writes_to_read_only_data_are_not_carried_into_a_new_sandbox() {
-        let image = image();
-        let fresh = snapshot(&Sandbox::from_image(&image).unwrap());
+        let (image, pools) = (image(), pools());
+        let fresh = snapshot(&Sandbox::from_image(&image, &pools).unwrap());
         for _ in 0..3 {
-            let mut sandbox = Sandbox::from_image(&image).unwrap();
+            let mut sandbox = Sandbox::from_image(&image, &pools).unwrap();
             assert_eq!(snapshot(&sandbox), fresh);
             sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
             assert_ne!(snapshot(&sandbox), fresh);
         }
-        let mut sandbox = Sandbox::from_image(&image).unwrap();
+        let mut sandbox = Sandbox::from_image(&image, &pools).unwrap();
         sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
         sandbox.reset(Some(&image)).unwrap();
         assert_eq!(snapshot(&sandbox), fresh);

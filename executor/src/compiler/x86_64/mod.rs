@@ -51,8 +51,10 @@ pub(crate) use run::{is_available, is_supported, CompiledInstance};
 
 use super::CompileError;
 use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
+use crate::pool::{BufferPool, Pool, PoolLimits, Pools};
 use crate::program::{AccessKind, DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
+use std::sync::Arc;
 use core::mem::offset_of;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -133,10 +135,12 @@ impl Scratch {
     }
 }
 
-/// Executable memory holding one module's code.
+/// Executable memory holding one module's code; it goes back to its engine's [`CodePool`]
+/// when dropped.
 struct CodeMemory {
     pointer: *mut u8,
     length: usize,
+    pools: Arc<Pools>,
 }
 
 // SAFETY: immutable (read-execute) memory after construction, owned by this value.
@@ -148,9 +152,9 @@ impl CodeMemory {
     /// Maps `length` bytes (rounded up to pages) for code, writable until [`CodeMemory::fill`];
     /// in the low 2 GiB of the address space where the kernel has room (`MAP_32BIT`), so that
     /// the code can address its jump table absolutely.
-    fn map(length: usize) -> Result<CodeMemory, CompileError> {
+    fn map(length: usize, pools: &Arc<Pools>) -> Result<CodeMemory, CompileError> {
         let length = length.max(1).div_ceil(4096) * 4096;
-        if let Some(memory) = CodeMemory::reuse(length) {
+        if let Some(memory) = CodeMemory::reuse(length, pools) {
             return Ok(memory);
         }
         // Populated up front: one call instead of a page fault per page on the copy.
@@ -168,13 +172,13 @@ impl CodeMemory {
         if pointer == libc::MAP_FAILED {
             return Err(CompileError::CodeAllocation);
         }
-        Ok(CodeMemory { pointer: pointer.cast(), length })
+        Ok(CodeMemory { pointer: pointer.cast(), length, pools: pools.clone() })
     }
 
     /// A pooled mapping of `length` to `2 * length` bytes, made writable again.
-    fn reuse(length: usize) -> Option<CodeMemory> {
+    fn reuse(length: usize, pools: &Arc<Pools>) -> Option<CodeMemory> {
         let (pointer, mapped) = {
-            let mut pool = CODE_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut pool = pools.code.mappings.items();
             let (at, _) = pool
                 .iter()
                 .enumerate()
@@ -182,7 +186,7 @@ impl CodeMemory {
                 .min_by_key(|(_, &(_, mapped))| mapped)?;
             pool.swap_remove(at)
         };
-        let memory = CodeMemory { pointer: pointer as *mut u8, length: mapped };
+        let memory = CodeMemory { pointer: pointer as *mut u8, length: mapped, pools: pools.clone() };
         // SAFETY: a mapping of ours that no module uses any more (see `Drop`); its pages are
         // populated, so writing them after this costs no page faults.
         if unsafe { libc::mprotect(pointer as *mut libc::c_void, mapped, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
@@ -208,20 +212,39 @@ impl CodeMemory {
 
 /// Code mappings of dropped modules, kept (read-execute) for the next compiles: reusing one
 /// costs two `mprotect` calls where a fresh one costs `mmap`, populating (zeroing) its pages
-/// and `munmap`.
-static CODE_POOL: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
-/// At most this many pooled mappings...
-const CODE_POOL_ENTRIES: usize = 16;
-/// ...and this many bytes in them.
-const CODE_POOL_BYTES: usize = 32 << 20;
+/// and `munmap`. Owned by an engine ([`Pools`]); limits from [`PoolLimits`].
+#[derive(Debug)]
+pub(crate) struct CodePool {
+    /// `(address, length)` of each kept mapping, at most `PoolLimits::code_mappings`...
+    mappings: Pool<(usize, usize)>,
+    /// ...and at most this many bytes in them.
+    max_bytes: usize,
+}
+
+impl CodePool {
+    /// An empty pool.
+    pub fn new(limits: &PoolLimits) -> CodePool {
+        CodePool { mappings: Pool::new(limits.code_mappings), max_bytes: limits.code_bytes }
+    }
+}
+
+impl Drop for CodePool {
+    fn drop(&mut self) {
+        for &(pointer, length) in self.mappings.items().iter() {
+            // SAFETY: a mapping of ours that no module uses any more.
+            unsafe { libc::munmap(pointer as *mut libc::c_void, length) };
+        }
+    }
+}
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
         {
-            let mut pool = CODE_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let pooled: usize = pool.iter().map(|&(_, mapped)| mapped).sum();
-            if pool.len() < CODE_POOL_ENTRIES && pooled + self.length <= CODE_POOL_BYTES {
-                pool.push((self.pointer as usize, self.length));
+            let pool = &self.pools.code;
+            let mut mappings = pool.mappings.items();
+            let pooled: usize = mappings.iter().map(|&(_, mapped)| mapped).sum();
+            if mappings.len() < pool.mappings.limit() && pooled + self.length <= pool.max_bytes {
+                mappings.push((self.pointer as usize, self.length));
                 return;
             }
         }
@@ -245,8 +268,9 @@ pub struct CompiledProgram {
 
 impl Drop for CompiledProgram {
     fn drop(&mut self) {
-        crate::program::code::recycle_u32s(core::mem::take(&mut self.instruction_offsets));
-        crate::program::code::recycle_u32s(core::mem::take(&mut self.entry_offsets));
+        let buffers = &self.code.pools.buffers;
+        buffers.recycle_words(core::mem::take(&mut self.instruction_offsets));
+        buffers.recycle_words(core::mem::take(&mut self.entry_offsets));
     }
 }
 
@@ -273,13 +297,14 @@ impl CompiledProgram {
         decoded: &DecodedProgram,
         costs: Option<&BlockCosts>,
         gas: Option<GasMetering>,
+        pools: &Arc<Pools>,
     ) -> Result<Self, CompileError> {
         let gas = if costs.is_none() { None } else { gas };
         // The working memory (the assembler's tables, stubs, branch fixups and so on) is reused
         // from one compile to the next on this thread: growing it afresh every time costs more
         // (reallocation, page faults) than filling it.
         let scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(Scratch::new);
-        let mut compiler = Compiler::new(decoded, costs, gas, scratch);
+        let mut compiler = Compiler::new(decoded, costs, gas, scratch, &pools.buffers);
         compiler.emit_all();
         let Compiler {
             mut ops,
@@ -307,7 +332,7 @@ impl CompiledProgram {
                 let end = end as usize;
                 bytes[end - 4..end].copy_from_slice(&(destination as i32 - end as i32).to_le_bytes());
             }
-            Self::finish(bytes, &scratch.jump_table_targets, jump_table_at, &scratch.jump_sites, dispatch)
+            Self::finish(bytes, &scratch.jump_table_targets, jump_table_at, &scratch.jump_sites, dispatch, pools)
         });
         SCRATCH.with(|cell| cell.set(Some(scratch)));
         let (code, code_len) = result?;
@@ -322,9 +347,10 @@ impl CompiledProgram {
         jump_table_at: usize,
         jump_sites: &[u32],
         dispatch: u32,
+        pools: &Arc<Pools>,
     ) -> Result<(CodeMemory, usize), CompileError> {
         let code_len = bytes.len();
-        let code = CodeMemory::map(code_len)?;
+        let code = CodeMemory::map(code_len, pools)?;
         let start = code.pointer as u64;
         // The table holds absolute addresses, now that the code's address is known.
         for (i, &target) in table_targets.iter().enumerate() {
@@ -354,6 +380,12 @@ impl CompiledProgram {
     /// Bytes of native code.
     pub fn code_len(&self) -> usize {
         self.code_len
+    }
+
+    /// The engine's pools this program's code came from (its instances' sandboxes come from
+    /// them too).
+    pub(crate) fn pools(&self) -> &Arc<Pools> {
+        &self.code.pools
     }
 
     /// Approximate memory held (code and offset tables).
@@ -479,6 +511,7 @@ impl<'a> Compiler<'a> {
         costs: Option<&'a BlockCosts>,
         gas: Option<GasMetering>,
         scratch: Scratch,
+        buffers: &BufferPool,
     ) -> Self {
         let count = decoded.instructions().len();
         let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
@@ -499,8 +532,8 @@ impl<'a> Compiler<'a> {
             stubs,
             stub_offsets,
             fixups,
-            instruction_offsets: crate::program::code::recycled_u32s(count),
-            entry_offsets: crate::program::code::recycled_u32s(count),
+            instruction_offsets: buffers.words(count),
+            entry_offsets: buffers.words(count),
             jump_table_at: 0,
             jump_table_targets,
             jump_sites,
