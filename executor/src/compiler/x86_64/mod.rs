@@ -54,10 +54,10 @@ use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
 use crate::pool::{BufferPool, Pool, PoolLimits, Pools};
 use crate::program::{AccessKind, DecodedProgram, Instruction, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
-use std::sync::Arc;
 use core::mem::offset_of;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
+use std::sync::Arc;
 
 /// The guest stopped at a halting dynamic jump.
 pub(crate) const EXIT_HALT: u32 = 1;
