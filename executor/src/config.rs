@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::gas::{CostModel, GasMetering};
+use crate::pool::PoolLimits;
 
 /// Which execution backend runs the guest.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -66,6 +67,7 @@ pub struct Config {
     pub(crate) gas_metering: Option<GasMetering>,
     pub(crate) cost_model: CostModel,
     pub(crate) cache_modules: bool,
+    pub(crate) pool_limits: PoolLimits,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Config {
             gas_metering: Some(GasMetering::Sync),
             cost_model: CostModel::default(),
             cache_modules: true,
+            pool_limits: PoolLimits::default(),
         }
     }
 
@@ -125,6 +128,28 @@ impl Config {
     /// Whether the engine reuses modules created from identical bytes.
     pub fn cache_modules(&mut self, enabled: bool) -> &mut Self {
         self.cache_modules = enabled;
+        self
+    }
+
+    /// How many resources of dropped modules and instances the engine keeps for reuse (see
+    /// [`PoolLimits`] for each one and its default).
+    pub fn pool_limits(&mut self, limits: PoolLimits) -> &mut Self {
+        self.pool_limits = limits;
+        self
+    }
+
+    /// How many warm sandboxes the engine keeps (compiler backend; default 16): see
+    /// [`PoolLimits::warm_sandboxes`].
+    pub fn warm_sandboxes(&mut self, count: usize) -> &mut Self {
+        self.pool_limits.warm_sandboxes = count;
+        self
+    }
+
+    /// How many code mappings of dropped modules the engine keeps, and how many bytes in all
+    /// (compiler backend; default 16 and 32 MiB): see [`PoolLimits::code_mappings`].
+    pub fn code_pool(&mut self, mappings: usize, bytes: usize) -> &mut Self {
+        self.pool_limits.code_mappings = mappings;
+        self.pool_limits.code_bytes = bytes;
         self
     }
 }

@@ -4,6 +4,7 @@ use crate::compiler::{self, CompiledProgram};
 use crate::config::{BackendKind, Config};
 use crate::error::Error;
 use crate::module::ModuleInner;
+use crate::pool::{lock, Pools};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
@@ -20,6 +21,8 @@ pub(crate) struct EngineInner {
     pub backend: BackendKind,
     /// Live modules by a hash of their bytes; entries are checked byte for byte on a hit.
     cache: Mutex<HashMap<u64, Vec<Weak<ModuleInner>>>>,
+    /// Resources of dropped modules and instances, kept for reuse (see [`crate::pool`]).
+    pub pools: Arc<Pools>,
     /// Compiled code, kept after its modules are gone (bounded), by a hash of the bytes.
     code_cache: Mutex<CodeCache>,
 }
@@ -73,6 +76,7 @@ impl Engine {
                 config: config.clone(),
                 backend,
                 cache: Mutex::new(HashMap::new()),
+                pools: Arc::new(Pools::new(&config.pool_limits)),
                 code_cache: Mutex::new(CodeCache::default()),
             }),
         })
@@ -95,7 +99,7 @@ impl Engine {
 
     /// Hits and misses of the compiled-code cache (all zero on the interpreter backend).
     pub fn code_cache_stats(&self) -> CacheStats {
-        self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).stats
+        lock(&self.inner.code_cache).stats
     }
 
     /// The compiled code for `bytes`, from the cache or built (and cached) now.
@@ -109,7 +113,7 @@ impl Engine {
         }
         let key = hash(bytes);
         {
-            let mut cache = self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut cache = lock(&self.inner.code_cache);
             cache.tick += 1;
             let tick = cache.tick;
             let found = cache.entries.get_mut(&key).and_then(|entries| {
@@ -125,7 +129,7 @@ impl Engine {
             cache.stats.misses += 1;
         }
         let code = Arc::new(build()?);
-        let mut cache = self.inner.code_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = lock(&self.inner.code_cache);
         if cache.count >= CODE_CACHE_ENTRIES {
             // Evict the least recently used entry.
             let oldest = cache
@@ -159,7 +163,7 @@ impl Engine {
         }
         let key = hash(bytes);
         {
-            let mut cache = self.inner.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut cache = lock(&self.inner.cache);
             if let Some(entries) = cache.get_mut(&key) {
                 entries.retain(|weak| weak.strong_count() > 0);
                 if let Some(module) = entries.iter().filter_map(Weak::upgrade).find(|module| module.bytes[..] == *bytes)
@@ -169,7 +173,7 @@ impl Engine {
             }
         }
         let module = build()?;
-        let mut cache = self.inner.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = lock(&self.inner.cache);
         cache.entry(key).or_default().push(Arc::downgrade(&module));
         Ok(module)
     }

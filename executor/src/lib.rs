@@ -52,6 +52,7 @@ mod interpreter;
 pub mod invoke;
 mod memory;
 pub mod module;
+mod pool;
 pub mod program;
 #[cfg(pvm_compiler)]
 mod sandbox;
@@ -67,3 +68,4 @@ pub use interpreter::TraceStep;
 pub use invoke::{invoke, PageMapping, RawOutcome, RawState};
 pub use memory::{MemoryAccessError, MemoryAccessReason};
 pub use module::{EntryPoint, ExportIndex, Module};
+pub use pool::PoolLimits;

@@ -1,12 +1,22 @@
-//! Guest memory semantics, and the interpreter's plain-`Vec` implementation of them.
+//! Guest memory: its semantics, and the interpreter's plain-`Vec` storage for it.
 //!
 //! Memory is a set of page-aligned regions, each read-only or read-write. An access is all or
 //! nothing: if any byte of it is below 64 KiB the guest panics; otherwise if any byte is not
 //! accessible (or not writable, for a store) it page-faults at the page holding the first such
-//! byte, and nothing is written. The compiled backend reproduces exactly these results.
+//! byte, and nothing is written.
+//!
+//! These rules, the layout of a container program's regions and the heap's growth are written
+//! once, in [`PageMap`] ([`page_map`]). Both backends keep one: [`GuestMemory`] here holds
+//! the bytes in vectors for the interpreter, the compiled backend's sandbox
+//! (`crate::sandbox`) in host pages with the same protection. Only the storage differs.
 
-use crate::program::memory_map::{align_up, LOWEST_ACCESSIBLE_ADDRESS};
-use crate::program::{MemoryMap, PAGE_SIZE};
+pub(crate) mod page_map;
+
+pub(crate) use page_map::PageMap;
+use page_map::{container_areas, Init};
+
+use crate::program::memory_map::LOWEST_ACCESSIBLE_ADDRESS;
+use crate::program::MemoryMap;
 use std::sync::Arc;
 
 /// Why a guest memory access failed.
@@ -44,50 +54,6 @@ pub enum MemoryAccessReason {
     Wraps,
 }
 
-/// One page-aligned region of accessible memory.
-#[derive(Clone, Debug)]
-struct Region {
-    base: u32,
-    /// How many bytes are accessible; a multiple of the page size.
-    len: usize,
-    /// The bytes: `len` of them, or none while the memory is not built yet (see
-    /// [`GuestMemory::pending`]).
-    data: Vec<u8>,
-    writable: bool,
-    /// What the region starts with (the rest is zero).
-    init: Init,
-}
-
-/// Where a region's initial bytes come from.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-enum Init {
-    Zero,
-    RoData,
-    RwData,
-}
-
-impl Init {
-    fn bytes(self, image: &MemoryImage) -> &[u8] {
-        match self {
-            Init::Zero => &[],
-            Init::RoData => &image.ro_data,
-            Init::RwData => &image.rw_data,
-        }
-    }
-}
-
-impl Region {
-    #[inline(always)]
-    fn offset(&self, address: u32, length: usize) -> Option<usize> {
-        let offset = address.wrapping_sub(self.base) as usize;
-        (offset + length <= self.len).then_some(offset)
-    }
-
-    fn end(&self) -> u64 {
-        u64::from(self.base) + self.len as u64
-    }
-}
-
 /// The initial contents of a container program's memory, to build and reset an instance.
 #[derive(Clone, Debug)]
 pub struct MemoryImage {
@@ -99,30 +65,48 @@ pub struct MemoryImage {
     pub rw_data: Vec<u8>,
 }
 
-/// Heap bookkeeping for container programs.
-#[derive(Copy, Clone, Debug)]
-struct Heap {
-    region: usize,
+/// The bytes of one accessible region (one region of the [`PageMap`], or for a container
+/// program one of its [`container_areas`]). `base` and `writable` repeat what the page map
+/// says, for the fast path.
+#[derive(Clone, Debug)]
+struct Chunk {
     base: u32,
-    top: u32,
-    max_top: u64,
+    /// The region's bytes, or none while the memory is not built yet (see
+    /// [`GuestMemory::pending`]).
+    data: Vec<u8>,
+    writable: bool,
+    /// What the region starts with (the rest is zero).
+    init: Init,
 }
 
-/// Guest memory held in ordinary vectors (the interpreter's memory).
+impl Chunk {
+    #[inline(always)]
+    fn offset(&self, address: u32, length: usize) -> Option<usize> {
+        let offset = address.wrapping_sub(self.base) as usize;
+        (offset + length <= self.data.len()).then_some(offset)
+    }
+}
+
+/// Guest memory held in ordinary vectors (the interpreter's memory): the [`PageMap`] decides
+/// what is accessible, `chunks` hold the bytes.
 #[derive(Clone, Debug, Default)]
 pub struct GuestMemory {
-    /// Ordered by how often programs touch them (stack first), not by address.
-    regions: Vec<Region>,
-    heap: Option<Heap>,
-    /// The region the last guest access hit: tried first, since programs tend to work on one
+    /// The accessible pages and the heap.
+    pages: PageMap,
+    /// The bytes of each region, ordered by how often programs touch them (stack first), not
+    /// by address.
+    chunks: Vec<Chunk>,
+    /// The chunk the heap grows (container programs).
+    heap_chunk: usize,
+    /// The chunk the last guest access hit: tried first, since programs tend to work on one
     /// region (the stack, or a data array) for a while.
     hot: usize,
     /// The layout a container program's memory was built with.
     map: Option<MemoryMap>,
-    /// A container program's memory that is not built yet: `regions` describe it, but hold no
-    /// bytes until something needs them (a run, a host write; see [`GuestMemory::build`]), so
-    /// that creating an instance allocates and touches no guest memory, and an instance that
-    /// never runs never does.
+    /// A container program's memory that is not built yet: `chunks` hold no bytes until
+    /// something needs them (a run, a host write; see [`GuestMemory::build`]), so that
+    /// creating an instance allocates and touches no guest memory, and an instance that never
+    /// runs never does.
     pending: Option<Arc<MemoryImage>>,
 }
 
@@ -184,41 +168,30 @@ impl Window {
     }
 }
 
-/// Whether some byte of `[address, address + length)`, taken modulo 2^32, is below 64 KiB.
-fn touches_low_memory(address: u32, length: usize) -> bool {
-    length > 0 && (address < LOWEST_ACCESSIBLE_ADDRESS || u64::from(address) + length as u64 > 1 << 32)
-}
-
 impl GuestMemory {
     /// Memory laid out as a container program expects: read-only data, read-write data (the
     /// heap grows from it), stack, and auxiliary data. Nothing is allocated yet: the regions
     /// get their bytes when first needed.
     pub fn from_image(image: &Arc<MemoryImage>) -> GuestMemory {
         let map = &image.map;
-        let region = |base: u32, size: u32, init: Init, writable: bool| Region {
-            base,
-            len: size as usize,
-            data: Vec::new(),
-            writable,
-            init,
-        };
-        let mut regions = Vec::with_capacity(4);
-        regions.push(region(map.stack_address_low, map.stack_size(), Init::Zero, true));
-        let rw_index = regions.len();
-        regions.push(region(map.rw_data_address, map.rw_data_size, Init::RwData, true));
-        regions.push(region(map.ro_data_address, map.ro_data_size, Init::RoData, false));
-        regions.push(region(map.aux_data_address, map.aux_data_size, Init::Zero, false));
-        regions.retain(|region| region.len != 0 || region.writable);
+        let mut chunks = Vec::with_capacity(4);
+        let mut heap_chunk = 0;
+        for area in container_areas(map) {
+            // An empty read-write region stays: the heap grows it.
+            if area.size == 0 && area.init != Init::RwData {
+                continue;
+            }
+            if area.init == Init::RwData {
+                heap_chunk = chunks.len();
+            }
+            chunks.push(Chunk { base: area.address, data: Vec::new(), writable: area.writable, init: area.init });
+        }
         GuestMemory {
-            regions,
+            pages: PageMap::container(map),
+            chunks,
+            heap_chunk,
             hot: 0,
             map: Some(*map),
-            heap: Some(Heap {
-                region: rw_index,
-                base: map.heap_base,
-                top: map.heap_base,
-                max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
-            }),
             pending: Some(image.clone()),
         }
     }
@@ -236,11 +209,11 @@ impl GuestMemory {
     #[inline(never)]
     fn build(&mut self) {
         let Some(image) = self.pending.take() else { return };
-        for region in &mut self.regions {
-            let init = region.init.bytes(&image);
-            let mut data = vec![0; region.len];
+        for chunk in &mut self.chunks {
+            let init = chunk.init.bytes(&image);
+            let mut data = vec![0; self.pages.length_at(chunk.base)];
             data[..init.len()].copy_from_slice(init);
-            region.data = data;
+            chunk.data = data;
         }
     }
 
@@ -252,61 +225,28 @@ impl GuestMemory {
     /// Makes `[address, address + length)` accessible (zero-filled), both page-aligned.
     /// Pages that are already accessible keep their contents and get the new protection.
     pub fn map(&mut self, address: u32, length: u32, writable: bool) -> Result<(), &'static str> {
-        if self.heap.is_some() {
-            return Err("a container program's memory layout is fixed; only raw programs map pages");
-        }
-        if address % PAGE_SIZE != 0 || length % PAGE_SIZE != 0 {
-            return Err("the address and length must be multiples of the page size");
-        }
-        if u64::from(address) + u64::from(length) > 1 << 32 {
-            return Err("the range does not fit in the 32-bit address space");
-        }
-        if length == 0 {
-            return Ok(());
-        }
-        // Split the range into pages, keep existing contents, and rebuild the affected
-        // regions; merging neighbours with the same protection keeps lookups short.
-        let mut pages: Vec<(u32, bool, Vec<u8>)> = Vec::new();
-        let start = address;
-        let end = u64::from(address) + u64::from(length);
-        let mut remaining = Vec::new();
-        for region in std::mem::take(&mut self.regions) {
-            let overlaps = u64::from(region.base) < end && region.end() > u64::from(start);
-            if !overlaps {
-                remaining.push(region);
-                continue;
-            }
-            for (i, page) in region.data.chunks(PAGE_SIZE as usize).enumerate() {
-                let page_address = region.base + i as u32 * PAGE_SIZE;
-                let inside = page_address >= start && u64::from(page_address) < end;
-                pages.push((page_address, if inside { writable } else { region.writable }, page.to_vec()));
-            }
-        }
-        let mut page = u64::from(start);
-        while page < end {
-            if !pages.iter().any(|(a, _, _)| u64::from(*a) == page) {
-                pages.push((page as u32, writable, vec![0; PAGE_SIZE as usize]));
-            }
-            page += u64::from(PAGE_SIZE);
-        }
-        pages.sort_by_key(|(address, _, _)| *address);
-        for (page_address, page_writable, data) in pages {
-            match remaining.last_mut() {
-                Some(last) if last.end() == u64::from(page_address) && last.writable == page_writable => {
-                    last.data.extend_from_slice(&data);
-                    last.len = last.data.len();
+        let (start, end) = self.pages.check_map(address, length)?;
+        self.materialize();
+        self.pages.set(start, end, Some(writable));
+        // One chunk per region of the page map, with the bytes of the old chunks where they
+        // overlap it.
+        let old = std::mem::take(&mut self.chunks);
+        for region in self.pages.region_list() {
+            let mut data = vec![0; (region.end - region.start) as usize];
+            for chunk in &old {
+                let (from, to) = (
+                    region.start.max(chunk.base.into()),
+                    region.end.min(u64::from(chunk.base) + chunk.data.len() as u64),
+                );
+                if from < to {
+                    data[(from - region.start) as usize..(to - region.start) as usize].copy_from_slice(
+                        &chunk.data[(from - u64::from(chunk.base)) as usize..(to - u64::from(chunk.base)) as usize],
+                    );
                 }
-                _ => remaining.push(Region {
-                    base: page_address,
-                    len: data.len(),
-                    data,
-                    writable: page_writable,
-                    init: Init::Zero,
-                }),
             }
+            self.chunks.push(Chunk { base: region.start as u32, data, writable: region.writable, init: Init::Zero });
         }
-        remaining.sort_by_key(|region| region.base);
-        self.regions = remaining;
+        self.hot = 0;
         Ok(())
     }
 
@@ -318,51 +258,34 @@ impl GuestMemory {
         const IN_PLACE_LIMIT: usize = 1 << 20;
         let map = &image.map;
         let layout_matches = self.map.as_ref() == Some(map);
-        if !layout_matches || self.pending.is_some() || self.regions.iter().any(|region| region.len > IN_PLACE_LIMIT) {
+        if !layout_matches
+            || self.pending.is_some()
+            || self.chunks.iter().any(|chunk| chunk.data.len() > IN_PLACE_LIMIT)
+        {
             *self = GuestMemory::from_image(image);
             return;
         }
-        for region in &mut self.regions {
-            let init = region.init.bytes(image);
-            let size = if region.init == Init::RwData { map.rw_data_size as usize } else { region.len };
-            region.data.truncate(size);
-            region.len = size;
-            region.data[..init.len()].copy_from_slice(init);
-            region.data[init.len()..].fill(0);
-        }
-        if let Some(heap) = &mut self.heap {
-            heap.top = heap.base;
+        self.pages.shrink_heap();
+        for chunk in &mut self.chunks {
+            let init = chunk.init.bytes(image);
+            chunk.data.truncate(self.pages.length_at(chunk.base));
+            chunk.data[..init.len()].copy_from_slice(init);
+            chunk.data[init.len()..].fill(0);
         }
         self.hot = 0;
     }
 
     #[inline(always)]
     fn find(&self, address: u32, length: usize) -> Option<(usize, usize)> {
-        for (index, region) in self.regions.iter().enumerate() {
-            if let Some(offset) = region.offset(address, length) {
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            if let Some(offset) = chunk.offset(address, length) {
                 return Some((index, offset));
             }
         }
         None
     }
 
-    fn byte_accessible(&self, address: u32, write: bool) -> bool {
-        self.regions.iter().any(|region| region.offset(address, 1).is_some() && (region.writable || !write))
-    }
-
-    /// Classifies a failed access; `None` if the access is fine after all (it spans regions).
-    #[cold]
-    fn classify(&self, address: u32, length: usize, write: bool) -> Option<Fault> {
-        if touches_low_memory(address, length) {
-            return Some(Fault::Panic);
-        }
-        (0..length as u32)
-            .map(|i| address.wrapping_add(i))
-            .find(|&byte| !self.byte_accessible(byte, write))
-            .map(|byte| Fault::PageFault(byte & !(PAGE_SIZE - 1)))
-    }
-
-    /// Raw views of the first regions (in the order of `regions`: the stack first), for
+    /// Raw views of the first regions (in the order of `chunks`: the stack first), for
     /// loads, and of the first writable ones, for stores; windows past the regions are
     /// empty. The interpreter accesses memory through them on its fast path; they stay valid
     /// until `self` is next used otherwise.
@@ -370,16 +293,16 @@ impl GuestMemory {
         self.materialize();
         let mut windows = Windows { load: [Window::EMPTY; LOAD_WINDOWS], store: [Window::EMPTY; STORE_WINDOWS] };
         let (mut loads, mut stores) = (0, 0);
-        for region in &mut self.regions {
-            if region.base < LOWEST_ACCESSIBLE_ADDRESS {
+        for chunk in &mut self.chunks {
+            if chunk.base < LOWEST_ACCESSIBLE_ADDRESS {
                 continue;
             }
-            let window = Window { base: region.base, len: region.data.len(), ptr: region.data.as_mut_ptr() };
+            let window = Window { base: chunk.base, len: chunk.data.len(), ptr: chunk.data.as_mut_ptr() };
             if loads < LOAD_WINDOWS {
                 windows.load[loads] = window;
                 loads += 1;
             }
-            if region.writable && stores < STORE_WINDOWS {
+            if chunk.writable && stores < STORE_WINDOWS {
                 windows.store[stores] = window;
                 stores += 1;
             }
@@ -390,23 +313,23 @@ impl GuestMemory {
     /// Loads `N` bytes as a guest load instruction does.
     #[inline(always)]
     pub fn load<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
-        if let Some(region) = self.regions.get(self.hot) {
-            let offset = address.wrapping_sub(region.base) as usize;
-            if let (true, Some(bytes)) = (address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get(offset..offset + N)) {
+        if let Some(chunk) = self.chunks.get(self.hot) {
+            let offset = address.wrapping_sub(chunk.base) as usize;
+            if let (true, Some(bytes)) = (address >= LOWEST_ACCESSIBLE_ADDRESS, chunk.data.get(offset..offset + N)) {
                 return Ok(bytes.try_into().expect("N bytes"));
             }
         }
         self.load_other::<N>(address)
     }
 
-    /// A load outside the hot region (kept out of line, so the fast path stays small).
+    /// A load outside the hot chunk (kept out of line, so the fast path stays small).
     #[inline(never)]
     fn load_other<const N: usize>(&mut self, address: u32) -> Result<[u8; N], Fault> {
         self.materialize();
         if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            for (index, region) in self.regions.iter().enumerate() {
-                let offset = address.wrapping_sub(region.base) as usize;
-                if let Some(bytes) = region.data.get(offset..offset + N) {
+            for (index, chunk) in self.chunks.iter().enumerate() {
+                let offset = address.wrapping_sub(chunk.base) as usize;
+                if let Some(bytes) = chunk.data.get(offset..offset + N) {
                     self.hot = index;
                     return Ok(bytes.try_into().expect("N bytes"));
                 }
@@ -417,13 +340,13 @@ impl GuestMemory {
 
     #[cold]
     fn load_slow<const N: usize>(&self, address: u32) -> Result<[u8; N], Fault> {
-        if let Some(fault) = self.classify(address, N, false) {
+        if let Some(fault) = self.pages.classify(address, N, false) {
             return Err(fault);
         }
         let mut out = [0; N];
         for (i, byte) in out.iter_mut().enumerate() {
             let (index, offset) = self.find(address.wrapping_add(i as u32), 1).expect("classified as accessible");
-            *byte = self.regions[index].data[offset];
+            *byte = self.chunks[index].data[offset];
         }
         Ok(out)
     }
@@ -431,10 +354,10 @@ impl GuestMemory {
     /// Stores `N` bytes as a guest store instruction does: all or nothing.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
-        if let Some(region) = self.regions.get_mut(self.hot) {
-            let offset = address.wrapping_sub(region.base) as usize;
+        if let Some(chunk) = self.chunks.get_mut(self.hot) {
+            let offset = address.wrapping_sub(chunk.base) as usize;
             if let (true, Some(target)) =
-                (region.writable && address >= LOWEST_ACCESSIBLE_ADDRESS, region.data.get_mut(offset..offset + N))
+                (chunk.writable && address >= LOWEST_ACCESSIBLE_ADDRESS, chunk.data.get_mut(offset..offset + N))
             {
                 target.copy_from_slice(&bytes);
                 return Ok(());
@@ -443,15 +366,15 @@ impl GuestMemory {
         self.store_other(address, bytes)
     }
 
-    /// A store outside the hot region (kept out of line, so the fast path stays small).
+    /// A store outside the hot chunk (kept out of line, so the fast path stays small).
     #[inline(never)]
     fn store_other<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
         self.materialize();
         if address >= LOWEST_ACCESSIBLE_ADDRESS {
-            for (index, region) in self.regions.iter_mut().enumerate() {
-                let offset = address.wrapping_sub(region.base) as usize;
-                if let Some(target) = region.data.get_mut(offset..offset + N) {
-                    if !region.writable {
+            for (index, chunk) in self.chunks.iter_mut().enumerate() {
+                let offset = address.wrapping_sub(chunk.base) as usize;
+                if let Some(target) = chunk.data.get_mut(offset..offset + N) {
+                    if !chunk.writable {
                         break;
                     }
                     target.copy_from_slice(&bytes);
@@ -467,29 +390,14 @@ impl GuestMemory {
     /// from tail-calling the next one.
     #[cold]
     fn store_slow<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), Fault> {
-        if let Some(fault) = self.classify(address, bytes.len(), true) {
+        if let Some(fault) = self.pages.classify(address, bytes.len(), true) {
             return Err(fault);
         }
         for (i, &byte) in bytes.iter().enumerate() {
             let (index, offset) = self.find(address.wrapping_add(i as u32), 1).expect("classified as accessible");
-            self.regions[index].data[offset] = byte;
+            self.chunks[index].data[offset] = byte;
         }
         Ok(())
-    }
-
-    fn host_check(&self, address: u32, length: usize, write: bool) -> Result<(), MemoryAccessError> {
-        let error = |reason| MemoryAccessError { address, length, reason };
-        if length == 0 {
-            return Ok(());
-        }
-        if u64::from(address) + length as u64 > 1 << 32 {
-            return Err(error(MemoryAccessReason::Wraps));
-        }
-        match self.classify(address, length, write) {
-            Some(Fault::Panic) => Err(error(MemoryAccessReason::BelowMinimum)),
-            Some(Fault::PageFault(page)) => Err(error(MemoryAccessReason::Inaccessible(page))),
-            None => Ok(()),
-        }
     }
 
     /// Reads guest memory for the host (read-only pages are readable).
@@ -499,14 +407,14 @@ impl GuestMemory {
         }
         if let Some((index, offset)) = self.find(address, out.len()) {
             if address >= LOWEST_ACCESSIBLE_ADDRESS {
-                out.copy_from_slice(&self.regions[index].data[offset..offset + out.len()]);
+                out.copy_from_slice(&self.chunks[index].data[offset..offset + out.len()]);
                 return Ok(());
             }
         }
-        self.host_check(address, out.len(), false)?;
+        self.pages.host_check(address, out.len())?;
         for (i, byte) in out.iter_mut().enumerate() {
             let (index, offset) = self.find(address + i as u32, 1).expect("checked");
-            *byte = self.regions[index].data[offset];
+            *byte = self.chunks[index].data[offset];
         }
         Ok(())
     }
@@ -514,14 +422,14 @@ impl GuestMemory {
     /// [`GuestMemory::read`] from memory that is not built yet: the initial data, or zero.
     #[cold]
     fn read_pending(&self, image: &MemoryImage, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-        self.host_check(address, out.len(), false)?;
+        self.pages.host_check(address, out.len())?;
         out.fill(0);
         let (start, end) = (u64::from(address), u64::from(address) + out.len() as u64);
-        for region in &self.regions {
-            let init = region.init.bytes(image);
-            let (from, to) = (start.max(u64::from(region.base)), end.min(u64::from(region.base) + init.len() as u64));
+        for chunk in &self.chunks {
+            let init = chunk.init.bytes(image);
+            let (from, to) = (start.max(u64::from(chunk.base)), end.min(u64::from(chunk.base) + init.len() as u64));
             if from < to {
-                let source = (from - u64::from(region.base)) as usize..(to - u64::from(region.base)) as usize;
+                let source = (from - u64::from(chunk.base)) as usize..(to - u64::from(chunk.base)) as usize;
                 out[(from - start) as usize..(to - start) as usize].copy_from_slice(&init[source]);
             }
         }
@@ -534,64 +442,53 @@ impl GuestMemory {
         self.materialize();
         if let Some((index, offset)) = self.find(address, data.len()) {
             if address >= LOWEST_ACCESSIBLE_ADDRESS {
-                self.regions[index].data[offset..offset + data.len()].copy_from_slice(data);
+                self.chunks[index].data[offset..offset + data.len()].copy_from_slice(data);
                 return Ok(());
             }
         }
-        self.host_check(address, data.len(), false)?;
+        self.pages.host_check(address, data.len())?;
         for (i, &byte) in data.iter().enumerate() {
             let (index, offset) = self.find(address + i as u32, 1).expect("checked");
-            self.regions[index].data[offset] = byte;
+            self.chunks[index].data[offset] = byte;
         }
         Ok(())
     }
 
     /// Grows the heap by `size` bytes and returns the new heap top, or `None` if the heap
     /// would exceed its maximum (or the program has no heap). Pages up to the new top become
-    /// accessible, zero-filled.
+    /// accessible, zero-filled (see [`PageMap::sbrk`]).
     pub fn sbrk(&mut self, size: u32) -> Option<u32> {
-        let heap = self.heap.as_mut()?;
-        let new_top = u64::from(heap.top) + u64::from(size);
-        if new_top > heap.max_top {
-            return None;
-        }
-        heap.top = new_top as u32;
-        let top = heap.top;
-        let region = &mut self.regions[heap.region];
-        let needed = (align_up(new_top, PAGE_SIZE) - u64::from(region.base)) as usize;
-        if needed > region.len {
-            region.len = needed;
+        let chunk = self.chunks.get_mut(self.heap_chunk);
+        let built = self.pending.is_none();
+        self.pages.sbrk(size, |_, end| {
             // Memory not built yet gets the bytes when it is.
-            if self.pending.is_none() {
-                region.data.resize(needed, 0);
+            if let (true, Some(chunk)) = (built, chunk) {
+                chunk.data.resize((end - u64::from(chunk.base)) as usize, 0);
             }
-        }
-        Some(top)
+            true
+        })
     }
 
     /// How far the heap has grown with `sbrk`.
     pub fn heap_size(&self) -> u32 {
-        self.heap.map_or(0, |heap| heap.top - heap.base)
+        self.pages.heap_size()
     }
 
     /// Whether every page of `[address, address + length)` is accessible (and writable, if
     /// `write`).
     pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
-        length == 0 || self.classify(address, length, write).is_none() && u64::from(address) + length as u64 <= 1 << 32
+        self.pages.is_accessible(address, length, write)
     }
 
     /// The accessible regions as `(address, length, writable)`, in address order.
     pub fn regions(&self) -> Vec<(u32, u32, bool)> {
-        let mut regions: Vec<_> =
-            self.regions.iter().map(|region| (region.base, region.len as u32, region.writable)).collect();
-        regions.sort();
-        regions
+        self.pages.regions()
     }
 
     /// Total accessible bytes.
     #[cfg(test)]
     pub fn accessible_bytes(&self) -> usize {
-        self.regions.iter().map(|region| region.len).sum()
+        self.pages.accessible_bytes()
     }
 }
 
@@ -631,7 +528,7 @@ mod tests {
         let map = MemoryMap::new(config).unwrap();
         let image = Arc::new(MemoryImage { map, ro_data: vec![3; 0x1234], rw_data: vec![7; 0x10] });
         let lazy = GuestMemory::from_image(&image);
-        assert!(lazy.pending.is_some() && lazy.regions.iter().all(|region| region.data.is_empty()));
+        assert!(lazy.pending.is_some() && lazy.chunks.iter().all(|chunk| chunk.data.is_empty()));
         let mut built = lazy.clone();
         built.materialize();
         assert_eq!(lazy.regions(), built.regions());

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::gas::BlockCosts;
 use crate::interpreter::InterpreterProgram;
 use crate::memory::MemoryImage;
+use crate::pool::Pools;
 use crate::program::{DecodedProgram, Export, InstructionSet, MemoryMap, ProgramBlob, RawProgram};
 use std::sync::Arc;
 
@@ -93,6 +94,14 @@ pub(crate) struct ModuleInner {
     /// Gas per block (and per rest of block), `None` when metering is off.
     pub block_costs: Option<BlockCosts>,
     pub container: Option<Container>,
+    /// The engine's pools, which get the decode buffers back when the module is dropped.
+    pub pools: Arc<Pools>,
+}
+
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        self.pools.buffers.recycle_decoded(&mut self.decoded);
+    }
 }
 
 /// A module's code, prepared for one backend.
@@ -118,7 +127,9 @@ impl Module {
     /// the same compiled module.
     pub fn from_blob(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
         let inner = engine.cached(bytes, || {
-            let (blob, decoded) = ProgramBlob::parse_and_decode(bytes)?;
+            let buffers = &engine.inner.pools.buffers;
+            let (blob, decoded) =
+                ProgramBlob::parse_and_decode_with(bytes, &mut |code_len| buffers.decode_buffers(code_len))?;
             let image = MemoryImage {
                 map: blob.memory_map(),
                 ro_data: blob.ro_data().to_vec(),
@@ -139,7 +150,8 @@ impl Module {
     pub fn from_raw(engine: &Engine, program: &RawProgram) -> Result<Module, Error> {
         let bytes = program.to_bytes();
         let inner = engine.cached(&bytes, || {
-            let decoded = program.decode();
+            let buffers = &engine.inner.pools.buffers;
+            let decoded = program.decode_with(&mut |code_len| buffers.decode_buffers(code_len));
             Ok(Arc::new(Self::build(engine, bytes.clone(), program.code().isa(), decoded, None)?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
@@ -156,13 +168,15 @@ impl Module {
         let block_costs = config.gas_metering.map(|_| BlockCosts::new(&decoded, &config.cost_model));
         let code = match engine.backend() {
             BackendKind::Compiler => Code::Compiled(engine.compiled(&bytes, || {
-                CompiledProgram::compile(&decoded, block_costs.as_ref(), config.gas_metering).map_err(Error::Compile)
+                CompiledProgram::compile(&decoded, block_costs.as_ref(), config.gas_metering, &engine.inner.pools)
+                    .map_err(Error::Compile)
             })?),
             BackendKind::Interpreter | BackendKind::Auto => {
                 Code::Interpreted(Arc::new(InterpreterProgram::new(&decoded, block_costs.as_ref())))
             }
         };
-        Ok(ModuleInner { bytes, isa, decoded, code, block_costs, container })
+        let pools = engine.inner.pools.clone();
+        Ok(ModuleInner { bytes, isa, decoded, code, block_costs, container, pools })
     }
 
     /// The engine this module belongs to.

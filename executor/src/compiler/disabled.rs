@@ -31,6 +31,7 @@ impl CompiledProgram {
         _decoded: &DecodedProgram,
         _costs: Option<&BlockCosts>,
         _gas: Option<GasMetering>,
+        _pools: &Arc<crate::pool::Pools>,
     ) -> Result<Self, CompileError> {
         Err(CompileError::Unsupported)
     }

@@ -22,6 +22,8 @@ use disabled as native;
 use x86_64 as native;
 
 pub(crate) use native::{is_available, CompiledInstance, CompiledProgram};
+#[cfg(pvm_compiler)]
+pub(crate) use x86_64::CodePool;
 
 /// Why a program could not be compiled to native code.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, thiserror::Error)]

@@ -15,7 +15,7 @@
 //!
 //! Version 0 holds `revive_v1` code, version 3 `jam_v1` code.
 
-use super::code::{DecodedProgram, ProgramCode, Reader, Semantics};
+use super::code::{DecodeBuffers, DecodedProgram, ProgramCode, Reader, Semantics};
 use super::error::{BlobError, BlobErrorKind};
 use super::isa::InstructionSet;
 use super::memory_map::{MemoryConfig, MemoryMap};
@@ -122,6 +122,15 @@ impl ProgramBlob {
 
     /// Like [`ProgramBlob::parse`], also returning the decoded code (which validation builds).
     pub fn parse_and_decode(bytes: &[u8]) -> Result<(ProgramBlob, DecodedProgram), BlobError> {
+        Self::parse_and_decode_with(bytes, &mut |_| DecodeBuffers::default())
+    }
+
+    /// Like [`ProgramBlob::parse_and_decode`], decoding into buffers from `buffers` (see
+    /// [`ProgramCode::decode_with`]).
+    pub fn parse_and_decode_with(
+        bytes: &[u8],
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+    ) -> Result<(ProgramBlob, DecodedProgram), BlobError> {
         let mut reader = Reader::new(bytes, 0);
         let magic = reader
             .bytes(4, "the magic bytes")
@@ -205,13 +214,17 @@ impl ProgramBlob {
 
         let code = code.ok_or_else(|| BlobError::new(bytes.len(), BlobErrorKind::MissingCode))?;
         let blob = ProgramBlob { memory, ro_data, rw_data, imports, exports, code, optional_sections };
-        let decoded = blob.validate(&|place| layout.locate(place))?;
+        let decoded = blob.validate(&|place| layout.locate(place), buffers)?;
         Ok((blob, decoded))
     }
 
     /// Checks everything that does not depend on the byte layout and decodes the code.
     /// `locate` turns a place in the blob into a byte offset for the error message.
-    fn validate(&self, locate: &dyn Fn(Place) -> usize) -> Result<DecodedProgram, BlobError> {
+    fn validate(
+        &self,
+        locate: &dyn Fn(Place) -> usize,
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+    ) -> Result<DecodedProgram, BlobError> {
         let error = |place, kind| BlobError::new(locate(place), kind);
         MemoryMap::new(self.memory)
             .map_err(|message| error(Place::MemoryConfig, BlobErrorKind::MemoryConfig(message)))?;
@@ -235,7 +248,7 @@ impl ProgramBlob {
                 return Err(error(Place::Export(i), kind));
             }
         }
-        let decoded = self.code.decode(Semantics::PolkaVm).map_err(|mut err| {
+        let decoded = self.code.decode_with(Semantics::PolkaVm, buffers).map_err(|mut err| {
             err.offset = locate(match err.kind {
                 BlobErrorKind::InvalidJumpTableEntry { index, .. } => Place::JumpTableEntry(index as usize),
                 _ => Place::Code(err.offset),
@@ -500,7 +513,7 @@ impl ProgramBlobBuilder {
 
     /// Validates and returns the blob.
     pub fn build(self) -> Result<ProgramBlob, BlobError> {
-        self.blob.validate(&|_| 0)?;
+        self.blob.validate(&|_| 0, &mut |_| DecodeBuffers::default())?;
         Ok(self.blob)
     }
 }

@@ -223,6 +223,17 @@ impl ProgramCode {
     /// PolkaVM makes of it; with [`Semantics::GrayPaper`] (raw blobs) invalid targets and opcodes
     /// are left to fail at run time, as the Gray Paper specifies.
     pub fn decode(&self, semantics: Semantics) -> Result<DecodedProgram, BlobError> {
+        self.decode_with(semantics, &mut |_| DecodeBuffers::default())
+    }
+
+    /// [`ProgramCode::decode`] into buffers from `buffers` (given the code length in bytes):
+    /// a caller that decodes many programs can hand back the buffers of dropped ones (see
+    /// [`DecodedProgram::take_buffers`]) instead of faulting in fresh ones.
+    pub fn decode_with(
+        &self,
+        semantics: Semantics,
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+    ) -> Result<DecodedProgram, BlobError> {
         let strict = semantics == Semantics::PolkaVm;
         let code_len = self.code.len() as u32;
         let error = |pc: u32, kind| BlobError::new(pc as usize, kind);
@@ -230,8 +241,12 @@ impl ProgramCode {
             return Err(error(0, BlobErrorKind::FirstInstructionNotMarked));
         }
 
-        let mut instructions = recycled_instructions(self.code.len() / 3 + 1);
-        let mut index_of_pc = recycled_u32s(self.code.len() + 1);
+        let DecodeBuffers { mut instructions, mut index_of_pc } = buffers(self.code.len());
+        let (instruction_capacity, index_capacity) = DecodedProgram::buffer_capacities(self.code.len());
+        instructions.clear();
+        instructions.reserve(instruction_capacity);
+        index_of_pc.clear();
+        index_of_pc.reserve(index_capacity);
         index_of_pc.resize(self.code.len() + 1, NO_INSTRUCTION);
         let skips = SkipTable::new(self);
         let mut branches = Vec::new();
@@ -440,76 +455,30 @@ pub struct DecodedProgram {
     written_end: Option<Instruction>,
 }
 
-/// Buffers of dropped programs (and compiled code's tables), kept for the next decodes: a fresh
-/// large buffer costs a page fault per page on first touch, and its release lets the allocator
-/// hand the memory back to the kernel, so that a module built and dropped again and again pays
-/// both every time; a recycled buffer costs neither.
-struct Recycled {
-    instructions: Vec<Vec<DecodedInstruction>>,
-    u32s: Vec<Vec<u32>>,
-}
-
-static RECYCLED: std::sync::Mutex<Recycled> =
-    std::sync::Mutex::new(Recycled { instructions: Vec::new(), u32s: Vec::new() });
-
-/// Instruction buffers kept, at most (one per program: a few megabytes at worst)...
-const RECYCLED_INSTRUCTION_BUFFERS: usize = 2;
-/// ...word buffers (three per compiled program)...
-const RECYCLED_BUFFERS: usize = 8;
-/// ...and elements in each.
-const RECYCLED_ELEMENTS: usize = 1 << 18;
-
-fn recycled() -> std::sync::MutexGuard<'static, Recycled> {
-    RECYCLED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A kept buffer with room for `capacity` elements but not much more (it goes on to live as
-/// long as the program), or a new one.
-fn take_recycled<T>(buffers: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
-    let fits = |buffer: &Vec<T>| buffer.capacity() >= capacity && buffer.capacity() <= capacity + capacity / 2 + 1024;
-    match buffers.iter().position(fits) {
-        Some(at) => buffers.swap_remove(at),
-        None => Vec::with_capacity(capacity),
-    }
-}
-
-/// An empty buffer with room for `capacity` instructions, recycled where possible.
-fn recycled_instructions(capacity: usize) -> Vec<DecodedInstruction> {
-    take_recycled(&mut recycled().instructions, capacity)
-}
-
-/// An empty buffer with room for `capacity` words, recycled where possible.
-pub(crate) fn recycled_u32s(capacity: usize) -> Vec<u32> {
-    take_recycled(&mut recycled().u32s, capacity)
-}
-
-/// Keeps `buffer` for [`recycled_u32s`] (or frees it, if enough are kept or it is too large).
-pub(crate) fn recycle_u32s(mut buffer: Vec<u32>) {
-    if buffer.capacity() == 0 || buffer.capacity() > RECYCLED_ELEMENTS {
-        return;
-    }
-    buffer.clear();
-    let mut recycled = recycled();
-    if recycled.u32s.len() < RECYCLED_BUFFERS {
-        recycled.u32s.push(buffer);
-    }
-}
-
-impl Drop for DecodedProgram {
-    fn drop(&mut self) {
-        let mut instructions = core::mem::take(&mut self.instructions);
-        if instructions.capacity() != 0 && instructions.capacity() <= RECYCLED_ELEMENTS {
-            instructions.clear();
-            let mut recycled = recycled();
-            if recycled.instructions.len() < RECYCLED_INSTRUCTION_BUFFERS {
-                recycled.instructions.push(instructions);
-            }
-        }
-        recycle_u32s(core::mem::take(&mut self.index_of_pc));
-    }
+/// The large buffers of a [`DecodedProgram`], to decode into (their contents are discarded).
+#[derive(Default, Debug)]
+pub struct DecodeBuffers {
+    /// The instruction sequence.
+    pub instructions: Vec<DecodedInstruction>,
+    /// The pc-to-instruction index.
+    pub index_of_pc: Vec<u32>,
 }
 
 impl DecodedProgram {
+    /// The capacities decoding `code_len` bytes of code needs at most, for the instruction
+    /// sequence and the pc index.
+    pub const fn buffer_capacities(code_len: usize) -> (usize, usize) {
+        (code_len / 3 + 1, code_len + 1)
+    }
+
+    /// Takes the program's large buffers out (for reuse), leaving it empty.
+    pub fn take_buffers(&mut self) -> DecodeBuffers {
+        DecodeBuffers {
+            instructions: core::mem::take(&mut self.instructions),
+            index_of_pc: core::mem::take(&mut self.index_of_pc),
+        }
+    }
+
     /// The instruction set the program was decoded with.
     pub fn isa(&self) -> InstructionSet {
         self.isa

@@ -7,6 +7,9 @@
 //! * [`Opcode`] and the per-ISA opcode lookup tables (decoder),
 //! * [`Instruction`], the decoded form with typed operands,
 //! * [`InstructionVisitor`], one method per instruction (interpreter, compiler, gas model),
+//! * [`Opcode::memory_access`]: which instructions load or store guest memory, how wide (an
+//!   optional `=> load(width)` / `=> store(width)` column of the table), and
+//!   [`Instruction::memory_access`], with the address operands,
 //! * the text form (`Display`, used by the disassembler) and its parser ([`Instruction::parse`],
 //!   used by the assembler),
 //! * the binary encoder ([`Instruction::encode`], used by the builder and the assembler).
@@ -131,6 +134,49 @@ pub enum Args {
     RegRegReg(Reg, Reg, Reg),
 }
 
+/// Which way a memory access goes.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum AccessKind {
+    /// The instruction reads guest memory.
+    Load,
+    /// The instruction writes guest memory.
+    Store,
+}
+
+/// How an instruction accesses guest memory: a column of the instruction table.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct MemoryAccess {
+    /// Load or store.
+    pub kind: AccessKind,
+    /// Bytes accessed: 1, 2, 4 or 8.
+    pub width: u8,
+}
+
+/// Where a memory access goes, as the instruction's operands give it.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Address {
+    /// A fixed address.
+    Absolute(u32),
+    /// A register plus an offset, modulo 2^32.
+    Indirect {
+        /// The register holding the base address (its low 32 bits count).
+        base: Reg,
+        /// Added to the base.
+        offset: u32,
+    },
+}
+
+impl Address {
+    /// The guest address, given the guest registers.
+    #[inline]
+    pub fn resolve(self, regs: &[u64; super::reg::REG_COUNT]) -> u32 {
+        match self {
+            Address::Absolute(address) => address,
+            Address::Indirect { base, offset } => (regs[base as usize] as u32).wrapping_add(offset),
+        }
+    }
+}
+
 /// Sign-extends a 32-bit immediate to the 64-bit value the semantics use.
 #[inline(always)]
 pub const fn sext(imm: u32) -> u64 {
@@ -178,16 +224,31 @@ macro_rules! with_branch_target_of {
     };
 }
 
+/// The memory access column of a table entry: empty, or `load(width)` / `store(width)`.
+macro_rules! memory_access_of {
+    (()) => {
+        None
+    };
+    ((load $width:literal)) => {
+        Some(MemoryAccess { kind: AccessKind::Load, width: $width })
+    };
+    ((store $width:literal)) => {
+        Some(MemoryAccess { kind: AccessKind::Store, width: $width })
+    };
+}
+
 macro_rules! define_instruction_set {
     // The table is written grouped by operand layout; flatten it to one entry per instruction
     // (each carrying its group's operand list) so the generator below can nest repetitions.
-    (@flatten [$($done:tt)*] $kind:ident $fields:tt { $( $name:ident = $revive:tt / $jam:tt, )* } $($rest:tt)*) => {
-        define_instruction_set!(@flatten [$($done)* $( ($name $kind $fields $revive $jam) )*] $($rest)*);
+    (@flatten [$($done:tt)*] $kind:ident $fields:tt {
+        $( $name:ident = $revive:tt / $jam:tt $( => $access:ident ( $width:literal ) )?, )*
+    } $($rest:tt)*) => {
+        define_instruction_set!(@flatten [$($done)* $( ($name $kind $fields $revive $jam ($($access $width)?)) )*] $($rest)*);
     };
     (@flatten [$($done:tt)*]) => {
         define_instruction_set!(@generate ($) $($done)*);
     };
-    (@generate ($d:tt) $( ($name:ident $kind:ident ( $( $field:ident : $ty:ty ),* ) $revive:tt $jam:tt) )*) => {
+    (@generate ($d:tt) $( ($name:ident $kind:ident ( $( $field:ident : $ty:ty ),* ) $revive:tt $jam:tt $access:tt) )*) => {
         /// Invokes `$callback!` once with every instruction of the table, as
         /// `name(field: Type, ...);` entries (for code that needs one item per instruction,
         /// such as the interpreter's handler table).
@@ -225,6 +286,14 @@ macro_rules! define_instruction_set {
             pub const fn kind(self) -> ArgKind {
                 match self {
                     $( Opcode::$name => ArgKind::$kind, )*
+                }
+            }
+
+            /// Whether the instruction loads or stores guest memory, and how many bytes.
+            #[inline]
+            pub const fn memory_access(self) -> Option<MemoryAccess> {
+                match self {
+                    $( Opcode::$name => memory_access_of!($access), )*
                 }
             }
 
@@ -363,10 +432,10 @@ define_instruction_set! {
         load_imm64 = 20 / 20,
     }
     ImmImm(address: u32, value: u32) {
-        store_imm_u8 = 30 / 30,
-        store_imm_u16 = 31 / 31,
-        store_imm_u32 = 32 / 32,
-        store_imm_u64 = 33 / 33,
+        store_imm_u8 = 30 / 30 => store(1),
+        store_imm_u16 = 31 / 31 => store(2),
+        store_imm_u32 = 32 / 32 => store(4),
+        store_imm_u64 = 33 / 33 => store(8),
     }
     Offset(target: u32) {
         jump = 40 / 40,
@@ -374,23 +443,23 @@ define_instruction_set! {
     RegImm(reg: Reg, imm: u32) {
         jump_indirect = 50 / 50,
         load_imm = 51 / 51,
-        load_u8 = 52 / 52,
-        load_i8 = 53 / 53,
-        load_u16 = 54 / 54,
-        load_i16 = 55 / 55,
-        load_u32 = 56 / 56,
-        load_i32 = 57 / 57,
-        load_u64 = 58 / 58,
-        store_u8 = 59 / 59,
-        store_u16 = 60 / 60,
-        store_u32 = 61 / 61,
-        store_u64 = 62 / 62,
+        load_u8 = 52 / 52 => load(1),
+        load_i8 = 53 / 53 => load(1),
+        load_u16 = 54 / 54 => load(2),
+        load_i16 = 55 / 55 => load(2),
+        load_u32 = 56 / 56 => load(4),
+        load_i32 = 57 / 57 => load(4),
+        load_u64 = 58 / 58 => load(8),
+        store_u8 = 59 / 59 => store(1),
+        store_u16 = 60 / 60 => store(2),
+        store_u32 = 61 / 61 => store(4),
+        store_u64 = 62 / 62 => store(8),
     }
     RegImmImm(base: Reg, offset: u32, value: u32) {
-        store_imm_indirect_u8 = 70 / 70,
-        store_imm_indirect_u16 = 71 / 71,
-        store_imm_indirect_u32 = 72 / 72,
-        store_imm_indirect_u64 = 73 / 73,
+        store_imm_indirect_u8 = 70 / 70 => store(1),
+        store_imm_indirect_u16 = 71 / 71 => store(2),
+        store_imm_indirect_u32 = 72 / 72 => store(4),
+        store_imm_indirect_u64 = 73 / 73 => store(8),
     }
     RegImmOffset(reg: Reg, imm: u32, target: u32) {
         load_imm_and_jump = 80 / 80,
@@ -419,17 +488,17 @@ define_instruction_set! {
         reverse_byte = 111 / 110,
     }
     RegRegImm(a: Reg, b: Reg, imm: u32) {
-        store_indirect_u8 = 120 / 120,
-        store_indirect_u16 = 121 / 121,
-        store_indirect_u32 = 122 / 122,
-        store_indirect_u64 = 123 / 123,
-        load_indirect_u8 = 124 / 124,
-        load_indirect_i8 = 125 / 125,
-        load_indirect_u16 = 126 / 126,
-        load_indirect_i16 = 127 / 127,
-        load_indirect_u32 = 128 / 128,
-        load_indirect_i32 = 129 / 129,
-        load_indirect_u64 = 130 / 130,
+        store_indirect_u8 = 120 / 120 => store(1),
+        store_indirect_u16 = 121 / 121 => store(2),
+        store_indirect_u32 = 122 / 122 => store(4),
+        store_indirect_u64 = 123 / 123 => store(8),
+        load_indirect_u8 = 124 / 124 => load(1),
+        load_indirect_i8 = 125 / 125 => load(1),
+        load_indirect_u16 = 126 / 126 => load(2),
+        load_indirect_i16 = 127 / 127 => load(2),
+        load_indirect_u32 = 128 / 128 => load(4),
+        load_indirect_i32 = 129 / 129 => load(4),
+        load_indirect_u64 = 130 / 130 => load(8),
         add_imm_32 = 131 / 131,
         and_imm = 132 / 132,
         xor_imm = 133 / 133,
@@ -591,12 +660,17 @@ impl Instruction {
         self.opcode().is_some_and(Opcode::is_terminator)
     }
 
-    /// Whether the instruction reads or writes guest memory.
-    pub fn accesses_memory(&self) -> bool {
-        self.opcode().is_some_and(|opcode| {
-            let name = opcode.name();
-            name.starts_with("load_") && !name.starts_with("load_imm") || name.starts_with("store_")
-        })
+    /// The guest memory access the instruction makes, if any: how wide, which way, and the
+    /// address operands (the [`Opcode::memory_access`] column of the table, with the address
+    /// form its operand layout implies).
+    pub fn memory_access(&self) -> Option<(MemoryAccess, Address)> {
+        let access = self.opcode()?.memory_access()?;
+        let address = match self.args() {
+            Args::ImmImm(address, _) | Args::RegImm(_, address) => Address::Absolute(address),
+            Args::RegImmImm(base, offset, _) | Args::RegRegImm(_, base, offset) => Address::Indirect { base, offset },
+            _ => unreachable!("the table gives memory accesses only to instructions with an address operand"),
+        };
+        Some((access, address))
     }
 }
 
@@ -1008,6 +1082,33 @@ impl Instruction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memory_access_column_matches_the_instruction_names() {
+        for &opcode in Opcode::ALL {
+            let name = opcode.name();
+            let expected = if name.starts_with("load_") && !name.starts_with("load_imm") {
+                Some(AccessKind::Load)
+            } else if name.starts_with("store_") {
+                Some(AccessKind::Store)
+            } else {
+                None
+            };
+            let access = opcode.memory_access();
+            assert_eq!(access.map(|access| access.kind), expected, "{name}");
+            if let Some(access) = access {
+                let bits: u32 = name.rsplit('_').next().unwrap()[1..].parse().unwrap();
+                assert_eq!(u32::from(access.width) * 8, bits, "{name}");
+            }
+        }
+        let regs = core::array::from_fn(|i| 0x1_0000_0000 + i as u64 * 0x100);
+        let address = |instruction: Instruction| instruction.memory_access().map(|(_, address)| address.resolve(&regs));
+        assert_eq!(address(Instruction::store_imm_u16(0x20000, 5)), Some(0x20000));
+        assert_eq!(address(Instruction::load_i8(Reg::A0, 0x30000)), Some(0x30000));
+        assert_eq!(address(Instruction::store_imm_indirect_u64(Reg::T0, 0x10, 7)), Some(0x210));
+        assert_eq!(address(Instruction::load_indirect_u32(Reg::A0, Reg::SP, 0xffff_fff0)), Some(0xf0));
+        assert_eq!(address(Instruction::add_imm_32(Reg::A0, Reg::SP, 4)), None);
+    }
 
     #[test]
     fn opcode_tables_are_consistent() {

@@ -20,9 +20,11 @@ pub mod varint;
 
 pub use blob::{Export, ProgramBlob, ProgramBlobBuilder};
 pub use builder::{BuildError, BuiltCode, CodeBuilder, Label, Target};
-pub use code::{DecodedInstruction, DecodedProgram, DynamicJump, ProgramCode, Semantics, HALT_ADDRESS};
+pub use code::{DecodeBuffers, DecodedInstruction, DecodedProgram, DynamicJump, ProgramCode, Semantics, HALT_ADDRESS};
 pub use error::{BlobError, BlobErrorKind};
-pub use isa::{sext, ArgKind, Args, Instruction, InstructionSet, InstructionVisitor, Opcode};
+pub use isa::{
+    sext, AccessKind, Address, ArgKind, Args, Instruction, InstructionSet, InstructionVisitor, MemoryAccess, Opcode,
+};
 pub use memory_map::{MemoryConfig, MemoryMap, StackOverflow, PAGE_SIZE};
 pub use raw::RawProgram;
 pub use reg::{Reg, REG_COUNT};

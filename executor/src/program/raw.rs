@@ -1,7 +1,7 @@
 //! The Gray Paper's raw program blob (`deblob`), as the JAM conformance vectors use it: the
 //! code section layout on its own, with no memory layout, imports or exports.
 
-use super::code::{DecodedProgram, ProgramCode, Semantics};
+use super::code::{DecodeBuffers, DecodedProgram, ProgramCode, Semantics};
 use super::error::BlobError;
 use super::isa::InstructionSet;
 
@@ -39,8 +39,13 @@ impl RawProgram {
     /// Decodes the code with the Gray Paper's run-time checks (invalid targets panic when
     /// taken rather than being rejected up front).
     pub fn decode(&self) -> DecodedProgram {
+        self.decode_with(&mut |_| DecodeBuffers::default())
+    }
+
+    /// [`RawProgram::decode`] into buffers from `buffers` (see [`ProgramCode::decode_with`]).
+    pub fn decode_with(&self, buffers: &mut dyn FnMut(usize) -> DecodeBuffers) -> DecodedProgram {
         self.code
-            .decode(Semantics::GrayPaper)
+            .decode_with(Semantics::GrayPaper, buffers)
             .expect("lenient decoding only fails on structural errors, which parsing already rejected")
     }
 }

@@ -8,8 +8,11 @@
 //! ```
 //!
 //! * The **context page** holds the [`VmCtx`] (guest registers while the host owns them, gas,
-//!   exit information) right below `base`, so JIT code reaches it through the same register
-//!   that holds the memory base (`r15`), at small negative offsets.
+//!   exit information) right below `base`. While guest code runs, the `gs` segment base is
+//!   `base`, so JIT code reaches guest memory and the context alike `gs`-relative, the context
+//!   at small negative offsets; the entry and exit trampolines reach it through `r15` = `base`
+//!   before `gs` is set and after it is restored. In between, `r15` is the gas counter, written
+//!   back to [`VmCtx::gas`] on every exit (see the compiler's module head).
 //! * **Guest memory**: guest address `a` is host address `base + a`. Every page starts
 //!   inaccessible (`PROT_NONE`); mapped pages are `PROT_READ` (read-only) or
 //!   `PROT_READ | PROT_WRITE`, mirroring the memory map exactly. The lowest 64 KiB are never
@@ -20,16 +23,16 @@
 //! Address-space cost per instance: 4 GiB + 68 KiB of *reserved* (not committed) address
 //! space, `MAP_NORESERVE`. Memory actually used is the pages the guest and host touch plus one
 //! context page. With the 128 TiB user address space of x86-64 Linux that allows roughly
-//! 30,000 live instances per process. Freed reservations go to a small process-wide pool so
-//! that creating an instance usually costs no `mmap` at all.
+//! 30,000 live instances per process. Freed reservations go to a small pool of the engine's
+//! (`SandboxPools`) so that creating an instance usually costs no `mmap` at all.
 //!
 //! A container program's sandbox is also kept *warm* when it is dropped or reset: its pages
 //! keep their protection, writable pages are zeroed in place (small regions by `memset`,
 //! large ones by `madvise`), and the next instance of a program with the same memory map and
 //! read-only data takes it over and only copies the read-write data in. A node that runs a
 //! contract call on a fresh instance each time then pays no `mprotect` and, for small
-//! memories, no page faults. Resident memory held by the warm pool is bounded by
-//! `WARM_POOL_LIMIT` sandboxes of at most `MEMSET_LIMIT` bytes per writable region.
+//! memories, no page faults. Resident memory held by an engine's warm pool is bounded by
+//! `PoolLimits::warm_sandboxes` sandboxes of at most `MEMSET_LIMIT` bytes per writable region.
 //!
 //! A guest access to an inaccessible page raises `SIGSEGV`; the handler in [`signals`]
 //! recognises that the fault came from JIT code of the instance running on this thread and
@@ -39,10 +42,12 @@
 
 pub(crate) mod signals;
 
+use crate::memory::page_map::{container_areas, PageMap};
 use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
-use crate::program::memory_map::{align_up, MemoryMap, LOWEST_ACCESSIBLE_ADDRESS};
+use crate::pool::{Pool, PoolLimits, Pools};
+use crate::program::memory_map::{align_up, MemoryMap};
 use crate::program::{PAGE_SIZE, REG_COUNT};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 /// Bytes of guest address space.
 const GUEST_SPACE: usize = 1 << 32;
@@ -52,18 +57,15 @@ const CONTEXT_SIZE: usize = 4096;
 const GUARD_SIZE: usize = 64 * 1024;
 /// The whole reservation.
 const RESERVATION_SIZE: usize = CONTEXT_SIZE + GUEST_SPACE + GUARD_SIZE;
-/// Most reservations kept for reuse.
-const POOL_LIMIT: usize = 32;
-/// Most warm sandboxes (pages still mapped for a memory layout) kept for reuse.
-const WARM_POOL_LIMIT: usize = 16;
 /// Writable regions up to this size are zeroed with `memset` (pages stay resident); larger
 /// ones are discarded with `madvise` (zero again on next touch).
 const MEMSET_LIMIT: u64 = 256 * 1024;
 
-/// The state JIT code and the host share, placed right below guest memory.
+/// The state JIT code and the host share, placed right below guest memory (at `gs:[-size]`
+/// while guest code runs).
 ///
-/// Field order matters: `gas` is last so the hottest access (`[r15 - 8]`) has a one-byte
-/// displacement.
+/// JIT code reads and writes it only on entry and exit (gas lives in `r15` in between), so the
+/// field order is not performance-critical; the compiler takes offsets with [`ctx_offset`].
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct VmCtx {
@@ -94,24 +96,6 @@ pub(crate) const fn ctx_offset(field_offset: usize) -> i32 {
     field_offset as i32 - core::mem::size_of::<VmCtx>() as i32
 }
 
-/// One accessible range of guest memory.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-struct Region {
-    start: u64,
-    end: u64,
-    writable: bool,
-}
-
-/// Heap bookkeeping of a container program.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-struct Heap {
-    base: u32,
-    top: u32,
-    max_top: u64,
-    /// The read-write region's start (the heap extends it).
-    rw_start: u64,
-}
-
 /// An address-space reservation: `RESERVATION_SIZE` bytes, all `PROT_NONE` except the context
 /// page.
 struct Reservation {
@@ -121,7 +105,28 @@ struct Reservation {
 // SAFETY: the reservation is plain memory owned by exactly one sandbox (or the pool) at a time.
 unsafe impl Send for Reservation {}
 
-static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // SAFETY: the reservation is ours and nothing refers to it any more.
+        unsafe { libc::munmap(self.start.cast(), RESERVATION_SIZE) };
+    }
+}
+
+/// An engine's sandbox pools (see [`Pools`]).
+#[derive(Debug)]
+pub(crate) struct SandboxPools {
+    /// Clean reservations: every guest page inaccessible and zero.
+    reservations: Pool<Reservation>,
+    /// Warm sandboxes, oldest first.
+    warm: Pool<WarmSandbox>,
+}
+
+impl SandboxPools {
+    /// Empty pools.
+    pub fn new(limits: &PoolLimits) -> SandboxPools {
+        SandboxPools { reservations: Pool::new(limits.sandbox_reservations), warm: Pool::new(limits.warm_sandboxes) }
+    }
+}
 
 /// A container program's memory layout as `load_image` leaves it: what a warm sandbox must
 /// match to be reused.
@@ -129,8 +134,7 @@ static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
 struct Layout {
     map: MemoryMap,
     ro_data: Vec<u8>,
-    regions: Vec<Region>,
-    heap: Heap,
+    pages: PageMap,
 }
 
 impl Layout {
@@ -146,18 +150,9 @@ struct WarmSandbox {
     layout: Layout,
 }
 
-static WARM_POOL: Mutex<Vec<WarmSandbox>> = Mutex::new(Vec::new());
-
-/// Takes a warm sandbox laid out for `image`, if the pool has one.
-fn take_warm(image: &MemoryImage) -> Option<WarmSandbox> {
-    let mut pool = WARM_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let index = pool.iter().rposition(|warm| warm.layout.fits(image))?;
-    Some(pool.swap_remove(index))
-}
-
 impl Reservation {
-    fn new() -> Result<Reservation, &'static str> {
-        if let Some(reservation) = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop() {
+    fn new(pools: &SandboxPools) -> Result<Reservation, &'static str> {
+        if let Some(reservation) = pools.reservations.take() {
             return Ok(reservation);
         }
         // SAFETY: a fresh anonymous mapping; no existing memory is affected.
@@ -190,26 +185,20 @@ impl Reservation {
 
     /// Gives a clean reservation (every guest page `PROT_NONE` and zero) back to the pool, or
     /// unmaps it if the pool is full.
-    fn release(self) {
-        let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if pool.len() < POOL_LIMIT {
-            pool.push(self);
-        } else {
-            drop(pool);
-            // SAFETY: the reservation is ours and nothing refers to it any more.
-            unsafe { libc::munmap(self.start.cast(), RESERVATION_SIZE) };
-        }
+    fn release(self, pools: &SandboxPools) {
+        // A full pool hands it back, and dropping it unmaps it.
+        let _ = pools.reservations.put(self);
     }
 }
 
 /// One instance's guest memory and context in a reserved address range.
 pub(crate) struct Sandbox {
     reservation: Option<Reservation>,
+    /// The engine's pools, where the reservation goes when the sandbox is dropped.
+    pools: Arc<Pools>,
     base: *mut u8,
-    /// Accessible ranges, sorted by address, non-overlapping, neighbours with equal protection
-    /// merged.
-    regions: Vec<Region>,
-    heap: Option<Heap>,
+    /// Which guest pages are accessible (and so mapped with which protection), and the heap.
+    pages: PageMap,
     /// The container layout loaded, while read-only pages still hold its data (cleared when the
     /// host writes to a read-only page).
     layout: Option<Layout>,
@@ -223,7 +212,7 @@ unsafe impl Sync for Sandbox {}
 
 impl core::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Sandbox").field("base", &self.base).field("regions", &self.regions).finish()
+        f.debug_struct("Sandbox").field("base", &self.base).field("pages", &self.pages).finish()
     }
 }
 
@@ -235,22 +224,49 @@ fn protection(writable: bool) -> libc::c_int {
     }
 }
 
-/// Whether some byte of `[address, address + length)`, modulo 2^32, is below 64 KiB.
-fn touches_low_memory(address: u32, length: usize) -> bool {
-    length > 0 && (address < LOWEST_ACCESSIBLE_ADDRESS || u64::from(address) + length as u64 > 1 << 32)
+/// Sets the protection of guest pages `[start, end)` (page-aligned): `None` makes them
+/// inaccessible (and zero), `Some(writable)` accessible.
+///
+/// # Safety
+/// `base` must be the memory base of a live reservation, and no Rust reference may point
+/// into the range.
+unsafe fn protect_range(base: *mut u8, start: u64, end: u64, access: Option<bool>) -> Result<(), &'static str> {
+    if start >= end {
+        return Ok(());
+    }
+    debug_assert!(start % u64::from(PAGE_SIZE) == 0 && end % u64::from(PAGE_SIZE) == 0 && end <= 1 << 32);
+    // SAFETY: `[start, end)` lies inside the guest part of the reservation.
+    let host = unsafe { base.add(start as usize) };
+    let length = (end - start) as usize;
+    let result = match access {
+        // SAFETY: changes protection of pages inside the reservation only.
+        Some(writable) => unsafe { libc::mprotect(host.cast(), length, protection(writable)) },
+        None => {
+            // SAFETY: discards and protects pages inside the reservation only; the caller
+            // guarantees no Rust reference points into them.
+            unsafe {
+                libc::madvise(host.cast(), length, libc::MADV_DONTNEED);
+                libc::mprotect(host.cast(), length, libc::PROT_NONE)
+            }
+        }
+    };
+    if result != 0 {
+        return Err("changing guest page protection failed");
+    }
+    Ok(())
 }
 
 impl Sandbox {
     /// An empty sandbox: no guest page accessible.
-    pub fn new() -> Result<Sandbox, &'static str> {
-        Ok(Sandbox::on(Reservation::new()?))
+    pub fn new(pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
+        Ok(Sandbox::on(Reservation::new(&pools.sandboxes)?, pools.clone()))
     }
 
     /// A sandbox on `reservation` with a fresh context and no bookkeeping.
-    fn on(reservation: Reservation) -> Sandbox {
+    fn on(reservation: Reservation, pools: Arc<Pools>) -> Sandbox {
         let base = reservation.base();
         let mut sandbox =
-            Sandbox { reservation: Some(reservation), base, regions: Vec::new(), heap: None, layout: None };
+            Sandbox { reservation: Some(reservation), pools, base, pages: PageMap::empty(), layout: None };
         *sandbox.ctx_mut() = VmCtx {
             host_rsp: 0,
             exit_kind: 0,
@@ -268,13 +284,13 @@ impl Sandbox {
 
     /// A sandbox laid out as a container program expects: a warm one from the pool if one
     /// fits, else a fresh one.
-    pub fn from_image(image: &MemoryImage) -> Result<Sandbox, &'static str> {
-        if let Some(warm) = take_warm(image) {
-            let mut sandbox = Sandbox::on(warm.reservation);
+    pub fn from_image(image: &MemoryImage, pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
+        if let Some(warm) = pools.sandboxes.warm.take_where(|warm| warm.layout.fits(image)) {
+            let mut sandbox = Sandbox::on(warm.reservation, pools.clone());
             sandbox.adopt(warm.layout, image)?;
             return Ok(sandbox);
         }
-        let mut sandbox = Sandbox::new()?;
+        let mut sandbox = Sandbox::new(pools)?;
         sandbox.load_image(image)?;
         Ok(sandbox)
     }
@@ -282,8 +298,7 @@ impl Sandbox {
     /// Takes over pages laid out as `layout` (writable pages zero, read-only data in place) and
     /// copies the read-write data in.
     fn adopt(&mut self, layout: Layout, image: &MemoryImage) -> Result<(), &'static str> {
-        self.regions.clone_from(&layout.regions);
-        self.heap = Some(layout.heap);
+        self.pages.clone_from(&layout.pages);
         self.layout = Some(layout);
         self.write(image.map.rw_data_address, &image.rw_data).map_err(|_| "read-write data does not fit its region")
     }
@@ -291,19 +306,13 @@ impl Sandbox {
     /// Brings the pages back to `layout` with every writable byte zero, without touching the
     /// read-only data: shrinks a grown heap, then zeroes writable regions in place.
     fn wipe_to(&mut self, layout: &Layout) -> Result<(), &'static str> {
-        let initial_rw_end = layout
-            .regions
-            .iter()
-            .find(|region| region.start <= layout.heap.rw_start && layout.heap.rw_start < region.end)
-            .map_or(layout.heap.rw_start, |region| region.end);
-        let rw_end = self.region_of(layout.heap.rw_start).map_or(layout.heap.rw_start, |region| region.end);
-        if rw_end > initial_rw_end {
-            self.protect(initial_rw_end, rw_end, None)?;
+        if let Some((start, end)) = self.pages.heap_growth() {
+            self.protect(start, end, None)?;
         }
-        if self.regions != layout.regions {
+        if self.pages.region_list() != layout.pages.region_list() {
             return Err("guest pages no longer follow the program's layout");
         }
-        for region in self.regions.iter().filter(|region| region.writable) {
+        for region in self.pages.region_list().iter().filter(|region| region.writable) {
             let length = (region.end - region.start) as usize;
             // SAFETY: the region is mapped read-write inside our reservation, and no Rust
             // reference points into guest memory.
@@ -316,32 +325,33 @@ impl Sandbox {
                 return Err("discarding guest pages failed");
             }
         }
-        self.heap = Some(layout.heap);
+        self.pages.shrink_heap();
         Ok(())
     }
 
+    /// Maps a container program's regions (see [`PageMap::container`]) on a clean
+    /// reservation and copies its data in. Read-only data is copied while its pages are still
+    /// writable.
     fn load_image(&mut self, image: &MemoryImage) -> Result<(), &'static str> {
-        let map = &image.map;
-        self.protect(map.stack_address_low.into(), map.stack_address_high.into(), Some(true))?;
-        let rw_start = u64::from(map.rw_data_address);
-        self.protect(rw_start, rw_start + u64::from(map.rw_data_size), Some(true))?;
-        // Read-only data: filled while writable, then protected (two protection changes).
-        let ro_start = u64::from(map.ro_data_address);
-        let ro_end = ro_start + u64::from(map.ro_data_size);
-        self.protect(ro_start, ro_end, Some(true))?;
-        self.write(map.ro_data_address, &image.ro_data).map_err(|_| "read-only data does not fit its region")?;
-        self.protect(ro_start, ro_end, Some(false))?;
-        let aux_start = u64::from(map.aux_data_address);
-        self.protect(aux_start, aux_start + u64::from(map.aux_data_size), Some(false))?;
-        let heap = Heap {
-            base: map.heap_base,
-            top: map.heap_base,
-            max_top: u64::from(map.heap_base) + u64::from(map.max_heap_size),
-            rw_start,
-        };
-        self.heap = Some(heap);
-        self.layout = Some(Layout { map: *map, ro_data: image.ro_data.clone(), regions: self.regions.clone(), heap });
-        self.write(map.rw_data_address, &image.rw_data).map_err(|_| "read-write data does not fit its region")?;
+        let pages = PageMap::container(&image.map);
+        for area in container_areas(&image.map) {
+            let (start, end) = area.range();
+            let init = area.init.bytes(image);
+            if init.len() as u64 > end - start {
+                return Err("initial data does not fit its region");
+            }
+            self.protect(start, end, Some(area.writable || !init.is_empty()))?;
+            // SAFETY: `[start, start + init.len())` is inside the area, just made writable,
+            // inside our reservation; `init` is a distinct host buffer.
+            unsafe { core::ptr::copy_nonoverlapping(init.as_ptr(), self.base.add(start as usize), init.len()) };
+            if !area.writable && !init.is_empty() {
+                self.protect(start, end, Some(false))?;
+            }
+        }
+        // The same regions as the ones just protected, plus the heap.
+        debug_assert_eq!(self.pages.region_list(), pages.region_list());
+        self.layout = Some(Layout { map: image.map, ro_data: image.ro_data.clone(), pages: pages.clone() });
+        self.pages = pages;
         Ok(())
     }
 
@@ -369,127 +379,30 @@ impl Sandbox {
         self.ctx_mut()
     }
 
-    /// Sets the protection of guest pages `[start, end)` (page-aligned): `None` makes them
-    /// inaccessible (and zero), `Some(writable)` accessible. Updates the bookkeeping.
+    /// Sets the protection of guest pages `[start, end)` (page-aligned) and records it in the
+    /// page map: `None` makes them inaccessible (and zero), `Some(writable)` accessible.
     fn protect(&mut self, start: u64, end: u64, access: Option<bool>) -> Result<(), &'static str> {
-        if start >= end {
-            return Ok(());
-        }
-        debug_assert!(start % u64::from(PAGE_SIZE) == 0 && end % u64::from(PAGE_SIZE) == 0 && end <= 1 << 32);
-        // SAFETY: `[start, end)` lies inside the guest part of our reservation.
-        let host = unsafe { self.base.add(start as usize) };
-        let length = (end - start) as usize;
-        let result = match access {
-            // SAFETY: changes protection of pages inside our reservation only.
-            Some(writable) => unsafe { libc::mprotect(host.cast(), length, protection(writable)) },
-            None => {
-                // SAFETY: discards and protects pages inside our reservation only; no Rust
-                // reference points into guest memory.
-                unsafe {
-                    libc::madvise(host.cast(), length, libc::MADV_DONTNEED);
-                    libc::mprotect(host.cast(), length, libc::PROT_NONE)
-                }
-            }
-        };
-        if result != 0 {
-            return Err("changing guest page protection failed");
-        }
-        let mut regions = Vec::with_capacity(self.regions.len() + 2);
-        for region in &self.regions {
-            if region.end <= start || region.start >= end {
-                regions.push(*region);
-                continue;
-            }
-            if region.start < start {
-                regions.push(Region { start: region.start, end: start, writable: region.writable });
-            }
-            if region.end > end {
-                regions.push(Region { start: end, end: region.end, writable: region.writable });
-            }
-        }
-        if let Some(writable) = access {
-            regions.push(Region { start, end, writable });
-        }
-        regions.sort_by_key(|region| region.start);
-        let mut merged: Vec<Region> = Vec::with_capacity(regions.len());
-        for region in regions {
-            match merged.last_mut() {
-                Some(last) if last.end == region.start && last.writable == region.writable => last.end = region.end,
-                _ => merged.push(region),
-            }
-        }
-        self.regions = merged;
+        // SAFETY: `base` is our reservation's memory base.
+        unsafe { protect_range(self.base, start, end, access)? };
+        self.pages.set(start, end, access);
         Ok(())
     }
 
     /// Maps zero-filled pages (raw programs); existing pages keep their contents.
     pub fn map(&mut self, address: u32, length: u32, writable: bool) -> Result<(), &'static str> {
-        if self.heap.is_some() {
-            return Err("a container program's memory layout is fixed; only raw programs map pages");
-        }
-        if address % PAGE_SIZE != 0 || length % PAGE_SIZE != 0 {
-            return Err("the address and length must be multiples of the page size");
-        }
-        let end = u64::from(address) + u64::from(length);
-        if end > 1 << 32 {
-            return Err("the range does not fit in the 32-bit address space");
-        }
-        self.protect(address.into(), end, Some(writable))
+        let (start, end) = self.pages.check_map(address, length)?;
+        self.protect(start, end, Some(writable))
     }
 
-    fn region_of(&self, address: u64) -> Option<&Region> {
-        let index = self.regions.partition_point(|region| region.end <= address);
-        self.regions.get(index).filter(|region| region.start <= address)
-    }
-
-    fn byte_accessible(&self, address: u64, write: bool) -> bool {
-        self.region_of(address).is_some_and(|region| region.writable || !write)
-    }
-
-    /// The first byte of `[address, address + length)` (no wrap) that is not accessible.
-    fn first_inaccessible(&self, address: u64, length: u64, write: bool) -> Option<u64> {
-        let end = address + length;
-        let mut at = address;
-        while at < end {
-            match self.region_of(at) {
-                Some(region) if region.writable || !write => at = region.end,
-                _ => return Some(at),
-            }
-        }
-        None
-    }
-
-    /// Classifies a guest access as the interpreter does; `None` if it is allowed.
+    /// Classifies a guest access as the interpreter does; `None` if it is allowed (see
+    /// [`PageMap::classify`]).
     pub fn classify(&self, address: u32, length: usize, write: bool) -> Option<Fault> {
-        if touches_low_memory(address, length) {
-            return Some(Fault::Panic);
-        }
-        (0..length as u64)
-            .map(|i| u64::from(address) + i)
-            .find(|&byte| !self.byte_accessible(byte, write))
-            .map(|byte| Fault::PageFault(byte as u32 & !(PAGE_SIZE - 1)))
-    }
-
-    fn host_check(&self, address: u32, length: usize) -> Result<(), MemoryAccessError> {
-        let error = |reason| MemoryAccessError { address, length, reason };
-        if length == 0 {
-            return Ok(());
-        }
-        if u64::from(address) + length as u64 > 1 << 32 {
-            return Err(error(MemoryAccessReason::Wraps));
-        }
-        if touches_low_memory(address, length) {
-            return Err(error(MemoryAccessReason::BelowMinimum));
-        }
-        match self.first_inaccessible(address.into(), length as u64, false) {
-            Some(byte) => Err(error(MemoryAccessReason::Inaccessible(byte as u32 & !(PAGE_SIZE - 1)))),
-            None => Ok(()),
-        }
+        self.pages.classify(address, length, write)
     }
 
     /// Reads guest memory for the host.
     pub fn read(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-        self.host_check(address, out.len())?;
+        self.pages.host_check(address, out.len())?;
         if !out.is_empty() {
             // SAFETY: every byte of the range is mapped readable (checked above) and lies in
             // our reservation; `out` is a distinct host buffer.
@@ -500,7 +413,7 @@ impl Sandbox {
 
     /// Writes guest memory for the host; read-only pages are written too.
     pub fn write(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-        self.host_check(address, data.len())?;
+        self.pages.host_check(address, data.len())?;
         if data.is_empty() {
             return Ok(());
         }
@@ -508,7 +421,8 @@ impl Sandbox {
         let end = start + data.len() as u64;
         // Read-only pages in the range become writable for the copy.
         let read_only: Vec<(u64, u64)> = self
-            .regions
+            .pages
+            .region_list()
             .iter()
             .filter(|region| !region.writable && region.start < end && region.end > start)
             .map(|region| {
@@ -541,50 +455,34 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Grows the heap (container programs); see [`GuestMemory::sbrk`](crate::memory::GuestMemory::sbrk).
+    /// Grows the heap (container programs); see [`PageMap::sbrk`].
     pub fn sbrk(&mut self, size: u32) -> Option<u32> {
-        let heap = self.heap?;
-        let new_top = u64::from(heap.top) + u64::from(size);
-        if new_top > heap.max_top {
-            return None;
-        }
-        let rw_end = self.region_of(heap.rw_start).map_or(heap.rw_start, |region| region.end);
-        let needed = align_up(new_top, PAGE_SIZE);
-        if needed > rw_end && self.protect(rw_end, needed, Some(true)).is_err() {
-            return None;
-        }
-        let heap = self.heap.as_mut()?;
-        heap.top = new_top as u32;
-        Some(heap.top)
+        let base = self.base;
+        // SAFETY: `base` is our reservation's memory base.
+        self.pages.sbrk(size, |start, end| unsafe { protect_range(base, start, end, Some(true)) }.is_ok())
     }
 
     /// How far the heap has grown.
     pub fn heap_size(&self) -> u32 {
-        self.heap.map_or(0, |heap| heap.top - heap.base)
+        self.pages.heap_size()
     }
 
     /// Whether the range is accessible (and writable, if `write`).
     pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
-        length == 0
-            || u64::from(address) + length as u64 <= 1 << 32
-                && !touches_low_memory(address, length)
-                && self.first_inaccessible(address.into(), length as u64, write).is_none()
+        self.pages.is_accessible(address, length, write)
     }
 
     /// The accessible regions as `(address, length, writable)`.
     pub fn regions(&self) -> Vec<(u32, u32, bool)> {
-        self.regions
-            .iter()
-            .map(|region| (region.start as u32, (region.end - region.start) as u32, region.writable))
-            .collect()
+        self.pages.regions()
     }
 
     /// Makes every guest page inaccessible and zero.
     fn clear(&mut self) -> Result<(), &'static str> {
-        for region in std::mem::take(&mut self.regions) {
+        while let Some(&region) = self.pages.region_list().first() {
             self.protect(region.start, region.end, None)?;
         }
-        self.heap = None;
+        self.pages = PageMap::empty();
         self.layout = None;
         Ok(())
     }
@@ -611,16 +509,11 @@ impl Sandbox {
             return false;
         }
         let Some(reservation) = self.reservation.take() else { return false };
-        let evicted = {
-            let mut pool = WARM_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let evicted = if pool.len() >= WARM_POOL_LIMIT { Some(pool.remove(0)) } else { None };
-            pool.push(WarmSandbox { reservation, layout });
-            evicted
-        };
+        let evicted = self.pools.sandboxes.warm.put_evicting_oldest(WarmSandbox { reservation, layout });
         if let Some(evicted) = evicted {
             // The oldest warm sandbox goes cold: every page inaccessible again.
-            let mut sandbox = Sandbox::on(evicted.reservation);
-            sandbox.regions = evicted.layout.regions;
+            let mut sandbox = Sandbox::on(evicted.reservation, self.pools.clone());
+            sandbox.pages = evicted.layout.pages;
             drop(sandbox);
         }
         true
@@ -628,8 +521,8 @@ impl Sandbox {
 
     /// A copy with the same pages, contents, heap and context.
     pub fn try_clone(&self) -> Result<Sandbox, &'static str> {
-        let mut copy = Sandbox::new()?;
-        for region in &self.regions {
+        let mut copy = Sandbox::new(&self.pools)?;
+        for region in self.pages.region_list() {
             copy.protect(region.start, region.end, Some(true))?;
             let length = (region.end - region.start) as usize;
             // SAFETY: the source range is mapped readable in `self`, the destination range was
@@ -645,7 +538,7 @@ impl Sandbox {
                 copy.protect(region.start, region.end, Some(false))?;
             }
         }
-        copy.heap = self.heap;
+        copy.pages.clone_from(&self.pages);
         copy.layout.clone_from(&self.layout);
         let ctx = self.ctx();
         let (regs, gas) = (ctx.regs, ctx.gas);
@@ -661,11 +554,9 @@ impl Drop for Sandbox {
             return;
         }
         let Some(reservation) = self.reservation.take() else { return };
+        // A reservation that could not be cleaned is dropped, which unmaps it.
         if self.clear().is_ok() {
-            reservation.release();
-        } else {
-            // SAFETY: the reservation is ours; nothing refers to it any more.
-            unsafe { libc::munmap(reservation.start.cast(), RESERVATION_SIZE) };
+            reservation.release(&self.pools.sandboxes);
         }
     }
 }
@@ -674,9 +565,13 @@ impl Drop for Sandbox {
 mod tests {
     use super::*;
 
+    fn pools() -> Arc<Pools> {
+        Arc::new(Pools::new(&PoolLimits::default()))
+    }
+
     #[test]
     fn pages_follow_the_map_and_host_writes_reach_read_only_pages() {
-        let mut sandbox = Sandbox::new().unwrap();
+        let mut sandbox = Sandbox::new(&pools()).unwrap();
         sandbox.map(0x20000, 0x2000, true).unwrap();
         sandbox.map(0x21000, 0x1000, false).unwrap();
         assert_eq!(sandbox.regions(), vec![(0x20000, 0x1000, true), (0x21000, 0x1000, false)]);
@@ -727,10 +622,10 @@ mod tests {
 
     #[test]
     fn warm_reuse_and_in_place_reset_look_like_a_fresh_sandbox() {
-        let image = image();
-        let fresh = snapshot(&Sandbox::from_image(&image).unwrap());
+        let (image, pools) = (image(), pools());
+        let fresh = snapshot(&Sandbox::from_image(&image, &pools).unwrap());
         for _ in 0..3 {
-            let mut sandbox = Sandbox::from_image(&image).unwrap();
+            let mut sandbox = Sandbox::from_image(&image, &pools).unwrap();
             assert_eq!(snapshot(&sandbox), fresh);
             scribble(&mut sandbox, &image);
             assert_ne!(snapshot(&sandbox), fresh);
@@ -742,15 +637,15 @@ mod tests {
 
     #[test]
     fn host_writes_to_read_only_data_are_not_carried_into_a_new_sandbox() {
-        let image = image();
-        let fresh = snapshot(&Sandbox::from_image(&image).unwrap());
+        let (image, pools) = (image(), pools());
+        let fresh = snapshot(&Sandbox::from_image(&image, &pools).unwrap());
         for _ in 0..3 {
-            let mut sandbox = Sandbox::from_image(&image).unwrap();
+            let mut sandbox = Sandbox::from_image(&image, &pools).unwrap();
             assert_eq!(snapshot(&sandbox), fresh);
             sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
             assert_ne!(snapshot(&sandbox), fresh);
         }
-        let mut sandbox = Sandbox::from_image(&image).unwrap();
+        let mut sandbox = Sandbox::from_image(&image, &pools).unwrap();
         sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
         sandbox.reset(Some(&image)).unwrap();
         assert_eq!(snapshot(&sandbox), fresh);

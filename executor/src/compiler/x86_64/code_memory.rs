@@ -1,11 +1,15 @@
 //! Executable memory for compiled code, and the pool of mappings that dropped modules leave.
 
 use super::CompileError;
+use crate::pool::{Pool, PoolLimits, Pools};
+use std::sync::Arc;
 
-/// Executable memory holding one module's code.
+/// Executable memory holding one module's code; it goes back to its engine's [`CodePool`]
+/// when dropped.
 pub(super) struct CodeMemory {
     pub(super) pointer: *mut u8,
     pub(super) length: usize,
+    pub(super) pools: Arc<Pools>,
 }
 
 // SAFETY: immutable (read-execute) memory after construction, owned by this value.
@@ -17,9 +21,9 @@ impl CodeMemory {
     /// Maps `length` bytes (rounded up to pages) for code, writable until [`CodeMemory::fill`];
     /// in the low 2 GiB of the address space where the kernel has room (`MAP_32BIT`), so that
     /// the code can address its jump table absolutely.
-    pub(super) fn map(length: usize) -> Result<CodeMemory, CompileError> {
+    pub(super) fn map(length: usize, pools: &Arc<Pools>) -> Result<CodeMemory, CompileError> {
         let length = length.max(1).div_ceil(4096) * 4096;
-        if let Some(memory) = CodeMemory::reuse(length) {
+        if let Some(memory) = CodeMemory::reuse(length, pools) {
             return Ok(memory);
         }
         // Populated up front: one call instead of a page fault per page on the copy.
@@ -37,13 +41,13 @@ impl CodeMemory {
         if pointer == libc::MAP_FAILED {
             return Err(CompileError::CodeAllocation);
         }
-        Ok(CodeMemory { pointer: pointer.cast(), length })
+        Ok(CodeMemory { pointer: pointer.cast(), length, pools: pools.clone() })
     }
 
     /// A pooled mapping of `length` to `2 * length` bytes, made writable again.
-    fn reuse(length: usize) -> Option<CodeMemory> {
+    fn reuse(length: usize, pools: &Arc<Pools>) -> Option<CodeMemory> {
         let (pointer, mapped) = {
-            let mut pool = CODE_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut pool = pools.code.mappings.items();
             let (at, _) = pool
                 .iter()
                 .enumerate()
@@ -51,7 +55,7 @@ impl CodeMemory {
                 .min_by_key(|(_, &(_, mapped))| mapped)?;
             pool.swap_remove(at)
         };
-        let memory = CodeMemory { pointer: pointer as *mut u8, length: mapped };
+        let memory = CodeMemory { pointer: pointer as *mut u8, length: mapped, pools: pools.clone() };
         // SAFETY: a mapping of ours that no module uses any more (see `Drop`); its pages are
         // populated, so writing them after this costs no page faults.
         if unsafe { libc::mprotect(pointer as *mut libc::c_void, mapped, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
@@ -77,20 +81,39 @@ impl CodeMemory {
 
 /// Code mappings of dropped modules, kept (read-execute) for the next compiles: reusing one
 /// costs two `mprotect` calls where a fresh one costs `mmap`, populating (zeroing) its pages
-/// and `munmap`.
-static CODE_POOL: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
-/// At most this many pooled mappings...
-const CODE_POOL_ENTRIES: usize = 16;
-/// ...and this many bytes in them.
-const CODE_POOL_BYTES: usize = 32 << 20;
+/// and `munmap`. Owned by an engine ([`Pools`]); limits from [`PoolLimits`].
+#[derive(Debug)]
+pub(crate) struct CodePool {
+    /// `(address, length)` of each kept mapping, at most `PoolLimits::code_mappings`...
+    mappings: Pool<(usize, usize)>,
+    /// ...and at most this many bytes in them.
+    max_bytes: usize,
+}
+
+impl CodePool {
+    /// An empty pool.
+    pub fn new(limits: &PoolLimits) -> CodePool {
+        CodePool { mappings: Pool::new(limits.code_mappings), max_bytes: limits.code_bytes }
+    }
+}
+
+impl Drop for CodePool {
+    fn drop(&mut self) {
+        for &(pointer, length) in self.mappings.items().iter() {
+            // SAFETY: a mapping of ours that no module uses any more.
+            unsafe { libc::munmap(pointer as *mut libc::c_void, length) };
+        }
+    }
+}
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
         {
-            let mut pool = CODE_POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let pooled: usize = pool.iter().map(|&(_, mapped)| mapped).sum();
-            if pool.len() < CODE_POOL_ENTRIES && pooled + self.length <= CODE_POOL_BYTES {
-                pool.push((self.pointer as usize, self.length));
+            let pool = &self.pools.code;
+            let mut mappings = pool.mappings.items();
+            let pooled: usize = mappings.iter().map(|&(_, mapped)| mapped).sum();
+            if mappings.len() < pool.mappings.limit() && pooled + self.length <= pool.max_bytes {
+                mappings.push((self.pointer as usize, self.length));
                 return;
             }
         }

@@ -5,8 +5,10 @@
 use super::code_memory::CodeMemory;
 use super::{CompileError, Compiler, Scratch, Target, SCRATCH};
 use crate::gas::{BlockCosts, GasMetering};
-use crate::program::{DecodedProgram, Instruction, Reg};
+use crate::pool::Pools;
+use crate::program::{AccessKind, DecodedProgram, Instruction};
 use crate::sandbox::VmCtx;
+use std::sync::Arc;
 
 /// A module compiled to x86-64, shared by all its instances.
 pub struct CompiledProgram {
@@ -23,8 +25,9 @@ pub struct CompiledProgram {
 
 impl Drop for CompiledProgram {
     fn drop(&mut self) {
-        crate::program::code::recycle_u32s(core::mem::take(&mut self.instruction_offsets));
-        crate::program::code::recycle_u32s(core::mem::take(&mut self.entry_offsets));
+        let buffers = &self.code.pools.buffers;
+        buffers.recycle_words(core::mem::take(&mut self.instruction_offsets));
+        buffers.recycle_words(core::mem::take(&mut self.entry_offsets));
     }
 }
 
@@ -51,13 +54,14 @@ impl CompiledProgram {
         decoded: &DecodedProgram,
         costs: Option<&BlockCosts>,
         gas: Option<GasMetering>,
+        pools: &Arc<Pools>,
     ) -> Result<Self, CompileError> {
         let gas = if costs.is_none() { None } else { gas };
         // The working memory (the assembler's tables, stubs, branch fixups and so on) is reused
         // from one compile to the next on this thread: growing it afresh every time costs more
         // (reallocation, page faults) than filling it.
         let scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(Scratch::new);
-        let mut compiler = Compiler::new(decoded, costs, gas, scratch);
+        let mut compiler = Compiler::new(decoded, costs, gas, scratch, &pools.buffers);
         compiler.emit_all();
         let Compiler {
             mut ops,
@@ -85,7 +89,7 @@ impl CompiledProgram {
                 let end = end as usize;
                 bytes[end - 4..end].copy_from_slice(&(destination as i32 - end as i32).to_le_bytes());
             }
-            Self::finish(bytes, &scratch.jump_table_targets, jump_table_at, &scratch.jump_sites, dispatch)
+            Self::finish(bytes, &scratch.jump_table_targets, jump_table_at, &scratch.jump_sites, dispatch, pools)
         });
         SCRATCH.with(|cell| cell.set(Some(scratch)));
         let (code, code_len) = result?;
@@ -100,9 +104,10 @@ impl CompiledProgram {
         jump_table_at: usize,
         jump_sites: &[u32],
         dispatch: u32,
+        pools: &Arc<Pools>,
     ) -> Result<(CodeMemory, usize), CompileError> {
         let code_len = bytes.len();
-        let code = CodeMemory::map(code_len)?;
+        let code = CodeMemory::map(code_len, pools)?;
         let start = code.pointer as u64;
         // The table holds absolute addresses, now that the code's address is known.
         for (i, &target) in table_targets.iter().enumerate() {
@@ -132,6 +137,12 @@ impl CompiledProgram {
     /// Bytes of native code.
     pub fn code_len(&self) -> usize {
         self.code_len
+    }
+
+    /// The engine's pools this program's code came from (its instances' sandboxes come from
+    /// them too).
+    pub(crate) fn pools(&self) -> &Arc<Pools> {
+        &self.code.pools
     }
 
     /// Approximate memory held (code and offset tables).
@@ -183,38 +194,7 @@ impl CompiledProgram {
 
     /// The guest access `instruction` makes with registers `regs`: address, length, store.
     pub(crate) fn fault_access(instruction: Instruction, regs: &[u64; 13]) -> Option<(u32, usize, bool)> {
-        use Instruction as I;
-        let at = |base: Reg, offset: u32| (regs[base as usize] as u32).wrapping_add(offset);
-        Some(match instruction {
-            I::store_imm_u8(address, _) => (address, 1, true),
-            I::store_imm_u16(address, _) => (address, 2, true),
-            I::store_imm_u32(address, _) => (address, 4, true),
-            I::store_imm_u64(address, _) => (address, 8, true),
-            I::load_u8(_, address) | I::load_i8(_, address) => (address, 1, false),
-            I::load_u16(_, address) | I::load_i16(_, address) => (address, 2, false),
-            I::load_u32(_, address) | I::load_i32(_, address) => (address, 4, false),
-            I::load_u64(_, address) => (address, 8, false),
-            I::store_u8(_, address) => (address, 1, true),
-            I::store_u16(_, address) => (address, 2, true),
-            I::store_u32(_, address) => (address, 4, true),
-            I::store_u64(_, address) => (address, 8, true),
-            I::store_imm_indirect_u8(base, offset, _) => (at(base, offset), 1, true),
-            I::store_imm_indirect_u16(base, offset, _) => (at(base, offset), 2, true),
-            I::store_imm_indirect_u32(base, offset, _) => (at(base, offset), 4, true),
-            I::store_imm_indirect_u64(base, offset, _) => (at(base, offset), 8, true),
-            I::store_indirect_u8(_, base, offset) => (at(base, offset), 1, true),
-            I::store_indirect_u16(_, base, offset) => (at(base, offset), 2, true),
-            I::store_indirect_u32(_, base, offset) => (at(base, offset), 4, true),
-            I::store_indirect_u64(_, base, offset) => (at(base, offset), 8, true),
-            I::load_indirect_u8(_, base, offset) | I::load_indirect_i8(_, base, offset) => (at(base, offset), 1, false),
-            I::load_indirect_u16(_, base, offset) | I::load_indirect_i16(_, base, offset) => {
-                (at(base, offset), 2, false)
-            }
-            I::load_indirect_u32(_, base, offset) | I::load_indirect_i32(_, base, offset) => {
-                (at(base, offset), 4, false)
-            }
-            I::load_indirect_u64(_, base, offset) => (at(base, offset), 8, false),
-            _ => return None,
-        })
+        let (access, address) = instruction.memory_access()?;
+        Some((address.resolve(regs), usize::from(access.width), access.kind == AccessKind::Store))
     }
 }

@@ -58,11 +58,13 @@ mod code_memory;
 mod compiled;
 mod run;
 
+pub(crate) use code_memory::CodePool;
 pub(crate) use compiled::{CompiledProgram, EntryPoint};
 pub(crate) use run::{is_available, is_supported, CompiledInstance};
 
 use super::CompileError;
 use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
+use crate::pool::BufferPool;
 use crate::program::{DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
@@ -214,6 +216,7 @@ impl<'a> Compiler<'a> {
         costs: Option<&'a BlockCosts>,
         gas: Option<GasMetering>,
         scratch: Scratch,
+        buffers: &BufferPool,
     ) -> Self {
         let count = decoded.instructions().len();
         let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
@@ -234,8 +237,8 @@ impl<'a> Compiler<'a> {
             stubs,
             stub_offsets,
             fixups,
-            instruction_offsets: crate::program::code::recycled_u32s(count),
-            entry_offsets: crate::program::code::recycled_u32s(count),
+            instruction_offsets: buffers.words(count),
+            entry_offsets: buffers.words(count),
             jump_table_at: 0,
             jump_table_targets,
             jump_sites,

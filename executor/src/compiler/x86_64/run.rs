@@ -63,8 +63,8 @@ impl CompiledInstance {
     /// `image` (container programs) or none (raw programs).
     pub fn new(program: &Arc<CompiledProgram>, image: Option<&Arc<MemoryImage>>) -> Result<Self, &'static str> {
         let mut sandbox = match image {
-            Some(image) => Sandbox::from_image(image),
-            None => Sandbox::new(),
+            Some(image) => Sandbox::from_image(image, program.pools()),
+            None => Sandbox::new(program.pools()),
         }?;
         program.prepare_ctx(sandbox.ctx_mut());
         Ok(CompiledInstance { sandbox, program: program.clone() })
@@ -196,8 +196,8 @@ impl CompiledInstance {
             // is the same state.
             log::warn!("resetting guest memory in place failed ({error}); using a new sandbox");
             let fresh = match image {
-                Some(image) => Sandbox::from_image(image),
-                None => Sandbox::new(),
+                Some(image) => Sandbox::from_image(image, self.program.pools()),
+                None => Sandbox::new(self.program.pools()),
             };
             match fresh {
                 Ok(mut sandbox) => {
