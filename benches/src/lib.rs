@@ -1,6 +1,6 @@
 //! The benchmark suite: the same programs on our executor, wasmtime, PolkaVM and natively.
 //!
-//! * [`manifest`]: the programs (`benches/programs/programs.json`) and their expected checksums;
+//! * [`manifest`]: the programs (`testdata/bench-programs/programs.json`) and their expected checksums;
 //! * [`vms`]: one adapter per VM configuration behind the [`vms::Vm`] trait;
 //! * [`measure`]: timing of the compile / instantiate / execute / oneshot phases and memory;
 //! * [`report`]: tables, the BENCHMARKS.md section and the JSON records;

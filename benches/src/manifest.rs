@@ -86,7 +86,7 @@ pub struct Program {
 
 /// Where the committed programs live.
 pub fn default_manifest_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("programs/programs.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/bench-programs/programs.json")
 }
 
 /// Loads the manifest and every program's bytes; `quick` picks the small sizes.

@@ -11,9 +11,7 @@ use pvm_executor::program::*;
 use pvm_executor::*;
 
 fn compiler(metering: Option<GasMetering>) -> Engine {
-    let mut config = Config::new();
-    config.backend(BackendKind::Compiler).gas_metering(metering);
-    Engine::new(&config).unwrap()
+    pvm_testkit::engine(BackendKind::Compiler, metering)
 }
 
 fn raw(body: impl FnOnce(&mut CodeBuilder)) -> RawProgram {
@@ -24,6 +22,9 @@ fn raw(body: impl FnOnce(&mut CodeBuilder)) -> RawProgram {
 
 #[test]
 fn compiled_code_is_reused_for_identical_bytes_even_after_the_module_is_dropped() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
     let engine = compiler(Some(GasMetering::Sync));
     let program = raw(|code| {
         code.push(Instruction::add_64(Reg::A0, Reg::A0, Reg::A1));
@@ -45,6 +46,9 @@ fn compiled_code_is_reused_for_identical_bytes_even_after_the_module_is_dropped(
 
 #[test]
 fn page_faults_report_the_page_and_resume_after_mapping_it() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
     let engine = compiler(Some(GasMetering::Sync));
     // Store 8 bytes straddling a mapped and an unmapped page, then load them back.
     let program = raw(|code| {
@@ -72,6 +76,9 @@ fn page_faults_report_the_page_and_resume_after_mapping_it() {
 
 #[test]
 fn low_and_wrapping_accesses_panic() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
     let engine = compiler(Some(GasMetering::Sync));
     let program = raw(|code| {
         code.push(Instruction::load_indirect_u32(Reg::A1, Reg::A0, 0));
@@ -91,6 +98,9 @@ fn low_and_wrapping_accesses_panic() {
 
 #[test]
 fn faults_outside_guest_code_still_reach_the_previous_handler() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
     // A fault in host code while no guest runs must not be swallowed: the child process
     // dereferences an unmapped page after the handler is installed and must die by SIGSEGV.
     if std::env::var_os("PVM_FAULT_CHILD").is_some() {
@@ -120,6 +130,9 @@ fn libc_like_null_page() -> *const u8 {
 
 #[test]
 fn cloned_instances_own_their_memory() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
     let engine = compiler(Some(GasMetering::Sync));
     let program = raw(|code| {
         code.push(Instruction::store_indirect_u32(Reg::A1, Reg::A0, 0));
@@ -148,6 +161,9 @@ fn cloned_instances_own_their_memory() {
 
 #[test]
 fn many_instances_live_at_once_and_reset_cheaply() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
     let engine = compiler(Some(GasMetering::Sync));
     let program = raw(|code| {
         code.push(Instruction::store_indirect_u64(Reg::A1, Reg::A0, 0));

@@ -1,20 +1,13 @@
-//! Every benchmark program (`benches/programs`, described by `programs.json`) returns its
+//! Every benchmark program (`testdata/bench-programs`, described by `programs.json`) returns its
 //! recorded checksum, and uses the same gas, on the interpreter and on the compiler (with
 //! synchronous and asynchronous metering).
 
-use pvm_executor::{BackendKind, Config, Engine, Exit, GasMetering, Instance, Module};
-use std::path::PathBuf;
-
-fn programs_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../benches/programs")
-}
+use pvm_executor::{BackendKind, Exit, GasMetering, Instance, Module};
+use pvm_testkit::{engine, read_testdata};
 
 /// `(exit, A0, gas used)` of one call with a fresh instance.
 fn run(backend: BackendKind, metering: Option<GasMetering>, blob: &[u8], export: &str, arg: u64) -> (Exit, u64, i64) {
-    let mut config = Config::new();
-    config.backend(backend).gas_metering(metering);
-    let engine = Engine::new(&config).expect("backend available");
-    let module = Module::from_blob(&engine, blob).expect("benchmark blob loads");
+    let module = Module::from_blob(&engine(backend, metering), blob).expect("benchmark blob loads");
     let mut instance = Instance::new(&module).expect("instance");
     let gas = i64::MAX / 2;
     instance.set_gas(gas);
@@ -26,17 +19,16 @@ fn run(backend: BackendKind, metering: Option<GasMetering>, blob: &[u8], export:
 #[test]
 fn benchmark_programs_agree_on_every_backend() {
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(programs_dir().join("programs.json")).expect("manifest"))
-            .expect("manifest is JSON");
+        serde_json::from_slice(&read_testdata("bench-programs/programs.json")).expect("manifest is JSON");
     let programs = manifest["programs"].as_object().expect("programs");
     assert!(programs.len() >= 8, "the manifest lists the benchmark programs");
-    let compiler = pvm_executor::compiler::is_supported();
+    let compiler = pvm_testkit::require_compiler();
     for (name, program) in programs {
         let file = program["file"].as_str().expect("file");
         let export = program["export"].as_str().expect("export");
         let arg = program["quick"]["arg"].as_u64().expect("arg");
         let checksum = u64::from_str_radix(program["quick"]["checksum"].as_str().expect("checksum"), 16).unwrap();
-        let blob = std::fs::read(programs_dir().join(format!("{file}.polkavm"))).expect("blob");
+        let blob = read_testdata(&format!("bench-programs/{file}.polkavm"));
 
         let reference = run(BackendKind::Interpreter, Some(GasMetering::Sync), &blob, export, arg);
         assert_eq!(reference.0, Exit::Halt, "{name} on the interpreter");
@@ -57,10 +49,7 @@ fn benchmark_programs_agree_on_every_backend() {
             (BackendKind::Compiler, GasMetering::Sync),
             (BackendKind::Compiler, GasMetering::Async),
         ] {
-            let mut config = Config::new();
-            config.backend(backend).gas_metering(Some(metering));
-            let engine = Engine::new(&config).unwrap();
-            let module = Module::from_blob(&engine, &blob).unwrap();
+            let module = Module::from_blob(&engine(backend, Some(metering)), &blob).unwrap();
             for (gas, expected) in [(used, Exit::Halt), (used - 1, Exit::OutOfGas)] {
                 let mut instance = Instance::new(&module).unwrap();
                 instance.set_gas(gas);

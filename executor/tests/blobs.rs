@@ -2,22 +2,11 @@
 //! wrong and where.
 
 use pvm_executor::program::*;
-use std::path::PathBuf;
-
-fn shared(path: &str) -> PathBuf {
-    let root = std::env::var_os("PVM_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    root.join(path)
-}
 
 fn real_blobs() -> Vec<(String, Vec<u8>)> {
     ["Flipper", "Token"]
         .iter()
-        .map(|name| {
-            let path = shared(&format!("contracts/{name}.polkavm"));
-            (name.to_string(), std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display())))
-        })
+        .map(|name| (name.to_string(), pvm_testkit::read_testdata(&format!("contracts/{name}.polkavm"))))
         .collect()
 }
 

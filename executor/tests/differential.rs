@@ -22,8 +22,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 #[test]
 fn compiler_matches_interpreter_on_random_programs() {
-    if !pvm_executor::compiler::is_supported() {
-        eprintln!("the compiler backend does not run on this machine; nothing to compare");
+    if !pvm_testkit::require_compiler() {
         return;
     }
     let count = env_u64("PVM_DIFF_PROGRAMS", 100_000);

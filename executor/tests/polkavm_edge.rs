@@ -1,4 +1,4 @@
-//! The edge programs where PolkaVM 0.37 and the Gray Paper part ways (`fixtures/polkavm-edge/`,
+//! The edge programs where PolkaVM 0.37 and the Gray Paper part ways (`testdata/polkavm-edge/`,
 //! see its README): on container blobs both of our backends give PolkaVM 0.37's end state, pc
 //! and gas (`Semantics::PolkaVm`), except for the one blob that shows a PolkaVM interpreter bug.
 //! The `pvm-reference-diff` crate runs the same blobs on PolkaVM itself.
@@ -9,13 +9,12 @@ use pvm_executor::{BackendKind, Config, Engine, Error, Exit, Instance, Module, P
 const GAS: i64 = 1_000_000;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/polkavm-edge").join(name);
-    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    pvm_testkit::read_testdata(&format!("polkavm-edge/{name}"))
 }
 
 fn backends() -> Vec<BackendKind> {
     let mut backends = vec![BackendKind::Interpreter];
-    if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+    if pvm_testkit::require_compiler() {
         backends.push(BackendKind::Compiler);
     }
     backends

@@ -82,7 +82,7 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     let node = Node::open(spec, dir.path())?;
     let alice = address_of_suri("//Alice")?;
     let bob = address_of_suri("//Bob")?;
-    let code = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Token.polkavm"))?;
+    let code = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/contracts/Token.polkavm"))?;
     let constructor = pvm_node::client::abi::encode_constructor("constructor(uint256)", &["1000000000".to_string()])?;
     let transfer =
         Signature::parse("transfer(address,uint256)")?.encode_call(&[format!("{bob:?}"), "1".to_string()])?;

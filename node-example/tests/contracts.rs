@@ -263,7 +263,7 @@ async fn context_hashes_immutables_and_contract_calls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../chain-spec/local.json");
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/chain-spec/local.json");
     let node = RunningNode::start(&["--chain", spec], dir.path());
     // Alice deployed the flipper at genesis with her nonce 0 (CREATE).
     let alice = pvm_node::chain::keys::address_of_suri("//Alice").unwrap();

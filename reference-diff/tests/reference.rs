@@ -4,7 +4,7 @@
 //!   `PVM_REFERENCE_DIFF_SEED` moves the seeds, `PVM_REFERENCE_DIFF_PROGRAMS` sets the count.
 //! * `long_run` (ignored): `PVM_REFERENCE_DIFF_PROGRAMS` programs (default 1,000,000), for
 //!   `cargo test -p pvm-reference-diff --release -- --ignored --nocapture`.
-//! * `edge_fixtures_*`: the blobs of `executor/tests/fixtures/polkavm-edge/` on PolkaVM itself.
+//! * `edge_fixtures_*`: the blobs of `testdata/polkavm-edge/` on PolkaVM itself.
 
 use pvm_reference_diff::{compare, run_polkavm, Backends, Case, StopKind, Tally};
 use std::time::Instant;
@@ -103,9 +103,7 @@ fn long_run() {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../executor/tests/fixtures/polkavm-edge").join(name);
-    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    pvm_testkit::read_testdata(&format!("polkavm-edge/{name}"))
 }
 
 fn fixture_case(name: &str, entry: Option<u32>, args: &[u64], gas: i64) -> Case {

@@ -20,14 +20,14 @@ fn every_committed_blob_parses() {
 #[test]
 fn benchmark_programs_export_what_the_manifest_says() {
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(common::repo().join("benches/programs/programs.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(pvm_testkit::testdata("bench-programs/programs.json")).unwrap())
             .unwrap();
     let programs = manifest["programs"].as_object().unwrap();
     assert!(programs.len() >= 8);
     for (name, program) in programs {
         let file = program["file"].as_str().unwrap();
         let export = program["export"].as_str().unwrap();
-        let dir = common::repo().join("benches/programs");
+        let dir = pvm_testkit::testdata("bench-programs");
         for ext in ["c", "polkavm", "wasm"] {
             assert!(dir.join(format!("{file}.{ext}")).exists(), "{name}: {file}.{ext} missing");
         }

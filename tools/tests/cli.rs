@@ -1,15 +1,9 @@
 //! The `pvm` command line: output on real blobs, and clear errors (never a panic) on bad input.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn shared(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(path)
-}
-
-fn pvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pvm")).args(args).output().expect("pvm runs")
-}
+use common::pvm;
+use pvm_testkit::testdata;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -17,7 +11,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn info_lists_the_token_contracts_imports_and_exports() {
-    let output = pvm(&["info", shared("contracts/Token.polkavm").to_str().unwrap()]);
+    let output = pvm(&["info", testdata("contracts/Token.polkavm").to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(stdout.contains("PolkaVM program blob, version 0"), "{stdout}");
@@ -33,7 +27,7 @@ fn info_lists_the_token_contracts_imports_and_exports() {
 
 #[test]
 fn disasm_marks_blocks_and_jump_targets() {
-    let output = pvm(&["disasm", shared("contracts/Flipper.polkavm").to_str().unwrap()]);
+    let output = pvm(&["disasm", testdata("contracts/Flipper.polkavm").to_str().unwrap()]);
     assert!(output.status.success());
     let stdout = text(&output.stdout);
     assert!(stdout.starts_with(".isa revive_v1\n.jump_table @"), "{stdout}");
@@ -45,7 +39,7 @@ fn disasm_marks_blocks_and_jump_targets() {
 
 #[test]
 fn run_reports_status_a0_and_gas() {
-    let output = pvm(&["run", shared("contracts/Flipper.polkavm").to_str().unwrap(), "--export", "deploy"]);
+    let output = pvm(&["run", testdata("contracts/Flipper.polkavm").to_str().unwrap(), "--export", "deploy"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "a guest that stops on a host call is not a success");
     assert!(stdout.contains("status: host call"), "{stdout}");
@@ -54,7 +48,7 @@ fn run_reports_status_a0_and_gas() {
 
 #[test]
 fn conformance_ends_with_the_summary_line() {
-    let output = pvm(&["conformance", shared("pvm-test-vectors/programs").to_str().unwrap()]);
+    let output = pvm(&["conformance", testdata("pvm-test-vectors/programs").to_str().unwrap()]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert_eq!(stdout.lines().last(), Some("307 passed, 0 failed"));
@@ -65,11 +59,11 @@ fn bad_input_is_an_error_message_not_a_panic() {
     let dir = std::env::temp_dir().join(format!("pvm-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.polkavm");
-    let mut bytes = std::fs::read(shared("contracts/Flipper.polkavm")).unwrap();
+    let mut bytes = std::fs::read(testdata("contracts/Flipper.polkavm")).unwrap();
     bytes[4] = 9;
     std::fs::write(&bad, &bytes).unwrap();
 
-    let flipper = shared("contracts/Flipper.polkavm");
+    let flipper = testdata("contracts/Flipper.polkavm");
     let flipper = flipper.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["info", bad.to_str().unwrap()], "unsupported blob version 9"),

@@ -1,21 +1,11 @@
-//! The JAM conformance vectors pass on every backend this machine has.
+//! The JAM conformance vectors (`testdata/pvm-test-vectors`) pass on both backends.
 
-use pvm_executor::{BackendKind, Config, Engine};
+use pvm_executor::{BackendKind, GasMetering};
 use pvm_tools::conformance::run_dir;
-use std::path::PathBuf;
-
-fn vectors_dir() -> PathBuf {
-    match std::env::var_os("PVM_TEST_VECTORS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pvm-test-vectors/programs"),
-    }
-}
 
 fn run_on(backend: BackendKind) {
-    let mut config = Config::new();
-    config.backend(backend);
-    let engine = Engine::new(&config).expect("backend available");
-    let summary = run_dir(&engine, &vectors_dir()).expect("vectors readable");
+    let engine = pvm_testkit::engine(backend, Some(GasMetering::Sync));
+    let summary = run_dir(&engine, &pvm_testkit::testdata("pvm-test-vectors/programs")).expect("vectors readable");
     for (name, differences) in &summary.failed {
         eprintln!("FAIL {name}: {differences}");
     }
@@ -30,9 +20,7 @@ fn all_vectors_pass_on_the_interpreter() {
 
 #[test]
 fn all_vectors_pass_on_the_compiler() {
-    if !pvm_executor::compiler::is_supported() {
-        eprintln!("the compiler backend does not run on this machine; only the interpreter was checked");
-        return;
+    if pvm_testkit::require_compiler() {
+        run_on(BackendKind::Compiler);
     }
-    run_on(BackendKind::Compiler);
 }

@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{pvm, repo, scratch, stderr};
+use common::{fixtures, pvm, scratch, stderr};
 use pvm_executor::program::ProgramBlob;
 
 #[test]
 fn links_the_fixture_into_the_committed_blob() {
     let dir = scratch("link");
     let out = dir.join("host_call.polkavm");
-    let fixtures = repo().join("tools/tests/fixtures");
+    let fixtures = fixtures();
     let output = pvm(&["link", fixtures.join("host_call.elf").to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let linked = std::fs::read(&out).unwrap();
@@ -29,7 +29,7 @@ fn links_the_fixture_into_the_committed_blob() {
 #[test]
 fn strip_and_isa_options() {
     let dir = scratch("link-options");
-    let elf = repo().join("tools/tests/fixtures/host_call.elf");
+    let elf = fixtures().join("host_call.elf");
     let out = dir.join("stripped.polkavm");
     let output = pvm(&["link", elf.to_str().unwrap(), "-o", out.to_str().unwrap(), "--strip", "--isa", "jam_v1"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -43,9 +43,9 @@ fn bad_input_is_an_error_not_a_panic() {
     let dir = scratch("link-errors");
     let out = dir.join("out.polkavm");
     let out = out.to_str().unwrap();
-    let not_elf = repo().join("Cargo.toml");
+    let not_elf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let truncated = dir.join("truncated.elf");
-    let elf = std::fs::read(repo().join("tools/tests/fixtures/host_call.elf")).unwrap();
+    let elf = std::fs::read(fixtures().join("host_call.elf")).unwrap();
     std::fs::write(&truncated, &elf[..200]).unwrap();
     let cases: [(&str, &str); 4] = [
         (not_elf.to_str().unwrap(), "not an ELF file"),

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The `--dev` chain spec, compiled into the binary from `chain-spec/dev.json`.
-pub const DEV_SPEC: &str = include_str!("../../../chain-spec/dev.json");
+pub const DEV_SPEC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/chain-spec/dev.json"));
 
 /// Which executor backend runs contracts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -554,7 +554,7 @@ mod tests {
         assert_eq!(dev.id, "pvm_dev");
         assert!(dev.accounts.len() >= 6);
         assert_eq!(dev.accounts[0].address, keys::address_of_suri("//Alice").unwrap());
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../chain-spec");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("chain-spec");
         let local = ChainSpec::from_file(&dir.join("local.json")).unwrap();
         assert_eq!(local.id, "pvm_local");
         assert!(!local.contracts.is_empty(), "local.json pre-deploys a contract");

@@ -743,7 +743,7 @@ mod tests {
     fn upload_validates_and_stores_by_keccak() {
         with_executor(|executor, overlay| {
             fund(overlay, "//Alice", 0);
-            let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/Flipper.polkavm")).unwrap();
+            let blob = pvm_testkit::read_testdata("contracts/Flipper.polkavm");
             let result =
                 executor.apply(overlay, &signed("//Alice", 0, 10_000_000, Call::UploadCode { code: blob.clone() }));
             assert_eq!(result.call.status, Status::Success);

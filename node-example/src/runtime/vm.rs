@@ -459,8 +459,7 @@ mod tests {
     use super::*;
 
     fn contract(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts").join(name);
-        std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        pvm_testkit::read_testdata(&format!("contracts/{name}"))
     }
 
     #[test]

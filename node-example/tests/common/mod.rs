@@ -134,9 +134,9 @@ pub async fn nonce(client: &HttpClient, account: &str) -> u64 {
     info["nonce"].as_u64().unwrap()
 }
 
-/// A contract blob from `node-example/contracts`.
+/// A contract file (blob or ABI) from the workspace's `testdata/contracts`.
 pub fn contract(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts").join(name)
+    pvm_testkit::testdata("contracts").join(name)
 }
 
 /// H160 of a dev account as a 0x string.

@@ -5,14 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `shared/`, which sits beside the repository (in CI and in every work tree).
-pub fn shared() -> PathBuf {
-    repo().join("../shared")
+/// This crate's own fixtures (`tools/tests/fixtures`).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 fn blobs_in(dir: &Path) -> Vec<PathBuf> {
@@ -26,12 +21,13 @@ fn blobs_in(dir: &Path) -> Vec<PathBuf> {
     blobs
 }
 
-/// Every committed container blob: the benchmark programs, the test fixtures, and the
-/// resolc-built contracts in `shared/contracts`.
+/// Every committed container blob: the benchmark programs, this crate's fixtures, and the
+/// resolc-built contracts (`testdata/bench-programs`, `tools/tests/fixtures`,
+/// `testdata/contracts`).
 pub fn committed_blobs() -> Vec<PathBuf> {
-    let mut blobs = blobs_in(&repo().join("benches/programs"));
-    blobs.extend(blobs_in(&repo().join("tools/tests/fixtures")));
-    blobs.extend(blobs_in(&shared().join("contracts")));
+    let mut blobs = blobs_in(&pvm_testkit::testdata("bench-programs"));
+    blobs.extend(blobs_in(&fixtures()));
+    blobs.extend(blobs_in(&pvm_testkit::testdata("contracts")));
     blobs
 }
 
