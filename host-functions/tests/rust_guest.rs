@@ -14,7 +14,7 @@ struct Logged(Vec<u64>);
 
 fn instance(backend: BackendKind) -> LinkedInstance<Logged> {
     let mut config = Config::new();
-    config.backend(backend).allow_env_override(false);
+    config.backend(backend);
     let module = Module::from_blob(&Engine::new(&config).unwrap(), GUEST).unwrap();
     let mut linker = Linker::<Logged>::new();
     linker
@@ -28,7 +28,7 @@ fn instance(backend: BackendKind) -> LinkedInstance<Logged> {
 }
 
 fn backends() -> Vec<BackendKind> {
-    if pvm_executor::compiler::is_supported() {
+    if BackendKind::Compiler.is_available() {
         vec![BackendKind::Interpreter, BackendKind::Compiler]
     } else {
         eprintln!("the compiler backend does not run on this machine; only the interpreter was checked");
@@ -99,7 +99,7 @@ fn session(backend: BackendKind) -> Vec<(&'static str, i64)> {
 
     // keccak-256 from the sha3 crate, compiled for the PVM.
     for data in [&b""[..], b"abc", b"The quick brown fox jumps over the lazy dog", &[7; 5000]] {
-        assert_eq!(keccak_in_guest(&mut instance, data), sp_core::hashing::keccak_256(data), "{backend:?}");
+        assert_eq!(keccak_in_guest(&mut instance, data), sp_io::hashing::keccak_256(data), "{backend:?}");
         gas.push(("keccak256", instance.gas()));
     }
     gas
