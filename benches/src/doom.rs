@@ -86,8 +86,8 @@ pub fn markdown(rows: &[DoomRow], command: &str, date: &str, machine: &str, blob
     out.push_str("## Doom\n\n");
     out.push_str(&format!("Produced by `{command}` on {date} ({machine}).\n"));
     out.push_str(&format!(
-        "PolkaVM's Doom port (`doom/doom_64.elf.zst`, linked with a 16 KiB stack: {blob_len} bytes of blob) playing \
-         `doom/freedoom1.wad.zst` with the scripted input of `doom/demo.keys`, host functions served by \
+        "PolkaVM's Doom port (`testdata/doom/doom_64.elf.zst`, linked with a 16 KiB stack: {blob_len} bytes of blob) playing \
+         `testdata/doom/freedoom1.wad.zst` with the scripted input of `testdata/doom/demo.keys`, host functions served by \
          `pvm_tools::doom` on every VM, synchronous gas metering everywhere. *compile* = module creation from the \
          blob (median of several loads, caches off; PolkaVM's interpreter compiles lazily, so its figure is near zero \
          and its work shows in its tics); *tics/s* = `ext_tick` calls per second over the same tics (35 tics = one \

@@ -84,7 +84,7 @@ fn command_line() -> String {
 
 fn run_doom(args: &Args) -> ExitCode {
     use pvm_benches::doom;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../doom");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/doom");
     let read = |name: &str| -> Result<Vec<u8>, String> {
         let path = root.join(name);
         std::fs::read(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))

@@ -1,12 +1,12 @@
-//! Doom as a real-program conformance test: PolkaVM's Doom port (`doom/doom_64.elf.zst`, about
-//! 156,000 instructions no one here wrote) plays Freedoom (`doom/freedoom1.wad.zst`) with the
-//! scripted input of `doom/demo.keys` from the title screen into the first level, on our
+//! Doom as a real-program conformance test: PolkaVM's Doom port (`testdata/testdata/doom/doom_64.elf.zst`, about
+//! 156,000 instructions no one here wrote) plays Freedoom (`testdata/testdata/doom/freedoom1.wad.zst`) with the
+//! scripted input of `testdata/testdata/doom/demo.keys` from the title screen into the first level, on our
 //! interpreter and our JIT. Every tic's frame hash, frame count and gas must agree between the
 //! two, and the frames at the checkpoints below must be the ones PolkaVM 0.37 drew.
 
 mod common;
 
-use common::{pvm, repo, scratch, stderr};
+use common::{pvm, scratch, stderr};
 use pvm_tools::doom::{self, keys, DoomBackend, DoomError, TicRecord};
 use pvm_tools::linking::{link, LinkOptions};
 use std::sync::{Arc, OnceLock};
@@ -20,8 +20,8 @@ const INTERPRETER_TICS: u32 = 110;
 /// `(tic, frames output so far, frame hash)` at every 50th tic, recorded from PolkaVM 0.37's
 /// recompiler (4 KiB pages, synchronous gas) with
 /// `cargo run -p pvm-tools --features polkavm-reference -- doom --backend polkavm-reference
-/// --program doom/doom.polkavm.zst --wad doom/freedoom1.wad.zst --keys doom/demo.keys --tics 400
-/// --frames-every 50 --print-hashes` (on `doom/doom.polkavm.zst`, the ELF linked with a 16 KiB
+/// --program testdata/doom/doom.polkavm.zst --wad testdata/doom/freedoom1.wad.zst --keys testdata/doom/demo.keys --tics 400
+/// --frames-every 50 --print-hashes` (on `testdata/doom/doom.polkavm.zst`, the ELF linked with a 16 KiB
 /// stack; the hash is `pvm_tools::doom::Frame::hash`, FNV-1a over
 /// the frame's BGRX bytes); PolkaVM's interpreter gives the same.
 const POLKAVM_FRAMES: [(u32, u64, u64); 8] = [
@@ -49,7 +49,7 @@ struct Inputs {
 fn inputs() -> &'static Inputs {
     static INPUTS: OnceLock<Inputs> = OnceLock::new();
     INPUTS.get_or_init(|| {
-        let dir = repo().join("doom");
+        let dir = pvm_testkit::testdata("doom");
         let elf = doom::decompress_if_zstd(std::fs::read(dir.join("doom_64.elf.zst")).unwrap()).unwrap();
         // Linked once with `pvm link --min-stack-size 16K` and committed: linking takes seconds.
         let (blob, _) = doom::program_blob(std::fs::read(dir.join("doom.polkavm.zst")).unwrap()).unwrap();
@@ -112,7 +112,7 @@ fn an_8_kib_stack_overflows_with_an_error_naming_the_stack() {
 fn pvm_doom_writes_frames_a_gif_and_its_speed() {
     let dir = scratch("doom-cli");
     let out = dir.join("frames");
-    let root = repo().join("doom");
+    let root = pvm_testkit::testdata("doom");
     let output = pvm(&[
         "doom",
         "--program",

@@ -69,7 +69,7 @@ fn bad_input_is_an_error_not_a_panic() {
 #[test]
 fn min_stack_size_raises_the_declared_stack() {
     let dir = scratch("link-stack");
-    let elf = repo().join("tools/tests/fixtures/host_call.elf");
+    let elf = fixtures().join("host_call.elf");
     let stack_of = |flag: &str, name: &str| {
         let out = dir.join(name);
         let output = pvm(&["link", elf.to_str().unwrap(), "-o", out.to_str().unwrap(), "--min-stack-size", flag]);
