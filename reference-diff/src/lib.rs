@@ -23,45 +23,15 @@
 //! (a known, documented difference: the executor README): undefined opcodes, branches and jump
 //! table entries that are not basic block starts, exports that are not instructions.
 
-use pvm_executor::program::varint::write_varint;
 use pvm_executor::program::{
-    ArgKind, Args, CodeBuilder, Instruction, InstructionSet, Label, MemoryConfig, MemoryMap, Opcode, ProgramCode, Reg,
-    Semantics, HALT_ADDRESS, REG_COUNT,
+    Args, CodeBuilder, Instruction, InstructionSet, Label, MemoryConfig, MemoryMap, ProgramBlobBuilder, ProgramCode,
+    Reg, Semantics, HALT_ADDRESS, REG_COUNT,
 };
 use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module};
+use pvm_testkit::random::{body_instruction, reg, Operands, Rng, BRANCHES, BRANCHES_IMM};
 
-/// A small, fast, deterministic generator (SplitMix64).
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5851_f42d_4c95_7f2d)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// True with probability `percent`/100.
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+/// Separates this generator's programs from other generators' on the same seeds.
+const STREAM: u64 = 0x5851_f42d_4c95_7f2d;
 
 /// One generated program and how to call it.
 #[derive(Clone, Debug)]
@@ -151,77 +121,31 @@ fn interesting_u32(rng: &mut Rng, addresses: &Addresses) -> u32 {
     }
 }
 
-fn reg(rng: &mut Rng) -> Reg {
-    Reg::ALL[rng.below(REG_COUNT as u64) as usize]
-}
-
-fn is_memory(opcode: Opcode) -> bool {
-    let name = opcode.name();
-    (name.starts_with("load_") && !name.starts_with("load_imm")) || name.starts_with("store_")
-}
-
 /// The host functions a program imports; `ecalli` also uses indices past them.
 const IMPORTS: [&str; 3] = ["host_a", "host_b", "host_c"];
 
-/// Appends a random non-terminator instruction (sometimes preceded by a `load_imm` that points
-/// its base register at an interesting address).
-fn body_instruction(rng: &mut Rng, code: &mut CodeBuilder, isa: InstructionSet, addresses: &Addresses) {
-    loop {
-        let opcode = Opcode::ALL[rng.below(Opcode::COUNT as u64) as usize];
-        if opcode.is_terminator() || opcode.to_raw(isa).is_none() || opcode == Opcode::ecalli && rng.chance(60) {
-            continue;
-        }
-        let (a, b, c) = (reg(rng), reg(rng), reg(rng));
-        let args = match opcode.kind() {
-            ArgKind::NoArgs => Args::NoArgs(),
-            ArgKind::Imm => Args::Imm(rng.below(IMPORTS.len() as u64 + 2) as u32),
-            ArgKind::RegImm64 => Args::RegImm64(a, interesting_u64(rng, addresses)),
-            ArgKind::ImmImm => Args::ImmImm(addresses.pick(rng), interesting_u32(rng, addresses)),
-            ArgKind::RegImm if is_memory(opcode) => Args::RegImm(a, addresses.pick(rng)),
-            ArgKind::RegImm => Args::RegImm(a, interesting_u32(rng, addresses)),
-            ArgKind::RegImmImm => {
-                if rng.chance(80) {
-                    code.push(Instruction::load_imm(a, addresses.pick(rng)));
-                }
-                Args::RegImmImm(a, rng.below(16) as u32, interesting_u32(rng, addresses))
-            }
-            ArgKind::RegRegImm if is_memory(opcode) => {
-                if rng.chance(80) {
-                    code.push(Instruction::load_imm(b, addresses.pick(rng)));
-                }
-                let offset = if rng.chance(80) { rng.below(16) as u32 } else { interesting_u32(rng, addresses) };
-                Args::RegRegImm(a, b, offset)
-            }
-            ArgKind::RegRegImm => Args::RegRegImm(a, b, interesting_u32(rng, addresses)),
-            ArgKind::RegReg => Args::RegReg(a, b),
-            ArgKind::RegRegReg => Args::RegRegReg(a, b, c),
-            ArgKind::Offset | ArgKind::RegImmOffset | ArgKind::RegRegOffset | ArgKind::RegRegImmImm => continue,
-        };
-        code.push(Instruction::from_parts(opcode, args).expect("operands of the opcode's kind"));
-        return;
+impl Operands for Addresses {
+    fn address(&self, rng: &mut Rng) -> u32 {
+        self.pick(rng)
+    }
+
+    fn interesting_u32(&self, rng: &mut Rng) -> u32 {
+        interesting_u32(rng, self)
+    }
+
+    fn interesting_u64(&self, rng: &mut Rng) -> u64 {
+        interesting_u64(rng, self)
+    }
+
+    fn ecalli_redraw_percent(&self) -> u64 {
+        60
+    }
+
+    fn host_call_indices(&self) -> u32 {
+        // The imports and two indices past them.
+        IMPORTS.len() as u32 + 2
     }
 }
-
-const BRANCHES_IMM: [Opcode; 10] = [
-    Opcode::branch_eq_imm,
-    Opcode::branch_not_eq_imm,
-    Opcode::branch_less_unsigned_imm,
-    Opcode::branch_less_or_equal_unsigned_imm,
-    Opcode::branch_greater_or_equal_unsigned_imm,
-    Opcode::branch_greater_unsigned_imm,
-    Opcode::branch_less_signed_imm,
-    Opcode::branch_less_or_equal_signed_imm,
-    Opcode::branch_greater_or_equal_signed_imm,
-    Opcode::branch_greater_signed_imm,
-];
-const BRANCHES: [Opcode; 6] = [
-    Opcode::branch_eq,
-    Opcode::branch_not_eq,
-    Opcode::branch_less_unsigned,
-    Opcode::branch_less_signed,
-    Opcode::branch_greater_or_equal_unsigned,
-    Opcode::branch_greater_or_equal_signed,
-];
 
 fn conditional_branch(rng: &mut Rng, addresses: &Addresses) -> Instruction {
     if rng.chance(50) {
@@ -267,7 +191,7 @@ fn stack_size(rng: &mut Rng) -> u32 {
 
 /// Generates the case for `seed`.
 pub fn generate(seed: u64) -> Case {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::new(seed, STREAM);
     let isa = if rng.chance(50) { InstructionSet::ReviveV1 } else { InstructionSet::JamV1 };
     let memory = MemoryConfig {
         ro_data_size: data_size(&mut rng),
@@ -366,7 +290,7 @@ pub fn generate(seed: u64) -> Case {
     };
     let ro_data = data(&mut rng, memory.ro_data_size);
     let rw_data = data(&mut rng, memory.rw_data_size);
-    let blob = container(&built.code, memory, &ro_data, &rw_data, entry);
+    let blob = container(built.code, memory, ro_data, rw_data, entry);
 
     let mut regs = [0; REG_COUNT];
     for (index, value) in regs.iter_mut().enumerate() {
@@ -386,50 +310,14 @@ pub fn generate(seed: u64) -> Case {
     Case { seed, blob, entry, regs, gas }
 }
 
-/// Writes a container blob (the canonical encoding `ProgramBlob::to_bytes` writes) without
-/// validating it: the generator also makes `jam_v1` code that both VMs must refuse.
-fn container(code: &ProgramCode, memory: MemoryConfig, ro_data: &[u8], rw_data: &[u8], entry: u32) -> Vec<u8> {
-    let mut out = b"PVM\0".to_vec();
-    out.push(code.isa().blob_version());
-    out.extend_from_slice(&[0; 8]);
-    let section = |out: &mut Vec<u8>, id: u8, contents: &[u8]| {
-        if !contents.is_empty() {
-            out.push(id);
-            write_varint(contents.len() as u32, out);
-            out.extend_from_slice(contents);
-        }
-    };
-    let mut contents = Vec::new();
-    for size in [memory.ro_data_size, memory.rw_data_size, memory.stack_size] {
-        write_varint(size, &mut contents);
-    }
-    section(&mut out, 1, &contents);
-    section(&mut out, 2, ro_data);
-    section(&mut out, 3, rw_data);
-    contents.clear();
-    write_varint(IMPORTS.len() as u32, &mut contents);
-    let mut offset = 0u32;
+/// The container blob, unvalidated: the generator also makes `jam_v1` code that both VMs
+/// must refuse.
+fn container(code: ProgramCode, memory: MemoryConfig, ro_data: Vec<u8>, rw_data: Vec<u8>, entry: u32) -> Vec<u8> {
+    let mut builder = ProgramBlobBuilder::new(code).memory(memory).ro_data(ro_data).rw_data(rw_data);
     for name in IMPORTS {
-        contents.extend_from_slice(&offset.to_le_bytes());
-        offset += name.len() as u32;
+        builder = builder.import(name);
     }
-    for name in IMPORTS {
-        contents.extend_from_slice(name.as_bytes());
-    }
-    section(&mut out, 4, &contents);
-    contents.clear();
-    write_varint(1, &mut contents);
-    write_varint(entry, &mut contents);
-    write_varint(4, &mut contents);
-    contents.extend_from_slice(b"main");
-    section(&mut out, 5, &contents);
-    contents.clear();
-    code.serialize(&mut contents);
-    section(&mut out, 6, &contents);
-    out.push(0);
-    let length = out.len() as u64;
-    out[5..13].copy_from_slice(&length.to_le_bytes());
-    out
+    builder.export("main", entry).build_unvalidated().to_bytes()
 }
 
 /// How a run stopped, in terms both VMs share.

@@ -5,6 +5,9 @@
 //! * [`require_compiler`]: the one rule for tests of the compiled backend, so that none of
 //!   them passes by skipping its work unnoticed.
 //! * [`engine`]: an engine for one backend and gas metering, as most tests build it.
+//! * [`random`]: what the random-program generators of the differential tests share.
+
+pub mod random;
 
 use pvm_executor::{BackendKind, Config, Engine, GasMetering};
 use std::io::Write;

@@ -516,4 +516,12 @@ impl ProgramBlobBuilder {
         self.blob.validate(&|_| 0, &mut |_| DecodeBuffers::default())?;
         Ok(self.blob)
     }
+
+    /// Returns the blob without validating it, for tests that need blobs a VM must refuse
+    /// (code that does not decode for its instruction set, say). Its [`ProgramBlob::to_bytes`]
+    /// is the canonical encoding as for any blob; loading those bytes validates them as usual,
+    /// so nothing can run an unvalidated blob.
+    pub fn build_unvalidated(self) -> ProgramBlob {
+        self.blob
+    }
 }

@@ -21,42 +21,13 @@
 #![allow(dead_code)]
 
 use pvm_executor::program::{
-    ArgKind, Args, CodeBuilder, Instruction, InstructionSet, Label, Opcode, RawProgram, Reg, HALT_ADDRESS, REG_COUNT,
+    Args, CodeBuilder, Instruction, InstructionSet, Label, RawProgram, Reg, HALT_ADDRESS, REG_COUNT,
 };
 use pvm_executor::{Engine, Exit, Instance, Module};
+use pvm_testkit::random::{body_instruction, reg, Operands, Rng, BRANCHES, BRANCHES_IMM};
 
-/// A small, fast, deterministic generator (SplitMix64).
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
-    }
-
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True with probability `percent`/100.
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+/// Separates this generator's programs from other generators' on the same seeds.
+const STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The first page of the test area.
 pub const AREA: u32 = 0x10000;
@@ -96,8 +67,8 @@ fn interesting_u64(rng: &mut Rng) -> u64 {
         8 => rng.below(70),
         9 => address(rng).into(),
         10 => u64::from(address(rng)) | 0xffff_ffff_0000_0000,
-        11 => (rng.next() as i8) as i64 as u64,
-        _ => rng.next(),
+        11 => (rng.next_u64() as i8) as i64 as u64,
+        _ => rng.next_u64(),
     }
 }
 
@@ -112,9 +83,9 @@ fn interesting_u32(rng: &mut Rng) -> u32 {
         6 => 31 + rng.below(3) as u32,
         7 => 63 + rng.below(3) as u32,
         8 => address(rng),
-        9 => (rng.next() as i8) as i32 as u32,
-        10 => (rng.next() as i16) as i32 as u32,
-        _ => rng.next() as u32,
+        9 => (rng.next_u64() as i8) as i32 as u32,
+        10 => (rng.next_u64() as i16) as i32 as u32,
+        _ => rng.next_u64() as u32,
     }
 }
 
@@ -132,74 +103,22 @@ fn address(rng: &mut Rng) -> u32 {
     }
 }
 
-fn reg(rng: &mut Rng) -> Reg {
-    Reg::ALL[rng.below(REG_COUNT as u64) as usize]
-}
+/// Operands over the test area's page map.
+struct AreaOperands;
 
-fn is_memory(opcode: Opcode) -> bool {
-    let name = opcode.name();
-    (name.starts_with("load_") && !name.starts_with("load_imm")) || name.starts_with("store_")
-}
+impl Operands for AreaOperands {
+    fn address(&self, rng: &mut Rng) -> u32 {
+        address(rng)
+    }
 
-/// A random non-terminator instruction.
-fn body_instruction(rng: &mut Rng, code: &mut CodeBuilder, isa: InstructionSet) {
-    loop {
-        let opcode = Opcode::ALL[rng.below(Opcode::COUNT as u64) as usize];
-        if opcode.is_terminator() || opcode.to_raw(isa).is_none() || opcode == Opcode::ecalli && rng.chance(70) {
-            continue;
-        }
-        let (a, b, c) = (reg(rng), reg(rng), reg(rng));
-        let args = match opcode.kind() {
-            ArgKind::NoArgs => Args::NoArgs(),
-            ArgKind::Imm => Args::Imm(rng.below(4) as u32),
-            ArgKind::RegImm64 => Args::RegImm64(a, interesting_u64(rng)),
-            ArgKind::ImmImm => Args::ImmImm(address(rng), interesting_u32(rng)),
-            ArgKind::RegImm if is_memory(opcode) => Args::RegImm(a, address(rng)),
-            ArgKind::RegImm => Args::RegImm(a, interesting_u32(rng)),
-            ArgKind::RegImmImm => {
-                // Point the base at an interesting address first, usually.
-                if rng.chance(80) {
-                    code.push(Instruction::load_imm(a, address(rng)));
-                }
-                Args::RegImmImm(a, rng.below(16) as u32, interesting_u32(rng))
-            }
-            ArgKind::RegRegImm if is_memory(opcode) => {
-                if rng.chance(80) {
-                    code.push(Instruction::load_imm(b, address(rng)));
-                }
-                let offset = if rng.chance(80) { rng.below(16) as u32 } else { interesting_u32(rng) };
-                Args::RegRegImm(a, b, offset)
-            }
-            ArgKind::RegRegImm => Args::RegRegImm(a, b, interesting_u32(rng)),
-            ArgKind::RegReg => Args::RegReg(a, b),
-            ArgKind::RegRegReg => Args::RegRegReg(a, b, c),
-            ArgKind::Offset | ArgKind::RegImmOffset | ArgKind::RegRegOffset | ArgKind::RegRegImmImm => continue,
-        };
-        code.push(Instruction::from_parts(opcode, args).expect("operands of the opcode's kind"));
-        return;
+    fn interesting_u32(&self, rng: &mut Rng) -> u32 {
+        interesting_u32(rng)
+    }
+
+    fn interesting_u64(&self, rng: &mut Rng) -> u64 {
+        interesting_u64(rng)
     }
 }
-
-const BRANCHES_IMM: [Opcode; 10] = [
-    Opcode::branch_eq_imm,
-    Opcode::branch_not_eq_imm,
-    Opcode::branch_less_unsigned_imm,
-    Opcode::branch_less_or_equal_unsigned_imm,
-    Opcode::branch_greater_or_equal_unsigned_imm,
-    Opcode::branch_greater_unsigned_imm,
-    Opcode::branch_less_signed_imm,
-    Opcode::branch_less_or_equal_signed_imm,
-    Opcode::branch_greater_or_equal_signed_imm,
-    Opcode::branch_greater_signed_imm,
-];
-const BRANCHES: [Opcode; 6] = [
-    Opcode::branch_eq,
-    Opcode::branch_not_eq,
-    Opcode::branch_less_unsigned,
-    Opcode::branch_less_signed,
-    Opcode::branch_greater_or_equal_unsigned,
-    Opcode::branch_greater_or_equal_signed,
-];
 
 /// A dynamic jump address: usually a table entry, sometimes halt or something invalid.
 fn jump_address(rng: &mut Rng, entries: &[u32], blocks: usize, allowed: &[usize]) -> u32 {
@@ -217,7 +136,7 @@ fn jump_address(rng: &mut Rng, entries: &[u32], blocks: usize, allowed: &[usize]
 
 /// Generates the case for `seed`.
 pub fn generate(seed: u64) -> Case {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::new(seed, STREAM);
     let isa = if rng.chance(50) { InstructionSet::ReviveV1 } else { InstructionSet::JamV1 };
     let terminates = rng.chance(15);
     let mut code = CodeBuilder::new(isa);
@@ -237,7 +156,7 @@ pub fn generate(seed: u64) -> Case {
     for block in 0..block_count {
         code.bind(labels[block]);
         for i in 0..rng.below(9) {
-            body_instruction(&mut rng, &mut code, isa);
+            body_instruction(&mut rng, &mut code, isa, &AreaOperands);
             if let Some((label, in_block)) = inside {
                 if in_block == block && i == 0 {
                     code.bind(label);
@@ -335,10 +254,10 @@ pub fn generate(seed: u64) -> Case {
     for &(address, _, _) in &pages {
         if rng.chance(60) {
             let offset = rng.below(0x1000 - 64) as u32;
-            memory.push((address + offset, (0..1 + rng.below(48)).map(|_| rng.next() as u8).collect()));
+            memory.push((address + offset, (0..1 + rng.below(48)).map(|_| rng.next_u64() as u8).collect()));
         }
         // Bytes at the page's edges, for accesses that straddle them.
-        memory.push((address + 0xff8, (0..8).map(|_| rng.next() as u8).collect()));
+        memory.push((address + 0xff8, (0..8).map(|_| rng.next_u64() as u8).collect()));
     }
     let mut regs = [0; REG_COUNT];
     for value in &mut regs {
@@ -423,7 +342,7 @@ pub enum Expect {
 pub fn compare(reference: &Engine, subject: &Engine, case: &Case, expect: Expect) -> Result<usize, String> {
     let mut a = instance(reference, case);
     let mut b = instance(subject, case);
-    let mut extra_gas = Rng::new(case.regs[0] ^ case.gas as u64);
+    let mut extra_gas = Rng::new(case.regs[0] ^ case.gas as u64, STREAM);
     for round in 0..8 {
         let exit_a = a.run().map_err(|error| format!("reference run failed: {error}"))?;
         let exit_b = b.run().map_err(|error| format!("subject run failed: {error}"))?;
