@@ -183,6 +183,7 @@ async fn upload_validates_code_and_names_unknown_imports() {
         .unwrap();
     assert_eq!(receipt["status"], "failed");
     assert!(receipt["error"].as_str().unwrap().contains("`value_transferrex`"), "{receipt}");
+    assert_eq!(receipt["errorKind"], "codeRejected", "{receipt}");
     // The failed upload still used its nonce.
     assert_eq!(nonce(&client, &address("//Alice")).await, 2);
 

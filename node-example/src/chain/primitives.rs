@@ -107,8 +107,63 @@ pub enum Outcome {
     /// The contract reverted (`seal_return` with the revert flag); state changes undone.
     Reverted,
     /// Execution failed (trap, out of gas, bad input to a host function, transfer failed...);
-    /// state changes undone. The text says why.
-    Failed(String),
+    /// state changes undone.
+    Failed {
+        /// What kind of failure, for clients that act on it.
+        kind: FailureKind,
+        /// Why, in words (the node's typed failure rendered where it is stored).
+        message: String,
+    },
+}
+
+/// The kinds of failure a receipt records: the node's typed failure without its details,
+/// stable in the store and in the RPC's `errorKind` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum FailureKind {
+    /// The contract panicked (a trap, an invalid jump, an access below 64 KiB...).
+    Panic,
+    /// The contract touched an inaccessible page.
+    PageFault,
+    /// A host function stopped the contract (bad input, a failed precondition).
+    HostFunction,
+    /// A host function panicked: a bug in the node, caught.
+    HostPanic,
+    /// A host call to an import the contract does not have.
+    MissingImport,
+    /// Out of gas.
+    OutOfGas,
+    /// The value transfer failed.
+    TransferFailed,
+    /// An instantiation hit an address that already holds a contract.
+    DuplicateContract,
+    /// The code to run is not stored.
+    CodeNotFound,
+    /// The VM could not load or run the code.
+    Vm,
+    /// Uploaded code failed validation.
+    CodeRejected,
+    /// Refused before any frame ran (call depth, reentrancy, an unknown code hash...).
+    Rejected,
+}
+
+impl FailureKind {
+    /// The kind's name in the RPC (camel case, as the RPC's other fields).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Panic => "panic",
+            FailureKind::PageFault => "pageFault",
+            FailureKind::HostFunction => "hostFunction",
+            FailureKind::HostPanic => "hostPanic",
+            FailureKind::MissingImport => "missingImport",
+            FailureKind::OutOfGas => "outOfGas",
+            FailureKind::TransferFailed => "transferFailed",
+            FailureKind::DuplicateContract => "duplicateContract",
+            FailureKind::CodeNotFound => "codeNotFound",
+            FailureKind::Vm => "vm",
+            FailureKind::CodeRejected => "codeRejected",
+            FailureKind::Rejected => "rejected",
+        }
+    }
 }
 
 impl Outcome {

@@ -4,9 +4,9 @@
 //! frames that never ran (a failed transfer, a duplicate contract); sub-calls hand it to the
 //! calling contract, and transactions and dry runs to the node and the RPC. A failure stays a
 //! typed [`Failure`] all the way up: it becomes text only where it leaves the node (the RPC's
-//! `error` field, the receipt's stored message, the CLI).
+//! `error` field, the receipt's stored message beside its kind, the CLI).
 
-use crate::chain::primitives::{H160, H256};
+use crate::chain::primitives::{FailureKind, Outcome, H160, H256};
 use crate::runtime::host::{ReturnCode, Trap};
 use crate::runtime::vm::VmError;
 use pvm_executor::PanicReason;
@@ -123,14 +123,34 @@ pub enum Failure {
     Rejected(Trap),
 }
 
-impl From<&Status> for crate::chain::primitives::Outcome {
-    /// The receipt's record of a status: the failure rendered to its message, which is what
+impl Failure {
+    /// The kind of failure a receipt records.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Failure::Panic(_) => FailureKind::Panic,
+            Failure::PageFault(_) => FailureKind::PageFault,
+            Failure::Host { .. } => FailureKind::HostFunction,
+            Failure::HostPanic { .. } => FailureKind::HostPanic,
+            Failure::MissingImport(_) => FailureKind::MissingImport,
+            Failure::OutOfGas => FailureKind::OutOfGas,
+            Failure::TransferFailed(_) => FailureKind::TransferFailed,
+            Failure::DuplicateContract(_) => FailureKind::DuplicateContract,
+            Failure::CodeNotFound(_) => FailureKind::CodeNotFound,
+            Failure::Vm(_) => FailureKind::Vm,
+            Failure::CodeRejected(_) => FailureKind::CodeRejected,
+            Failure::Rejected(_) => FailureKind::Rejected,
+        }
+    }
+}
+
+impl From<&Status> for Outcome {
+    /// The receipt's record of a status: the failure's kind and its message, which is what
     /// the store keeps and the RPC reports.
     fn from(status: &Status) -> Self {
         match status {
-            Status::Success => crate::chain::primitives::Outcome::Success,
-            Status::Reverted => crate::chain::primitives::Outcome::Reverted,
-            Status::Failed(failure) => crate::chain::primitives::Outcome::Failed(failure.to_string()),
+            Status::Success => Outcome::Success,
+            Status::Reverted => Outcome::Reverted,
+            Status::Failed(failure) => Outcome::Failed { kind: failure.kind(), message: failure.to_string() },
         }
     }
 }

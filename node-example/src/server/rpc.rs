@@ -130,21 +130,24 @@ fn event_json(event: &ContractEvent) -> Value {
     })
 }
 
-fn outcome_fields(outcome: &Outcome) -> (&'static str, bool, Option<String>) {
+/// A receipt's status as the RPC reports it: status, whether reverted, the failure's kind
+/// and message.
+fn outcome_fields(outcome: &Outcome) -> (&'static str, bool, Option<&'static str>, Option<String>) {
     match outcome {
-        Outcome::Success => ("success", false, None),
-        Outcome::Reverted => ("reverted", true, None),
-        Outcome::Failed(message) => ("failed", false, Some(message.clone())),
+        Outcome::Success => ("success", false, None, None),
+        Outcome::Reverted => ("reverted", true, None, None),
+        Outcome::Failed { kind, message } => ("failed", false, Some(kind.as_str()), Some(message.clone())),
     }
 }
 
 /// Dry-run result as JSON: the status rendered as a receipt records it.
 pub fn dry_run_json(result: &DryRun) -> Value {
-    let (status, reverted, error_message) = outcome_fields(&Outcome::from(&result.call.status));
+    let (status, reverted, error_kind, error_message) = outcome_fields(&Outcome::from(&result.call.status));
     json!({
         "status": status,
         "reverted": reverted,
         "error": error_message,
+        "errorKind": error_kind,
         "output": hex0x(&result.call.output),
         "gasUsed": result.call.gas_used,
         "events": result.events.iter().map(event_json).collect::<Vec<_>>(),
@@ -155,7 +158,7 @@ pub fn dry_run_json(result: &DryRun) -> Value {
 
 /// Receipt as JSON.
 pub fn receipt_json(receipt: &Receipt) -> Value {
-    let (status, reverted, error_message) = outcome_fields(&receipt.outcome);
+    let (status, reverted, error_kind, error_message) = outcome_fields(&receipt.outcome);
     json!({
         "txHash": format!("{:?}", receipt.tx_hash),
         "blockNumber": receipt.block_number,
@@ -166,6 +169,7 @@ pub fn receipt_json(receipt: &Receipt) -> Value {
         "status": status,
         "reverted": reverted,
         "error": error_message,
+        "errorKind": error_kind,
         "gasUsed": receipt.gas_used,
         "gasLimit": receipt.gas_limit,
         "output": hex0x(&receipt.output),
