@@ -154,6 +154,16 @@ impl Engine {
         Ok(code)
     }
 
+    /// What a module keeps of the `bytes` it was loaded from for [`Engine::cached`] to compare:
+    /// a copy, or nothing if this engine does not cache modules.
+    pub(crate) fn cache_key_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        if self.inner.config.cache_modules {
+            bytes.to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The live module loaded from `bytes` with `config`, or one built (and cached) now.
     pub(crate) fn cached(
         &self,

@@ -86,6 +86,8 @@ impl EntryPoint for ExportIndex {
 
 #[derive(Debug)]
 pub(crate) struct ModuleInner {
+    /// The bytes it was loaded from, for the module cache to compare (empty when the engine
+    /// does not cache modules: nothing compares them then, and a large blob is not copied).
     pub bytes: Vec<u8>,
     /// How it was loaded (with the bytes, the module cache's key).
     pub config: ModuleConfig,
@@ -137,19 +139,24 @@ impl Module {
     pub fn from_blob_with_config(engine: &Engine, bytes: &[u8], config: &ModuleConfig) -> Result<Module, Error> {
         let inner = engine.cached(bytes, config, || {
             let buffers = &engine.inner.pools.buffers;
-            let (blob, decoded) =
+            let (mut blob, decoded) =
                 ProgramBlob::parse_and_decode_with(bytes, &mut |code_len| buffers.decode_buffers(code_len))?;
-            let image = MemoryImage {
-                map: blob.memory_map_with_page_size(config.page_size),
-                ro_data: blob.ro_data().to_vec(),
-                rw_data: blob.rw_data().to_vec(),
-            };
+            let map = blob.memory_map_with_page_size(config.page_size);
+            let (ro_data, rw_data) = blob.take_data();
+            let image = MemoryImage { map, ro_data, rw_data };
             let container = Container {
                 image: Arc::new(image),
                 imports: blob.imports().to_vec(),
                 exports: blob.exports().to_vec(),
             };
-            Ok(Arc::new(Self::build(engine, bytes.to_vec(), config, blob.isa(), decoded, Some(container))?))
+            Ok(Arc::new(Self::build(
+                engine,
+                engine.cache_key_bytes(bytes),
+                config,
+                blob.isa(),
+                decoded,
+                Some(container),
+            )?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
     }
@@ -163,7 +170,14 @@ impl Module {
         let inner = engine.cached(&bytes, &config, || {
             let buffers = &engine.inner.pools.buffers;
             let decoded = program.decode_with(&mut |code_len| buffers.decode_buffers(code_len));
-            Ok(Arc::new(Self::build(engine, bytes.clone(), &config, program.code().isa(), decoded, None)?))
+            Ok(Arc::new(Self::build(
+                engine,
+                engine.cache_key_bytes(&bytes),
+                &config,
+                program.code().isa(),
+                decoded,
+                None,
+            )?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
     }

@@ -348,6 +348,12 @@ impl ProgramBlob {
         MemoryMap::with_page_size(self.memory, page_size).expect("validated when the blob was parsed or built")
     }
 
+    /// Takes the initial read-only and read-write data out, leaving both empty: for a loader
+    /// that keeps them elsewhere, without copying them.
+    pub(crate) fn take_data(&mut self) -> (Vec<u8>, Vec<u8>) {
+        (core::mem::take(&mut self.ro_data), core::mem::take(&mut self.rw_data))
+    }
+
     /// Initial read-only data (the rest of the region is zero).
     pub fn ro_data(&self) -> &[u8] {
         &self.ro_data
