@@ -45,7 +45,13 @@ fn main() {
                 elapsed
             })
             .collect();
-        println!("ours:    median {:.2} ms over {iterations}", median(times).as_secs_f64() * 1e3);
+        let native =
+            Module::from_blob_with_config(&engine, &bytes, &module_config).ok().and_then(|m| m.native_code_len());
+        println!(
+            "ours:    median {:.2} ms over {iterations} ({} bytes of native code)",
+            median(times).as_secs_f64() * 1e3,
+            native.unwrap_or(0)
+        );
     }
     if which == "polkavm" || which == "both" {
         let mut config = polkavm::Config::new();
