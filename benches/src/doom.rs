@@ -57,10 +57,12 @@ pub fn measure(
 ) -> Result<DoomRow, String> {
     let mut compile_times = Vec::with_capacity(compile_samples);
     for _ in 0..compile_samples.max(1) {
-        compile_times.push(doom::load(backend, blob, wad.clone()).map_err(|err| err.to_string())?.compile_time);
+        compile_times.push(
+            doom::load(backend, blob, doom::DOOM_PAGE_SIZE, wad.clone()).map_err(|err| err.to_string())?.compile_time,
+        );
     }
     compile_times.sort();
-    let mut loaded = doom::load(backend, blob, wad.clone()).map_err(|err| err.to_string())?;
+    let mut loaded = doom::load(backend, blob, doom::DOOM_PAGE_SIZE, wad.clone()).map_err(|err| err.to_string())?;
     let (records, initialize, tics_time) =
         doom::play(loaded.machine.as_mut(), tics, events, |_, _| {}).map_err(|err| err.to_string())?;
     let last = records.last();
@@ -86,7 +88,7 @@ pub fn markdown(rows: &[DoomRow], command: &str, date: &str, machine: &str, blob
     out.push_str("## Doom\n\n");
     out.push_str(&format!("Produced by `{command}` on {date} ({machine}).\n"));
     out.push_str(&format!(
-        "PolkaVM's Doom port (`testdata/doom/doom_64.elf.zst`, linked with a 16 KiB stack: {blob_len} bytes of blob) playing \
+        "PolkaVM's Doom port (`testdata/doom/doom_64.elf.zst`, linked as `pvm link` does by default, an 8 KiB stack, and run with 16 KiB pages as PolkaVM's Doom example does: {blob_len} bytes of blob) playing \
          `testdata/doom/freedoom1.wad.zst` with the scripted input of `testdata/doom/demo.keys`, host functions served by \
          `pvm_tools::doom` on every VM, synchronous gas metering everywhere. *compile* = module creation from the \
          blob (median of several loads, caches off; PolkaVM's interpreter compiles lazily, so its figure is near zero \

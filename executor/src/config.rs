@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::gas::{CostModel, GasMetering};
 use crate::pool::PoolLimits;
+use crate::program::PageSize;
 
 /// Which execution backend runs the guest.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -150,6 +151,55 @@ impl Config {
     pub fn code_pool(&mut self, mappings: usize, bytes: usize) -> &mut Self {
         self.pool_limits.code_mappings = mappings;
         self.pool_limits.code_bytes = bytes;
+        self
+    }
+}
+
+/// How one module is loaded: what belongs to the program rather than to the engine running it.
+///
+/// Today that is the page size. It is per module, as in PolkaVM (`ModuleConfig::set_page_size`)
+/// and as in WebAssembly's custom page sizes (a property of a module's memory, not of
+/// wasmtime's `Config`), because it is part of a program's ABI: a program is linked for a
+/// memory map, and the page size rounds that map's regions (an 8 KiB stack is 16 KiB with
+/// 16 KiB pages; PolkaVM's Doom example relies on it). One engine can then run programs built
+/// for different page sizes side by side, sharing its pools and compiled code (native code does
+/// not depend on the page size; the engine's module cache keeps modules with different
+/// configurations apart).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder, Reg};
+/// use pvm_executor::program::PageSize;
+/// use pvm_executor::{Config, Engine, Module, ModuleConfig};
+///
+/// # let mut code = CodeBuilder::new(InstructionSet::ReviveV1);
+/// # code.push(Instruction::jump_indirect(Reg::RA, 0));
+/// # let memory = MemoryConfig { stack_size: 8192, ..Default::default() };
+/// # let bytes = ProgramBlobBuilder::new(code.build()?.code).memory(memory).export("main", 0).build()?.to_bytes();
+/// let engine = Engine::new(&Config::new())?;
+/// let mut config = ModuleConfig::new();
+/// config.page_size(PageSize::new(16 * 1024)?);
+/// let module = Module::from_blob_with_config(&engine, &bytes, &config)?;
+/// // The 8 KiB stack the blob declares, in whole 16 KiB pages.
+/// assert_eq!(module.memory_map().unwrap().stack_size(), 16 * 1024);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ModuleConfig {
+    pub(crate) page_size: PageSize,
+}
+
+impl ModuleConfig {
+    /// The defaults: 4 KiB pages.
+    pub fn new() -> Self {
+        ModuleConfig::default()
+    }
+
+    /// Sets the page size a container program's memory map is computed with (default 4 KiB;
+    /// see [`PageSize`]). Raw programs always use 4 KiB pages.
+    pub fn page_size(&mut self, page_size: PageSize) -> &mut Self {
+        self.page_size = page_size;
         self
     }
 }

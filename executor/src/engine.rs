@@ -1,7 +1,7 @@
 //! The engine: configuration plus the cache of modules it has built.
 
 use crate::compiler::{self, CompiledProgram};
-use crate::config::{BackendKind, Config};
+use crate::config::{BackendKind, Config, ModuleConfig};
 use crate::error::Error;
 use crate::module::ModuleInner;
 use crate::pool::{lock, Pools};
@@ -19,7 +19,8 @@ pub struct Engine {
 pub(crate) struct EngineInner {
     pub config: Config,
     pub backend: BackendKind,
-    /// Live modules by a hash of their bytes; entries are checked byte for byte on a hit.
+    /// Live modules by a hash of their bytes and [`ModuleConfig`]; entries are checked byte
+    /// for byte (and the configuration) on a hit.
     cache: Mutex<HashMap<u64, Vec<Weak<ModuleInner>>>>,
     /// Resources of dropped modules and instances, kept for reuse (see [`crate::pool`]).
     pub pools: Arc<Pools>,
@@ -153,20 +154,40 @@ impl Engine {
         Ok(code)
     }
 
+    /// What a module keeps of the `bytes` it was loaded from for [`Engine::cached`] to compare:
+    /// a copy, or nothing if this engine does not cache modules.
+    pub(crate) fn cache_key_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        if self.inner.config.cache_modules {
+            bytes.to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The live module loaded from `bytes` with `config`, or one built (and cached) now.
     pub(crate) fn cached(
         &self,
         bytes: &[u8],
+        config: &ModuleConfig,
         build: impl FnOnce() -> Result<Arc<ModuleInner>, Error>,
     ) -> Result<Arc<ModuleInner>, Error> {
         if !self.inner.config.cache_modules {
             return build();
         }
-        let key = hash(bytes);
+        let key = {
+            let mut hasher = DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            config.hash(&mut hasher);
+            hasher.finish()
+        };
         {
             let mut cache = lock(&self.inner.cache);
             if let Some(entries) = cache.get_mut(&key) {
                 entries.retain(|weak| weak.strong_count() > 0);
-                if let Some(module) = entries.iter().filter_map(Weak::upgrade).find(|module| module.bytes[..] == *bytes)
+                if let Some(module) = entries
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .find(|module| module.bytes[..] == *bytes && module.config == *config)
                 {
                     return Ok(module);
                 }

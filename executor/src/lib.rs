@@ -58,7 +58,7 @@ pub mod program;
 mod sandbox;
 
 pub use compiler::CompileError;
-pub use config::{BackendKind, Config};
+pub use config::{BackendKind, Config, ModuleConfig};
 pub use engine::Engine;
 pub use error::{CallError, Error};
 pub use exit::{Exit, PanicReason};

@@ -1,7 +1,7 @@
 //! Modules: a program validated, decoded and compiled once, ready to instantiate many times.
 
 use crate::compiler::CompiledProgram;
-use crate::config::BackendKind;
+use crate::config::{BackendKind, ModuleConfig};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::gas::BlockCosts;
@@ -86,7 +86,11 @@ impl EntryPoint for ExportIndex {
 
 #[derive(Debug)]
 pub(crate) struct ModuleInner {
+    /// The bytes it was loaded from, for the module cache to compare (empty when the engine
+    /// does not cache modules: nothing compares them then, and a large blob is not copied).
     pub bytes: Vec<u8>,
+    /// How it was loaded (with the bytes, the module cache's key).
+    pub config: ModuleConfig,
     pub isa: InstructionSet,
     pub decoded: DecodedProgram,
     /// The code in the engine's backend's form.
@@ -122,37 +126,58 @@ pub(crate) struct Container {
 }
 
 impl Module {
-    /// Loads a PolkaVM program blob: validates it, decodes it once and prepares it for the
-    /// engine's backend. Loading the same bytes again while the first module is alive returns
-    /// the same compiled module.
+    /// Loads a PolkaVM program blob with the default [`ModuleConfig`] (4 KiB pages): validates
+    /// it, decodes it once and prepares it for the engine's backend. Loading the same bytes
+    /// again while the first module is alive returns the same compiled module.
     pub fn from_blob(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
-        let inner = engine.cached(bytes, || {
+        Module::from_blob_with_config(engine, bytes, &ModuleConfig::default())
+    }
+
+    /// Loads a PolkaVM program blob as [`Module::from_blob`] does, with `config` (such as a page
+    /// size other than 4 KiB). The same bytes loaded with another configuration are another
+    /// module (with the same compiled code).
+    pub fn from_blob_with_config(engine: &Engine, bytes: &[u8], config: &ModuleConfig) -> Result<Module, Error> {
+        let inner = engine.cached(bytes, config, || {
             let buffers = &engine.inner.pools.buffers;
-            let (blob, decoded) =
+            let (mut blob, decoded) =
                 ProgramBlob::parse_and_decode_with(bytes, &mut |code_len| buffers.decode_buffers(code_len))?;
-            let image = MemoryImage {
-                map: blob.memory_map(),
-                ro_data: blob.ro_data().to_vec(),
-                rw_data: blob.rw_data().to_vec(),
-            };
+            let map = blob.memory_map_with_page_size(config.page_size);
+            let (ro_data, rw_data) = blob.take_data();
+            let image = MemoryImage { map, ro_data, rw_data };
             let container = Container {
                 image: Arc::new(image),
                 imports: blob.imports().to_vec(),
                 exports: blob.exports().to_vec(),
             };
-            Ok(Arc::new(Self::build(engine, bytes.to_vec(), blob.isa(), decoded, Some(container))?))
+            Ok(Arc::new(Self::build(
+                engine,
+                engine.cache_key_bytes(bytes),
+                config,
+                blob.isa(),
+                decoded,
+                Some(container),
+            )?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
     }
 
     /// Loads a Gray Paper raw program (the JAM conformance vectors' format). Its memory is
-    /// whatever the host maps into each instance ([`Instance::map_memory`](crate::Instance::map_memory)).
+    /// whatever the host maps into each instance ([`Instance::map_memory`](crate::Instance::map_memory)),
+    /// in 4 KiB pages.
     pub fn from_raw(engine: &Engine, program: &RawProgram) -> Result<Module, Error> {
         let bytes = program.to_bytes();
-        let inner = engine.cached(&bytes, || {
+        let config = ModuleConfig::default();
+        let inner = engine.cached(&bytes, &config, || {
             let buffers = &engine.inner.pools.buffers;
             let decoded = program.decode_with(&mut |code_len| buffers.decode_buffers(code_len));
-            Ok(Arc::new(Self::build(engine, bytes.clone(), program.code().isa(), decoded, None)?))
+            Ok(Arc::new(Self::build(
+                engine,
+                engine.cache_key_bytes(&bytes),
+                &config,
+                program.code().isa(),
+                decoded,
+                None,
+            )?))
         })?;
         Ok(Module { inner, engine: engine.clone() })
     }
@@ -160,6 +185,7 @@ impl Module {
     fn build(
         engine: &Engine,
         bytes: Vec<u8>,
+        module_config: &ModuleConfig,
         isa: InstructionSet,
         decoded: DecodedProgram,
         container: Option<Container>,
@@ -176,7 +202,7 @@ impl Module {
             }
         };
         let pools = engine.inner.pools.clone();
-        Ok(ModuleInner { bytes, isa, decoded, code, block_costs, container, pools })
+        Ok(ModuleInner { bytes, config: module_config.clone(), isa, decoded, code, block_costs, container, pools })
     }
 
     /// The engine this module belongs to.
@@ -232,7 +258,8 @@ impl Module {
         Some(ExportIndex(index as u32))
     }
 
-    /// Where the program's memory is placed (container programs only).
+    /// Where the program's memory is placed, for the page size it was loaded with (container
+    /// programs only).
     pub fn memory_map(&self) -> Option<MemoryMap> {
         self.inner.container.as_ref().map(|c| c.image.map)
     }

@@ -39,8 +39,11 @@ pub struct PoolLimits {
     pub instruction_buffers: usize,
     /// Word buffers (program counter index, compiled code's offset tables) kept. Default: 8.
     pub word_buffers: usize,
-    /// Buffers with room for more elements than this are freed, not kept. Default: 2^18.
-    pub buffer_elements: usize,
+    /// Buffers larger than this many bytes are freed, not kept. Default: 8 MiB, which keeps
+    /// the buffers of programs up to 2 MiB of code (a program counter index has 4 bytes per
+    /// code byte; PolkaVM's Doom has 0.5 MiB of code). At most `word_buffers` +
+    /// `instruction_buffers` buffers of this size are kept.
+    pub buffer_bytes: usize,
 }
 
 impl Default for PoolLimits {
@@ -52,7 +55,7 @@ impl Default for PoolLimits {
             code_bytes: 32 << 20,
             instruction_buffers: 2,
             word_buffers: 8,
-            buffer_elements: 1 << 18,
+            buffer_bytes: 8 << 20,
         }
     }
 }
@@ -129,8 +132,8 @@ impl<T> core::fmt::Debug for Pool<T> {
 pub(crate) struct BufferPool {
     instructions: Pool<Vec<DecodedInstruction>>,
     words: Pool<Vec<u32>>,
-    /// Larger buffers are not kept.
-    max_elements: usize,
+    /// Larger buffers (in bytes) are not kept.
+    max_bytes: usize,
 }
 
 /// A kept buffer with room for `capacity` elements but not much more (it goes on to live as
@@ -145,7 +148,7 @@ impl BufferPool {
         BufferPool {
             instructions: Pool::new(limits.instruction_buffers),
             words: Pool::new(limits.word_buffers),
-            max_elements: limits.buffer_elements,
+            max_bytes: limits.buffer_bytes,
         }
     }
 
@@ -161,7 +164,8 @@ impl BufferPool {
     /// Keeps the buffers of a decoded program that is no longer needed.
     pub fn recycle_decoded(&self, decoded: &mut DecodedProgram) {
         let DecodeBuffers { mut instructions, index_of_pc } = decoded.take_buffers();
-        if instructions.capacity() != 0 && instructions.capacity() <= self.max_elements {
+        let bytes = instructions.capacity() * size_of::<DecodedInstruction>();
+        if instructions.capacity() != 0 && bytes <= self.max_bytes {
             instructions.clear();
             let _ = self.instructions.put(instructions);
         }
@@ -176,7 +180,7 @@ impl BufferPool {
     /// Keeps `buffer` for [`BufferPool::words`] (or frees it, if enough are kept or it is too
     /// large).
     pub fn recycle_words(&self, mut buffer: Vec<u32>) {
-        if buffer.capacity() == 0 || buffer.capacity() > self.max_elements {
+        if buffer.capacity() == 0 || buffer.capacity() * size_of::<u32>() > self.max_bytes {
             return;
         }
         buffer.clear();

@@ -5,7 +5,8 @@
 //!
 //! [`generate`] makes a random container blob from a 64-bit seed, with the executor's public
 //! `program` builders: both instruction sets; a random memory layout (read-only, read-write
-//! and stack sizes, aligned or not, with initial data); blocks whose bodies draw from every
+//! and stack sizes, aligned or not, with initial data) and a page size (4 KiB for half the
+//! seeds, 8 to 64 KiB for the rest); blocks whose bodies draw from every
 //! non-terminator instruction with operands biased towards edges (page and region boundaries,
 //! the guard pages, below 64 KiB, the top of the address space, shift amounts around 32 and 64,
 //! signed extremes) and whose ends draw from every terminator (branches forwards and
@@ -23,11 +24,12 @@
 //! (a known, documented difference: the executor README): undefined opcodes, branches and jump
 //! table entries that are not basic block starts, exports that are not instructions.
 
+use pvm_executor::program::PageSize;
 use pvm_executor::program::{
     Args, CodeBuilder, Instruction, InstructionSet, Label, MemoryConfig, MemoryMap, ProgramBlobBuilder, ProgramCode,
     Reg, Semantics, HALT_ADDRESS, REG_COUNT,
 };
-use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module};
+use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module, ModuleConfig};
 use pvm_testkit::random::{body_instruction, reg, Operands, Rng, BRANCHES, BRANCHES_IMM};
 
 /// Separates this generator's programs from other generators' on the same seeds.
@@ -46,6 +48,16 @@ pub struct Case {
     pub regs: [u64; REG_COUNT],
     /// Gas at the start.
     pub gas: i64,
+    /// The page size both VMs load the blob with.
+    pub page_size: PageSize,
+}
+
+/// The page size of the case for `seed`: 4 KiB for half the seeds, 8, 16, 32 or 64 KiB for an
+/// eighth each. Drawn apart from the generator's stream, so a 4 KiB case is the program the
+/// seed gave before page sizes were drawn.
+pub fn page_size_for(seed: u64) -> PageSize {
+    let draw = seed.wrapping_add(0x2545_f491_4f6c_dd1d).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 61;
+    PageSize::new(0x1000 << draw.saturating_sub(3)).expect("4 to 64 KiB")
 }
 
 /// The places in memory worth touching for a layout.
@@ -199,7 +211,8 @@ pub fn generate(seed: u64) -> Case {
         stack_size: stack_size(&mut rng),
         aux_data_size: 0,
     };
-    let map = MemoryMap::new(memory).expect("small layouts fit");
+    let page_size = page_size_for(seed);
+    let map = MemoryMap::with_page_size(memory, page_size).expect("small layouts fit");
     let addresses = Addresses::new(&map);
 
     let mut code = CodeBuilder::new(isa);
@@ -307,7 +320,7 @@ pub fn generate(seed: u64) -> Case {
         1 => 1_000_000,
         _ => rng.below(600) as i64,
     };
-    Case { seed, blob, entry, regs, gas }
+    Case { seed, blob, entry, regs, gas, page_size }
 }
 
 /// The container blob, unvalidated: the generator also makes `jam_v1` code that both VMs
@@ -436,7 +449,9 @@ fn exit_kind(exit: Exit) -> StopKind {
 
 /// Runs `case` on one of our engines.
 pub fn run_ours(engine: &Engine, case: &Case) -> Run {
-    let Ok(module) = Module::from_blob(engine, &case.blob) else { return Run::Refused };
+    let mut config = ModuleConfig::new();
+    config.page_size(case.page_size);
+    let Ok(module) = Module::from_blob_with_config(engine, &case.blob, &config) else { return Run::Refused };
     let mut instance = Instance::new(&module).expect("instance");
     instance.prepare_call("main", &[]).expect("the export exists");
     instance.set_next_pc(case.entry);
@@ -491,6 +506,7 @@ fn pages(address: u32, bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
 pub fn run_polkavm(engine: &polkavm::Engine, case: &Case) -> Option<PolkaVmRun> {
     let mut config = polkavm::ModuleConfig::new();
     config.set_gas_metering(Some(polkavm::GasMeteringKind::Sync));
+    config.set_page_size(case.page_size.get());
     let module = polkavm::Module::new(engine, &config, case.blob.clone().into()).ok()?;
     let mut instance = module.instantiate().expect("PolkaVM instance");
     instance.prepare_call_untyped(polkavm::ProgramCounter(case.entry), &[]);
@@ -641,10 +657,11 @@ pub fn describe(case: &Case) -> String {
     match pvm_executor::program::ProgramBlob::parse(&case.blob) {
         Ok(blob) => {
             let mut out = format!(
-                "seed {}: {}, memory {:?}, entry pc {}, gas {}, regs {:x?}\n",
+                "seed {}: {}, memory {:?}, {} pages, entry pc {}, gas {}, regs {:x?}\n",
                 case.seed,
                 blob.isa().name(),
                 blob.memory_config(),
+                case.page_size,
                 case.entry,
                 case.gas,
                 case.regs

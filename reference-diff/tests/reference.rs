@@ -122,7 +122,7 @@ fn fixture_case(name: &str, entry: Option<u32>, args: &[u64], gas: i64) -> Case 
     for (reg, &value) in regs[7..].iter_mut().zip(args) {
         *reg = value;
     }
-    Case { seed: 0, blob, entry: entry.unwrap_or(export), regs, gas }
+    Case { seed: 0, blob, entry: entry.unwrap_or(export), regs, gas, page_size: Default::default() }
 }
 
 /// The five edge families: identical on every backend, ours and PolkaVM's.

@@ -81,3 +81,10 @@ pub fn parse_size(text: &str) -> Result<u32, String> {
     let value: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size in bytes (e.g. 16384 or 16K)"))?;
     u32::try_from(value * multiplier).map_err(|_| format!("`{text}` does not fit in 32 bits"))
 }
+
+/// Parses a page size for `--page-size`: a byte size as [`parse_size`] reads it (`16384`,
+/// `16K`) that is a [`PageSize`](pvm_executor::program::PageSize) (a power of two from 4 KiB to
+/// 64 KiB).
+pub fn parse_page_size(text: &str) -> Result<pvm_executor::program::PageSize, String> {
+    pvm_executor::program::PageSize::new(parse_size(text)?).map_err(|err| format!("`{text}`: {err}"))
+}

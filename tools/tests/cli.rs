@@ -82,3 +82,38 @@ fn bad_input_is_an_error_message_not_a_panic() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn run_takes_a_page_size() {
+    use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder, Reg};
+    // A 4 KiB stack, and a load 8 KiB below its top: past it with 4 KiB pages, inside it with
+    // 16 KiB ones.
+    let mut code = CodeBuilder::new(InstructionSet::ReviveV1);
+    code.push(Instruction::load_imm(Reg::A0, 0xfffe_0000 - 0x2000));
+    code.push(Instruction::load_indirect_u32(Reg::A0, Reg::A0, 0));
+    code.push(Instruction::jump_indirect(Reg::RA, 0));
+    let memory = MemoryConfig { stack_size: 0x1000, ..Default::default() };
+    let blob = ProgramBlobBuilder::new(code.build().unwrap().code).memory(memory).export("main", 0).build().unwrap();
+    let path = common::scratch("run-page-size").join("stack.polkavm");
+    std::fs::write(&path, blob.to_bytes()).unwrap();
+    let path = path.to_str().unwrap();
+
+    let mut backends = vec!["interpreter"];
+    if pvm_testkit::require_compiler() {
+        backends.push("compiler");
+    }
+    for backend in backends {
+        let output = pvm(&["run", path, "--export", "main", "--backend", backend]);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(2), "{stdout}");
+        assert!(stdout.contains("page fault at 0xfffde000"), "{stdout}");
+        assert!(stdout.contains("stack overflow") && stdout.contains("--page-size"), "{stdout}");
+
+        let output = pvm(&["run", path, "--export", "main", "--backend", backend, "--page-size", "16K"]);
+        assert!(output.status.success(), "{}", text(&output.stdout));
+        assert!(text(&output.stdout).contains("status: halt"));
+    }
+    let output = pvm(&["run", path, "--export", "main", "--page-size", "128K"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("page size is too big"), "{}", text(&output.stderr));
+}

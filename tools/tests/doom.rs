@@ -1,13 +1,16 @@
-//! Doom as a real-program conformance test: PolkaVM's Doom port (`testdata/testdata/doom/doom_64.elf.zst`, about
-//! 156,000 instructions no one here wrote) plays Freedoom (`testdata/testdata/doom/freedoom1.wad.zst`) with the
-//! scripted input of `testdata/testdata/doom/demo.keys` from the title screen into the first level, on our
-//! interpreter and our JIT. Every tic's frame hash, frame count and gas must agree between the
-//! two, and the frames at the checkpoints below must be the ones PolkaVM 0.37 drew.
+//! Doom as a real-program conformance test: PolkaVM's Doom port (`testdata/doom/doom_64.elf.zst`,
+//! about 156,000 instructions no one here wrote) plays Freedoom (`testdata/doom/freedoom1.wad.zst`)
+//! with the scripted input of `testdata/doom/demo.keys` from the title screen into the first
+//! level, on our interpreter and our JIT. The ELF is linked as `pvm link` links it by default
+//! (an 8 KiB stack) and runs with 16 KiB pages, as PolkaVM's Doom example runs it. Every tic's
+//! frame hash, frame count and gas must agree between the two backends, and the frames at the
+//! checkpoints below must be the ones PolkaVM 0.37 drew.
 
 mod common;
 
 use common::{pvm, scratch, stderr};
-use pvm_tools::doom::{self, keys, DoomBackend, DoomError, TicRecord};
+use pvm_executor::program::PageSize;
+use pvm_tools::doom::{self, keys, DoomBackend, DoomError, TicRecord, DOOM_PAGE_SIZE};
 use pvm_tools::linking::{link, LinkOptions};
 use std::sync::{Arc, OnceLock};
 
@@ -18,7 +21,7 @@ const JIT_TICS: u32 = 400;
 const INTERPRETER_TICS: u32 = 110;
 
 /// `(tic, frames output so far, frame hash)` at every 50th tic, recorded from PolkaVM 0.37's
-/// recompiler (4 KiB pages, synchronous gas) with
+/// recompiler (4 KiB pages, synchronous gas; the page size changes no frame) with
 /// `cargo run -p pvm-tools --features polkavm-reference -- doom --backend polkavm-reference
 /// --program testdata/doom/doom.polkavm.zst --wad testdata/doom/freedoom1.wad.zst --keys testdata/doom/demo.keys --tics 400
 /// --frames-every 50 --print-hashes` (on `testdata/doom/doom.polkavm.zst`, the ELF linked with a 16 KiB
@@ -41,7 +44,10 @@ const POLKAVM_GAS_AFTER_400_TICS: u64 = 6_309_124_290;
 
 struct Inputs {
     elf: Vec<u8>,
+    /// The ELF linked as `pvm link` links it by default: an 8 KiB stack.
     blob: Vec<u8>,
+    /// The committed blob: the ELF linked with a 16 KiB stack.
+    blob_16k_stack: Vec<u8>,
     wad: Arc<[u8]>,
     events: Vec<keys::KeyEvent>,
 }
@@ -51,17 +57,18 @@ fn inputs() -> &'static Inputs {
     INPUTS.get_or_init(|| {
         let dir = pvm_testkit::testdata("doom");
         let elf = doom::decompress_if_zstd(std::fs::read(dir.join("doom_64.elf.zst")).unwrap()).unwrap();
-        // Linked once with `pvm link --min-stack-size 16K` and committed: linking takes seconds.
-        let (blob, _) = doom::program_blob(std::fs::read(dir.join("doom.polkavm.zst")).unwrap()).unwrap();
+        let (blob, _) = doom::program_blob(elf.clone()).unwrap();
+        // Linked once with `pvm link --min-stack-size 16K` and committed.
+        let (blob_16k_stack, _) = doom::program_blob(std::fs::read(dir.join("doom.polkavm.zst")).unwrap()).unwrap();
         let wad = doom::decompress_if_zstd(std::fs::read(dir.join("freedoom1.wad.zst")).unwrap()).unwrap().into();
         let events = keys::parse(&std::fs::read_to_string(dir.join("demo.keys")).unwrap()).unwrap();
-        Inputs { elf, blob, wad, events }
+        Inputs { elf, blob, blob_16k_stack, wad, events }
     })
 }
 
-fn play(backend: DoomBackend, tics: u32) -> Vec<TicRecord> {
+fn play(backend: DoomBackend, blob: &[u8], page_size: PageSize, tics: u32) -> Vec<TicRecord> {
     let inputs = inputs();
-    let mut loaded = doom::load(backend, &inputs.blob, inputs.wad.clone()).unwrap();
+    let mut loaded = doom::load(backend, blob, page_size, inputs.wad.clone()).unwrap();
     let (records, _, _) = doom::play(loaded.machine.as_mut(), tics, &inputs.events, |_, _| {}).unwrap();
     assert_eq!(loaded.machine.host().frame.as_ref().map(|frame| (frame.width, frame.height)), Some((640, 400)));
     records
@@ -69,8 +76,10 @@ fn play(backend: DoomBackend, tics: u32) -> Vec<TicRecord> {
 
 #[test]
 fn interpreter_jit_and_polkavm_draw_the_same_frames() {
-    let jit = play(DoomBackend::Compiler, JIT_TICS);
-    let interpreter = play(DoomBackend::Interpreter, INTERPRETER_TICS);
+    let blob = &inputs().blob;
+    assert_eq!(DOOM_PAGE_SIZE.get(), 16 * 1024);
+    let jit = play(DoomBackend::Compiler, blob, DOOM_PAGE_SIZE, JIT_TICS);
+    let interpreter = play(DoomBackend::Interpreter, blob, DOOM_PAGE_SIZE, INTERPRETER_TICS);
     for (ours, theirs) in interpreter.iter().zip(&jit) {
         assert_eq!(ours, theirs, "interpreter and JIT differ at tic {} (frame hash, frame count or gas)", ours.tic);
     }
@@ -94,18 +103,28 @@ fn interpreter_jit_and_polkavm_draw_the_same_frames() {
 }
 
 #[test]
-fn an_8_kib_stack_overflows_with_an_error_naming_the_stack() {
+fn a_16_kib_stack_on_4_kib_pages_draws_the_same_frames() {
+    // What the checkpoints were recorded with: the page size changes no frame and no gas.
+    let records = play(DoomBackend::Compiler, &inputs().blob_16k_stack, PageSize::MIN, 100);
+    let on_16_kib_pages = play(DoomBackend::Compiler, &inputs().blob, DOOM_PAGE_SIZE, 100);
+    assert_eq!(records, on_16_kib_pages);
+    assert_eq!((records[49].frames_output, records[49].frame_hash), (POLKAVM_FRAMES[0].1, Some(POLKAVM_FRAMES[0].2)));
+}
+
+#[test]
+fn an_8_kib_stack_on_4_kib_pages_overflows_with_an_error_naming_the_stack() {
     let inputs = inputs();
-    // polkavm-linker's default minimum stack: Doom's `ext_initialize` needs more.
+    // polkavm-linker's default minimum stack: Doom's `ext_initialize` needs more than 8 KiB.
     let blob = link(&inputs.elf, &LinkOptions::default()).unwrap();
-    let mut loaded = doom::load(DoomBackend::Compiler, &blob, inputs.wad.clone()).unwrap();
+    assert_eq!(blob, inputs.blob);
+    let mut loaded = doom::load(DoomBackend::Compiler, &blob, PageSize::MIN, inputs.wad.clone()).unwrap();
     let error = loaded.machine.initialize().unwrap_err();
     let DoomError::StackOverflow { export, overflow } = &error else { panic!("not a stack overflow: {error}") };
     assert_eq!(*export, "ext_initialize");
     assert_eq!(overflow.stack_size(), 8192);
     let message = error.to_string();
     assert!(message.contains("stack overflow") && message.contains("8 KiB stack"), "{message}");
-    assert!(message.contains("--min-stack-size"), "{message}");
+    assert!(message.contains("--min-stack-size") && message.contains("--page-size"), "{message}");
 }
 
 #[test]
@@ -116,7 +135,7 @@ fn pvm_doom_writes_frames_a_gif_and_its_speed() {
     let output = pvm(&[
         "doom",
         "--program",
-        root.join("doom.polkavm.zst").to_str().unwrap(),
+        root.join("doom_64.elf.zst").to_str().unwrap(),
         "--wad",
         root.join("freedoom1.wad.zst").to_str().unwrap(),
         "--keys",
@@ -131,7 +150,10 @@ fn pvm_doom_writes_frames_a_gif_and_its_speed() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for expected in ["load + compile", "tics/s", "tic 4: frames", "tic 9: frames", "gas used: "] {
+    // The ELF as it is: linked with the default 8 KiB stack, run with 16 KiB pages.
+    for expected in
+        ["linked ", "(16 KiB pages)", "load + compile", "tics/s", "tic 4: frames", "tic 9: frames", "gas used: "]
+    {
         assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
     }
     for file in ["frame-00004.png", "frame-00009.png", "doom.gif"] {
@@ -139,6 +161,9 @@ fn pvm_doom_writes_frames_a_gif_and_its_speed() {
         assert!(bytes.starts_with(if file.ends_with("png") { b"\x89PNG" } else { b"GIF89a" }), "{file}");
     }
 
+    let output = pvm(&["doom", "--program", "/nonexistent.elf", "--wad", "/nonexistent.wad", "--page-size", "12K"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("page size is not a power of two"), "{}", stderr(&output));
     let output = pvm(&["doom", "--program", "/nonexistent.elf", "--wad", "/nonexistent.wad"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("cannot read /nonexistent.wad"), "{}", stderr(&output));

@@ -5,11 +5,15 @@
 //! gives its regions bytes in vectors; the compiled backend's sandbox gives them host pages
 //! with the same protection. Neither decides on its own whether an access is legal, how a bad
 //! one is classified, where a container program's regions go or how far `sbrk` may grow the
-//! heap: they ask the page map, so the two backends fault alike by construction.
+//! heap: they ask the page map, so the two backends fault alike by construction. That includes
+//! the page size: a container program's page map takes it from its [`MemoryMap`] (regions,
+//! heap growth and fault addresses are in pages of that size, 4 KiB to 64 KiB), a raw
+//! program's is 4 KiB. The storage under it does not care: the interpreter's vectors hold any
+//! length, and the sandbox protects host pages of 4 KiB, which divide every page size.
 
 use super::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
-use crate::program::memory_map::{align_up, MemoryMap, LOWEST_ACCESSIBLE_ADDRESS};
-use crate::program::PAGE_SIZE;
+use crate::program::memory_map::{MemoryMap, LOWEST_ACCESSIBLE_ADDRESS};
+use crate::program::PageSize;
 
 /// Bytes of guest address space.
 const ADDRESS_SPACE: u64 = 1 << 32;
@@ -108,30 +112,33 @@ pub(crate) struct PageMap {
     regions: Vec<Region>,
     /// Present for container programs, whose layout is fixed apart from the heap.
     heap: Option<Heap>,
+    /// The page size: regions are whole pages, faults report page starts.
+    page_size: PageSize,
 }
 
 impl Clone for PageMap {
     fn clone(&self) -> Self {
-        PageMap { regions: self.regions.clone(), heap: self.heap }
+        PageMap { regions: self.regions.clone(), heap: self.heap, page_size: self.page_size }
     }
 
     /// Reuses `self`'s region buffer (a warm sandbox takes its layout over on every instance).
     fn clone_from(&mut self, source: &Self) {
         self.regions.clone_from(&source.regions);
         self.heap = source.heap;
+        self.page_size = source.page_size;
     }
 }
 
 impl PageMap {
-    /// No page accessible (raw programs map their own).
+    /// No page accessible (raw programs map their own, in 4 KiB pages).
     pub fn empty() -> PageMap {
         PageMap::default()
     }
 
     /// A container program's memory as it starts: the regions of [`container_areas`] and an
-    /// empty heap.
+    /// empty heap, in pages of the map's page size.
     pub fn container(map: &MemoryMap) -> PageMap {
-        let mut pages = PageMap { regions: Vec::with_capacity(4), heap: None };
+        let mut pages = PageMap { regions: Vec::with_capacity(4), heap: None, page_size: map.page_size };
         for area in container_areas(map) {
             let (start, end) = area.range();
             pages.set(start, end, Some(area.writable));
@@ -153,7 +160,7 @@ impl PageMap {
         if self.heap.is_some() {
             return Err("a container program's memory layout is fixed; only raw programs map pages");
         }
-        if address % PAGE_SIZE != 0 || length % PAGE_SIZE != 0 {
+        if !self.page_size.is_aligned(address.into()) || !self.page_size.is_aligned(length.into()) {
             return Err("the address and length must be multiples of the page size");
         }
         let end = u64::from(address) + u64::from(length);
@@ -169,7 +176,7 @@ impl PageMap {
         if start >= end {
             return;
         }
-        debug_assert!(start % u64::from(PAGE_SIZE) == 0 && end % u64::from(PAGE_SIZE) == 0 && end <= ADDRESS_SPACE);
+        debug_assert!(self.page_size.is_aligned(start) && self.page_size.is_aligned(end) && end <= ADDRESS_SPACE);
         let mut regions = Vec::with_capacity(self.regions.len() + 2);
         for region in &self.regions {
             if region.end <= start || region.start >= end {
@@ -230,7 +237,7 @@ impl PageMap {
         }
         // Not below 64 KiB, so the range does not wrap either.
         self.first_inaccessible(address.into(), length as u64, write)
-            .map(|byte| Fault::PageFault(byte as u32 & !(PAGE_SIZE - 1)))
+            .map(|byte| Fault::PageFault(self.page_size.page_start(byte as u32)))
     }
 
     /// Checks a host access of `length` bytes at `address`. The host may read and write
@@ -248,7 +255,7 @@ impl PageMap {
             return Err(error(MemoryAccessReason::BelowMinimum));
         }
         match self.first_inaccessible(address.into(), length as u64, false) {
-            Some(byte) => Err(error(MemoryAccessReason::Inaccessible(byte as u32 & !(PAGE_SIZE - 1)))),
+            Some(byte) => Err(error(MemoryAccessReason::Inaccessible(self.page_size.page_start(byte as u32)))),
             None => Ok(()),
         }
     }
@@ -275,7 +282,7 @@ impl PageMap {
         if new_top > heap.max_top {
             return None;
         }
-        let (end, needed) = (self.heap_end(&heap), align_up(new_top, PAGE_SIZE));
+        let (end, needed) = (self.heap_end(&heap), self.page_size.align_up(new_top));
         if needed > end {
             if !grow(end, needed) {
                 return None;

@@ -18,7 +18,7 @@
 use super::code::{DecodeBuffers, DecodedProgram, ProgramCode, Reader, Semantics};
 use super::error::{BlobError, BlobErrorKind};
 use super::isa::InstructionSet;
-use super::memory_map::{MemoryConfig, MemoryMap};
+use super::memory_map::{MemoryConfig, MemoryMap, PageSize};
 use super::varint::write_varint;
 
 /// The first four bytes of every program blob.
@@ -338,9 +338,20 @@ impl ProgramBlob {
         self.memory
     }
 
-    /// Where the program's memory regions are placed.
+    /// Where the program's memory regions are placed, with 4 KiB pages.
     pub fn memory_map(&self) -> MemoryMap {
-        MemoryMap::new(self.memory).expect("validated when the blob was parsed or built")
+        self.memory_map_with_page_size(PageSize::default())
+    }
+
+    /// Where the program's memory regions are placed, with pages of `page_size`.
+    pub fn memory_map_with_page_size(&self, page_size: PageSize) -> MemoryMap {
+        MemoryMap::with_page_size(self.memory, page_size).expect("validated when the blob was parsed or built")
+    }
+
+    /// Takes the initial read-only and read-write data out, leaving both empty: for a loader
+    /// that keeps them elsewhere, without copying them.
+    pub(crate) fn take_data(&mut self) -> (Vec<u8>, Vec<u8>) {
+        (core::mem::take(&mut self.ro_data), core::mem::take(&mut self.rw_data))
     }
 
     /// Initial read-only data (the rest of the region is zero).

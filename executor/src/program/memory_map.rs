@@ -2,7 +2,9 @@
 //!
 //! The placement is PolkaVM's, to the byte, because linked programs bake these addresses into
 //! their code: each region is reserved in 64 KiB units with a 64 KiB guard gap around it, and is
-//! accessible in 4 KiB pages.
+//! accessible in whole pages of the map's [`PageSize`] (4 KiB by default; PolkaVM also runs
+//! programs with pages of 8 to 64 KiB, and its Doom example with 16 KiB). Only the accessible
+//! sizes depend on the page size: every address below is the same for all of them.
 //!
 //! ```text
 //! 0x0000_0000  inaccessible (the lowest 64 KiB always panic)
@@ -16,8 +18,80 @@
 //! 0xffff_0000  guard up to the end of the address space
 //! ```
 
-/// The page size: protection and allocation granularity.
+/// The default page size, 4 KiB: the smallest [`PageSize`], and the only one raw programs
+/// (the Gray Paper's) use.
 pub const PAGE_SIZE: u32 = 0x1000;
+
+/// The granularity in which a container program's memory is accessible: a power of two from
+/// 4 KiB to 64 KiB, as PolkaVM 0.37 allows (its `ModuleConfig::set_page_size`).
+///
+/// A region's accessible size is its declared size rounded up to whole pages (so a larger page
+/// gives a program more stack than it declares), the heap grows page by page, and a page
+/// fault reports the start of the page (of this size) holding the first inaccessible byte.
+///
+/// ```
+/// use pvm_executor::program::PageSize;
+///
+/// let page = PageSize::new(16 * 1024).unwrap();
+/// assert_eq!(page.get(), 0x4000);
+/// assert_eq!(PageSize::default(), PageSize::MIN);
+/// assert!(PageSize::new(0x3000).is_err() && PageSize::new(0x20000).is_err());
+/// ```
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PageSize(u32);
+
+impl PageSize {
+    /// 4 KiB, the default.
+    pub const MIN: PageSize = PageSize(PAGE_SIZE);
+    /// 64 KiB (the unit regions are reserved in).
+    pub const MAX: PageSize = PageSize(REGION_ALIGNMENT);
+
+    /// `bytes` as a page size, or why it is not one (the reasons PolkaVM gives).
+    pub const fn new(bytes: u32) -> Result<PageSize, &'static str> {
+        if bytes < PageSize::MIN.0 {
+            Err("invalid page size: page size is too small (the minimum is 4 KiB)")
+        } else if bytes > PageSize::MAX.0 {
+            Err("invalid page size: page size is too big (the maximum is 64 KiB)")
+        } else if !bytes.is_power_of_two() {
+            Err("invalid page size: page size is not a power of two")
+        } else {
+            Ok(PageSize(bytes))
+        }
+    }
+
+    /// The size in bytes.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// `address` rounded down to the start of its page.
+    pub const fn page_start(self, address: u32) -> u32 {
+        address & !(self.0 - 1)
+    }
+
+    /// Whether `value` is a multiple of the page size.
+    pub const fn is_aligned(self, value: u64) -> bool {
+        value % self.0 as u64 == 0
+    }
+
+    /// `value` rounded up to whole pages.
+    pub const fn align_up(self, value: u64) -> u64 {
+        align_up(value, self.0)
+    }
+}
+
+impl Default for PageSize {
+    /// 4 KiB.
+    fn default() -> Self {
+        PageSize::MIN
+    }
+}
+
+impl std::fmt::Display for PageSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} KiB", self.0 / 1024)
+    }
+}
 
 /// The unit in which regions are reserved and separated (PolkaVM's maximum page size).
 pub const REGION_ALIGNMENT: u32 = 0x10000;
@@ -47,9 +121,11 @@ pub struct MemoryConfig {
     pub aux_data_size: u32,
 }
 
-/// The placed regions of a program's memory.
+/// The placed regions of a program's memory, for one page size.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub struct MemoryMap {
+    /// The page size the accessible sizes are rounded to (and the heap grows by).
+    pub page_size: PageSize,
     /// Start of read-only data (always 0x10000).
     pub ro_data_address: u32,
     /// Accessible size of read-only data (whole pages).
@@ -73,10 +149,17 @@ pub struct MemoryMap {
 }
 
 impl MemoryMap {
-    /// Places the regions of `config`, or says why they do not fit in the address space.
+    /// Places the regions of `config` with the default 4 KiB pages, or says why they do not
+    /// fit in the address space.
     pub fn new(config: MemoryConfig) -> Result<MemoryMap, &'static str> {
+        MemoryMap::with_page_size(config, PageSize::default())
+    }
+
+    /// Places the regions of `config` with pages of `page_size`, or says why they do not fit
+    /// in the address space (whether they fit does not depend on the page size).
+    pub fn with_page_size(config: MemoryConfig, page_size: PageSize) -> Result<MemoryMap, &'static str> {
         let reserve = |size: u32| align_up(u64::from(size), REGION_ALIGNMENT);
-        let pages = |size: u32| align_up(u64::from(size), PAGE_SIZE);
+        let pages = |size: u32| page_size.align_up(u64::from(size));
 
         let mut low = u64::from(LOWEST_ACCESSIBLE_ADDRESS);
         let ro_data_address = low;
@@ -98,6 +181,7 @@ impl MemoryMap {
             return Err("the declared memory does not fit in the 32-bit address space");
         }
         Ok(MemoryMap {
+            page_size,
             ro_data_address: ro_data_address as u32,
             ro_data_size: pages(config.ro_data_size) as u32,
             rw_data_address: rw_data_address as u32,
@@ -187,6 +271,48 @@ mod tests {
             u64::from(map.max_heap_size),
             (1u64 << 32) - 4 * u64::from(REGION_ALIGNMENT) - u64::from(map.heap_base)
         );
+    }
+
+    #[test]
+    fn larger_pages_round_sizes_up_and_move_no_address() {
+        // PolkaVM's placement of one byte of each region with 16 KiB pages.
+        let config = MemoryConfig { ro_data_size: 1, rw_data_size: 1, stack_size: 1, aux_data_size: 1 };
+        let page = PageSize::new(0x4000).unwrap();
+        let map = MemoryMap::with_page_size(config, page).unwrap();
+        assert_eq!(map.page_size, page);
+        assert_eq!((map.ro_data_address, map.ro_data_size), (0x10000, 0x4000));
+        assert_eq!((map.rw_data_address, map.rw_data_size, map.heap_base), (0x30000, 0x4000, 0x30001));
+        assert_eq!((map.stack_address_low, map.stack_address_high), (0xfffc_c000, 0xfffd_0000));
+        assert_eq!((map.aux_data_address, map.aux_data_size), (0xfffe_0000, 0x4000));
+        // Only the accessible sizes differ from the 4 KiB map; a 64 KiB page fills each
+        // region's reservation.
+        let small = MemoryMap::new(config).unwrap();
+        assert_eq!(
+            MemoryMap {
+                page_size: PageSize::MIN,
+                ro_data_size: 0x1000,
+                rw_data_size: 0x1000,
+                aux_data_size: 0x1000,
+                ..map
+            },
+            MemoryMap { stack_address_low: 0xfffc_c000, ..small }
+        );
+        let large = MemoryMap::with_page_size(config, PageSize::MAX).unwrap();
+        assert_eq!((large.ro_data_size, large.stack_size()), (0x10000, 0x10000));
+        // An 8 KiB stack (what `pvm link` declares by default) gets 16 KiB with 16 KiB pages.
+        let stack = MemoryConfig { stack_size: 0x2000, ..Default::default() };
+        assert_eq!(MemoryMap::with_page_size(stack, page).unwrap().stack_size(), 0x4000);
+    }
+
+    #[test]
+    fn page_sizes_are_powers_of_two_from_4_to_64_kib() {
+        let valid: Vec<u32> = (0..=17).map(|shift| 1 << shift).filter(|&bytes| PageSize::new(bytes).is_ok()).collect();
+        assert_eq!(valid, [0x1000, 0x2000, 0x4000, 0x8000, 0x10000]);
+        assert!(PageSize::new(0x5000).unwrap_err().contains("power of two"));
+        assert!(PageSize::new(0).unwrap_err().contains("too small"));
+        let page = PageSize::new(0x4000).unwrap();
+        assert_eq!((page.page_start(0x1_7fff), page.align_up(0x1_4001)), (0x1_4000, 0x1_8000));
+        assert_eq!(page.to_string(), "16 KiB");
     }
 
     #[test]

@@ -25,6 +25,6 @@ pub use error::{BlobError, BlobErrorKind};
 pub use isa::{
     sext, AccessKind, Address, ArgKind, Args, Instruction, InstructionSet, InstructionVisitor, MemoryAccess, Opcode,
 };
-pub use memory_map::{MemoryConfig, MemoryMap, StackOverflow, PAGE_SIZE};
+pub use memory_map::{MemoryConfig, MemoryMap, PageSize, StackOverflow, PAGE_SIZE};
 pub use raw::RawProgram;
 pub use reg::{Reg, REG_COUNT};

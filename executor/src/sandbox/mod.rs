@@ -46,13 +46,16 @@ use crate::memory::page_map::{container_areas, PageMap};
 use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
 use crate::pool::{Pool, PoolLimits, Pools};
 use crate::program::memory_map::{align_up, MemoryMap};
-use crate::program::{PAGE_SIZE, REG_COUNT};
+use crate::program::REG_COUNT;
 use std::sync::Arc;
 
 /// Bytes of guest address space.
 const GUEST_SPACE: usize = 1 << 32;
+/// The host's page size (x86-64 Linux), the granularity of `mprotect`: it divides every guest
+/// page size, so guest pages of any size are protected as runs of host pages.
+const HOST_PAGE_SIZE: u32 = 4096;
 /// The context page in front of guest memory.
-const CONTEXT_SIZE: usize = 4096;
+const CONTEXT_SIZE: usize = HOST_PAGE_SIZE as usize;
 /// Inaccessible space after guest memory (accesses reach at most 7 bytes past 0xffffffff).
 const GUARD_SIZE: usize = 64 * 1024;
 /// The whole reservation.
@@ -234,7 +237,8 @@ unsafe fn protect_range(base: *mut u8, start: u64, end: u64, access: Option<bool
     if start >= end {
         return Ok(());
     }
-    debug_assert!(start % u64::from(PAGE_SIZE) == 0 && end % u64::from(PAGE_SIZE) == 0 && end <= 1 << 32);
+    let host_page = u64::from(HOST_PAGE_SIZE);
+    debug_assert!(start % host_page == 0 && end % host_page == 0 && end <= 1 << 32);
     // SAFETY: `[start, end)` lies inside the guest part of the reservation.
     let host = unsafe { base.add(start as usize) };
     let length = (end - start) as usize;
@@ -426,8 +430,8 @@ impl Sandbox {
             .iter()
             .filter(|region| !region.writable && region.start < end && region.end > start)
             .map(|region| {
-                let page = u64::from(PAGE_SIZE);
-                (region.start.max(start / page * page), region.end.min(align_up(end, PAGE_SIZE)))
+                let page = u64::from(HOST_PAGE_SIZE);
+                (region.start.max(start / page * page), region.end.min(align_up(end, HOST_PAGE_SIZE)))
             })
             .collect();
         if !read_only.is_empty() {

@@ -1,8 +1,10 @@
-//! `pvm doom --wad FILE --program FILE [--tics N] [--backend B] [--keys FILE] [--frames-every K] [--out DIR]`:
+//! `pvm doom --wad FILE --program FILE [--tics N] [--backend B] [--page-size BYTES] [--keys FILE] [--frames-every K] [--out DIR]`:
 //! runs PolkaVM's Doom port headless, writes frames as PNGs and an animated GIF, and prints how
 //! fast it ran. See `pvm_tools::doom` for the host functions.
 
+use pvm_executor::program::PageSize;
 use pvm_tools::doom::{self, keys, media, DoomBackend, Frame};
+use pvm_tools::linking::parse_page_size;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,8 +14,8 @@ pub struct Args {
     /// The WAD (e.g. Debian's freedoom1.wad); may be zstd-compressed.
     #[arg(long)]
     wad: PathBuf,
-    /// The Doom program: an ELF (linked on the fly with a 16 KiB stack) or a blob; either may be
-    /// zstd-compressed (`doom_64.elf.zst`).
+    /// The Doom program: an ELF (linked on the fly as `pvm link` does by default) or a blob;
+    /// either may be zstd-compressed (`doom_64.elf.zst`).
     #[arg(long)]
     program: PathBuf,
     /// Game tics to run after `ext_initialize` (35 per second of game time).
@@ -23,6 +25,11 @@ pub struct Args {
     /// (PolkaVM 0.37's recompiler) or polkavm-interpreter.
     #[arg(long, default_value = "compiler", value_parser = parse_backend)]
     backend: DoomBackend,
+    /// The page size, in bytes (`16384`, `16K`; a power of two from 4 KiB to 64 KiB). 16 KiB,
+    /// as PolkaVM's Doom example uses, makes the 8 KiB stack the ELF links with 16 KiB; with
+    /// 4 KiB pages Doom needs an ELF linked with `pvm link --min-stack-size 16K`.
+    #[arg(long, value_name = "BYTES", default_value = "16K", value_parser = parse_page_size)]
+    page_size: PageSize,
     /// Timed key events (one `TIC KEY down|up|tap` a line; see `pvm_tools::doom::keys`).
     #[arg(long)]
     keys: Option<PathBuf>,
@@ -73,10 +80,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     if !link_time.is_zero() {
         println!("linked {} in {:.0} ms", args.program.display(), link_time.as_secs_f64() * 1e3);
     }
-    let loaded = doom::load(args.backend, &blob, wad).map_err(|err| err.to_string())?;
+    let loaded = doom::load(args.backend, &blob, args.page_size, wad).map_err(|err| err.to_string())?;
     println!(
-        "backend {}: load + compile {:.1} ms, instantiate {:.1} ms ({} bytes of blob)",
+        "backend {} ({} pages): load + compile {:.1} ms, instantiate {:.1} ms ({} bytes of blob)",
         args.backend.name(),
+        args.page_size,
         loaded.compile_time.as_secs_f64() * 1e3,
         loaded.instantiate_time.as_secs_f64() * 1e3,
         blob.len()

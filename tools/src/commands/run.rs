@@ -1,9 +1,10 @@
-//! `pvm run BLOB --export NAME [ARGS..] [--gas N] [--backend ..] [--trace]`
+//! `pvm run BLOB --export NAME [ARGS..] [--gas N] [--backend ..] [--page-size BYTES] [--trace]`
 
 use super::load::{load, parse_isa, LoadedProgram};
 use pvm_executor::config::BACKEND_ENV_VAR;
-use pvm_executor::program::{InstructionSet, Reg};
-use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module};
+use pvm_executor::program::{InstructionSet, PageSize, Reg};
+use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module, ModuleConfig};
+use pvm_tools::linking::parse_page_size;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,6 +29,11 @@ pub struct Args {
     /// Backend.
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
     backend: BackendKind,
+    /// The page size a container blob's memory map is computed with, in bytes (`16384`,
+    /// `16K`): a power of two from 4 KiB to 64 KiB, as PolkaVM's `ModuleConfig::set_page_size`.
+    /// Raw blobs always have 4 KiB pages.
+    #[arg(long, value_name = "BYTES", default_value = "4096", value_parser = parse_page_size)]
+    page_size: PageSize,
     /// Print every instruction as it runs (pc, instruction, registers it reads).
     #[arg(long)]
     trace: bool,
@@ -58,7 +64,12 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let module = match load(&args.blob, args.isa)? {
         LoadedProgram::Container(_) => {
             let bytes = std::fs::read(&args.blob).map_err(|err| err.to_string())?;
-            Module::from_blob(&engine, &bytes)
+            let mut module_config = ModuleConfig::new();
+            module_config.page_size(args.page_size);
+            Module::from_blob_with_config(&engine, &bytes, &module_config)
+        }
+        LoadedProgram::Raw(_) if args.page_size != PageSize::default() => {
+            return Err(format!("--page-size {}: raw programs have 4 KiB pages", args.page_size.get()));
         }
         LoadedProgram::Raw(raw) => Module::from_raw(&engine, &raw),
     }
@@ -100,7 +111,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         Exit::PageFault(address) => {
             println!("status: {exit} at pc {pc}");
             if let Some(overflow) = module.memory_map().and_then(|map| map.stack_overflow(address)) {
-                println!("  {overflow}: the program needs a larger stack (`pvm link --min-stack-size BYTES`)");
+                println!(
+                    "  {overflow}: the program needs a larger stack (`pvm link --min-stack-size BYTES`, or \
+                     larger pages: `--page-size BYTES`)"
+                );
             }
         }
         other => println!("status: {other} at pc {pc}"),

@@ -15,19 +15,27 @@
 //! with `ext_on_keychange(key, pressed)` between tics for input. The port keeps its own clock
 //! from the calls it makes, so a run is deterministic: the same program, WAD and key events
 //! give the same frames on every backend.
+//!
+//! Doom runs with 16 KiB pages ([`DOOM_PAGE_SIZE`]), as in PolkaVM's own Doom example: the
+//! ELF declares no stack size, so `polkavm-linker` gives it its default 8 KiB, which
+//! `ext_initialize` overflows with 4 KiB pages; 16 KiB pages round it up to 16 KiB.
 
 pub mod keys;
 pub mod media;
 
-use pvm_executor::program::{MemoryMap, StackOverflow};
-use pvm_executor::{BackendKind, CallError as GuestError, Config, Engine, Module};
+use pvm_executor::program::{MemoryMap, PageSize, StackOverflow};
+use pvm_executor::{BackendKind, CallError as GuestError, Config, Engine, Module, ModuleConfig};
 use pvm_host_functions::{CallError, Caller, HostError, LinkError, LinkedInstance, Linker};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The stack `pvm doom` links an ELF with: Doom's `ext_initialize` needs more than the linker's
-/// 8 KiB default (with 4 KiB pages it overflows it), 16 KiB is enough.
-pub const DOOM_STACK_SIZE: u32 = 16 * 1024;
+/// The page size `pvm doom` runs Doom with by default: 16 KiB, as PolkaVM's Doom example does,
+/// which makes the 8 KiB stack `polkavm-linker` gives the ELF by default 16 KiB, enough for
+/// `ext_initialize`.
+pub const DOOM_PAGE_SIZE: PageSize = match PageSize::new(16 * 1024) {
+    Ok(page_size) => page_size,
+    Err(_) => panic!("16 KiB is a page size"),
+};
 
 /// Gas given to each run on our backends: far more than any run uses, so gas only counts.
 const GAS_BUDGET: i64 = i64::MAX / 4;
@@ -91,7 +99,10 @@ pub enum DoomError {
     #[error("the host functions do not fit the program: {0}")]
     Imports(#[from] LinkError),
     /// The guest outgrew its stack.
-    #[error("`{export}` failed: {overflow}; link the ELF with a larger stack (`pvm link --min-stack-size`)")]
+    #[error(
+        "`{export}` failed: {overflow}; link the ELF with a larger stack (`pvm link --min-stack-size`) \
+         or run it with larger pages (`--page-size`)"
+    )]
     StackOverflow {
         /// The entry point that was running.
         export: &'static str,
@@ -234,15 +245,16 @@ pub struct LoadedDoom {
     pub instantiate_time: Duration,
 }
 
-/// Loads a blob on `backend` with host functions serving `wad`.
-pub fn load(backend: DoomBackend, blob: &[u8], wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
+/// Loads a blob on `backend` with pages of `page_size` ([`DOOM_PAGE_SIZE`] is what Doom is
+/// run with) and host functions serving `wad`.
+pub fn load(backend: DoomBackend, blob: &[u8], page_size: PageSize, wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
     match backend {
-        DoomBackend::Interpreter => ours::load(BackendKind::Interpreter, blob, wad),
-        DoomBackend::Compiler => ours::load(BackendKind::Compiler, blob, wad),
+        DoomBackend::Interpreter => ours::load(BackendKind::Interpreter, blob, page_size, wad),
+        DoomBackend::Compiler => ours::load(BackendKind::Compiler, blob, page_size, wad),
         #[cfg(feature = "polkavm-reference")]
-        DoomBackend::PolkavmReference => reference::load(polkavm::BackendKind::Compiler, blob, wad),
+        DoomBackend::PolkavmReference => reference::load(polkavm::BackendKind::Compiler, blob, page_size, wad),
         #[cfg(feature = "polkavm-reference")]
-        DoomBackend::PolkavmInterpreter => reference::load(polkavm::BackendKind::Interpreter, blob, wad),
+        DoomBackend::PolkavmInterpreter => reference::load(polkavm::BackendKind::Interpreter, blob, page_size, wad),
         #[cfg(not(feature = "polkavm-reference"))]
         DoomBackend::PolkavmReference | DoomBackend::PolkavmInterpreter => Err(DoomError::Unavailable(backend.name())),
     }
@@ -262,17 +274,17 @@ pub fn decompress_if_zstd(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Turns program bytes into a blob: a blob (`PVM\0`) is taken as it is, an ELF is linked with
-/// a [`DOOM_STACK_SIZE`] stack (or more, if it asks for more). Both may be zstd-compressed.
-/// Returns the blob and the time linking took (zero for a blob).
+/// Turns program bytes into a blob: a blob (`PVM\0`) is taken as it is, an ELF is linked as
+/// `pvm link` links it by default (an 8 KiB stack, unless the ELF asks for more: run it with
+/// [`DOOM_PAGE_SIZE`] pages). Both may be zstd-compressed. Returns the blob and the time
+/// linking took (zero for a blob).
 pub fn program_blob(bytes: Vec<u8>) -> Result<(Vec<u8>, Duration), DoomError> {
     let bytes = decompress_if_zstd(bytes).map_err(DoomError::Link)?;
     if bytes.starts_with(b"PVM\0") {
         return Ok((bytes, Duration::ZERO));
     }
     let started = Instant::now();
-    let options = crate::linking::LinkOptions { min_stack_size: Some(DOOM_STACK_SIZE), ..Default::default() };
-    let blob = crate::linking::link(&bytes, &options).map_err(DoomError::Link)?;
+    let blob = crate::linking::link(&bytes, &crate::linking::LinkOptions::default()).map_err(DoomError::Link)?;
     Ok((blob, started.elapsed()))
 }
 
@@ -317,13 +329,15 @@ mod ours {
         Ok(linker)
     }
 
-    pub fn load(kind: BackendKind, blob: &[u8], wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
+    pub fn load(kind: BackendKind, blob: &[u8], page_size: PageSize, wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
         let mut config = Config::new();
         // A fresh compile every time: `compile_time` measures compiling, not a cache lookup.
         config.backend(kind).cache_modules(false);
         let engine = Engine::new(&config)?;
+        let mut module_config = ModuleConfig::new();
+        module_config.page_size(page_size);
         let started = Instant::now();
-        let module = Module::from_blob(&engine, blob)?;
+        let module = Module::from_blob_with_config(&engine, blob, &module_config)?;
         let compile_time = started.elapsed();
         let started = Instant::now();
         let mut instance = host_functions()?.instantiate_pre(&module)?.instantiate(DoomHost::new(wad))?;
@@ -421,11 +435,17 @@ mod reference {
         Ok(linker)
     }
 
-    pub fn load(kind: polkavm::BackendKind, blob: &[u8], wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
+    pub fn load(
+        kind: polkavm::BackendKind,
+        blob: &[u8],
+        page_size: PageSize,
+        wad: Arc<[u8]>,
+    ) -> Result<LoadedDoom, DoomError> {
         let mut config = polkavm::Config::new();
         config.set_backend(Some(kind));
         let engine = polkavm::Engine::new(&config).map_err(err)?;
         let mut module_config = polkavm::ModuleConfig::new();
+        module_config.set_page_size(page_size.get());
         // Synchronous gas metering, like ours, so their speeds compare like for like.
         module_config.set_gas_metering(Some(polkavm::GasMeteringKind::Sync));
         let started = Instant::now();

@@ -1,0 +1,74 @@
+//! Module creation (validation + compilation) of one blob on our JIT and on PolkaVM 0.37's
+//! recompiler, side by side in one process, for wall-clock medians and for
+//! `valgrind --tool=callgrind` instruction counts (run it once per VM; `none` only reads the
+//! blob, the baseline to subtract):
+//!
+//! ```sh
+//! compile_time BLOB ours|polkavm|both|none ITERATIONS [PAGE_SIZE]
+//! ```
+//!
+//! Both use synchronous gas metering and no module cache; PolkaVM's figure includes
+//! `ProgramBlob::parse`, ours parsing too (`Module::from_blob_with_config`).
+
+use pvm_executor::program::PageSize;
+use pvm_executor::{BackendKind, Config, Engine, Module, ModuleConfig};
+use std::time::{Duration, Instant};
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if !(4..=5).contains(&args.len()) {
+        eprintln!("usage: compile_time BLOB ours|polkavm|both|none ITERATIONS [PAGE_SIZE]");
+        std::process::exit(2);
+    }
+    let bytes = std::fs::read(&args[1]).expect("cannot read the blob");
+    let which = args[2].as_str();
+    let iterations: usize = args[3].parse().expect("ITERATIONS is a number");
+    let page_size = args.get(4).map_or(16 * 1024, |size| size.parse().expect("PAGE_SIZE is a number"));
+
+    if which == "ours" || which == "both" {
+        let mut config = Config::new();
+        config.backend(BackendKind::Compiler).cache_modules(false);
+        let engine = Engine::new(&config).expect("our JIT runs here");
+        let mut module_config = ModuleConfig::new();
+        module_config.page_size(PageSize::new(page_size).expect("a page size"));
+        let times = (0..iterations)
+            .map(|_| {
+                let started = Instant::now();
+                let module = Module::from_blob_with_config(&engine, &bytes, &module_config).expect("the blob loads");
+                let elapsed = started.elapsed();
+                drop(module);
+                elapsed
+            })
+            .collect();
+        let native =
+            Module::from_blob_with_config(&engine, &bytes, &module_config).ok().and_then(|m| m.native_code_len());
+        println!(
+            "ours:    median {:.2} ms over {iterations} ({} bytes of native code)",
+            median(times).as_secs_f64() * 1e3,
+            native.unwrap_or(0)
+        );
+    }
+    if which == "polkavm" || which == "both" {
+        let mut config = polkavm::Config::new();
+        config.set_backend(Some(polkavm::BackendKind::Compiler));
+        let engine = polkavm::Engine::new(&config).expect("PolkaVM's recompiler runs here");
+        let mut module_config = polkavm::ModuleConfig::new();
+        module_config.set_page_size(page_size).set_gas_metering(Some(polkavm::GasMeteringKind::Sync));
+        let times = (0..iterations)
+            .map(|_| {
+                let started = Instant::now();
+                let blob = polkavm::ProgramBlob::parse(bytes.clone().into()).expect("PolkaVM parses the blob");
+                let module = polkavm::Module::from_blob(&engine, &module_config, blob).expect("the blob loads");
+                let elapsed = started.elapsed();
+                drop(module);
+                elapsed
+            })
+            .collect();
+        println!("polkavm: median {:.2} ms over {iterations}", median(times).as_secs_f64() * 1e3);
+    }
+}
