@@ -308,7 +308,16 @@ fn bad_chain_spec_names_the_field() {
     value["gas"]["perCall"] = json!("a lot");
     std::fs::write(&spec, value.to_string()).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
-        .args(["--chain", spec.to_str().unwrap(), "--base-path", dir.path().to_str().unwrap(), "--rpc-port", "0"])
+        .args([
+            "--chain",
+            spec.to_str().unwrap(),
+            "--base-path",
+            dir.path().to_str().unwrap(),
+            "--rpc-port",
+            "0",
+            "--eth-rpc-port",
+            "0",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -344,7 +353,7 @@ fn jit_backend_runs_where_supported_and_is_refused_by_name_elsewhere() {
     std::fs::write(&spec, value.to_string()).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
         .args(["--chain", spec.to_str().unwrap(), "--base-path", dir.path().to_str().unwrap()])
-        .args(["--rpc-port", "0", "--no-prometheus"])
+        .args(["--rpc-port", "0", "--eth-rpc-port", "0", "--no-prometheus"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
