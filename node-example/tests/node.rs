@@ -334,7 +334,7 @@ fn client_address_prints_h160_and_ss58() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "H160: 0x8eaf04151687736326c9fea17e25fc5287613693\nSS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty\n"
+        "H160: 0x41dccbd49b26c50d34355ed86ff0fa9e489d1e01\nSS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty\n"
     );
 }
 
