@@ -252,6 +252,17 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     assert_eq!(tx["input"], format!("0x{}", hex::encode(&init)));
     let nonce: String = call(&client, "eth_getTransactionCount", vec![json!(DEV_ADDRESSES[0]), json!("latest")]).await;
     assert_eq!(nonce, "0x2");
+    // Reads of past blocks come from their state tries; calls run on the latest state only.
+    let genesis_nonce: String =
+        call(&client, "eth_getTransactionCount", vec![json!(DEV_ADDRESSES[0]), json!("earliest")]).await;
+    assert_eq!(genesis_nonce, "0x0");
+    let old_call = call_error(
+        &client,
+        "eth_call",
+        vec![json!({ "to": token_address, "data": format!("0x{}", hex::encode(&balance_data)) }), json!("0x1")],
+    )
+    .await;
+    assert!(old_call.message().contains("latest block's state only"), "{old_call:?}");
     let history: Value = call(&client, "eth_feeHistory", vec![json!("0x2"), json!("latest"), json!([50])]).await;
     assert_eq!(history["gasUsedRatio"].as_array().unwrap().len(), 2);
 

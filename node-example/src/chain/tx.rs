@@ -168,14 +168,14 @@ impl SignedTransaction {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Extrinsic {
     /// Submitted with `author_submitExtrinsic`.
-    Substrate(SignedTransaction),
+    Substrate(Box<SignedTransaction>),
     /// Submitted with `eth_sendRawTransaction` (or signed by the node's dev keys).
     Ethereum(Box<EthTransaction>),
 }
 
 impl From<SignedTransaction> for Extrinsic {
     fn from(tx: SignedTransaction) -> Extrinsic {
-        Extrinsic::Substrate(tx)
+        Extrinsic::Substrate(Box::new(tx))
     }
 }
 

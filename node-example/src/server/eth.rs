@@ -226,6 +226,19 @@ impl CallRequest {
     }
 }
 
+/// `eth_call` and `eth_estimateGas` run on the best block's state: a request naming an
+/// older block is refused rather than answered from the wrong state.
+fn require_best_block(node: &Node, block: Option<&Value>) -> Result<(), ErrorObjectOwned> {
+    match block_number(node, block)? {
+        Some(number) if number == node.best_header().number => Ok(()),
+        Some(number) => Err(error(
+            codes::SERVER_ERROR,
+            format!("calls run on the latest block's state only; block {number} is not the latest"),
+        )),
+        None => Err(invalid("block not found")),
+    }
+}
+
 /// Runs a request as a dry run at the best state. Without `to` it is a deployment.
 fn dry_run(node: &Node, request: &CallRequest) -> Result<DryRun, ErrorObjectOwned> {
     let origin = request.from.map(eth::h160).unwrap_or_default();
@@ -624,6 +637,7 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
     module.register_blocking_method("eth_call", |params: Params, context, _| {
         let request: CallRequest = serde_json::from_value(param(&params, 0)?.unwrap_or_default())
             .map_err(|failure| invalid(format!("transaction: {failure}")))?;
+        require_best_block(&context.node, param(&params, 1)?.as_ref())?;
         let result = dry_run(&context.node, &request)?;
         match dry_run_error(&result) {
             Some(failure) => Err(failure),
@@ -633,6 +647,7 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
     module.register_blocking_method("eth_estimateGas", |params: Params, context, _| {
         let request: CallRequest = serde_json::from_value(param(&params, 0)?.unwrap_or_default())
             .map_err(|failure| invalid(format!("transaction: {failure}")))?;
+        require_best_block(&context.node, param(&params, 1)?.as_ref())?;
         let result = dry_run(&context.node, &request)?;
         match dry_run_error(&result) {
             Some(failure) => Err(failure),
