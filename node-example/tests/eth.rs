@@ -134,6 +134,12 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     let code: String = call(&client, "eth_getCode", vec![json!(token_address), json!("latest")]).await;
     assert!(code.starts_with("0x50564d00"), "{code}");
 
+    // Filters installed now see what follows.
+    let log_filter: String =
+        call(&client, "eth_newFilter", vec![json!({ "address": token_address, "topics": [Transfer::SIGNATURE_HASH] })])
+            .await;
+    let block_filter: String = call(&client, "eth_newBlockFilter", vec![]).await;
+
     // The same bytes again are a replay; a gap and another chain are refused.
     let replay = call_error(&client, "eth_sendRawTransaction", vec![json!(raw)]).await;
     assert!(replay.message().contains("nonce too low"), "{replay:?}");
@@ -216,6 +222,21 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     let back_receipt = receipt(&client, &back_hash).await;
     assert_eq!(back_receipt["status"], "0x1");
     assert_eq!(back_receipt["type"], "0x1");
+
+    // The filters saw both transfers and their blocks; a second poll sees nothing new.
+    let changes: Vec<Value> = call(&client, "eth_getFilterChanges", vec![json!(log_filter)]).await;
+    let hashes: Vec<&Value> = changes.iter().map(|log| &log["transactionHash"]).collect();
+    assert_eq!(hashes, [&json!(transfer_hash), &json!(back_hash)]);
+    let again: Vec<Value> = call(&client, "eth_getFilterChanges", vec![json!(log_filter)]).await;
+    assert!(again.is_empty());
+    let filter_logs: Vec<Value> = call(&client, "eth_getFilterLogs", vec![json!(log_filter)]).await;
+    assert_eq!(filter_logs, changes);
+    let blocks: Vec<Value> = call(&client, "eth_getFilterChanges", vec![json!(block_filter)]).await;
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert_eq!(blocks[0], transferred["blockHash"]);
+    assert!(call::<bool>(&client, "eth_uninstallFilter", vec![json!(log_filter)]).await);
+    let gone = call_error(&client, "eth_getFilterChanges", vec![json!(log_filter)]).await;
+    assert_eq!(gone.message(), "filter not found");
 
     // The Transfer logs through eth_getLogs: mint, transfer, transfer back; and only the
     // receiver's by topic.

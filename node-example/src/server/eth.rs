@@ -21,9 +21,12 @@ use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use k256::ecdsa::SigningKey;
 use parity_scale_codec::Encode;
+use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Error codes of the Ethereum methods, as geth and anvil use them.
 pub mod codes {
@@ -91,6 +94,15 @@ pub struct EthContext {
     /// Keys `eth_accounts` lists and `eth_sendTransaction` signs with (`--dev` only; empty
     /// otherwise, and then `eth_sendTransaction` refuses every sender).
     pub dev_keys: Vec<SigningKey>,
+    /// Installed filters.
+    pub filters: Mutex<Filters>,
+}
+
+impl EthContext {
+    /// A context with no filters installed.
+    pub fn new(node: Arc<Node>, dev_keys: Vec<SigningKey>) -> EthContext {
+        EthContext { node, dev_keys, filters: Mutex::new(Filters::default()) }
+    }
 }
 
 fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
@@ -435,30 +447,39 @@ fn one_or_many<T: std::str::FromStr>(field: &str, value: &Value) -> Result<Optio
     }
 }
 
-fn get_logs(node: &Node, filter: LogFilter) -> Result<Vec<Value>, ErrorObjectOwned> {
-    let addresses: Option<Vec<Address>> = match &filter.address {
-        Some(value) => one_or_many("address", value)?,
-        None => None,
-    };
-    let topics: Vec<Option<Vec<B256>>> =
-        filter.topics.iter().map(|topic| one_or_many("topics", topic)).collect::<Result<_, _>>()?;
-    let (from, to) = match filter.block_hash {
-        Some(block_hash) => {
-            let number = node
-                .block_by_hash(&H256(block_hash.0))
-                .map_err(internal)?
-                .ok_or_else(|| invalid("blockHash: unknown block"))?
-                .header
-                .number;
-            (number, number)
+/// Which logs a filter selects, parsed: addresses (any of them) and topics per position.
+#[derive(Clone)]
+struct LogSelection {
+    addresses: Option<Vec<Address>>,
+    topics: Vec<Option<Vec<B256>>>,
+}
+
+impl LogSelection {
+    fn parse(filter: &LogFilter) -> Result<LogSelection, ErrorObjectOwned> {
+        let addresses = match &filter.address {
+            Some(value) => one_or_many("address", value)?,
+            None => None,
+        };
+        let topics = filter.topics.iter().map(|topic| one_or_many("topics", topic)).collect::<Result<_, _>>()?;
+        Ok(LogSelection { addresses, topics })
+    }
+
+    fn matches(&self, address: &H160, topics: &[H256]) -> bool {
+        if let Some(addresses) = &self.addresses {
+            if !addresses.contains(&alloy_address(address)) {
+                return false;
+            }
         }
-        None => {
-            let best = node.best_header().number;
-            let from = block_number(node, filter.from_block.as_ref())?.unwrap_or(best + 1);
-            let to = block_number(node, filter.to_block.as_ref())?.unwrap_or(best);
-            (from, to)
-        }
-    };
+        self.topics.iter().enumerate().all(|(slot, wanted)| match wanted {
+            None => true,
+            Some(wanted) => topics.get(slot).is_some_and(|topic| wanted.contains(&B256::from(topic.0))),
+        })
+    }
+}
+
+/// The selected logs of blocks `from..=to` (at most [`MAX_LOG_BLOCK_RANGE`] blocks and
+/// [`MAX_LOGS`] logs).
+fn scan_logs(node: &Node, selection: &LogSelection, from: u64, to: u64) -> Result<Vec<Value>, ErrorObjectOwned> {
     if to >= from && to - from >= MAX_LOG_BLOCK_RANGE {
         return Err(invalid(format!(
             "block range of {} blocks exceeds the limit of {MAX_LOG_BLOCK_RANGE}",
@@ -470,16 +491,7 @@ fn get_logs(node: &Node, filter: LogFilter) -> Result<Vec<Value>, ErrorObjectOwn
         let Some(block) = node.block(number).map_err(internal)? else { continue };
         for included in node.eth_transactions(&block).map_err(internal)? {
             for (position, event) in included.receipt.events.iter().enumerate() {
-                if let Some(addresses) = &addresses {
-                    if !addresses.contains(&alloy_address(&event.address)) {
-                        continue;
-                    }
-                }
-                let topics_match = topics.iter().enumerate().all(|(slot, wanted)| match wanted {
-                    None => true,
-                    Some(wanted) => event.topics.get(slot).is_some_and(|topic| wanted.contains(&B256::from(topic.0))),
-                });
-                if !topics_match {
+                if !selection.matches(&event.address, &event.topics) {
                     continue;
                 }
                 if logs.len() == MAX_LOGS {
@@ -490,6 +502,110 @@ fn get_logs(node: &Node, filter: LogFilter) -> Result<Vec<Value>, ErrorObjectOwn
         }
     }
     Ok(logs)
+}
+
+/// The first and last block a filter names: `blockHash`, or `fromBlock` / `toBlock`
+/// (both default to the latest block; a block beyond the best is past the end).
+fn filter_range(node: &Node, filter: &LogFilter) -> Result<(u64, u64), ErrorObjectOwned> {
+    if let Some(block_hash) = filter.block_hash {
+        let number = node
+            .block_by_hash(&H256(block_hash.0))
+            .map_err(internal)?
+            .ok_or_else(|| invalid("blockHash: unknown block"))?
+            .header
+            .number;
+        return Ok((number, number));
+    }
+    let best = node.best_header().number;
+    let from = block_number(node, filter.from_block.as_ref())?.unwrap_or(best + 1);
+    let to = block_number(node, filter.to_block.as_ref())?.unwrap_or(best);
+    Ok((from, to))
+}
+
+fn get_logs(node: &Node, filter: LogFilter) -> Result<Vec<Value>, ErrorObjectOwned> {
+    let selection = LogSelection::parse(&filter)?;
+    let (from, to) = filter_range(node, &filter)?;
+    scan_logs(node, &selection, from, to)
+}
+
+/// Most filters installed at once.
+pub const MAX_FILTERS: usize = 1024;
+
+/// A filter not polled for this long is removed (as geth does).
+pub const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What an installed filter watches.
+#[derive(Clone)]
+enum FilterKind {
+    /// `eth_newFilter`: logs of blocks from `from`, up to `to` (or following the chain).
+    Logs { selection: LogSelection, from: u64, to: Option<u64> },
+    /// `eth_newBlockFilter`: hashes of new blocks.
+    Blocks,
+}
+
+/// An installed filter and how far its changes were read.
+struct InstalledFilter {
+    kind: FilterKind,
+    /// First block whose changes were not returned yet.
+    next_block: u64,
+    last_polled: Instant,
+}
+
+/// The filters installed with `eth_newFilter` / `eth_newBlockFilter`, by id.
+#[derive(Default)]
+pub struct Filters {
+    next_id: u64,
+    installed: HashMap<u64, InstalledFilter>,
+}
+
+fn install_filter(context: &EthContext, kind: FilterKind) -> Result<String, ErrorObjectOwned> {
+    let next_block = context.node.best_header().number + 1;
+    let mut filters = context.filters.lock();
+    filters.installed.retain(|_, filter| filter.last_polled.elapsed() < FILTER_TIMEOUT);
+    if filters.installed.len() >= MAX_FILTERS {
+        return Err(error(codes::SERVER_ERROR, format!("too many filters (at most {MAX_FILTERS}); uninstall some")));
+    }
+    filters.next_id += 1;
+    let id = filters.next_id;
+    filters.installed.insert(id, InstalledFilter { kind, next_block, last_polled: Instant::now() });
+    Ok(q(id))
+}
+
+fn filter_id(params: &Params) -> Result<u64, ErrorObjectOwned> {
+    let text = param(params, 0)?.and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+    parse_quantity("filter id", &text)
+}
+
+fn filter_not_found() -> ErrorObjectOwned {
+    error(codes::SERVER_ERROR, "filter not found")
+}
+
+/// `eth_getFilterChanges`: what happened since the last poll.
+fn filter_changes(context: &EthContext, id: u64) -> Result<Vec<Value>, ErrorObjectOwned> {
+    let best = context.node.best_header().number;
+    let (kind, next_block) = {
+        let mut filters = context.filters.lock();
+        let filter = filters.installed.get_mut(&id).ok_or_else(filter_not_found)?;
+        filter.last_polled = Instant::now();
+        let next_block = filter.next_block;
+        filter.next_block = best + 1;
+        (filter.kind.clone(), next_block)
+    };
+    match kind {
+        FilterKind::Blocks => {
+            let mut hashes = Vec::new();
+            for number in next_block..=best {
+                if let Some(block) = context.node.block(number).map_err(internal)? {
+                    hashes.push(json!(hash(&block.header.hash())));
+                }
+            }
+            Ok(hashes)
+        }
+        FilterKind::Logs { selection, from, to } => {
+            let to = to.map_or(best, |to| to.min(best));
+            scan_logs(&context.node, &selection, next_block.max(from), to)
+        }
+    }
 }
 
 /// Signs a request with a dev key as an EIP-1559 transaction and submits it.
@@ -564,6 +680,11 @@ pub const METHODS: &[&str] = &[
     "eth_getBlockTransactionCountByNumber",
     "eth_getBlockTransactionCountByHash",
     "eth_getLogs",
+    "eth_newFilter",
+    "eth_newBlockFilter",
+    "eth_getFilterChanges",
+    "eth_getFilterLogs",
+    "eth_uninstallFilter",
 ];
 
 /// Builds the Ethereum RPC module.
@@ -724,6 +845,46 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
         let filter: LogFilter = serde_json::from_value(param(&params, 0)?.unwrap_or_default())
             .map_err(|failure| invalid(format!("filter: {failure}")))?;
         get_logs(&context.node, filter)
+    })?;
+    module.register_method("eth_newFilter", |params: Params, context, _| {
+        let filter: LogFilter = serde_json::from_value(param(&params, 0)?.unwrap_or_default())
+            .map_err(|failure| invalid(format!("filter: {failure}")))?;
+        let selection = LogSelection::parse(&filter)?;
+        let best = context.node.best_header().number;
+        let from = block_number(&context.node, filter.from_block.as_ref())?.unwrap_or(best + 1);
+        let to = match &filter.to_block {
+            None => None,
+            Some(Value::String(tag)) if matches!(tag.as_str(), "latest" | "pending" | "safe" | "finalized") => None,
+            Some(value) => Some(match block_number(&context.node, Some(value))? {
+                Some(number) => number,
+                None => parse_quantity("toBlock", value.as_str().unwrap_or_default())?,
+            }),
+        };
+        install_filter(context, FilterKind::Logs { selection, from, to })
+    })?;
+    module.register_method("eth_newBlockFilter", |_, context, _| install_filter(context, FilterKind::Blocks))?;
+    module.register_blocking_method("eth_getFilterChanges", |params: Params, context, _| {
+        filter_changes(&context, filter_id(&params)?)
+    })?;
+    module.register_blocking_method("eth_getFilterLogs", |params: Params, context, _| {
+        let id = filter_id(&params)?;
+        let kind = {
+            let mut filters = context.filters.lock();
+            let filter = filters.installed.get_mut(&id).ok_or_else(filter_not_found)?;
+            filter.last_polled = Instant::now();
+            filter.kind.clone()
+        };
+        match kind {
+            FilterKind::Logs { selection, from, to } => {
+                let best = context.node.best_header().number;
+                scan_logs(&context.node, &selection, from, to.map_or(best, |to| to.min(best)))
+            }
+            FilterKind::Blocks => Err(invalid("eth_getFilterLogs: the filter is a block filter, not a log filter")),
+        }
+    })?;
+    module.register_method("eth_uninstallFilter", |params: Params, context, _| {
+        let id = filter_id(&params)?;
+        Ok::<_, ErrorObjectOwned>(context.filters.lock().installed.remove(&id).is_some())
     })?;
     module.register_blocking_method(
         "eth_feeHistory",

@@ -385,7 +385,7 @@ pub fn full_module(
 ) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     let mut all = RpcModule::new(());
     all.merge(module(node.clone())?)?;
-    all.merge(eth::module(eth::EthContext { node, dev_keys })?)?;
+    all.merge(eth::module(eth::EthContext::new(node, dev_keys))?)?;
     Ok(all)
 }
 
