@@ -11,7 +11,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, U256};
 use alloy_sol_types::{sol, SolCall, SolError, SolEvent};
 use common::{contract, RunningNode};
-use jsonrpsee::core::client::{ClientT, Error as ClientError};
+use jsonrpsee::core::client::{ClientT, Error as ClientError, SubscriptionClientT};
 use jsonrpsee::http_client::HttpClient;
 use k256::ecdsa::SigningKey;
 use pvm_node::server::eth::{dev_keys, DEV_ADDRESSES};
@@ -286,6 +286,35 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     assert!(old_call.message().contains("latest block's state only"), "{old_call:?}");
     let history: Value = call(&client, "eth_feeHistory", vec![json!("0x2"), json!("latest"), json!([50])]).await;
     assert_eq!(history["gasUsedRatio"].as_array().unwrap().len(), 2);
+
+    // eth_subscribe over WebSocket: a new head and the Transfer log of the next transfer.
+    let ws =
+        jsonrpsee::ws_client::WsClientBuilder::default().build(node.eth.replace("http://", "ws://")).await.unwrap();
+    let mut heads =
+        ws.subscribe::<Value, _>("eth_subscribe", jsonrpsee::rpc_params!["newHeads"], "eth_unsubscribe").await.unwrap();
+    let mut token_logs = ws
+        .subscribe::<Value, _>(
+            "eth_subscribe",
+            jsonrpsee::rpc_params!["logs", json!({ "address": token_address })],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+    let one = transferCall { to: receiver, value: U256::from(1) }.abi_encode();
+    let one_hash: String = call(
+        &client,
+        "eth_sendRawTransaction",
+        vec![json!(sign(&keys[0], eip1559(2, Some(token_address), transfer_gas, one)))],
+    )
+    .await;
+    let one_receipt = receipt(&client, &one_hash).await;
+    let head = tokio::time::timeout(Duration::from_secs(10), heads.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(head["number"], one_receipt["blockNumber"]);
+    assert_eq!(head["hash"], one_receipt["blockHash"]);
+    let log = tokio::time::timeout(Duration::from_secs(10), token_logs.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(log["transactionHash"], one_hash);
+    let refused = ws.subscribe::<Value, _>("eth_subscribe", jsonrpsee::rpc_params!["syncing"], "eth_unsubscribe").await;
+    assert!(refused.is_err());
 
     // eth_sendTransaction: the node signs for its dev accounts on --dev.
     let sent: String = call(

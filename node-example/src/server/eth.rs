@@ -608,6 +608,55 @@ fn filter_changes(context: &EthContext, id: u64) -> Result<Vec<Value>, ErrorObje
     }
 }
 
+/// How often an `eth_subscribe` subscription looks for newly sealed blocks.
+pub const SUBSCRIPTION_POLL: Duration = Duration::from_millis(50);
+
+/// A block header as `newHeads` notifications carry it: the block without its
+/// transactions, uncles and size.
+fn head_json(node: &Node, block: &Block) -> Result<Value, ErrorObjectOwned> {
+    let mut head = block_json(node, block, false)?;
+    if let Some(fields) = head.as_object_mut() {
+        for field in ["transactions", "uncles", "size", "totalDifficulty"] {
+            fields.remove(field);
+        }
+    }
+    Ok(head)
+}
+
+/// What an `eth_subscribe` subscription sends.
+enum Subscription {
+    /// A header per new block.
+    NewHeads,
+    /// The selected logs of each new block.
+    Logs(LogSelection),
+}
+
+impl Subscription {
+    fn parse(params: &Params) -> Result<Subscription, ErrorObjectOwned> {
+        let kind = param(params, 0)?.and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+        match kind.as_str() {
+            "newHeads" => Ok(Subscription::NewHeads),
+            "logs" => {
+                let filter: LogFilter = serde_json::from_value(param(params, 1)?.unwrap_or_else(|| json!({})))
+                    .map_err(|failure| invalid(format!("filter: {failure}")))?;
+                Ok(Subscription::Logs(LogSelection::parse(&filter)?))
+            }
+            other => Err(invalid(format!("subscription `{other}` is not supported (newHeads and logs are)"))),
+        }
+    }
+
+    /// The notifications for block `number`.
+    fn notifications(&self, node: &Node, number: BlockNumber) -> Result<Vec<Value>, ErrorObjectOwned> {
+        match self {
+            Subscription::NewHeads => match node.block(number).map_err(internal)? {
+                Some(block) => Ok(vec![head_json(node, &block)?]),
+                None => Ok(Vec::new()),
+            },
+            Subscription::Logs(selection) => scan_logs(node, selection, number, number),
+        }
+    }
+}
+
 /// Signs a request with a dev key as an EIP-1559 transaction and submits it.
 fn send_transaction(context: &EthContext, request: CallRequest) -> Result<H256, ErrorObjectOwned> {
     let node = &context.node;
@@ -685,6 +734,8 @@ pub const METHODS: &[&str] = &[
     "eth_getFilterChanges",
     "eth_getFilterLogs",
     "eth_uninstallFilter",
+    "eth_subscribe",
+    "eth_unsubscribe",
 ];
 
 /// Builds the Ethereum RPC module.
@@ -851,7 +902,13 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
             .map_err(|failure| invalid(format!("filter: {failure}")))?;
         let selection = LogSelection::parse(&filter)?;
         let best = context.node.best_header().number;
-        let from = block_number(&context.node, filter.from_block.as_ref())?.unwrap_or(best + 1);
+        // Without `fromBlock`, or with a tag for the head, the filter starts after the
+        // blocks sealed so far.
+        let from = match &filter.from_block {
+            None => best + 1,
+            Some(Value::String(tag)) if matches!(tag.as_str(), "latest" | "pending" | "safe" | "finalized") => best + 1,
+            Some(value) => block_number(&context.node, Some(value))?.unwrap_or(best + 1),
+        };
         let to = match &filter.to_block {
             None => None,
             Some(Value::String(tag)) if matches!(tag.as_str(), "latest" | "pending" | "safe" | "finalized") => None,
@@ -882,6 +939,39 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
             FilterKind::Blocks => Err(invalid("eth_getFilterLogs: the filter is a block filter, not a log filter")),
         }
     })?;
+    module.register_subscription(
+        "eth_subscribe",
+        "eth_subscription",
+        "eth_unsubscribe",
+        |params, pending, context, _| async move {
+            let subscription = match Subscription::parse(&params) {
+                Ok(subscription) => subscription,
+                Err(refusal) => {
+                    pending.reject(refusal).await;
+                    return Ok(());
+                }
+            };
+            let sink = pending.accept().await.map_err(|failure| failure.to_string())?;
+            let mut next = context.node.best_header().number + 1;
+            loop {
+                tokio::select! {
+                    _ = sink.closed() => return Ok(()),
+                    _ = tokio::time::sleep(SUBSCRIPTION_POLL) => {}
+                }
+                let best = context.node.best_header().number;
+                for number in next..=best {
+                    let notifications =
+                        subscription.notifications(&context.node, number).map_err(|failure| failure.to_string())?;
+                    for notification in notifications {
+                        let raw =
+                            serde_json::value::to_raw_value(&notification).map_err(|failure| failure.to_string())?;
+                        sink.send(raw).await.map_err(|failure| failure.to_string())?;
+                    }
+                }
+                next = next.max(best + 1);
+            }
+        },
+    )?;
     module.register_method("eth_uninstallFilter", |params: Params, context, _| {
         let id = filter_id(&params)?;
         Ok::<_, ErrorObjectOwned>(context.filters.lock().installed.remove(&id).is_some())
