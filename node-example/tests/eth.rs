@@ -273,6 +273,19 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     assert_eq!(tx["input"], format!("0x{}", hex::encode(&init)));
     let nonce: String = call(&client, "eth_getTransactionCount", vec![json!(DEV_ADDRESSES[0]), json!("latest")]).await;
     assert_eq!(nonce, "0x2");
+    // Storage: OpenZeppelin's ERC20 keeps the total supply in slot 2.
+    let supply: String =
+        call(&client, "eth_getStorageAt", vec![json!(token_address), json!("0x2"), json!("latest")]).await;
+    assert_eq!(supply, format!("0x{:064x}", 1_000_000));
+    let count: String =
+        call(&client, "eth_getBlockTransactionCountByNumber", vec![transferred["blockNumber"].clone()]).await;
+    assert_eq!(count, "0x1");
+    assert_eq!(call::<String>(&client, "eth_gasPrice", vec![]).await, "0x0");
+    assert_eq!(call::<String>(&client, "eth_maxPriorityFeePerGas", vec![]).await, "0x0");
+    assert!(call::<bool>(&client, "net_listening", vec![]).await);
+    assert!(!call::<bool>(&client, "eth_syncing", vec![]).await);
+    assert!(call::<String>(&client, "web3_clientVersion", vec![]).await.starts_with("pvm-node/v"));
+
     // Reads of past blocks come from their state tries; calls run on the latest state only.
     let genesis_nonce: String =
         call(&client, "eth_getTransactionCount", vec![json!(DEV_ADDRESSES[0]), json!("earliest")]).await;
