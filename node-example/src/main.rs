@@ -33,6 +33,13 @@ struct RunArgs {
     /// JSON-RPC port (HTTP and WebSocket) on 127.0.0.1; 0 picks a free port.
     #[arg(long, default_value_t = 9944)]
     rpc_port: u16,
+    /// A second port on 127.0.0.1 serving the same JSON-RPC (with the Ethereum methods),
+    /// where Ethereum tools look by default; 0 picks a free port.
+    #[arg(long, default_value_t = 8545)]
+    eth_rpc_port: u16,
+    /// Do not open the second (Ethereum) port; the methods stay on --rpc-port.
+    #[arg(long)]
+    no_eth_rpc: bool,
     /// Prometheus metrics port on 127.0.0.1; 0 picks a free port.
     #[arg(long, default_value_t = 9615)]
     prometheus_port: u16,
@@ -206,10 +213,22 @@ async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
             .map_err(|error| error.to_string())?
     };
 
+    // eth_accounts / eth_sendTransaction sign with the Hardhat dev keys on --dev only.
+    let dev_keys = if args.dev { pvm_node::server::eth::dev_keys() } else { Vec::new() };
+    let module = rpc::full_module(node.clone(), dev_keys).map_err(|error| error.to_string())?;
     let rpc_address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.rpc_port));
-    let (rpc_bound, rpc_handle) = rpc::start(node.clone(), rpc_address)
+    let (rpc_bound, rpc_handle) = rpc::serve(module.clone(), rpc_address)
         .await
         .map_err(|error| format!("cannot serve JSON-RPC on {rpc_address}: {error}"))?;
+    let (eth_bound, eth_handle) = if args.no_eth_rpc {
+        (None, None)
+    } else {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.eth_rpc_port));
+        let (bound, handle) = rpc::serve(module, address)
+            .await
+            .map_err(|error| format!("cannot serve Ethereum JSON-RPC on {address} (--eth-rpc-port): {error}"))?;
+        (Some(bound), Some(handle))
+    };
     let (metrics_bound, metrics_task) = if args.no_prometheus {
         (None, None)
     } else {
@@ -220,13 +239,17 @@ async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
         (Some(bound), Some(task))
     };
     tracing::info!("JSON-RPC (HTTP and WebSocket) on {rpc_bound}");
+    if let Some(bound) = eth_bound {
+        tracing::info!("JSON-RPC for Ethereum tools on http://{bound}");
+    }
     if let Some(bound) = metrics_bound {
         tracing::info!("Prometheus metrics on http://{bound}/metrics");
     }
     // One machine-readable line for scripts and tests that start the node on port 0.
     println!(
-        "pvm-node listening rpc={rpc_bound} metrics={}",
-        metrics_bound.map(|bound| bound.to_string()).unwrap_or_else(|| "off".into())
+        "pvm-node listening rpc={rpc_bound} metrics={} eth={}",
+        metrics_bound.map(|bound| bound.to_string()).unwrap_or_else(|| "off".into()),
+        eth_bound.map(|bound| bound.to_string()).unwrap_or_else(|| "off".into())
     );
 
     wait_for_shutdown_signal().await;
@@ -234,6 +257,10 @@ async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
     node.shutdown();
     let _ = rpc_handle.stop();
     rpc_handle.stopped().await;
+    if let Some(handle) = eth_handle {
+        let _ = handle.stop();
+        handle.stopped().await;
+    }
     if let Some(task) = metrics_task {
         task.abort();
         let _ = task.await;

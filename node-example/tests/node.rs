@@ -308,7 +308,16 @@ fn bad_chain_spec_names_the_field() {
     value["gas"]["perCall"] = json!("a lot");
     std::fs::write(&spec, value.to_string()).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
-        .args(["--chain", spec.to_str().unwrap(), "--base-path", dir.path().to_str().unwrap(), "--rpc-port", "0"])
+        .args([
+            "--chain",
+            spec.to_str().unwrap(),
+            "--base-path",
+            dir.path().to_str().unwrap(),
+            "--rpc-port",
+            "0",
+            "--eth-rpc-port",
+            "0",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -325,7 +334,7 @@ fn client_address_prints_h160_and_ss58() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "H160: 0x8eaf04151687736326c9fea17e25fc5287613693\nSS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty\n"
+        "H160: 0x41dccbd49b26c50d34355ed86ff0fa9e489d1e01\nSS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty\n"
     );
 }
 
@@ -344,7 +353,7 @@ fn jit_backend_runs_where_supported_and_is_refused_by_name_elsewhere() {
     std::fs::write(&spec, value.to_string()).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pvm-node"))
         .args(["--chain", spec.to_str().unwrap(), "--base-path", dir.path().to_str().unwrap()])
-        .args(["--rpc-port", "0", "--no-prometheus"])
+        .args(["--rpc-port", "0", "--eth-rpc-port", "0", "--no-prometheus"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

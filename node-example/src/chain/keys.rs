@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(ss58_of(&alice.public(), 42), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
         assert_eq!(
             address_of_suri("//Alice").unwrap(),
-            parse_h160("0xd43593c715fdd31c61141abd04a99fd6822c8558").unwrap()
+            parse_h160("0x9621dde636de098b43efb0fa9b61facfe328f99d").unwrap()
         );
         assert_eq!(
             address_of_ss58("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").unwrap(),

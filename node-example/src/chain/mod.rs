@@ -2,6 +2,7 @@
 //! specs, and the node that builds blocks.
 
 pub mod chain_spec;
+pub mod eth;
 pub mod keys;
 pub mod node;
 pub mod primitives;

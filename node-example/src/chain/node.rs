@@ -1,17 +1,19 @@
 //! The node: genesis, the transaction pool, block production, dry runs and queries.
 
 use crate::chain::chain_spec::{ChainSpec, Sealing};
+use crate::chain::eth::{EthTransaction, EthTxError, ETH_GAS_RATIO};
 use crate::chain::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
 use crate::chain::store::{
     empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError, TIMESTAMP_ENGINE,
 };
-use crate::chain::tx::{extrinsic_hash, SignedTransaction, TxError};
+use crate::chain::tx::{extrinsic_hash, Extrinsic, SignedTransaction, TxError};
 use crate::runtime::cache::{CacheStats, ModuleCache};
 use crate::runtime::exec::{BlockContext, BlockHashes, ExecResult, Executor, InvalidTransaction};
 use crate::runtime::host::StorageKey;
 use crate::runtime::outcome::Status;
 use crate::runtime::state::Overlay;
 use crate::runtime::vm::{CompiledModule, VmEngine};
+use parity_scale_codec::Decode;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -42,6 +44,9 @@ pub enum SubmitError {
     /// Not a transaction.
     #[error(transparent)]
     Decode(#[from] TxError),
+    /// Not an acceptable Ethereum transaction.
+    #[error(transparent)]
+    Ethereum(#[from] EthTxError),
     /// Invalid for the current state.
     #[error("invalid transaction: {0}")]
     Invalid(#[from] InvalidTransaction),
@@ -62,7 +67,23 @@ pub type DryRun = ExecResult;
 struct PendingTx {
     hash: H256,
     bytes: Vec<u8>,
-    tx: SignedTransaction,
+    tx: Extrinsic,
+}
+
+/// An Ethereum transaction included in a block, with what the Ethereum view of the block
+/// needs around it.
+#[derive(Clone, Debug)]
+pub struct IncludedEthTx {
+    /// The decoded transaction.
+    pub tx: EthTransaction,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// Position among the block's Ethereum transactions.
+    pub eth_index: u32,
+    /// Ethereum gas used by the block's Ethereum transactions up to and including this one.
+    pub cumulative_eth_gas: u64,
+    /// Index of this transaction's first log among the block's logs.
+    pub first_log_index: u32,
 }
 
 #[derive(Default)]
@@ -296,6 +317,67 @@ impl Node {
         self.store.receipt(tx_hash)
     }
 
+    /// The Ethereum transactions of `block`, in order, with their receipts, positions,
+    /// cumulative Ethereum gas and first log indexes. An extrinsic is an Ethereum
+    /// transaction when a receipt is stored under the Keccak-256 of its bytes (sr25519
+    /// extrinsics' receipts are stored under their BLAKE2b-256).
+    pub fn eth_transactions(&self, block: &Block) -> Result<Vec<IncludedEthTx>, StoreError> {
+        let mut included = Vec::new();
+        let mut cumulative_eth_gas = 0u64;
+        let mut log_index = 0u32;
+        for (index, bytes) in block.extrinsics.iter().enumerate() {
+            let hash = keccak_256(bytes);
+            let Some(receipt) = self.store.receipt(&hash)? else { continue };
+            if receipt.block_number != block.header.number || receipt.index as usize != index {
+                continue;
+            }
+            let Ok(tx) = EthTransaction::decode(bytes, self.spec.chain_id) else { continue };
+            cumulative_eth_gas += eth_gas(receipt.gas_used);
+            let first_log_index = log_index;
+            log_index += receipt.events.len() as u32;
+            included.push(IncludedEthTx {
+                tx,
+                receipt,
+                eth_index: included.len() as u32,
+                cumulative_eth_gas,
+                first_log_index,
+            });
+        }
+        Ok(included)
+    }
+
+    /// An included Ethereum transaction by its hash, with its block.
+    pub fn eth_transaction(&self, hash: &H256) -> Result<Option<(Block, IncludedEthTx)>, StoreError> {
+        let Some(receipt) = self.receipt(hash)? else { return Ok(None) };
+        let Some(block) = self.block(receipt.block_number)? else { return Ok(None) };
+        let found = self.eth_transactions(&block)?.into_iter().find(|included| included.tx.hash == *hash);
+        Ok(found.map(|included| (block, included)))
+    }
+
+    /// Account at block `number`'s state (read from the state trie); `None` for an unknown
+    /// block.
+    pub fn account_at(&self, number: BlockNumber, address: &H160) -> Result<Option<AccountInfo>, StoreError> {
+        let Some(block) = self.block(number)? else { return Ok(None) };
+        let value = self.store.trie_value(block.header.state_root, &Store::account_trie_key(address))?;
+        match value {
+            None => Ok(Some(AccountInfo::default())),
+            Some(bytes) => AccountInfo::decode(&mut &bytes[..])
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("account in the state trie does not decode")),
+        }
+    }
+
+    /// Contract storage at block `number`'s state; `None` for an unknown block.
+    pub fn storage_at(
+        &self,
+        number: BlockNumber,
+        address: &H160,
+        key: &StorageKey,
+    ) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        let Some(block) = self.block(number)? else { return Ok(None) };
+        self.store.trie_value(block.header.state_root, &Store::storage_trie_key(address, key)).map(Some)
+    }
+
     /// Account at the best block.
     pub fn account(&self, address: &H160) -> Result<AccountInfo, StoreError> {
         let _state = self.state_lock.read();
@@ -332,14 +414,31 @@ impl Node {
     fn submit_inner(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
         let tx = SignedTransaction::decode_extrinsic(&bytes)?;
         tx.verify(&self.genesis_hash).map_err(|_| InvalidTransaction::BadSignature)?;
-        let limit = tx.payload.gas_limit;
+        let hash = extrinsic_hash(&bytes);
+        self.enqueue(hash, bytes, tx.into())
+    }
+
+    /// Accepts a raw Ethereum transaction (EIP-2718 bytes) into the pool; returns its
+    /// Ethereum hash (Keccak-256 of the bytes).
+    pub fn submit_ethereum(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
+        let result = EthTransaction::decode(&bytes, self.spec.chain_id)
+            .map_err(SubmitError::from)
+            .and_then(|tx| self.enqueue(tx.hash, bytes, Extrinsic::Ethereum(Box::new(tx))));
+        if result.is_err() {
+            self.metrics.transactions_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Checks the gas limit and the nonce (counting what waits) and queues the transaction.
+    fn enqueue(&self, hash: H256, bytes: Vec<u8>, tx: Extrinsic) -> Result<H256, SubmitError> {
+        let limit = tx.gas_limit();
         if limit == 0 {
             return Err(InvalidTransaction::ZeroGasLimit.into());
         }
         if limit > self.spec.gas.per_call {
             return Err(InvalidTransaction::GasLimitTooHigh { limit, max: self.spec.gas.per_call }.into());
         }
-        let hash = extrinsic_hash(&bytes);
         let sender = tx.sender();
         let state_nonce = self.account(&sender)?.nonce;
         let mut pool = self.pool.lock();
@@ -350,7 +449,7 @@ impl Node {
             return Err(SubmitError::PoolFull);
         }
         let expected = pool.next_nonce.get(&sender).copied().unwrap_or(0).max(state_nonce);
-        let got = tx.payload.nonce;
+        let got = tx.nonce();
         if got < expected {
             return Err(InvalidTransaction::Stale { expected, got }.into());
         }
@@ -388,7 +487,7 @@ impl Node {
             let mut gas = 0u64;
             let mut batch = Vec::new();
             while let Some(next) = pool.queue.front() {
-                let limit = next.tx.payload.gas_limit;
+                let limit = next.tx.gas_limit();
                 if !batch.is_empty() && gas.saturating_add(limit) > self.spec.gas.per_block {
                     break;
                 }
@@ -418,7 +517,7 @@ impl Node {
                 target: "pvm_node",
                 "tx {:?} ({}) -> {:?}, gas {}",
                 pending.hash,
-                pending.tx.payload.call.kind(),
+                pending.tx.call().kind(),
                 result.call.status,
                 result.call.gas_used
             );
@@ -428,10 +527,10 @@ impl Node {
                 block_hash: H256::zero(),
                 index: extrinsics.len() as u32,
                 from: pending.tx.sender(),
-                nonce: pending.tx.payload.nonce,
+                nonce: pending.tx.nonce(),
                 outcome: Outcome::from(&result.call.status),
                 gas_used: result.call.gas_used,
-                gas_limit: pending.tx.payload.gas_limit,
+                gas_limit: pending.tx.gas_limit(),
                 output: result.call.output,
                 contract_address: result.call.address,
                 code_hash: result.code_hash,
@@ -489,7 +588,7 @@ impl Node {
         let mut next: HashMap<H160, u64> = HashMap::new();
         for pending in &pool.queue {
             let entry = next.entry(pending.tx.sender()).or_insert(0);
-            *entry = (*entry).max(pending.tx.payload.nonce + 1);
+            *entry = (*entry).max(pending.tx.nonce() + 1);
         }
         pool.next_nonce = next;
     }
@@ -613,6 +712,11 @@ impl Node {
         }
         Ok(result)
     }
+}
+
+/// Node gas expressed in Ethereum gas (divided by [`ETH_GAS_RATIO`], rounded up).
+pub fn eth_gas(node_gas: u64) -> u64 {
+    node_gas.div_ceil(ETH_GAS_RATIO)
 }
 
 /// Code for a dry-run instantiation.

@@ -20,13 +20,20 @@ pub fn blake2_256(data: &[u8]) -> H256 {
     H256(sp_crypto_hashing::blake2_256(data))
 }
 
-/// Maps an sr25519 account (its 32-byte public key) to the H160 address contracts see.
+/// Maps a 32-byte account id (an sr25519 public key) to the H160 address contracts see.
 ///
-/// This is pallet-revive's `AccountId32Mapper::to_address`: the first 20 bytes of the
-/// 32-byte account id. The mapping is one-way here; the node keys all balances and nonces
-/// by the H160, so an sr25519 key controls exactly the account at its truncated address.
+/// This is pallet-revive's current `AccountId32Mapper::to_address` (polkadot-sdk,
+/// `substrate/frame/revive/src/address.rs`, since the change "pallet_revive: Change address
+/// derivation to use hashing"): an account id whose last 12 bytes are all `0xEE` was itself
+/// made from an Ethereum address and maps back to its first 20 bytes; any other account id
+/// maps to the last 20 bytes of its Keccak-256 hash. The node keys all balances and nonces
+/// by the H160, so an sr25519 key controls exactly the account at its mapped address.
 pub fn account_to_address(public: &[u8; 32]) -> H160 {
-    H160::from_slice(&public[..20])
+    if public[20..].iter().all(|byte| *byte == 0xEE) {
+        H160::from_slice(&public[..20])
+    } else {
+        H160::from_slice(&keccak_256(public).as_bytes()[12..])
+    }
 }
 
 /// Contract address for CREATE semantics: `keccak256(rlp([deployer, nonce]))[12..]`.
@@ -250,12 +257,14 @@ mod tests {
     }
 
     #[test]
-    fn account_mapping_truncates_the_public_key() {
-        let mut public = [0u8; 32];
-        for (index, byte) in public.iter_mut().enumerate() {
-            *byte = index as u8;
-        }
-        let address = account_to_address(&public);
-        assert_eq!(address.as_bytes(), &public[..20]);
+    fn account_mapping_hashes_all_but_eth_derived_ids() {
+        // //Alice's public key maps to the H160 pallet-revive chains show for her.
+        let alice = hex::decode("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d").unwrap();
+        let alice: [u8; 32] = alice.try_into().unwrap();
+        assert_eq!(account_to_address(&alice), h160("9621dde636de098b43efb0fa9b61facfe328f99d"));
+        // An id made from an H160 (padded with 0xEE) maps back to that H160.
+        let mut eth_derived = [0xEEu8; 32];
+        eth_derived[..20].copy_from_slice(&[7u8; 20]);
+        assert_eq!(account_to_address(&eth_derived), H160::repeat_byte(7));
     }
 }

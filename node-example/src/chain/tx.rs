@@ -6,6 +6,7 @@
 //! [`TransactionPayload`]; payloads above 256 bytes are hashed with BLAKE2b-256 first, as
 //! Substrate does. The transaction hash is BLAKE2b-256 of the extrinsic bytes.
 
+use crate::chain::eth::EthTransaction;
 use crate::chain::primitives::{account_to_address, blake2_256, Balance, H160, H256};
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
 use sp_core::{sr25519, Pair};
@@ -159,6 +160,65 @@ impl SignedTransaction {
     /// Extrinsic bytes.
     pub fn to_extrinsic(&self) -> Vec<u8> {
         self.encode()
+    }
+}
+
+/// A transaction in the pool or in a block: the node's own sr25519-signed kind, or an
+/// Ethereum transaction (see [`crate::chain::eth`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Extrinsic {
+    /// Submitted with `author_submitExtrinsic`.
+    Substrate(Box<SignedTransaction>),
+    /// Submitted with `eth_sendRawTransaction` (or signed by the node's dev keys).
+    Ethereum(Box<EthTransaction>),
+}
+
+impl From<SignedTransaction> for Extrinsic {
+    fn from(tx: SignedTransaction) -> Extrinsic {
+        Extrinsic::Substrate(Box::new(tx))
+    }
+}
+
+impl Extrinsic {
+    /// Checks the sr25519 signature against the chain's genesis hash; an Ethereum
+    /// transaction's signer was recovered (and so checked) when it was decoded.
+    pub fn verify(&self, genesis_hash: &H256) -> Result<(), TxError> {
+        match self {
+            Extrinsic::Substrate(tx) => tx.verify(genesis_hash),
+            Extrinsic::Ethereum(_) => Ok(()),
+        }
+    }
+
+    /// The signer's H160 address.
+    pub fn sender(&self) -> H160 {
+        match self {
+            Extrinsic::Substrate(tx) => tx.sender(),
+            Extrinsic::Ethereum(tx) => tx.sender,
+        }
+    }
+
+    /// The nonce the transaction uses.
+    pub fn nonce(&self) -> u64 {
+        match self {
+            Extrinsic::Substrate(tx) => tx.payload.nonce,
+            Extrinsic::Ethereum(tx) => tx.nonce(),
+        }
+    }
+
+    /// Gas limit in the node's units.
+    pub fn gas_limit(&self) -> u64 {
+        match self {
+            Extrinsic::Substrate(tx) => tx.payload.gas_limit,
+            Extrinsic::Ethereum(tx) => tx.gas_limit,
+        }
+    }
+
+    /// What it does.
+    pub fn call(&self) -> &Call {
+        match self {
+            Extrinsic::Substrate(tx) => &tx.payload.call,
+            Extrinsic::Ethereum(tx) => &tx.call,
+        }
     }
 }
 

@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn address_of_bob() {
         let lines = address_lines("//Bob").unwrap();
-        assert_eq!(lines[0], "H160: 0x8eaf04151687736326c9fea17e25fc5287613693");
+        assert_eq!(lines[0], "H160: 0x41dccbd49b26c50d34355ed86ff0fa9e489d1e01");
         assert_eq!(lines[1], "SS58: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty");
     }
 }

@@ -5,7 +5,7 @@
 use crate::chain::primitives::{
     create1_address, create2_address, keccak_256, AccountInfo, Balance, ContractEvent, ContractInfo, H160, H256, U256,
 };
-use crate::chain::tx::{Call, SignedTransaction};
+use crate::chain::tx::{Call, Extrinsic};
 use crate::runtime::cache::ModuleCache;
 use crate::runtime::host::{limits, BlockInfo, CallRequest, HostEnv, InstantiateRequest, Refusal, StorageKey, Trap};
 use crate::runtime::outcome::{CallOutcome, Failure, Status, TransferFailure};
@@ -568,19 +568,20 @@ impl Executor<'_> {
     pub fn check(
         &self,
         overlay: &mut Overlay,
-        tx: &SignedTransaction,
+        tx: &Extrinsic,
         genesis_hash: &H256,
         max_gas: u64,
     ) -> Result<(), InvalidTransaction> {
         tx.verify(genesis_hash).map_err(|_| InvalidTransaction::BadSignature)?;
-        if tx.payload.gas_limit == 0 {
+        let limit = tx.gas_limit();
+        if limit == 0 {
             return Err(InvalidTransaction::ZeroGasLimit);
         }
-        if tx.payload.gas_limit > max_gas {
-            return Err(InvalidTransaction::GasLimitTooHigh { limit: tx.payload.gas_limit, max: max_gas });
+        if limit > max_gas {
+            return Err(InvalidTransaction::GasLimitTooHigh { limit, max: max_gas });
         }
         let expected = overlay.account(&tx.sender()).nonce;
-        let got = tx.payload.nonce;
+        let got = tx.nonce();
         match got.cmp(&expected) {
             std::cmp::Ordering::Less => Err(InvalidTransaction::Stale { expected, got }),
             std::cmp::Ordering::Greater => Err(InvalidTransaction::Future { expected, got }),
@@ -590,14 +591,14 @@ impl Executor<'_> {
 
     /// Applies a checked transaction: bumps the nonce, runs the call, and returns the
     /// result with the transaction's events. Failed calls leave only the nonce change.
-    pub fn apply(&self, overlay: &mut Overlay, tx: &SignedTransaction) -> ExecResult {
+    pub fn apply(&self, overlay: &mut Overlay, tx: &Extrinsic) -> ExecResult {
         let sender = tx.sender();
         let mut account = overlay.account(&sender);
         let nonce = account.nonce;
         account.nonce = nonce.saturating_add(1);
         overlay.set_account(sender, account);
-        let gas_limit = tx.payload.gas_limit;
-        let mut result = match tx.payload.call.clone() {
+        let gas_limit = tx.gas_limit();
+        let mut result = match tx.call().clone() {
             Call::Transfer { dest, value } => {
                 if gas_limit < TRANSFER_GAS {
                     ExecResult::failed(Failure::OutOfGas, gas_limit)
@@ -651,7 +652,7 @@ mod tests {
     use crate::chain::chain_spec::Backend;
     use crate::chain::keys::pair_from_suri;
     use crate::chain::store::Store;
-    use crate::chain::tx::TransactionPayload;
+    use crate::chain::tx::{SignedTransaction, TransactionPayload};
     use crate::runtime::host::{Refusal, Trap};
 
     struct NoHashes;
@@ -688,12 +689,13 @@ mod tests {
         address
     }
 
-    fn signed(suri: &str, nonce: u64, gas_limit: u64, call: Call) -> SignedTransaction {
+    fn signed(suri: &str, nonce: u64, gas_limit: u64, call: Call) -> Extrinsic {
         SignedTransaction::sign(
             &pair_from_suri(suri).unwrap(),
             &H256::zero(),
             TransactionPayload { nonce, gas_limit, call },
         )
+        .into()
     }
 
     #[test]

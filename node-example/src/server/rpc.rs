@@ -12,6 +12,7 @@ use crate::chain::primitives::{ContractEvent, Outcome, Receipt, H160, H256};
 use crate::chain::store::{Block, Header, StoreError};
 use crate::client::abi;
 use crate::runtime::host::StorageKey;
+use crate::server::eth;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
@@ -293,6 +294,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
         match node.submit(bytes) {
             Ok(hash) => Ok(format!("{hash:?}")),
             Err(SubmitError::Decode(err)) => Err(error(codes::BAD_FORMAT, err.to_string())),
+            Err(SubmitError::Ethereum(err)) => Err(error(codes::BAD_FORMAT, err.to_string())),
             Err(SubmitError::Invalid(err)) => {
                 Err(error(codes::INVALID_TRANSACTION, format!("Invalid Transaction: {err}")))
             }
@@ -368,16 +370,37 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
         Ok::<_, ErrorObjectOwned>(code.map(|code| hex0x(&code)))
     })?;
     module.register_method("contracts_cacheStats", |_, node, _| Ok::<_, ErrorObjectOwned>(node.cache_stats()))?;
-    module.register_method("rpc_methods", |_, _, _| json!({ "methods": METHODS }))?;
+    module.register_method("rpc_methods", |_, _, _| {
+        let methods: Vec<&str> = METHODS.iter().chain(eth::METHODS).copied().collect();
+        json!({ "methods": methods })
+    })?;
     Ok(module)
 }
 
-/// Starts the server on `address`; HTTP and WebSocket share the port.
+/// The node's whole RPC: its own methods and the Ethereum ones (see [`eth`]), with
+/// `dev_keys` for `eth_accounts` / `eth_sendTransaction` (empty unless `--dev`).
+pub fn full_module(
+    node: Arc<Node>,
+    dev_keys: Vec<k256::ecdsa::SigningKey>,
+) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+    let mut all = RpcModule::new(());
+    all.merge(module(node.clone())?)?;
+    all.merge(eth::module(eth::EthContext::new(node, dev_keys))?)?;
+    Ok(all)
+}
+
+/// Starts the server on `address` with every method and no dev keys; HTTP and WebSocket
+/// share the port.
 pub async fn start(node: Arc<Node>, address: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let module = full_module(node, Vec::new()).map_err(|err| std::io::Error::other(err.to_string()))?;
+    serve(module, address).await
+}
+
+/// Serves `module` on `address` (HTTP and WebSocket on one port).
+pub async fn serve(module: RpcModule<()>, address: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let config = ServerConfig::builder().max_request_body_size(8 * 1024 * 1024).build();
     let server = Server::builder().set_config(config).build(address).await?;
     let local = server.local_addr()?;
-    let module = module(node).map_err(|err| std::io::Error::other(err.to_string()))?;
     Ok((local, server.start(module)))
 }
 

@@ -17,6 +17,8 @@ pub struct RunningNode {
     pub child: Child,
     pub rpc: String,
     pub metrics: String,
+    /// The Ethereum port (`--eth-rpc-port 0`) as an http:// URL.
+    pub eth: String,
     pub log: PathBuf,
 }
 
@@ -31,7 +33,7 @@ impl RunningNode {
         let log_file = std::fs::File::create(&log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_pvm-node"))
             .args(args)
-            .args(["--rpc-port", "0", "--prometheus-port", "0", "--base-path"])
+            .args(["--rpc-port", "0", "--prometheus-port", "0", "--eth-rpc-port", "0", "--base-path"])
             .arg(base)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -51,6 +53,7 @@ impl RunningNode {
                 Some(Ok(line)) if line.starts_with("pvm-node listening") => {
                     let mut rpc = String::new();
                     let mut metrics = String::new();
+                    let mut eth = String::new();
                     for part in line.split_whitespace() {
                         if let Some(address) = part.strip_prefix("rpc=") {
                             rpc = format!("http://{address}");
@@ -58,8 +61,11 @@ impl RunningNode {
                         if let Some(address) = part.strip_prefix("metrics=") {
                             metrics = address.to_string();
                         }
+                        if let Some(address) = part.strip_prefix("eth=") {
+                            eth = format!("http://{address}");
+                        }
                     }
-                    return RunningNode { child, rpc, metrics, log };
+                    return RunningNode { child, rpc, metrics, eth, log };
                 }
                 Some(Ok(_)) => continue,
                 _ => {

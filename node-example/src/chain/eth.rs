@@ -1,0 +1,166 @@
+//! Ethereum transactions: signed legacy (EIP-155), EIP-2930 and EIP-1559 envelopes as
+//! `eth_sendRawTransaction` takes them, decoded and signer-recovered with `alloy-consensus`,
+//! and turned into the node's own [`Call`].
+//!
+//! Units: a balance is a number of wei (the native token has 18 decimals, so
+//! [`WEI_PER_NATIVE`] is 1); one Ethereum gas unit is [`ETH_GAS_RATIO`] units of the node's
+//! gas (guest instructions and host-function costs). Deploying is a transaction without `to`
+//! whose data is a PolkaVM blob (`PVM\0` …) followed by the constructor's ABI-encoded
+//! arguments, as pallet-revive takes it; the contract lands at the CREATE address of the
+//! sender and the transaction's nonce.
+
+use crate::chain::primitives::{keccak_256, H160, H256};
+use crate::chain::tx::Call;
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_eips::eip2718::Decodable2718;
+
+/// Node gas units per Ethereum gas unit: a transaction's `gasLimit` times this is its limit
+/// in the node's gas, and gas used is reported divided by this (rounded up).
+pub const ETH_GAS_RATIO: u64 = 1_000;
+
+/// Wei per unit of the node's balance: balances are kept in wei.
+pub const WEI_PER_NATIVE: u128 = 1;
+
+/// The PolkaVM container's magic bytes, which start every deployable blob.
+pub const PVM_MAGIC: &[u8; 4] = b"PVM\0";
+
+/// Length of the PolkaVM container header: magic, version byte, and the whole blob's length
+/// as a little-endian `u64`.
+const PVM_HEADER_LEN: usize = 13;
+
+/// Why an Ethereum transaction is refused before it reaches the pool.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EthTxError {
+    /// Not an RLP / EIP-2718 transaction envelope.
+    #[error("cannot decode Ethereum transaction: {0}")]
+    Decode(String),
+    /// EIP-4844 and EIP-7702 transactions have no meaning here.
+    #[error("transaction type {0} is not supported (legacy, EIP-2930 and EIP-1559 are)")]
+    UnsupportedType(u8),
+    /// The signature does not give a signer.
+    #[error("invalid signature: {0}")]
+    BadSignature(String),
+    /// Signed for another chain, or without EIP-155 replay protection.
+    #[error("wrong chain id: expected {expected}, got {}", got.map_or("none (pre-EIP-155 signature)".to_string(), |id| id.to_string()))]
+    WrongChainId {
+        /// This chain's id.
+        expected: u64,
+        /// The transaction's (none for unprotected legacy transactions).
+        got: Option<u64>,
+    },
+    /// A deployment whose code is not a PolkaVM blob.
+    #[error("only PolkaVM (PVM) code can be deployed: the init code does not start with `PVM\\0` (EVM bytecode is not accepted; compile with resolc)")]
+    NotPvmCode,
+    /// A PolkaVM blob whose header's length disagrees with the data.
+    #[error("malformed PolkaVM blob: {0}")]
+    BadPvmBlob(String),
+    /// The value does not fit the node's 128-bit balances.
+    #[error("value {0} wei exceeds the largest balance")]
+    ValueTooLarge(String),
+}
+
+/// A decoded Ethereum transaction with its recovered signer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EthTransaction {
+    /// The signed envelope.
+    pub envelope: TxEnvelope,
+    /// Who signed it.
+    pub sender: H160,
+    /// Keccak-256 of the raw bytes (the Ethereum transaction hash).
+    pub hash: H256,
+    /// What it does, in the node's terms.
+    pub call: Call,
+    /// Gas limit in the node's units (the Ethereum limit times [`ETH_GAS_RATIO`]).
+    pub gas_limit: u64,
+}
+
+/// Splits a deployment's data into the PolkaVM blob and the constructor input after it.
+pub fn split_init_code(data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), EthTxError> {
+    if !data.starts_with(PVM_MAGIC) {
+        return Err(EthTxError::NotPvmCode);
+    }
+    if data.len() < PVM_HEADER_LEN {
+        return Err(EthTxError::BadPvmBlob(format!("{} bytes is shorter than the header", data.len())));
+    }
+    let mut length = [0u8; 8];
+    length.copy_from_slice(&data[5..PVM_HEADER_LEN]);
+    let length = u64::from_le_bytes(length);
+    if length < PVM_HEADER_LEN as u64 || length > data.len() as u64 {
+        return Err(EthTxError::BadPvmBlob(format!(
+            "the header gives a length of {length} bytes, the data has {}",
+            data.len()
+        )));
+    }
+    let (code, input) = data.split_at(length as usize);
+    Ok((code.to_vec(), input.to_vec()))
+}
+
+/// The node's call for an Ethereum `to` / `value` / `data` triple: a deployment without
+/// `to`, a call otherwise.
+pub fn call_of(to: Option<H160>, value: alloy_primitives::U256, data: &[u8]) -> Result<Call, EthTxError> {
+    let value = u128::try_from(value).map_err(|_| EthTxError::ValueTooLarge(value.to_string()))?;
+    Ok(match to {
+        None => {
+            let (code, input) = split_init_code(data)?;
+            Call::InstantiateWithCode { code, value, data: input, salt: None }
+        }
+        Some(dest) => Call::Call { dest, value, data: data.to_vec() },
+    })
+}
+
+/// An alloy address as the node's H160.
+pub fn h160(address: alloy_primitives::Address) -> H160 {
+    H160(address.into_array())
+}
+
+impl EthTransaction {
+    /// Decodes raw EIP-2718 bytes (what `eth_sendRawTransaction` receives), recovers the
+    /// signer and checks the chain id.
+    pub fn decode(raw: &[u8], chain_id: u64) -> Result<EthTransaction, EthTxError> {
+        let envelope = TxEnvelope::decode_2718_exact(raw).map_err(|error| EthTxError::Decode(error.to_string()))?;
+        match &envelope {
+            TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+            other => return Err(EthTxError::UnsupportedType(other.tx_type() as u8)),
+        }
+        if envelope.chain_id() != Some(chain_id) {
+            return Err(EthTxError::WrongChainId { expected: chain_id, got: envelope.chain_id() });
+        }
+        let sender = envelope.recover_signer().map_err(|error| EthTxError::BadSignature(error.to_string()))?;
+        let call = call_of(envelope.to().map(h160), envelope.value(), envelope.input())?;
+        Ok(EthTransaction {
+            sender: h160(sender),
+            hash: keccak_256(raw),
+            call,
+            gas_limit: envelope.gas_limit().saturating_mul(ETH_GAS_RATIO),
+            envelope,
+        })
+    }
+
+    /// The transaction's nonce.
+    pub fn nonce(&self) -> u64 {
+        self.envelope.nonce()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_code_splits_at_the_blob_length() {
+        let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/contracts/Token.polkavm")).unwrap();
+        let mut data = blob.clone();
+        data.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(split_init_code(&data).unwrap(), (blob.clone(), vec![1, 2, 3]));
+        assert!(matches!(split_init_code(&blob[..blob.len() - 1]), Err(EthTxError::BadPvmBlob(_))));
+        // EVM init code (PUSH1 0x80 PUSH1 0x40 MSTORE ...) is refused as such.
+        assert_eq!(split_init_code(&[0x60, 0x80, 0x60, 0x40, 0x52]), Err(EthTxError::NotPvmCode));
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(matches!(EthTransaction::decode(&[0x02, 0x01], 1), Err(EthTxError::Decode(_))));
+        assert!(matches!(EthTransaction::decode(&[], 1), Err(EthTxError::Decode(_))));
+    }
+}
