@@ -133,9 +133,10 @@ mkdir -p "$out"
 for target in $targets; do
     build_blob "$target"
     case "$target" in
-        # The wasm-builder names the blobs after the project it generates, `<crate>-blob`.
+        # The wasm-builder names the PVM blob after the package it generates (`<crate>-blob`) and
+        # the Wasm blobs after that package's library (the crate's name, in snake case).
         riscv) cp "$target_dir/release/rbuild/pvm-dev-runtime/pvm-dev-runtime-blob.polkavm" "$out/dev_runtime.polkavm" ;;
-        wasm) cp "$target_dir/release/wbuild/pvm-dev-runtime/pvm_dev_runtime_blob.compact.wasm" "$out/dev_runtime.wasm" ;;
+        wasm) cp "$target_dir/release/wbuild/pvm-dev-runtime/pvm_dev_runtime.compact.wasm" "$out/dev_runtime.wasm" ;;
     esac
 done
 (cd "$out" && ls -l dev_runtime.* && sha256sum dev_runtime.*)
