@@ -20,11 +20,6 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-PACKAGES="rustc-web cargo-web rust-web-src lld-22"
-# Debian's compiler and cargo, not rustup's (whose toolchains ship no rust-src).
-GUEST_RUSTC=${GUEST_RUSTC:-/usr/bin/rustc}
-GUEST_CARGO=${GUEST_CARGO:-/usr/bin/cargo}
-
 outdir=
 isa=revive_v1
 keep_elf=
@@ -46,18 +41,12 @@ done
 [ -f "$crate/Cargo.toml" ] || { echo "build.sh: no Cargo.toml in $crate" >&2; exit 2; }
 crate=$(cd "$crate" && pwd)
 
-# The toolchain, from Debian's packages only.
-missing=
-for package in $PACKAGES; do
-    dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
-done
-if [ -n "$missing" ]; then
-    [ -n "$install" ] || { echo "build.sh: missing packages:$missing (apt-get install -y$missing)" >&2; exit 2; }
-    echo "build.sh: installing$missing" >&2
-    apt-get update
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
-fi
+# The toolchain, from Debian's packages only (guest/rust/toolchain.sh).
+# shellcheck source=toolchain.sh
+. "$here/toolchain.sh"
+rust_guest_toolchain "$install" || exit 2
+GUEST_RUSTC=$RUST_GUEST_RUSTC
+GUEST_CARGO=$RUST_GUEST_CARGO
 
 name=$(basename "$crate")
 [ -n "$outdir" ] || outdir=$crate
