@@ -115,11 +115,15 @@ remap="--remap-path-prefix=$here=/runtimes --remap-path-prefix=$cargo_home=/carg
 remap="$remap --remap-path-prefix=$target_dir=/target"
 
 build_blob() {
+    # WASM_BUILD_WORKSPACE_HINT: the wasm-builder looks for the workspace's Cargo.lock (which it
+    # copies into the project it builds the blob in) upwards from the target folder, which need
+    # not be inside this one.
     # `cargo check --release`: the build script (which builds the blob) runs as in a build, and
     # the release profile is what makes the wasm-builder compact the Wasm blob, but the native
     # library itself is only checked, which saves compiling the runtime's dependencies twice.
     (cd "$here" && PATH="$tools/bin:$PATH" RUSTC="$tools/bin/rustc" RUSTC_BOOTSTRAP=1 \
         SUBSTRATE_RUNTIME_TARGET="$1" WASM_BUILD_RUSTFLAGS="$remap" WASM_BUILD_NO_COLOR=1 \
+        WASM_BUILD_WORKSPACE_HINT="$here" \
         CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--sysroot=$check_sysroot" \
         CARGO_TARGET_DIR="$target_dir" "$RUST_GUEST_CARGO" check --locked --release -p pvm-dev-runtime)
 }
@@ -129,8 +133,9 @@ mkdir -p "$out"
 for target in $targets; do
     build_blob "$target"
     case "$target" in
-        riscv) cp "$target_dir/release/rbuild/pvm-dev-runtime/pvm_dev_runtime.polkavm" "$out/dev_runtime.polkavm" ;;
-        wasm) cp "$target_dir/release/wbuild/pvm-dev-runtime/pvm_dev_runtime.compact.wasm" "$out/dev_runtime.wasm" ;;
+        # The wasm-builder names the blobs after the project it generates, `<crate>-blob`.
+        riscv) cp "$target_dir/release/rbuild/pvm-dev-runtime/pvm-dev-runtime-blob.polkavm" "$out/dev_runtime.polkavm" ;;
+        wasm) cp "$target_dir/release/wbuild/pvm-dev-runtime/pvm_dev_runtime_blob.compact.wasm" "$out/dev_runtime.wasm" ;;
     esac
 done
 (cd "$out" && ls -l dev_runtime.* && sha256sum dev_runtime.*)

@@ -38,6 +38,7 @@ use alloc::{borrow::Cow, vec, vec::Vec};
 use frame::{
     deps::{
         frame_support::{
+            dispatch::DispatchClass,
             genesis_builder_helper::{build_state, get_preset},
             weights::{
                 constants::{RocksDbWeight, WEIGHT_REF_TIME_PER_SECOND},
@@ -56,7 +57,7 @@ use frame::{
         apis::{self, impl_runtime_apis, KeyTypeId, OpaqueGeneratedSessionKeys},
         prelude::{
             construct_runtime, derive_impl, parameter_types, runtime_version, ApplyExtrinsicResult,
-            CheckInherentsResult, ConstU128, ConstU16, ConstU8, ExtrinsicInclusionMode, GenesisBuilderResult,
+            CheckInherentsResult, ConstU128, ConstU16, ConstU64, ConstU8, ExtrinsicInclusionMode, GenesisBuilderResult,
             InherentData, OpaqueMetadata, PresetId, RuntimeVersion, DEV_RUNTIME_PRESET,
         },
     },
@@ -147,9 +148,11 @@ parameter_types! {
             Weight::from_parts(2 * WEIGHT_REF_TIME_PER_SECOND, u64::MAX),
             NORMAL_DISPATCH_RATIO,
         );
-    /// Five MiB of extrinsics per block.
-    pub RuntimeBlockLength: frame_system::limits::BlockLength =
-        frame_system::limits::BlockLength::max_with_normal_ratio(5 * 1024 * 1024, NORMAL_DISPATCH_RATIO);
+    /// Five MiB of extrinsics per block, of which normal transactions may fill 75%.
+    pub RuntimeBlockLength: frame_system::limits::BlockLength = frame_system::limits::BlockLength::builder()
+        .max_length(5 * 1024 * 1024)
+        .modify_max_length_for_class(DispatchClass::Normal, |max| *max = NORMAL_DISPATCH_RATIO * *max)
+        .build();
     /// Fees are not adjusted by congestion: the multiplier stays one.
     pub FeeMultiplier: Multiplier = Multiplier::from_u32(1);
 }
@@ -185,7 +188,7 @@ impl pallet_timestamp::Config for Runtime {
     type Moment = u64;
     type OnTimestampSet = ();
     // Two timestamps must be at least half a block time apart, as with Aura.
-    type MinimumPeriod = frame::prelude::ConstU64<{ MILLISECS_PER_BLOCK / 2 }>;
+    type MinimumPeriod = ConstU64<{ MILLISECS_PER_BLOCK / 2 }>;
     type WeightInfo = ();
 }
 
