@@ -178,9 +178,11 @@ impl PvmError {
                 Some(reason) => PvmError::OutOfMemory { method, reason },
                 None => PvmError::HostFunction { method, function, message: error.to_string() },
             },
-            CallError::HostPanic { function, message } => {
-                PvmError::HostFunction { method, function, message: format!("panicked: {message}") }
-            }
+            // sp-io's allocator functions panic when the allocator fails.
+            CallError::HostPanic { function, message } => match alloc_failure {
+                Some(reason) => PvmError::OutOfMemory { method, reason },
+                None => PvmError::HostFunction { method, function, message: format!("panicked: {message}") },
+            },
             CallError::MissingImport { index, name } => PvmError::HostFunction {
                 method,
                 function: name.unwrap_or_else(|| format!("import {index}")),

@@ -246,13 +246,14 @@ fn a_panic_carries_the_runtime_message() {
     let code = runtime();
     for backend in backends() {
         let mut ext = TestExternalities::default();
-        let error = call(&executor(backend), &mut ext, &code, "panic", b"balance too low").unwrap_err();
+        let executor = executor(backend);
+        let error = call(&executor, &mut ext, &code, "panic", b"balance too low").unwrap_err();
         match &error {
             Error::AbortedDueToPanic(message) => assert_eq!(message.message, "balance too low"),
             other => panic!("{backend:?}: {other:?}"),
         }
         // The instance is reused afterwards and works.
-        assert_eq!(call(&executor(backend), &mut ext, &code, "echo", b"ok").unwrap(), b"ok");
+        assert_eq!(call(&executor, &mut ext, &code, "echo", b"ok").unwrap(), b"ok");
     }
 }
 
