@@ -249,7 +249,7 @@ fn pvm_interpreter_pvm_compiler_and_wasmtime_agree_on_every_step() {
     let transfers = transfers(&wasmtime, &wasm);
     let reference = run(&wasmtime, &wasm, &transfers);
     assert_eq!(reference.header.number, 1);
-    assert_eq!(reference.production.len(), 3 + 1 + TRANSFERS as usize + 1);
+    assert_eq!(reference.production.len(), 2 + 1 + TRANSFERS as usize + 1);
 
     let mut backends = vec![BackendKind::Interpreter];
     if BackendKind::Compiler.is_available() {
@@ -294,7 +294,7 @@ fn pvm_interpreter_and_compiler_agree_on_every_step() {
     assert_eq!(state_compiler.root(), state.root());
     let (production, header, block) = produce(&interpreter, &pvm, &state, &transfers);
     assert_eq!(header.number, 1);
-    assert_eq!(production.len(), 3 + 1 + TRANSFERS as usize + 1);
+    assert_eq!(production.len(), 2 + 1 + TRANSFERS as usize + 1);
     assert_eq!(produce(&compiler, &pvm, &state, &transfers), (production, header.clone(), block.clone()));
     let imported = import(&interpreter, &pvm, &state, &block);
     assert_eq!(imported.last().unwrap().root, header.state_root);
