@@ -263,6 +263,15 @@ impl Instance {
         with_backend!(&mut self.state, state => state.write_memory(address, data))
     }
 
+    /// Guest memory `[address, address + length)` as one mutable slice, when every byte of it
+    /// is writable and (on the interpreter) it lies in one region, such as the heap; `None`
+    /// otherwise. For host code that works in place on a guest buffer (a heap allocator
+    /// keeping its headers in guest memory, as Substrate's does) instead of copying it in and
+    /// out with [`Instance::read_memory`]/[`Instance::write_memory`].
+    pub fn memory_slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
+        with_backend!(&mut self.state, state => state.memory_slice_mut(address, length))
+    }
+
     /// Whether `[address, address + length)` is accessible to the guest (and writable, if
     /// `write`).
     pub fn is_memory_accessible(&self, address: u32, length: usize, write: bool) -> bool {

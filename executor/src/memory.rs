@@ -454,6 +454,20 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Guest memory `[address, address + length)` as one slice, if every byte of it is
+    /// writable and it lies in one region (e.g. within the heap).
+    pub fn slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
+        if length == 0 {
+            return Some(&mut []);
+        }
+        if !self.pages.is_accessible(address, length, true) {
+            return None;
+        }
+        self.materialize();
+        let (index, offset) = self.find(address, length)?;
+        Some(&mut self.chunks[index].data[offset..offset + length])
+    }
+
     /// Grows the heap by `size` bytes and returns the new heap top, or `None` if the heap
     /// would exceed its maximum (or the program has no heap). Pages up to the new top become
     /// accessible, zero-filled (see [`PageMap::sbrk`]).

@@ -594,6 +594,17 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
         }
     }
 
+    /// The user data and the executor instance at once (`None` for another VM, see
+    /// [`HostFunc::call_on`]): for host functions that keep their own state about the
+    /// instance's memory, such as a heap allocator of their own.
+    pub fn data_and_instance_mut(&mut self) -> (&mut T, Option<&mut Instance>) {
+        let instance = match &mut self.guest {
+            CallerGuest::Linked { instance, .. } => Some(&mut **instance),
+            CallerGuest::Foreign(_) => None,
+        };
+        (&mut *self.data, instance)
+    }
+
     /// The executor instance, mutably. See [`Caller::instance`].
     pub fn instance_mut(&mut self) -> Option<&mut Instance> {
         match &mut self.guest {

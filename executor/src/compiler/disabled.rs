@@ -84,6 +84,10 @@ impl CompiledInstance {
         match *self {}
     }
 
+    pub fn memory_slice_mut(&mut self, _address: u32, _length: usize) -> Option<&mut [u8]> {
+        match *self {}
+    }
+
     pub fn is_accessible(&self, _address: u32, _length: usize, _write: bool) -> bool {
         match *self {}
     }

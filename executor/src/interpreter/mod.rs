@@ -171,6 +171,12 @@ impl InterpretedInstance {
         self.state.memory.write(address, data)
     }
 
+    /// Guest memory `[address, address + length)` as a slice, if all of it is writable and
+    /// in one region.
+    pub fn memory_slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
+        self.state.memory.slice_mut(address, length)
+    }
+
     /// Whether the guest may access `[address, address + length)` (and write it, if `write`).
     pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
         self.state.memory.is_accessible(address, length, write)

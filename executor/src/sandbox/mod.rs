@@ -459,6 +459,22 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Guest memory `[address, address + length)` as one slice, if every byte of it is
+    /// writable.
+    pub fn slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
+        if length == 0 {
+            return Some(&mut []);
+        }
+        if !self.pages.is_accessible(address, length, true) {
+            return None;
+        }
+        // SAFETY: every byte of the range is mapped writable (checked above) and lies in our
+        // reservation; the slice borrows `self` mutably, so nothing else (the guest included,
+        // which only runs through `&mut self`) touches the range while it lives, and the
+        // mapping cannot change (unmapping or re-protecting also needs `&mut self`).
+        Some(unsafe { std::slice::from_raw_parts_mut(self.base.add(address as usize), length) })
+    }
+
     /// Grows the heap (container programs); see [`PageMap::sbrk`].
     pub fn sbrk(&mut self, size: u32) -> Option<u32> {
         let base = self.base;

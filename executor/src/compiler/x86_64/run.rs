@@ -158,6 +158,11 @@ impl CompiledInstance {
         self.sandbox.write(address, data)
     }
 
+    /// Guest memory `[address, address + length)` as a slice, if all of it is writable.
+    pub fn memory_slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
+        self.sandbox.slice_mut(address, length)
+    }
+
     /// Whether the guest may access `[address, address + length)` (and write it, if `write`).
     pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
         self.sandbox.is_accessible(address, length, write)
