@@ -56,6 +56,7 @@
 
 mod code_memory;
 mod compiled;
+mod emitter;
 mod run;
 
 pub(crate) use code_memory::CodePool;
@@ -63,13 +64,13 @@ pub(crate) use compiled::{CompiledProgram, EntryPoint};
 pub(crate) use run::{is_available, is_supported, CompiledInstance};
 
 use super::CompileError;
-use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
+use crate::gas::{ends_gas_block, BlockCosts, GasMetering};
 use crate::pool::BufferPool;
 use crate::program::{DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
-use dynasmrt::x64::X64Relocation;
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use emitter::Emitter;
 
 /// The guest stopped at a halting dynamic jump.
 pub(crate) const EXIT_HALT: u32 = 1;
@@ -126,7 +127,7 @@ thread_local! {
 
 /// The compiler's working memory, kept between compiles on a thread.
 struct Scratch {
-    ops: VecAssembler<X64Relocation>,
+    ops: Emitter,
     stubs: Vec<Stub>,
     stub_offsets: Vec<u32>,
     fixups: Vec<(u32, Target)>,
@@ -137,7 +138,7 @@ struct Scratch {
 impl Scratch {
     fn new() -> Scratch {
         Scratch {
-            ops: VecAssembler::new(0),
+            ops: Emitter::new(),
             stubs: Vec::new(),
             stub_offsets: Vec::new(),
             fixups: Vec::new(),
@@ -160,7 +161,7 @@ enum Stub {
 }
 
 struct Compiler<'a> {
-    ops: VecAssembler<X64Relocation>,
+    ops: Emitter,
     decoded: &'a DecodedProgram,
     costs: Option<&'a BlockCosts>,
     gas: Option<GasMetering>,
@@ -221,7 +222,8 @@ impl<'a> Compiler<'a> {
         let count = decoded.instructions().len();
         let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
             scratch;
-        ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
+        ops.clear();
+        ops.reserve(decoded.code_len() as usize * 6 + 1024);
         stubs.clear();
         stub_offsets.clear();
         fixups.clear();
@@ -325,20 +327,23 @@ impl<'a> Compiler<'a> {
         }
 
         self.emit_prologue();
-        for index in 0..instructions.len() {
+        // The hottest loop of compiling: instructions are visited by reference (a copy of each
+        // costs more than the visit of most), and whether one starts a gas block is carried
+        // from the previous iteration instead of looked up again (`starts_gas_block`).
+        let mut starts_block = true;
+        for (index, decoded) in instructions.iter().enumerate() {
             self.index = index;
-            let decoded = instructions[index];
             if decoded.loop_head && decoded.block_start {
                 self.align_loop_head();
             }
-            if starts_gas_block(instructions, index) {
-                self.entry_offsets.push(self.offset());
+            let entry = self.offset();
+            self.entry_offsets.push(entry);
+            if starts_block {
                 self.emit_charge(index);
-            } else {
-                self.entry_offsets.push(self.offset());
             }
             self.instruction_offsets.push(self.offset());
             decoded.instruction.visit(self);
+            starts_block = ends_gas_block(&decoded.instruction);
         }
         self.emit_stubs();
         self.emit_jump_table();
