@@ -92,8 +92,15 @@ impl BlockCosts {
         let mut costs = vec![0u32; count];
         // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
-        for (index, cost) in costs.iter_mut().enumerate().rev() {
-            let (own, ends_block) = match program.written_instruction(index).opcode() {
+        // Only the instruction before the sentinel may differ from what was written
+        // (`written_instruction`); the others are read straight from the slice.
+        let written_last = count.checked_sub(2).map(|index| (index, program.written_instruction(index)));
+        for (index, (cost, decoded)) in costs.iter_mut().zip(program.instructions()).enumerate().rev() {
+            let instruction = match written_last {
+                Some((last, written)) if last == index => written,
+                _ => decoded.instruction,
+            };
+            let (own, ends_block) = match instruction.opcode() {
                 Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
                 None => (model.invalid, true),
             };
