@@ -95,17 +95,18 @@ impl BlockCosts {
         // Only the instruction before the sentinel may differ from what was written
         // (`written_instruction`); the others are read straight from the slice.
         let written_last = count.checked_sub(2).map(|index| (index, program.written_instruction(index)));
-        for (index, (cost, decoded)) in costs.iter_mut().zip(program.instructions()).enumerate().rev() {
+        let instructions = &program.instructions()[..count];
+        for index in (0..count).rev() {
             let instruction = match written_last {
                 Some((last, written)) if last == index => written,
-                _ => decoded.instruction,
+                _ => instructions[index].instruction,
             };
             let (own, ends_block) = match instruction.opcode() {
                 Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
                 None => (model.invalid, true),
             };
             rest = if ends_block { own } else { rest.saturating_add(own) };
-            *cost = rest;
+            costs[index] = rest;
         }
         BlockCosts(costs)
     }
