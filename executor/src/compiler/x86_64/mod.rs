@@ -592,6 +592,19 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// `gs op reg, [base32 + disp]` (or the store direction, by `opcode`): a guest access with
+    /// a base register, the commonest instruction compiled, assembled by hand into one chunk.
+    /// The encoding is dynasm's for the same operands: `gs` and address-size (32-bit, so the
+    /// address wraps as the guest's does) prefixes, REX (W for 64-bit, R and B for the high
+    /// registers) when needed, the opcode, ModRM with an 8-bit displacement where it fits (even
+    /// zero) else a 32-bit one, and a SIB byte for a base of `r12` (`rm` 100 means SIB).
+    /// Only for opcodes whose register operand is no byte register (where REX would also be
+    /// needed for `sil`, `dil` and so on).
+    #[inline]
+    fn gs_access(&mut self, wide: bool, opcode: u8, reg: u8, base: u8, disp: i32) {
+        gs_access(&mut self.ops, wide, opcode, reg, base, disp);
+    }
+
     fn sext32(&mut self, d: u8) {
         asm!(self.ops; movsxd Rq(d), Rd(d));
     }
@@ -727,6 +740,91 @@ impl<'a> Compiler<'a> {
         } else {
             asm!(self.ops; movsxd Rq(d), r14d);
         }
+    }
+}
+
+/// The body of [`Compiler::gs_access`], on the emitter alone (so that a test can compare it
+/// with dynasm's encoding).
+#[inline(always)]
+fn gs_access(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, base: u8, disp: i32) {
+    let mut bytes = [0u8; 16];
+    bytes[0] = 0x65;
+    bytes[1] = 0x67;
+    let mut length = 2;
+    let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (base >> 3);
+    if rex != 0x40 {
+        bytes[length] = rex;
+        length += 1;
+    }
+    bytes[length] = opcode;
+    let short = i8::try_from(disp).is_ok();
+    bytes[length + 1] = if short { 0x40 } else { 0x80 } | ((reg & 7) << 3) | (base & 7);
+    length += 2;
+    if base & 7 == 4 {
+        bytes[length] = 0x24;
+        length += 1;
+    }
+    if short {
+        bytes[length] = disp as u8;
+        length += 1;
+    } else {
+        bytes[length..length + 4].copy_from_slice(&disp.to_le_bytes());
+        length += 4;
+    }
+    ops.chunk(bytes, length);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-assembled accesses are byte for byte what dynasm assembles with the same
+    /// registers named statically (for registers given at run time dynasm always adds a REX
+    /// prefix and a SIB byte; with named ones it picks the shortest form, as we do), for the
+    /// register classes that change the encoding: low and high (REX.R, REX.B), `rbp`/`r13`
+    /// as base (no displacement-free form) and `r12` as base (SIB).
+    #[test]
+    fn hand_assembled_accesses_match_dynasm() {
+        macro_rules! case {
+            ($q:ident, $d:ident, $reg:expr, $b:ident, $base:expr) => {
+                for disp in [0, 5, -128, 127, 128, -129, 0x1234, i32::MAX, i32::MIN] {
+                    let mut expected = Emitter::new();
+                    match i8::try_from(disp) {
+                        Ok(d) => asm!(expected
+                            ; gs mov $q, QWORD [BYTE $b + d as _]
+                            ; gs mov $d, DWORD [BYTE $b + d as _]
+                            ; gs movsxd $q, DWORD [BYTE $b + d as _]
+                            ; gs mov QWORD [BYTE $b + d as _], $q
+                            ; gs mov DWORD [BYTE $b + d as _], $d
+                        ),
+                        Err(_) => asm!(expected
+                            ; gs mov $q, QWORD [$b + disp]
+                            ; gs mov $d, DWORD [$b + disp]
+                            ; gs movsxd $q, DWORD [$b + disp]
+                            ; gs mov QWORD [$b + disp], $q
+                            ; gs mov DWORD [$b + disp], $d
+                        ),
+                    }
+                    let mut ours = Emitter::new();
+                    gs_access(&mut ours, true, 0x8b, $reg, $base, disp);
+                    gs_access(&mut ours, false, 0x8b, $reg, $base, disp);
+                    gs_access(&mut ours, true, 0x63, $reg, $base, disp);
+                    gs_access(&mut ours, true, 0x89, $reg, $base, disp);
+                    gs_access(&mut ours, false, 0x89, $reg, $base, disp);
+                    let (reg, base) = ($reg, $base);
+                    assert_eq!(ours.code_mut(), expected.code_mut(), "reg {reg}, base {base}, displacement {disp}");
+                }
+            };
+        }
+        case!(rax, eax, RAX, eax, RAX);
+        case!(rbx, ebx, RBX, edi, RDI);
+        case!(rsi, esi, RSI, ebp, RBP);
+        case!(rdi, edi, RDI, r12d, 12);
+        case!(r8, r8d, 8, ecx, RCX);
+        case!(r13, r13d, 13, r13d, 13);
+        case!(rbp, ebp, RBP, r9d, 9);
+        case!(r12, r12d, 12, r12d, 12);
+        case!(r11, r11d, 11, ebp, RBP);
     }
 }
 
