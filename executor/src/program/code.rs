@@ -251,7 +251,13 @@ impl ProgramCode {
         let skips = SkipTable::new(self);
         // Strictly validated code checks its branches once all block starts are known. About
         // one instruction in four branches: reserving that avoids growing (and copying) the list.
-        let mut branches = Vec::with_capacity(if strict { instruction_capacity / 4 } else { 0 });
+        // The list is the thread's, kept between decodes: a fresh one of this size would be
+        // mapped and page-faulted in anew by every decode.
+        let mut branches = BRANCHES.with(|cell| cell.take());
+        branches.clear();
+        if strict {
+            branches.reserve(instruction_capacity / 4);
+        }
         let mut pc = 0u32;
         let mut previous_is_terminator = true;
         while pc < code_len {
@@ -327,10 +333,10 @@ impl ProgramCode {
         let program = DecodedProgram { isa: self.isa, semantics, instructions, index_of_pc, jump_table, written_end };
 
         if strict {
-            for (pc, target) in branches {
-                if !program.is_block_start(target) {
-                    return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
-                }
+            let invalid = branches.iter().find(|&&(_, target)| !program.is_block_start(target)).copied();
+            BRANCHES.with(|cell| cell.set(branches));
+            if let Some((pc, target)) = invalid {
+                return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
             }
             for (index, &target) in self.jump_table.iter().enumerate() {
                 if !program.is_block_start(target) {
@@ -340,6 +346,12 @@ impl ProgramCode {
         }
         Ok(program)
     }
+}
+
+thread_local! {
+    /// The static branches of the program being decoded (pc, target), kept between decodes on
+    /// this thread (see `ProgramCode::decode_with`).
+    static BRANCHES: core::cell::Cell<Vec<(u32, u32)>> = const { core::cell::Cell::new(Vec::new()) };
 }
 
 /// Where a dynamic jump goes.
