@@ -267,12 +267,19 @@ impl<'a> Compiler<'a> {
     /// Where a static branch to `target` goes: the target block, or a stub that panics with an
     /// invalid branch.
     fn branch_label(&mut self, target: u32) -> Target {
-        if self.decoded.is_block_start(target) {
-            let index = self.decoded.index_of(target).expect("block starts are instructions");
-            Target::Block(index as u32)
-        } else {
-            self.exit_stub(EXIT_INVALID_BRANCH)
+        match self.block_at(target) {
+            Some(index) => Target::Block(index as u32),
+            None => self.exit_stub(EXIT_INVALID_BRANCH),
         }
+    }
+
+    /// The index of the instruction at `target` if it starts a basic block: one lookup of the
+    /// pc and one of the instruction (`is_block_start` then `index_of` made each twice, and
+    /// for a large program both are cache misses more often than not).
+    #[inline]
+    fn block_at(&self, target: u32) -> Option<usize> {
+        let index = self.decoded.index_of(target)?;
+        self.decoded.instructions()[index].block_start.then_some(index)
     }
 
     /// `jcc rel32` (condition `cc`) to `target`, resolved after emission. Branches are encoded
@@ -502,16 +509,13 @@ impl<'a> Compiler<'a> {
         // Placeholder entries, filled in once every label has an offset.
         self.jump_table_at = self.ops.offset().0;
         // One entry per address 0, 1, ..., 2 * length: address `2 * (i + 1)` is table entry `i`.
-        let table: Vec<Option<u32>> = (0..=2 * self.decoded.jump_table().len())
-            .map(|address| (address >= 2 && address % 2 == 0).then(|| self.decoded.jump_table()[address / 2 - 1]))
-            .collect();
-        for target in table {
-            let offset = if let Some(target) = target.filter(|&target| self.decoded.is_block_start(target)) {
-                let index = self.decoded.index_of(target).expect("block starts are instructions");
+        let table = self.decoded.jump_table();
+        for address in 0..=2 * table.len() {
+            let target = (address >= 2 && address % 2 == 0).then(|| table[address / 2 - 1]);
+            let offset = match target.and_then(|target| self.block_at(target)) {
                 // Every block start is a gas block start, whose entry is its charge.
-                self.entry_offsets[index]
-            } else {
-                invalid
+                Some(index) => self.entry_offsets[index],
+                None => invalid,
             };
             self.jump_table_targets.push(offset);
             asm!(self.ops; .u64 0);
@@ -640,11 +644,14 @@ impl<'a> Compiler<'a> {
     }
 
     fn jump_to(&mut self, target: u32) {
-        let next_is_target =
-            self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
-        if !next_is_target {
-            let label = self.branch_label(target);
-            self.jmp(label);
+        match self.block_at(target) {
+            // Falls through to the target.
+            Some(index) if index == self.index + 1 => {}
+            Some(index) => self.jmp(Target::Block(index as u32)),
+            None => {
+                let stub = self.exit_stub(EXIT_INVALID_BRANCH);
+                self.jmp(stub);
+            }
         }
     }
 
