@@ -273,13 +273,11 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// The index of the instruction at `target` if it starts a basic block: one lookup of the
-    /// pc and one of the instruction (`is_block_start` then `index_of` made each twice, and
-    /// for a large program both are cache misses more often than not).
+    /// The index of the instruction at `target` if it starts a basic block: one lookup
+    /// (`is_block_start` then `index_of` made two each).
     #[inline]
     fn block_at(&self, target: u32) -> Option<usize> {
-        let index = self.decoded.index_of(target)?;
-        self.decoded.instructions()[index].block_start.then_some(index)
+        self.decoded.block_at(target)
     }
 
     /// `jcc rel32` (condition `cc`) to `target`, resolved after emission. Branches are encoded
