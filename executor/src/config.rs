@@ -69,6 +69,7 @@ pub struct Config {
     pub(crate) cost_model: CostModel,
     pub(crate) cache_modules: bool,
     pub(crate) pool_limits: PoolLimits,
+    pub(crate) compile_only: bool,
 }
 
 impl Default for Config {
@@ -87,6 +88,7 @@ impl Config {
             cost_model: CostModel::default(),
             cache_modules: true,
             pool_limits: PoolLimits::default(),
+            compile_only: false,
         }
     }
 
@@ -136,6 +138,18 @@ impl Config {
     /// [`PoolLimits`] for each one and its default).
     pub fn pool_limits(&mut self, limits: PoolLimits) -> &mut Self {
         self.pool_limits = limits;
+        self
+    }
+
+    /// An engine that builds modules but never runs them (default `false`): with
+    /// [`BackendKind::Compiler`] it compiles to native code without asking whether this process
+    /// could run that code (CPU features, user-mode `wrgsbase`, the fault handler), and
+    /// [`Instance::new`](crate::Instance::new) refuses its modules with
+    /// [`Error::CompileOnly`]. For measuring or checking compilation where compiled code cannot
+    /// run, such as under valgrind (which does not emulate `wrgsbase`); the compiler itself
+    /// must still exist on this platform ([`Error::BackendUnavailable`] elsewhere).
+    pub fn compile_only(&mut self, enabled: bool) -> &mut Self {
+        self.compile_only = enabled;
         self
     }
 

@@ -64,7 +64,9 @@ impl Engine {
     /// [`Error::BackendUnavailable`] if the configuration asks for the compiler where it does
     /// not run.
     pub fn new(config: &Config) -> Result<Engine, Error> {
-        let compiler = compiler::is_available();
+        // A compile-only engine never runs code, so it needs the compiler but none of what
+        // running needs (`Instance::new` refuses its modules).
+        let compiler = if config.compile_only { compiler::exists() } else { compiler::is_available() };
         let backend = match config.backend {
             BackendKind::Interpreter => BackendKind::Interpreter,
             BackendKind::Auto if compiler => BackendKind::Compiler,

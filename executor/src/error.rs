@@ -31,6 +31,10 @@ pub enum Error {
     /// The chosen backend does not run here.
     #[error("the {0} backend is not available on this platform")]
     BackendUnavailable(&'static str),
+    /// The engine was configured to compile only ([`Config::compile_only`](crate::Config::compile_only)):
+    /// its modules cannot be instantiated.
+    #[error("the engine compiles only: its modules cannot be instantiated")]
+    CompileOnly,
     /// No export has that name.
     #[error("the program has no export named `{0}`")]
     UnknownExport(String),

@@ -87,20 +87,37 @@ pub struct BlockCosts(Vec<u32>);
 impl BlockCosts {
     /// Prices every instruction of `program` (as written: see
     /// [`DecodedProgram::written_instruction`]).
-    pub fn new(program: &DecodedProgram, model: &CostModel) -> BlockCosts {
+    ///
+    /// The costs go into `buffer` (a recycled one: see `BufferPool::words`), whose contents
+    /// are dropped.
+    pub fn new_in(program: &DecodedProgram, model: &CostModel, mut buffer: Vec<u32>) -> BlockCosts {
         let count = program.instructions().len();
-        let mut costs = vec![0u32; count];
+        buffer.clear();
+        buffer.reserve(count);
+        // Every entry is written below, back to front, so the buffer is not zeroed first.
+        let costs = &mut buffer.spare_capacity_mut()[..count];
         // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
-        for (index, cost) in costs.iter_mut().enumerate().rev() {
-            let (own, ends_block) = match program.written_instruction(index).opcode() {
+        // Only the instruction before the sentinel may differ from what was written
+        // (`written_instruction`); the others are read straight from the slice.
+        let written_last = count.checked_sub(2).map(|index| (index, program.written_instruction(index)));
+        let instructions = &program.instructions()[..count];
+        for index in (0..count).rev() {
+            let instruction = match written_last {
+                Some((last, written)) if last == index => written,
+                _ => instructions[index].instruction,
+            };
+            let (own, ends_block) = match instruction.opcode() {
                 Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
                 None => (model.invalid, true),
             };
             rest = if ends_block { own } else { rest.saturating_add(own) };
-            *cost = rest;
+            costs[index].write(rest);
         }
-        BlockCosts(costs)
+        // SAFETY: the loop wrote each of the first `count` entries (every index below `count`
+        // once), and the capacity is at least `count` (reserved above).
+        unsafe { buffer.set_len(count) };
+        BlockCosts(buffer)
     }
 
     /// The gas to run from instruction `index` to the end of its block.
@@ -121,6 +138,11 @@ impl BlockCosts {
             }
             Semantics::GrayPaper => self.0[index],
         }
+    }
+
+    /// The buffer, for reuse.
+    pub fn into_buffer(self) -> Vec<u32> {
+        self.0
     }
 
     /// All of them, by instruction index.

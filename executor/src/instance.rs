@@ -64,6 +64,10 @@ pub struct Instance {
 impl Instance {
     /// Creates an instance with the module's initial memory, zeroed registers and no gas.
     pub fn new(module: &Module) -> Result<Instance, Error> {
+        if module.engine.inner.config.compile_only {
+            // Its engine skipped the checks that running needs (`Config::compile_only`).
+            return Err(Error::CompileOnly);
+        }
         let image = module.inner.container.as_ref().map(|container| &container.image);
         let state = match &module.inner.code {
             Code::Interpreted(program) => State::Interpreted(InterpretedInstance::new(program, image)),

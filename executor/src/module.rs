@@ -105,6 +105,9 @@ pub(crate) struct ModuleInner {
 impl Drop for ModuleInner {
     fn drop(&mut self) {
         self.pools.buffers.recycle_decoded(&mut self.decoded);
+        if let Some(costs) = self.block_costs.take() {
+            self.pools.buffers.recycle_words(costs.into_buffer());
+        }
     }
 }
 
@@ -191,7 +194,12 @@ impl Module {
         container: Option<Container>,
     ) -> Result<ModuleInner, Error> {
         let config = engine.config();
-        let block_costs = config.gas_metering.map(|_| BlockCosts::new(&decoded, &config.cost_model));
+        // In a recycled buffer: a fresh one of this size (Doom: 600 KB) would be mapped and
+        // page-faulted in anew by every build.
+        let block_costs = config.gas_metering.map(|_| {
+            let buffer = engine.inner.pools.buffers.words(decoded.instructions().len());
+            BlockCosts::new_in(&decoded, &config.cost_model, buffer)
+        });
         let code = match engine.backend() {
             BackendKind::Compiler => Code::Compiled(engine.compiled(&bytes, || {
                 CompiledProgram::compile(&decoded, block_costs.as_ref(), config.gas_metering, &engine.inner.pools)

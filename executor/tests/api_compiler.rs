@@ -186,3 +186,19 @@ fn many_instances_live_at_once_and_reset_cheaply() {
         assert_eq!(instance.read_memory_vec(0x20000, 8).unwrap(), [0; 8], "reset memory is zero");
     }
 }
+
+#[test]
+fn a_compile_only_engine_compiles_without_the_run_time_checks_and_runs_nothing() {
+    // Runs even where compiled code cannot (valgrind, an old kernel): that is what it is for.
+    let mut config = Config::new();
+    config.backend(BackendKind::Compiler).compile_only(true);
+    let engine = Engine::new(&config).expect("the compiler exists on x86-64 Linux");
+    assert_eq!(engine.backend(), BackendKind::Compiler);
+    let program = raw(|code| {
+        code.push(Instruction::add_64(Reg::A0, Reg::A0, Reg::A1));
+        code.push(Instruction::trap());
+    });
+    let module = Module::from_raw(&engine, &program).unwrap();
+    assert!(module.native_code_len().is_some_and(|length| length > 0), "compiled to native code");
+    assert!(matches!(Instance::new(&module), Err(Error::CompileOnly)));
+}

@@ -50,3 +50,9 @@ pub enum CompileError {
 pub fn is_supported() -> bool {
     native::is_supported()
 }
+
+/// Whether this platform has a compiler at all (it may still be unable to run its code: see
+/// [`is_supported`]). What a compile-only engine needs.
+pub(crate) fn exists() -> bool {
+    cfg!(pvm_compiler)
+}

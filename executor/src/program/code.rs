@@ -241,6 +241,8 @@ impl ProgramCode {
             return Err(error(0, BlobErrorKind::FirstInstructionNotMarked));
         }
 
+        // Instruction indices leave the top bit of `index_of_pc`'s entries free (`BLOCK_START`).
+        assert!(code_len < BLOCK_START, "the code size is limited to MAX_CODE_SIZE");
         let DecodeBuffers { mut instructions, mut index_of_pc } = buffers(self.code.len());
         let (instruction_capacity, index_capacity) = DecodedProgram::buffer_capacities(self.code.len());
         instructions.clear();
@@ -249,7 +251,15 @@ impl ProgramCode {
         index_of_pc.reserve(index_capacity);
         index_of_pc.resize(self.code.len() + 1, NO_INSTRUCTION);
         let skips = SkipTable::new(self);
-        let mut branches = Vec::new();
+        // Strictly validated code checks its branches once all block starts are known. About
+        // one instruction in four branches: reserving that avoids growing (and copying) the list.
+        // The list is the thread's, kept between decodes: a fresh one of this size would be
+        // mapped and page-faulted in anew by every decode.
+        let mut branches = BRANCHES.with(|cell| cell.take());
+        branches.clear();
+        if strict {
+            branches.reserve(instruction_capacity / 4);
+        }
         let mut pc = 0u32;
         let mut previous_is_terminator = true;
         while pc < code_len {
@@ -264,9 +274,9 @@ impl ProgramCode {
                 if target == pc {
                     loop_head = true;
                 } else if target < pc {
-                    let index = index_of_pc[target as usize];
-                    if index != NO_INSTRUCTION {
-                        instructions[index as usize].loop_head = true;
+                    let entry = index_of_pc[target as usize];
+                    if entry != NO_INSTRUCTION {
+                        instructions[(entry & !BLOCK_START) as usize].loop_head = true;
                     }
                 }
             }
@@ -285,7 +295,7 @@ impl ProgramCode {
                 }
             }
             let block_start = previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
-            index_of_pc[pc as usize] = instructions.len() as u32;
+            index_of_pc[pc as usize] = instructions.len() as u32 | if block_start { BLOCK_START } else { 0 };
             instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head });
             previous_is_terminator = instruction.is_terminator();
             pc = next_pc;
@@ -325,10 +335,10 @@ impl ProgramCode {
         let program = DecodedProgram { isa: self.isa, semantics, instructions, index_of_pc, jump_table, written_end };
 
         if strict {
-            for (pc, target) in branches {
-                if !program.is_block_start(target) {
-                    return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
-                }
+            let invalid = branches.iter().find(|&&(_, target)| !program.is_block_start(target)).copied();
+            BRANCHES.with(|cell| cell.set(branches));
+            if let Some((pc, target)) = invalid {
+                return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
             }
             for (index, &target) in self.jump_table.iter().enumerate() {
                 if !program.is_block_start(target) {
@@ -338,6 +348,12 @@ impl ProgramCode {
         }
         Ok(program)
     }
+}
+
+thread_local! {
+    /// The static branches of the program being decoded (pc, target), kept between decodes on
+    /// this thread (see `ProgramCode::decode_with`).
+    static BRANCHES: core::cell::Cell<Vec<(u32, u32)>> = const { core::cell::Cell::new(Vec::new()) };
 }
 
 /// Where a dynamic jump goes.
@@ -424,6 +440,12 @@ pub enum Semantics {
     GrayPaper,
 }
 const NO_INSTRUCTION: u32 = u32::MAX;
+/// Set in an `index_of_pc` entry (other than `NO_INSTRUCTION`) whose instruction starts a
+/// basic block: whether a pc is a branch target is then one lookup, not a second one in the
+/// instructions (the compiler asks for every branch; in a large program both lookups are
+/// cache misses more often than not). Indices stay below it: the code is at most
+/// `MAX_CODE_SIZE` bytes.
+const BLOCK_START: u32 = 1 << 31;
 
 /// One decoded instruction and where it sits.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -513,14 +535,25 @@ impl DecodedProgram {
     #[inline]
     pub fn index_of(&self, pc: u32) -> Option<usize> {
         match self.index_of_pc.get(pc as usize) {
-            Some(&index) if index != NO_INSTRUCTION => Some(index as usize),
+            Some(&entry) if entry != NO_INSTRUCTION => Some((entry & !BLOCK_START) as usize),
             _ => None,
         }
     }
 
     /// Whether `pc` starts a basic block (a valid branch or jump target).
     pub fn is_block_start(&self, pc: u32) -> bool {
-        self.index_of(pc).is_some_and(|index| self.instructions[index].block_start)
+        self.block_at(pc).is_some()
+    }
+
+    /// The index of the instruction at `pc` if it starts a basic block.
+    #[inline]
+    pub fn block_at(&self, pc: u32) -> Option<usize> {
+        match self.index_of_pc.get(pc as usize) {
+            Some(&entry) if entry != NO_INSTRUCTION && entry & BLOCK_START != 0 => {
+                Some((entry & !BLOCK_START) as usize)
+            }
+            _ => None,
+        }
     }
 
     /// The jump table.

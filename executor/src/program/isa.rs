@@ -733,12 +733,12 @@ impl OperandBytes {
 
     #[inline(always)]
     fn low_reg(&self, index: usize) -> Reg {
-        Reg::from_nibble_clamped(self.byte(index) & 0xf)
+        Reg::from_low_nibble(self.byte(index))
     }
 
     #[inline(always)]
     fn high_reg(&self, index: usize) -> Reg {
-        Reg::from_nibble_clamped(self.byte(index) >> 4)
+        Reg::from_low_nibble(self.byte(index) >> 4)
     }
 }
 
@@ -784,9 +784,7 @@ fn decode_operands(kind: ArgKind, ops: &OperandBytes, pc: u32, skip: u32) -> Arg
             let ly = skip.saturating_sub(lx + 2).min(4);
             Args::RegRegImmImm(ops.low_reg(0), ops.high_reg(0), ops.imm(2, lx), ops.imm(2 + lx as usize, ly))
         }
-        ArgKind::RegRegReg => {
-            Args::RegRegReg(Reg::from_nibble_clamped(ops.byte(1) & 0xf), ops.low_reg(0), ops.high_reg(0))
-        }
+        ArgKind::RegRegReg => Args::RegRegReg(Reg::from_low_nibble(ops.byte(1)), ops.low_reg(0), ops.high_reg(0)),
     }
 }
 

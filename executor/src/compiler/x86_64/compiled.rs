@@ -77,9 +77,10 @@ impl CompiledProgram {
             fixups,
             ..
         } = compiler;
-        let bytes = ops.take().map_err(|_| CompileError::UnresolvedLabel);
-        let scratch = Scratch { ops, stubs, stub_offsets, fixups, jump_table_targets, jump_sites };
-        let result = bytes.and_then(|mut bytes| {
+        let committed = ops.commit().map_err(|_| CompileError::UnresolvedLabel);
+        let mut scratch = Scratch { ops, stubs, stub_offsets, fixups, jump_table_targets, jump_sites };
+        let result = committed.and_then(|()| {
+            let bytes = scratch.ops.code_mut();
             // The branches, now that every block and stub has its offset.
             for &(end, target) in &scratch.fixups {
                 let destination = match target {
@@ -99,7 +100,7 @@ impl CompiledProgram {
     /// Maps the code and fills it in: the jump table's absolute addresses and the dynamic jump
     /// sites, which need the code's address.
     fn finish(
-        mut bytes: Vec<u8>,
+        bytes: &mut [u8],
         table_targets: &[u32],
         jump_table_at: usize,
         jump_sites: &[u32],
@@ -130,7 +131,7 @@ impl CompiledProgram {
             };
             bytes[site..site + 8].copy_from_slice(&patch);
         }
-        code.fill(&bytes)?;
+        code.fill(bytes)?;
         Ok((code, code_len))
     }
 

@@ -56,6 +56,7 @@
 
 mod code_memory;
 mod compiled;
+mod emitter;
 mod run;
 
 pub(crate) use code_memory::CodePool;
@@ -63,13 +64,13 @@ pub(crate) use compiled::{CompiledProgram, EntryPoint};
 pub(crate) use run::{is_available, is_supported, CompiledInstance};
 
 use super::CompileError;
-use crate::gas::{starts_gas_block, BlockCosts, GasMetering};
+use crate::gas::{ends_gas_block, BlockCosts, GasMetering};
 use crate::pool::BufferPool;
 use crate::program::{DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
 use core::mem::offset_of;
-use dynasmrt::x64::X64Relocation;
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use emitter::Emitter;
 
 /// The guest stopped at a halting dynamic jump.
 pub(crate) const EXIT_HALT: u32 = 1;
@@ -126,7 +127,7 @@ thread_local! {
 
 /// The compiler's working memory, kept between compiles on a thread.
 struct Scratch {
-    ops: VecAssembler<X64Relocation>,
+    ops: Emitter,
     stubs: Vec<Stub>,
     stub_offsets: Vec<u32>,
     fixups: Vec<(u32, Target)>,
@@ -137,7 +138,7 @@ struct Scratch {
 impl Scratch {
     fn new() -> Scratch {
         Scratch {
-            ops: VecAssembler::new(0),
+            ops: Emitter::new(),
             stubs: Vec::new(),
             stub_offsets: Vec::new(),
             fixups: Vec::new(),
@@ -160,7 +161,7 @@ enum Stub {
 }
 
 struct Compiler<'a> {
-    ops: VecAssembler<X64Relocation>,
+    ops: Emitter,
     decoded: &'a DecodedProgram,
     costs: Option<&'a BlockCosts>,
     gas: Option<GasMetering>,
@@ -221,7 +222,8 @@ impl<'a> Compiler<'a> {
         let count = decoded.instructions().len();
         let Scratch { mut ops, mut stubs, mut stub_offsets, mut fixups, mut jump_table_targets, mut jump_sites } =
             scratch;
-        ops.reserve_ops(decoded.code_len() as usize * 6 + 1024);
+        ops.clear();
+        ops.reserve(decoded.code_len() as usize * 6 + 1024);
         stubs.clear();
         stub_offsets.clear();
         fixups.clear();
@@ -265,12 +267,17 @@ impl<'a> Compiler<'a> {
     /// Where a static branch to `target` goes: the target block, or a stub that panics with an
     /// invalid branch.
     fn branch_label(&mut self, target: u32) -> Target {
-        if self.decoded.is_block_start(target) {
-            let index = self.decoded.index_of(target).expect("block starts are instructions");
-            Target::Block(index as u32)
-        } else {
-            self.exit_stub(EXIT_INVALID_BRANCH)
+        match self.block_at(target) {
+            Some(index) => Target::Block(index as u32),
+            None => self.exit_stub(EXIT_INVALID_BRANCH),
         }
+    }
+
+    /// The index of the instruction at `target` if it starts a basic block: one lookup
+    /// (`is_block_start` then `index_of` made two each).
+    #[inline]
+    fn block_at(&self, target: u32) -> Option<usize> {
+        self.decoded.block_at(target)
     }
 
     /// `jcc rel32` (condition `cc`) to `target`, resolved after emission. Branches are encoded
@@ -325,20 +332,23 @@ impl<'a> Compiler<'a> {
         }
 
         self.emit_prologue();
-        for index in 0..instructions.len() {
+        // The hottest loop of compiling: instructions are visited by reference (a copy of each
+        // costs more than the visit of most), and whether one starts a gas block is carried
+        // from the previous iteration instead of looked up again (`starts_gas_block`).
+        let mut starts_block = true;
+        for (index, decoded) in instructions.iter().enumerate() {
             self.index = index;
-            let decoded = instructions[index];
             if decoded.loop_head && decoded.block_start {
                 self.align_loop_head();
             }
-            if starts_gas_block(instructions, index) {
-                self.entry_offsets.push(self.offset());
+            let entry = self.offset();
+            self.entry_offsets.push(entry);
+            if starts_block {
                 self.emit_charge(index);
-            } else {
-                self.entry_offsets.push(self.offset());
             }
             self.instruction_offsets.push(self.offset());
             decoded.instruction.visit(self);
+            starts_block = ends_gas_block(&decoded.instruction);
         }
         self.emit_stubs();
         self.emit_jump_table();
@@ -497,16 +507,13 @@ impl<'a> Compiler<'a> {
         // Placeholder entries, filled in once every label has an offset.
         self.jump_table_at = self.ops.offset().0;
         // One entry per address 0, 1, ..., 2 * length: address `2 * (i + 1)` is table entry `i`.
-        let table: Vec<Option<u32>> = (0..=2 * self.decoded.jump_table().len())
-            .map(|address| (address >= 2 && address % 2 == 0).then(|| self.decoded.jump_table()[address / 2 - 1]))
-            .collect();
-        for target in table {
-            let offset = if let Some(target) = target.filter(|&target| self.decoded.is_block_start(target)) {
-                let index = self.decoded.index_of(target).expect("block starts are instructions");
+        let table = self.decoded.jump_table();
+        for address in 0..=2 * table.len() {
+            let target = (address >= 2 && address % 2 == 0).then(|| table[address / 2 - 1]);
+            let offset = match target.and_then(|target| self.block_at(target)) {
                 // Every block start is a gas block start, whose entry is its charge.
-                self.entry_offsets[index]
-            } else {
-                invalid
+                Some(index) => self.entry_offsets[index],
+                None => invalid,
             };
             self.jump_table_targets.push(offset);
             asm!(self.ops; .u64 0);
@@ -587,6 +594,19 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// `gs op reg, [base32 + disp]` (or the store direction, by `opcode`): a guest access with
+    /// a base register, the commonest instruction compiled, assembled by hand into one chunk.
+    /// The encoding is dynasm's for the same operands: `gs` and address-size (32-bit, so the
+    /// address wraps as the guest's does) prefixes, REX (W for 64-bit, R and B for the high
+    /// registers) when needed, the opcode, ModRM with an 8-bit displacement where it fits (even
+    /// zero) else a 32-bit one, and a SIB byte for a base of `r12` (`rm` 100 means SIB).
+    /// Only for opcodes whose register operand is no byte register (where REX would also be
+    /// needed for `sil`, `dil` and so on).
+    #[inline]
+    fn gs_access(&mut self, wide: bool, opcode: u8, reg: u8, base: u8, disp: i32) {
+        gs_access(&mut self.ops, wide, opcode, reg, base, disp);
+    }
+
     fn sext32(&mut self, d: u8) {
         asm!(self.ops; movsxd Rq(d), Rd(d));
     }
@@ -622,11 +642,14 @@ impl<'a> Compiler<'a> {
     }
 
     fn jump_to(&mut self, target: u32) {
-        let next_is_target =
-            self.decoded.is_block_start(target) && self.decoded.index_of(target) == Some(self.index + 1);
-        if !next_is_target {
-            let label = self.branch_label(target);
-            self.jmp(label);
+        match self.block_at(target) {
+            // Falls through to the target.
+            Some(index) if index == self.index + 1 => {}
+            Some(index) => self.jmp(Target::Block(index as u32)),
+            None => {
+                let stub = self.exit_stub(EXIT_INVALID_BRANCH);
+                self.jmp(stub);
+            }
         }
     }
 
@@ -722,6 +745,91 @@ impl<'a> Compiler<'a> {
         } else {
             asm!(self.ops; movsxd Rq(d), r14d);
         }
+    }
+}
+
+/// The body of [`Compiler::gs_access`], on the emitter alone (so that a test can compare it
+/// with dynasm's encoding).
+#[inline(always)]
+fn gs_access(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, base: u8, disp: i32) {
+    let mut bytes = [0u8; 16];
+    bytes[0] = 0x65;
+    bytes[1] = 0x67;
+    let mut length = 2;
+    let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (base >> 3);
+    if rex != 0x40 {
+        bytes[length] = rex;
+        length += 1;
+    }
+    bytes[length] = opcode;
+    let short = i8::try_from(disp).is_ok();
+    bytes[length + 1] = if short { 0x40 } else { 0x80 } | ((reg & 7) << 3) | (base & 7);
+    length += 2;
+    if base & 7 == 4 {
+        bytes[length] = 0x24;
+        length += 1;
+    }
+    if short {
+        bytes[length] = disp as u8;
+        length += 1;
+    } else {
+        bytes[length..length + 4].copy_from_slice(&disp.to_le_bytes());
+        length += 4;
+    }
+    ops.chunk(bytes, length);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-assembled accesses are byte for byte what dynasm assembles with the same
+    /// registers named statically (for registers given at run time dynasm always adds a REX
+    /// prefix and a SIB byte; with named ones it picks the shortest form, as we do), for the
+    /// register classes that change the encoding: low and high (REX.R, REX.B), `rbp`/`r13`
+    /// as base (no displacement-free form) and `r12` as base (SIB).
+    #[test]
+    fn hand_assembled_accesses_match_dynasm() {
+        macro_rules! case {
+            ($q:ident, $d:ident, $reg:expr, $b:ident, $base:expr) => {
+                for disp in [0, 5, -128, 127, 128, -129, 0x1234, i32::MAX, i32::MIN] {
+                    let mut expected = Emitter::new();
+                    match i8::try_from(disp) {
+                        Ok(d) => asm!(expected
+                            ; gs mov $q, QWORD [BYTE $b + d as _]
+                            ; gs mov $d, DWORD [BYTE $b + d as _]
+                            ; gs movsxd $q, DWORD [BYTE $b + d as _]
+                            ; gs mov QWORD [BYTE $b + d as _], $q
+                            ; gs mov DWORD [BYTE $b + d as _], $d
+                        ),
+                        Err(_) => asm!(expected
+                            ; gs mov $q, QWORD [$b + disp]
+                            ; gs mov $d, DWORD [$b + disp]
+                            ; gs movsxd $q, DWORD [$b + disp]
+                            ; gs mov QWORD [$b + disp], $q
+                            ; gs mov DWORD [$b + disp], $d
+                        ),
+                    }
+                    let mut ours = Emitter::new();
+                    gs_access(&mut ours, true, 0x8b, $reg, $base, disp);
+                    gs_access(&mut ours, false, 0x8b, $reg, $base, disp);
+                    gs_access(&mut ours, true, 0x63, $reg, $base, disp);
+                    gs_access(&mut ours, true, 0x89, $reg, $base, disp);
+                    gs_access(&mut ours, false, 0x89, $reg, $base, disp);
+                    let (reg, base) = ($reg, $base);
+                    assert_eq!(ours.code_mut(), expected.code_mut(), "reg {reg}, base {base}, displacement {disp}");
+                }
+            };
+        }
+        case!(rax, eax, RAX, eax, RAX);
+        case!(rbx, ebx, RBX, edi, RDI);
+        case!(rsi, esi, RSI, ebp, RBP);
+        case!(rdi, edi, RDI, r12d, 12);
+        case!(r8, r8d, 8, ecx, RCX);
+        case!(r13, r13d, 13, r13d, 13);
+        case!(rbp, ebp, RBP, r9d, 9);
+        case!(r12, r12d, 12, r12d, 12);
+        case!(r11, r11d, 11, ebp, RBP);
     }
 }
 

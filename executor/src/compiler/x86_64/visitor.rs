@@ -321,11 +321,13 @@ impl InstructionVisitor for Compiler<'_> {
     fn store_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) {
         store!(self, (reg a), Some(b), imm, 2)
     }
+    // The commonest accesses, hand-assembled (`Compiler::gs_access`): `mov r/m, r` is 89,
+    // `mov r, r/m` 8B, `movsxd` 63 (with W).
     fn store_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, (reg a), Some(b), imm, 4)
+        self.gs_access(false, 0x89, r(a), r(b), imm as i32);
     }
     fn store_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, (reg a), Some(b), imm, 8)
+        self.gs_access(true, 0x89, r(a), r(b), imm as i32);
     }
     fn load_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
         load!(self, a, Some(b), imm, u8)
@@ -340,13 +342,13 @@ impl InstructionVisitor for Compiler<'_> {
         load!(self, a, Some(b), imm, i16)
     }
     fn load_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, u32)
+        self.gs_access(false, 0x8b, r(a), r(b), imm as i32);
     }
     fn load_indirect_i32(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, i32)
+        self.gs_access(true, 0x63, r(a), r(b), imm as i32);
     }
     fn load_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, u64)
+        self.gs_access(true, 0x8b, r(a), r(b), imm as i32);
     }
     fn add_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
