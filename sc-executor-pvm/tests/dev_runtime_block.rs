@@ -44,9 +44,9 @@ const TIMESTAMP: u64 = 1_700_000_000_000;
 const TRANSFERS: u32 = 5;
 const AMOUNT: u128 = 1_000_000_000_000; // one UNIT
 
+/// A runtime blob of `testdata/runtimes/` (built by `runtimes/build.sh`).
 fn blob(name: &str) -> Vec<u8> {
-    let path = format!("{}/../testdata/runtimes/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read {path}: {error} (built by runtimes/build.sh)"))
+    pvm_testkit::read_testdata(&format!("runtimes/{name}"))
 }
 
 /// One runtime call: what it returned and the storage root after it.
@@ -252,10 +252,9 @@ fn pvm_interpreter_pvm_compiler_and_wasmtime_agree_on_every_step() {
     assert_eq!(reference.production.len(), 2 + 1 + TRANSFERS as usize + 1);
 
     let mut backends = vec![BackendKind::Interpreter];
-    if BackendKind::Compiler.is_available() {
+    // Fails under PVM_REQUIRE_JIT=1 where the compiler cannot run, else says it skipped it.
+    if pvm_testkit::require_compiler() {
         backends.push(BackendKind::Compiler);
-    } else {
-        eprintln!("the compiler backend does not run on this machine; only the interpreter was checked");
     }
     for backend in backends {
         let executor = PvmExecutor::<HostFunctions>::builder().with_backend(backend).build().unwrap();
@@ -279,8 +278,7 @@ fn pvm_interpreter_pvm_compiler_and_wasmtime_agree_on_every_step() {
 /// build): same outputs and roots at every step, same header and block, and the block imports.
 #[test]
 fn pvm_interpreter_and_compiler_agree_on_every_step() {
-    if !BackendKind::Compiler.is_available() {
-        eprintln!("the compiler backend does not run on this machine: nothing to compare");
+    if !pvm_testkit::require_compiler() {
         return;
     }
     let pvm = blob("dev_runtime.polkavm");

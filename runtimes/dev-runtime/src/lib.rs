@@ -426,3 +426,10 @@ impl_runtime_apis! {
         }
     }
 }
+
+// The PVM build's stack: 1 MiB, as Rust gives the Wasm build (wasm32's default). polkavm-linker
+// gives a program that does not declare one 8 KiB, and `Core_execute_block` runs out of that
+// (it page-faults just below the stack). At the end of the file so that the Wasm build's panic
+// locations stay where they were.
+#[cfg(target_arch = "riscv64")]
+polkavm_derive::min_stack_size!(1024 * 1024);
