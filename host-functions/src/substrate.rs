@@ -25,20 +25,46 @@ use crate::error::{HostError, LinkError};
 use crate::linker::{Caller, Linker};
 use pvm_executor::program::Reg;
 use sp_wasm_interface::{Function, FunctionContext, HostFunctions, Pointer, Value, ValueType, WordSize};
+use std::marker::PhantomData;
 
-/// [`FunctionContext`] over a calling PVM instance: its memory and its heap allocator.
-pub struct SubstrateContext<'c, 'a, T> {
-    caller: &'c mut Caller<'a, T>,
+/// Where a Substrate host function's `allocate_memory`/`deallocate_memory` go: the one
+/// choice an embedder may make about the adapter. [`GuestHeap`], the instance's
+/// [`GuestAllocator`](crate::GuestAllocator), is the default; `sc-executor-pvm` plugs in
+/// `sc-allocator`'s heap.
+pub trait SubstrateHeap<T> {
+    /// Allocates `size` bytes of guest memory for the calling instance.
+    fn allocate(caller: &mut Caller<'_, T>, size: WordSize) -> Result<u32, String>;
+    /// Frees memory from [`SubstrateHeap::allocate`].
+    fn deallocate(caller: &mut Caller<'_, T>, address: u32) -> Result<(), String>;
 }
 
-impl<'c, 'a, T> SubstrateContext<'c, 'a, T> {
-    /// A context over `caller`.
-    pub fn new(caller: &'c mut Caller<'a, T>) -> Self {
-        SubstrateContext { caller }
+/// The instance's own [`GuestAllocator`](crate::GuestAllocator).
+pub struct GuestHeap;
+
+impl<T> SubstrateHeap<T> for GuestHeap {
+    fn allocate(caller: &mut Caller<'_, T>, size: WordSize) -> Result<u32, String> {
+        caller.allocate(size).map_err(|error| error.to_string())
+    }
+
+    fn deallocate(caller: &mut Caller<'_, T>, address: u32) -> Result<(), String> {
+        caller.deallocate(address).map_err(|error| error.to_string())
     }
 }
 
-impl<T> FunctionContext for SubstrateContext<'_, '_, T> {
+/// [`FunctionContext`] over a calling PVM instance: its memory and the heap `A`.
+pub struct SubstrateContext<'c, 'a, T, A = GuestHeap> {
+    caller: &'c mut Caller<'a, T>,
+    heap: PhantomData<A>,
+}
+
+impl<'c, 'a, T, A> SubstrateContext<'c, 'a, T, A> {
+    /// A context over `caller`.
+    pub fn new(caller: &'c mut Caller<'a, T>) -> Self {
+        SubstrateContext { caller, heap: PhantomData }
+    }
+}
+
+impl<T, A: SubstrateHeap<T>> FunctionContext for SubstrateContext<'_, '_, T, A> {
     fn read_memory_into(&mut self, address: Pointer<u8>, dest: &mut [u8]) -> sp_wasm_interface::Result<()> {
         self.caller.read_memory(u32::from(address), dest).map_err(|error| error.to_string())
     }
@@ -48,11 +74,11 @@ impl<T> FunctionContext for SubstrateContext<'_, '_, T> {
     }
 
     fn allocate_memory(&mut self, size: WordSize) -> sp_wasm_interface::Result<Pointer<u8>> {
-        self.caller.allocate(size).map(Pointer::new).map_err(|error| error.to_string())
+        A::allocate(self.caller, size).map(Pointer::new)
     }
 
     fn deallocate_memory(&mut self, ptr: Pointer<u8>) -> sp_wasm_interface::Result<()> {
-        self.caller.deallocate(u32::from(ptr)).map_err(|error| error.to_string())
+        A::deallocate(self.caller, u32::from(ptr))
     }
 
     fn register_panic_error_message(&mut self, message: &str) {
@@ -90,12 +116,15 @@ pub fn result_register(value: Value) -> u64 {
     }
 }
 
-/// Runs one Substrate host function for the calling instance.
-pub fn call_substrate_function<T>(function: &dyn Function, mut caller: Caller<'_, T>) -> Result<Flow, HostError> {
+/// Runs one Substrate host function for the calling instance, allocating from the heap `A`.
+pub fn call_substrate_function<T, A: SubstrateHeap<T>>(
+    function: &dyn Function,
+    mut caller: Caller<'_, T>,
+) -> Result<Flow, HostError> {
     let signature = function.signature();
     let args = read_arguments(&caller, &signature.args)?;
     log::trace!(target: "pvm-host", "calling `{}` with {:?}", function.name(), args);
-    let result = function.execute(&mut SubstrateContext::new(&mut caller), &mut args.into_iter())?;
+    let result = function.execute(&mut SubstrateContext::<T, A>::new(&mut caller), &mut args.into_iter())?;
     if let Some(value) = result {
         caller.set_reg(Reg::A0, result_register(value));
     }
@@ -110,31 +139,40 @@ impl<T: 'static> Linker<T> {
     /// ```
     /// use pvm_host_functions::Linker;
     ///
-    /// struct MyHostFunctions; // stands in for `sp_io::SubstrateHostFunctions`
-    /// impl sp_wasm_interface::HostFunctions for MyHostFunctions {
-    ///     fn host_functions() -> Vec<&'static dyn sp_wasm_interface::Function> {
-    ///         Vec::new()
-    ///     }
-    /// }
-    ///
     /// let mut linker = Linker::<()>::new();
-    /// linker.define_substrate_host_functions::<MyHostFunctions>()?;
+    /// linker.define_substrate_host_functions::<sp_io::SubstrateHostFunctions>()?;
     /// # Ok::<(), pvm_host_functions::LinkError>(())
     /// ```
     pub fn define_substrate_host_functions<H: HostFunctions>(&mut self) -> Result<&mut Self, LinkError> {
+        self.define_substrate_host_functions_with::<H, GuestHeap>()
+    }
+
+    /// Like [`Linker::define_substrate_host_functions`], with the functions' guest memory
+    /// allocations served by the heap `A`.
+    pub fn define_substrate_host_functions_with<H: HostFunctions, A: SubstrateHeap<T> + 'static>(
+        &mut self,
+    ) -> Result<&mut Self, LinkError> {
         for function in H::host_functions() {
-            self.define_substrate_function(function)?;
+            self.define_substrate_function_with::<A>(function)?;
         }
         Ok(self)
     }
 
     /// Defines one Substrate host function under its own name.
     pub fn define_substrate_function(&mut self, function: &'static dyn Function) -> Result<&mut Self, LinkError> {
+        self.define_substrate_function_with::<GuestHeap>(function)
+    }
+
+    /// Like [`Linker::define_substrate_function`], allocating from the heap `A`.
+    pub fn define_substrate_function_with<A: SubstrateHeap<T> + 'static>(
+        &mut self,
+        function: &'static dyn Function,
+    ) -> Result<&mut Self, LinkError> {
         let count = function.signature().args.len();
         if count > Reg::ARGS.len() {
             return Err(LinkError::TooManyArguments { name: function.name().to_string(), count });
         }
-        self.func_raw(function.name(), move |caller| call_substrate_function(function, caller))
+        self.func_raw(function.name(), move |caller| call_substrate_function::<T, A>(function, caller))
     }
 }
 

@@ -15,12 +15,11 @@
 //! linear memory, and grows the region with `sbrk`, a page at a time as it asks.
 
 use crate::error::AllocFailure;
-use pvm_executor::program::Reg;
 use pvm_executor::Instance;
-use pvm_host_functions::substrate::{read_arguments, result_register};
-use pvm_host_functions::{Caller, Flow, HostError, LinkError, Linker};
+use pvm_host_functions::substrate::SubstrateHeap;
+use pvm_host_functions::{Caller, LinkError, Linker};
 use sc_allocator::FreeingBumpHeapAllocator;
-use sp_wasm_interface::{Function, FunctionContext, HostFunctions, Pointer, WordSize};
+use sp_wasm_interface::{HostFunctions, Pointer, WordSize};
 use std::cell::RefCell;
 
 /// The allocator's page size (a Wasm page).
@@ -150,53 +149,30 @@ impl sc_allocator::Memory for Region<'_> {
     }
 }
 
-/// [`FunctionContext`] for one host call: the calling instance's memory and heap.
-struct Context<'c, 'a> {
-    caller: &'c mut Caller<'a, HeapState>,
-}
+/// `sc-allocator`'s heap for the Substrate host functions' allocations.
+pub(crate) struct ScAllocatorHeap;
 
-impl Context<'_, '_> {
-    fn state_and_instance(&mut self) -> Result<(&mut HeapState, &mut Instance), String> {
-        match self.caller.data_and_instance_mut() {
+impl ScAllocatorHeap {
+    fn state_and_instance<'c>(
+        caller: &'c mut Caller<'_, HeapState>,
+    ) -> Result<(&'c mut HeapState, &'c mut Instance), String> {
+        match caller.data_and_instance_mut() {
             (state, Some(instance)) => Ok((state, instance)),
             (_, None) => Err("the host allocator serves only PVM instances".to_string()),
         }
     }
 }
 
-impl FunctionContext for Context<'_, '_> {
-    fn read_memory_into(&mut self, address: Pointer<u8>, dest: &mut [u8]) -> sp_wasm_interface::Result<()> {
-        self.caller.read_memory(u32::from(address), dest).map_err(|error| error.to_string())
+impl SubstrateHeap<HeapState> for ScAllocatorHeap {
+    fn allocate(caller: &mut Caller<'_, HeapState>, size: WordSize) -> Result<u32, String> {
+        let (state, instance) = Self::state_and_instance(caller)?;
+        state.allocate(instance, size)
     }
 
-    fn write_memory(&mut self, address: Pointer<u8>, data: &[u8]) -> sp_wasm_interface::Result<()> {
-        self.caller.write_memory(u32::from(address), data).map_err(|error| error.to_string())
+    fn deallocate(caller: &mut Caller<'_, HeapState>, address: u32) -> Result<(), String> {
+        let (state, instance) = Self::state_and_instance(caller)?;
+        state.deallocate(instance, address)
     }
-
-    fn allocate_memory(&mut self, size: WordSize) -> sp_wasm_interface::Result<Pointer<u8>> {
-        let (state, instance) = self.state_and_instance()?;
-        state.allocate(instance, size).map(Pointer::new)
-    }
-
-    fn deallocate_memory(&mut self, ptr: Pointer<u8>) -> sp_wasm_interface::Result<()> {
-        let (state, instance) = self.state_and_instance()?;
-        state.deallocate(instance, u32::from(ptr))
-    }
-
-    fn register_panic_error_message(&mut self, message: &str) {
-        self.caller.set_abort_message(message);
-    }
-}
-
-/// Runs one Substrate host function for the calling instance (arguments in `A0..A5` by the
-/// signature, the result in `A0`: the register convention of `pvm_host_functions::substrate`).
-fn call_function(function: &dyn Function, mut caller: Caller<'_, HeapState>) -> Result<Flow, HostError> {
-    let args = read_arguments(&caller, &function.signature().args)?;
-    let result = function.execute(&mut Context { caller: &mut caller }, &mut args.into_iter())?;
-    if let Some(value) = result {
-        caller.set_reg(Reg::A0, result_register(value));
-    }
-    Ok(Flow::CONTINUE)
 }
 
 /// A linker with every function of `H` (e.g. `sp_io::SubstrateHostFunctions`) under its own
@@ -204,20 +180,14 @@ fn call_function(function: &dyn Function, mut caller: Caller<'_, HeapState>) -> 
 pub(crate) fn substrate_linker<H: HostFunctions>(allow_missing: bool) -> Result<Linker<HeapState>, LinkError> {
     let mut linker = Linker::new();
     linker.allow_shadowing(true).allow_missing_imports(allow_missing);
-    for function in H::host_functions() {
-        let count = function.signature().args.len();
-        if count > Reg::ARGS.len() {
-            return Err(LinkError::TooManyArguments { name: function.name().to_string(), count });
-        }
-        linker.func_raw(function.name(), move |caller| call_function(function, caller))?;
-    }
+    linker.define_substrate_host_functions_with::<H, ScAllocatorHeap>()?;
     Ok(linker)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder};
+    use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder, Reg};
     use pvm_executor::{Config, Engine, Module};
 
     fn instance(stack_size: u32) -> Instance {
