@@ -252,6 +252,19 @@ fn require_best_block(node: &Node, block: Option<&Value>) -> Result<(), ErrorObj
 }
 
 /// Runs a request as a dry run at the best state. Without `to` it is a deployment.
+/// What `eth_call` and `eth_estimateGas` share: the transaction of `params[0]` dry-run on the
+/// best block (`params[1]` must name it), a failure or revert turned into its RPC error.
+fn dry_run_params(node: &Node, params: &Params) -> Result<DryRun, ErrorObjectOwned> {
+    let request: CallRequest = serde_json::from_value(param(params, 0)?.unwrap_or_default())
+        .map_err(|failure| invalid(format!("transaction: {failure}")))?;
+    require_best_block(node, param(params, 1)?.as_ref())?;
+    let result = dry_run(node, &request)?;
+    match dry_run_error(&result) {
+        Some(failure) => Err(failure),
+        None => Ok(result),
+    }
+}
+
 fn dry_run(node: &Node, request: &CallRequest) -> Result<DryRun, ErrorObjectOwned> {
     let origin = request.from.map(eth::h160).unwrap_or_default();
     let gas_limit = request.gas.map(|gas| gas.to::<u64>().saturating_mul(ETH_GAS_RATIO));
@@ -807,24 +820,12 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
     })?;
 
     module.register_blocking_method("eth_call", |params: Params, context, _| {
-        let request: CallRequest = serde_json::from_value(param(&params, 0)?.unwrap_or_default())
-            .map_err(|failure| invalid(format!("transaction: {failure}")))?;
-        require_best_block(&context.node, param(&params, 1)?.as_ref())?;
-        let result = dry_run(&context.node, &request)?;
-        match dry_run_error(&result) {
-            Some(failure) => Err(failure),
-            None => Ok(hex0x(&result.call.output)),
-        }
+        let result = dry_run_params(&context.node, &params)?;
+        Ok::<_, ErrorObjectOwned>(hex0x(&result.call.output))
     })?;
     module.register_blocking_method("eth_estimateGas", |params: Params, context, _| {
-        let request: CallRequest = serde_json::from_value(param(&params, 0)?.unwrap_or_default())
-            .map_err(|failure| invalid(format!("transaction: {failure}")))?;
-        require_best_block(&context.node, param(&params, 1)?.as_ref())?;
-        let result = dry_run(&context.node, &request)?;
-        match dry_run_error(&result) {
-            Some(failure) => Err(failure),
-            None => Ok(q(estimate_from(result.call.gas_used))),
-        }
+        let result = dry_run_params(&context.node, &params)?;
+        Ok::<_, ErrorObjectOwned>(q(estimate_from(result.call.gas_used)))
     })?;
     module.register_method("eth_sendRawTransaction", |params: Params, context, _| {
         let text: String = params.one()?;
