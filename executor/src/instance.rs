@@ -272,6 +272,9 @@ impl Instance {
     /// otherwise. For host code that works in place on a guest buffer (a heap allocator
     /// keeping its headers in guest memory, as Substrate's does) instead of copying it in and
     /// out with [`Instance::read_memory`]/[`Instance::write_memory`].
+    // Inlined, with the layers under it down to the page map, because a Substrate runtime's
+    // heap allocator calls it several times per host call, from another crate.
+    #[inline]
     pub fn memory_slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
         with_backend!(&mut self.state, state => state.memory_slice_mut(address, length))
     }

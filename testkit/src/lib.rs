@@ -7,6 +7,7 @@
 //! * [`engine`]: an engine for one backend and gas metering, as most tests build it.
 //! * [`random`]: what the random-program generators of the differential tests share.
 
+pub mod machine;
 pub mod random;
 
 use pvm_executor::{BackendKind, Config, Engine, GasMetering};

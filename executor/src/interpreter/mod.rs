@@ -7,7 +7,10 @@
 //! [`semantics`]). In optimised builds a handler ends by tail-calling the next op's handler, so
 //! dispatch is one indirect jump per instruction, made from a different place for each
 //! instruction (which the branch predictor likes better than one shared dispatch); debug builds
-//! return to the run loop after every instruction instead.
+//! return to the run loop after every instruction instead, and so do optimised builds whose
+//! tail calls turn out not to be jumps (a start-up check, [`tail_calls_are_flat`], runs them once
+//! and watches the stack: a call that nests would let a long-running guest overflow the host's
+//! stack).
 //!
 //! Gas is charged when control enters a gas block: every instruction that ends a block (a
 //! taken or untaken branch, a jump, `fallthrough`) pays for the block it continues into
@@ -41,6 +44,11 @@ pub struct InterpreterProgram {
 impl InterpreterProgram {
     /// Compiles a decoded program; `costs` is `None` when gas metering is off.
     pub fn new(decoded: &DecodedProgram, costs: Option<&BlockCosts>) -> InterpreterProgram {
+        InterpreterProgram::with_handlers(decoded, costs, dispatch_handlers())
+    }
+
+    /// [`InterpreterProgram::new`] with the handlers of `table` (one of the dispatch modes).
+    fn with_handlers(decoded: &DecodedProgram, costs: Option<&BlockCosts>, table: &HandlerTable) -> InterpreterProgram {
         let instructions = decoded.instructions();
         let target_index = |pc: u32| match decoded.index_of(pc) {
             Some(index) if instructions[index].block_start => index as u32,
@@ -48,8 +56,8 @@ impl InterpreterProgram {
         };
         let op = |decoded: &DecodedInstruction, cost: u32| {
             let handler = match decoded.instruction.opcode() {
-                Some(opcode) => HANDLERS[opcode as usize],
-                None => handlers::invalid,
+                Some(opcode) => table.by_opcode[opcode as usize],
+                None => table.invalid,
             };
             Op { handler, instruction: decoded.instruction, cost }
         };
@@ -299,13 +307,132 @@ impl InterpreterState {
     }
 }
 
-/// Whether handlers continue straight into the next instruction's handler (a tail call, which
-/// the optimiser turns into a jump: one indirect jump per instruction, from a different place
-/// for each instruction kind, which predicts better than one shared dispatch). Without
-/// optimisation the calls would nest, so unoptimised builds return to the run loop instead;
-/// `build.rs` sets `pvm_tail_calls` from the optimisation level.
+/// Whether this build has the tail-call dispatch at all: handlers continue straight into the
+/// next instruction's handler (a tail call, which the optimiser usually turns into a jump: one
+/// indirect jump per instruction, from a different place for each instruction kind, which
+/// predicts better than one shared dispatch). Without optimisation the calls would nest, so
+/// `build.rs` only sets `pvm_tail_calls` for optimised builds without debug assertions. Even
+/// then the jump is not guaranteed (sanitizer builds, some profiles, another compiler keep the
+/// calls), so [`dispatch_handlers`] only uses the tail-call handlers after
+/// [`tail_calls_are_flat`] has seen them keep the stack flat in this very binary.
 /// (`tests/interpreter_loops.rs` fails if some handler's call stays a call.)
 const TAIL_CALLS: bool = cfg!(pvm_tail_calls);
+
+/// Dispatch modes, the const parameter of the handlers and of [`continue_after`].
+/// `LOOP`: a handler returns the next op to the run loop.
+const LOOP: u8 = 0;
+/// `TAIL`: a handler tail-calls the next op's handler (only with [`TAIL_CALLS`]; else as `LOOP`).
+const TAIL: u8 = 1;
+/// `NEST` (tests only): a handler calls the next op's handler and cannot turn the call into a
+/// jump, which is what `TAIL` becomes in a build that keeps the calls; the tests give the
+/// start-up check this mode to see that it notices the stack growing.
+#[cfg(test)]
+const NEST: u8 = 2;
+
+/// The handlers of one dispatch mode: one per opcode, in opcode order, and the one for bytes
+/// that are no instruction.
+struct HandlerTable {
+    by_opcode: [Handler; Opcode::COUNT],
+    invalid: Handler,
+}
+
+/// The handlers new programs get: the tail-call ones if this build has them and they keep the
+/// stack flat here, the loop ones otherwise. Decided once per process; afterwards one load.
+fn dispatch_handlers() -> &'static HandlerTable {
+    if TAIL_CALLS && tail_calls_are_flat() {
+        &HANDLERS_TAIL
+    } else {
+        &HANDLERS_LOOP
+    }
+}
+
+/// Whether the tail-call handlers run in constant stack in this binary, checked once per
+/// process (see [`stack_stays_flat`]). Logged once, since a `false` costs interpreter speed.
+fn tail_calls_are_flat() -> bool {
+    static FLAT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FLAT.get_or_init(|| {
+        let flat = stack_stays_flat(&HANDLERS_TAIL);
+        if !flat {
+            log::warn!(
+                "the interpreter's tail calls grow the stack in this build (not turned into jumps); \
+                 it dispatches from a loop instead, more slowly"
+            );
+        }
+        flat
+    })
+}
+
+/// How many times [`stack_stays_flat`]'s program goes round its loop. Each round nests at least
+/// seven handler frames when calls are not jumps, so the growth shows at once; the number is kept
+/// small because when the check fails, it has run on the caller's stack with that many frames.
+const PROBE_ROUNDS: u64 = 16;
+
+/// Runs a small loop program with the handlers of `table` and reports whether the stack stayed
+/// flat: a probe op before the loop and one after it record where their frame is, and with
+/// calls that became jumps (or a loop dispatch) both are called at the same depth, straight
+/// from the run loop; with calls that nest, the second is [`PROBE_ROUNDS`] rounds of handler
+/// frames deeper. The loop body has the instruction kinds that end a handler differently
+/// (straight on, a store and load through the memory windows, a fall-through into a block and
+/// a taken branch), since each is its own call site in [`continue_after`].
+fn stack_stays_flat(table: &HandlerTable) -> bool {
+    use crate::program::{CodeBuilder, InstructionSet, RawProgram, Reg};
+    const DATA: u32 = 0x20000;
+    let (first, second, counter) = (Reg::A0, Reg::A1, Reg::A5);
+    let mut builder = CodeBuilder::new(InstructionSet::JamV1);
+    let top = builder.new_label();
+    builder.push(Instruction::load_imm(first, 0)); // the first probe
+    builder.push(Instruction::fallthrough());
+    builder.bind(top);
+    builder.push(Instruction::add_imm_64(counter, counter, u32::MAX));
+    builder.push(Instruction::store_imm_u32(DATA, 0x55));
+    builder.push(Instruction::store_u32(counter, DATA + 4));
+    builder.push(Instruction::load_u32(Reg::T0, DATA + 4));
+    builder.push(Instruction::add_64(Reg::T1, Reg::T0, counter));
+    builder.push(Instruction::fallthrough());
+    builder.push_branch(Instruction::branch_not_eq_imm(counter, 0, 0), top);
+    builder.push(Instruction::load_imm(second, 0)); // the second probe
+    builder.push(Instruction::trap());
+    let Ok(built) = builder.build() else { return false };
+    let decoded = RawProgram::from_code(built.code).decode();
+    let mut program = InterpreterProgram::with_handlers(&decoded, None, table);
+    let mut probes = 0;
+    for op in program.ops.iter_mut().filter(|op| matches!(op.instruction, Instruction::load_imm(..))) {
+        op.handler = probe;
+        probes += 1;
+    }
+    if probes != 2 {
+        return false;
+    }
+    let mut memory = GuestMemory::empty();
+    if memory.map(DATA, 0x1000, true).is_err() {
+        return false;
+    }
+    let mut regs = [0; REG_COUNT];
+    regs[counter as usize] = PROBE_ROUNDS;
+    let mut state = InterpreterState { regs, gas: 0, memory, ip: 0 };
+    let stop = state.run(&program, &decoded);
+    let (first, second) = (state.regs[first as usize], state.regs[second as usize]);
+    matches!(stop.exit, Exit::Panic(crate::PanicReason::Trap))
+        && state.regs[counter as usize] == 0
+        && first != 0
+        && first == second
+}
+
+/// The probe of [`stack_stays_flat`], in place of a `load_imm`: writes the address of one of its
+/// locals (where its frame is) to the `load_imm`'s register and returns the next op to the run
+/// loop. It never tail-calls (its local's address escapes), so it is always a frame of its own.
+#[inline(never)]
+fn probe(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
+    let marker = 0u8;
+    let at = std::hint::black_box(&marker) as *const u8 as u64;
+    // SAFETY: handlers only get pointers to elements of `machine.ops`.
+    if let Instruction::load_imm(reg, _) = (unsafe { &*op }).instruction {
+        machine.regs[reg as usize] = at;
+    }
+    machine.gas = gas;
+    // SAFETY: the probe ops are followed by another op (the program ends with `trap`).
+    unsafe { op.add(1) }
+}
 
 /// An instruction's handler: runs the op `op` points at (an element of `Machine::ops`) with
 /// `gas` left, then (with [`TAIL_CALLS`]) the ones after it, and returns the op to continue at,
@@ -331,9 +458,9 @@ fn index_of(machine: &Machine<false>, op: *const Op) -> u32 {
     unsafe { op.offset_from(machine.ops.as_ptr()) as u32 }
 }
 
-/// Continues after the op `op` points at returned `flow`.
+/// Continues after the op `op` points at returned `flow`, in dispatch mode `MODE`.
 #[inline(always)]
-fn continue_after(machine: &mut Machine<false>, op: *const Op, mut gas: i64, flow: Flow) -> *const Op {
+fn continue_after<const MODE: u8>(machine: &mut Machine<false>, op: *const Op, mut gas: i64, flow: Flow) -> *const Op {
     let next = match flow {
         // SAFETY: an op that continues is not the last one (the program ends with the
         // sentinel trap, which stops), so the next one is in `machine.ops` too.
@@ -368,7 +495,14 @@ fn continue_after(machine: &mut Machine<false>, op: *const Op, mut gas: i64, flo
             entry
         }
     };
-    if TAIL_CALLS {
+    #[cfg(test)]
+    if MODE == NEST {
+        // SAFETY: `next` points at an element of `machine.ops` (see above and `op_at`).
+        let handler = unsafe { (*next).handler };
+        // Used after the call, so the call cannot become a jump.
+        return std::hint::black_box(handler(machine, next, gas));
+    }
+    if TAIL_CALLS && MODE == TAIL {
         // SAFETY: `next` points at an element of `machine.ops` (see above and `op_at`).
         let handler = unsafe { (*next).handler };
         handler(machine, next, gas)
@@ -421,31 +555,40 @@ macro_rules! define_handlers {
         mod handlers {
             use super::*;
             $(
-                pub(super) fn $name(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
+                pub(super) fn $name<const MODE: u8>(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
                     // SAFETY: handlers only get pointers to elements of `machine.ops`.
                     let Instruction::$name( $( $field ),* ) = (unsafe { &*op }).instruction else {
                         // SAFETY: `Op::new` gives each op the handler of its instruction.
                         unsafe { std::hint::unreachable_unchecked() }
                     };
                     let flow = InstructionVisitor::$name(machine, $( $field ),* );
-                    continue_after(machine, op, gas, flow)
+                    continue_after::<MODE>(machine, op, gas, flow)
                 }
             )*
 
-            pub(super) fn invalid(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
+            pub(super) fn invalid<const MODE: u8>(machine: &mut Machine<false>, op: *const Op, gas: i64) -> *const Op {
                 // SAFETY: as above.
                 let Instruction::invalid(raw) = (unsafe { &*op }).instruction else {
                     // SAFETY: as above.
                     unsafe { std::hint::unreachable_unchecked() }
                 };
                 let flow = InstructionVisitor::invalid(machine, raw);
-                continue_after(machine, op, gas, flow)
+                continue_after::<MODE>(machine, op, gas, flow)
             }
         }
 
-        /// Each opcode's handler, in opcode order (`for_each_instruction` lists the table in the
-        /// order `Opcode` is declared in).
-        static HANDLERS: [Handler; Opcode::COUNT] = [ $( handlers::$name, )* ];
+        // Each mode's handlers, in opcode order (`for_each_instruction` lists the table in the
+        // order `Opcode` is declared in).
+        /// The handlers that return to the run loop.
+        static HANDLERS_LOOP: HandlerTable =
+            HandlerTable { by_opcode: [ $( handlers::$name::<LOOP>, )* ], invalid: handlers::invalid::<LOOP> };
+        /// The handlers that tail-call the next one (with [`TAIL_CALLS`]).
+        static HANDLERS_TAIL: HandlerTable =
+            HandlerTable { by_opcode: [ $( handlers::$name::<TAIL>, )* ], invalid: handlers::invalid::<TAIL> };
+        /// The handlers that nest (tests only).
+        #[cfg(test)]
+        static HANDLERS_NEST: HandlerTable =
+            HandlerTable { by_opcode: [ $( handlers::$name::<NEST>, )* ], invalid: handlers::invalid::<NEST> };
 
         /// Whether each opcode has a static branch target.
         static HAS_TARGET: [bool; Opcode::COUNT] = {
@@ -478,5 +621,85 @@ fn stop(decoded: &DecodedProgram, ip: usize, interrupt: Interrupt) -> Stop {
             pc: decoded.instructions()[entry as usize].pc,
             resume: Resume::Recharge(entry),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::{CodeBuilder, InstructionSet, RawProgram, Reg};
+
+    #[test]
+    fn the_check_sees_nesting_calls_grow_the_stack() {
+        // What the tail-call handlers become in a build whose calls stay calls (the sanitizer
+        // build of the fuzz target was one): the check must refuse them.
+        assert!(!stack_stays_flat(&HANDLERS_NEST));
+    }
+
+    #[test]
+    fn the_check_passes_the_loop_dispatch() {
+        assert!(stack_stays_flat(&HANDLERS_LOOP));
+    }
+
+    #[test]
+    fn the_check_passes_the_tail_calls_of_an_optimised_build() {
+        // This workspace's test profile builds the executor as a release build is built, so
+        // the check must find the tail calls flat here, or release builds would silently lose
+        // the fast dispatch.
+        eprintln!("interpreter tail-call dispatch compiled in: {TAIL_CALLS}");
+        if TAIL_CALLS {
+            assert!(stack_stays_flat(&HANDLERS_TAIL));
+            assert!(std::ptr::eq(dispatch_handlers(), &HANDLERS_TAIL));
+        } else {
+            assert!(std::ptr::eq(dispatch_handlers(), &HANDLERS_LOOP));
+        }
+    }
+
+    /// Runs a loop of `rounds` rounds (five instructions each) with the handlers of `table` on
+    /// a thread with a 128 KiB stack, and checks that it ran to the end.
+    fn long_loop_on_a_small_stack(table: &'static HandlerTable, rounds: u64) {
+        const DATA: u32 = 0x20000;
+        let counter = Reg::A5;
+        let mut builder = CodeBuilder::new(InstructionSet::JamV1);
+        let top = builder.new_label();
+        builder.push(Instruction::fallthrough());
+        builder.bind(top);
+        builder.push(Instruction::add_imm_64(counter, counter, u32::MAX));
+        builder.push(Instruction::store_u32(counter, DATA));
+        builder.push(Instruction::load_u32(Reg::T0, DATA));
+        builder.push(Instruction::add_64(Reg::T1, Reg::T1, Reg::T0));
+        builder.push_branch(Instruction::branch_not_eq_imm(counter, 0, 0), top);
+        builder.push(Instruction::trap());
+        let decoded = RawProgram::from_code(builder.build().expect("builds").code).decode();
+        let outcome = std::thread::Builder::new()
+            .stack_size(128 << 10)
+            .spawn(move || {
+                let program = InterpreterProgram::with_handlers(&decoded, None, table);
+                let mut memory = GuestMemory::empty();
+                memory.map(DATA, 0x1000, true).expect("maps");
+                let mut regs = [0; REG_COUNT];
+                regs[counter as usize] = rounds;
+                let mut state = InterpreterState { regs, gas: 0, memory, ip: 0 };
+                let stop = state.run(&program, &decoded);
+                (stop.exit, state.regs)
+            })
+            .expect("spawns")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(outcome.0, Exit::Panic(crate::PanicReason::Trap));
+        assert_eq!(outcome.1[counter as usize], 0, "every round ran");
+        // The sum of rounds-1 .. 0.
+        assert_eq!(outcome.1[Reg::T1 as usize], rounds * (rounds - 1) / 2);
+    }
+
+    #[test]
+    fn the_loop_dispatch_runs_millions_of_instructions_on_a_small_stack() {
+        // The dispatch a build gets when the check refuses its tail calls.
+        long_loop_on_a_small_stack(&HANDLERS_LOOP, 1_000_000);
+    }
+
+    #[test]
+    fn the_chosen_dispatch_runs_millions_of_instructions_on_a_small_stack() {
+        long_loop_on_a_small_stack(dispatch_handlers(), 1_000_000);
     }
 }

@@ -209,6 +209,7 @@ impl PageMap {
     }
 
     /// The region holding byte `address`, if it is accessible.
+    #[inline]
     pub fn region_of(&self, address: u64) -> Option<&Region> {
         let index = self.regions.partition_point(|region| region.end <= address);
         self.regions.get(index).filter(|region| region.start <= address)
@@ -216,6 +217,7 @@ impl PageMap {
 
     /// The first byte of `[address, address + length)` (no wrap) that is not accessible (or
     /// not writable, if `write`).
+    #[inline]
     fn first_inaccessible(&self, address: u64, length: u64, write: bool) -> Option<u64> {
         let end = address + length;
         let mut at = address;
@@ -231,6 +233,7 @@ impl PageMap {
     /// How a guest access of `length` bytes at `address` (a store, if `write`) ends: `None` if
     /// it is allowed; a panic if any byte (modulo 2^32) is below 64 KiB; else a page fault at
     /// the page of the first byte that is not accessible (or not writable, for a store).
+    #[inline]
     pub fn classify(&self, address: u32, length: usize, write: bool) -> Option<Fault> {
         if touches_low_memory(address, length) {
             return Some(Fault::Panic);
@@ -243,6 +246,7 @@ impl PageMap {
     /// Checks a host access of `length` bytes at `address`. The host may read and write
     /// read-only pages (it is how auxiliary data gets in); it may not wrap around the address
     /// space, touch the lowest 64 KiB or reach an inaccessible page.
+    #[inline]
     pub fn host_check(&self, address: u32, length: usize) -> Result<(), MemoryAccessError> {
         let error = |reason| MemoryAccessError { address, length, reason };
         if length == 0 {
@@ -262,6 +266,7 @@ impl PageMap {
 
     /// Whether every byte of `[address, address + length)` is accessible to the guest (and
     /// writable, if `write`), without wrapping.
+    #[inline]
     pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
         length == 0
             || u64::from(address) + length as u64 <= ADDRESS_SPACE && self.classify(address, length, write).is_none()

@@ -47,7 +47,7 @@ use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
 use crate::pool::{Pool, PoolLimits, Pools};
 use crate::program::memory_map::{align_up, MemoryMap};
 use crate::program::REG_COUNT;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// Bytes of guest address space.
 const GUEST_SPACE: usize = 1 << 32;
@@ -138,11 +138,16 @@ struct Layout {
     map: MemoryMap,
     ro_data: Vec<u8>,
     pages: PageMap,
+    /// The image the layout was loaded from. A live `Arc` to the same allocation is the same,
+    /// unchanged image (the `Weak` keeps the allocation from being reused, and an `Arc` with a
+    /// `Weak` to it cannot be mutated in place), so a sandbox reset for the module that built it
+    /// (every call of a warm instance) skips comparing the read-only data byte by byte.
+    source: Weak<MemoryImage>,
 }
 
 impl Layout {
-    fn fits(&self, image: &MemoryImage) -> bool {
-        self.map == image.map && self.ro_data == image.ro_data
+    fn fits(&self, image: &Arc<MemoryImage>) -> bool {
+        std::ptr::eq(self.source.as_ptr(), Arc::as_ptr(image)) || self.map == image.map && self.ro_data == image.ro_data
     }
 }
 
@@ -288,7 +293,7 @@ impl Sandbox {
 
     /// A sandbox laid out as a container program expects: a warm one from the pool if one
     /// fits, else a fresh one.
-    pub fn from_image(image: &MemoryImage, pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
+    pub fn from_image(image: &Arc<MemoryImage>, pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
         if let Some(warm) = pools.sandboxes.warm.take_where(|warm| warm.layout.fits(image)) {
             let mut sandbox = Sandbox::on(warm.reservation, pools.clone());
             sandbox.adopt(warm.layout, image)?;
@@ -336,7 +341,7 @@ impl Sandbox {
     /// Maps a container program's regions (see [`PageMap::container`]) on a clean
     /// reservation and copies its data in. Read-only data is copied while its pages are still
     /// writable.
-    fn load_image(&mut self, image: &MemoryImage) -> Result<(), &'static str> {
+    fn load_image(&mut self, image: &Arc<MemoryImage>) -> Result<(), &'static str> {
         let pages = PageMap::container(&image.map);
         for area in container_areas(&image.map) {
             let (start, end) = area.range();
@@ -354,7 +359,12 @@ impl Sandbox {
         }
         // The same regions as the ones just protected, plus the heap.
         debug_assert_eq!(self.pages.region_list(), pages.region_list());
-        self.layout = Some(Layout { map: image.map, ro_data: image.ro_data.clone(), pages: pages.clone() });
+        self.layout = Some(Layout {
+            map: image.map,
+            ro_data: image.ro_data.clone(),
+            pages: pages.clone(),
+            source: Arc::downgrade(image),
+        });
         self.pages = pages;
         Ok(())
     }
@@ -461,6 +471,7 @@ impl Sandbox {
 
     /// Guest memory `[address, address + length)` as one slice, if every byte of it is
     /// writable.
+    #[inline]
     pub fn slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
         if length == 0 {
             return Some(&mut []);
@@ -488,6 +499,7 @@ impl Sandbox {
     }
 
     /// Whether the range is accessible (and writable, if `write`).
+    #[inline]
     pub fn is_accessible(&self, address: u32, length: usize, write: bool) -> bool {
         self.pages.is_accessible(address, length, write)
     }
@@ -509,7 +521,7 @@ impl Sandbox {
 
     /// Restores `image` (container programs) or unmaps everything (raw programs, `None`).
     /// When the pages still follow `image`'s layout they are wiped in place.
-    pub fn reset(&mut self, image: Option<&MemoryImage>) -> Result<(), &'static str> {
+    pub fn reset(&mut self, image: Option<&Arc<MemoryImage>>) -> Result<(), &'static str> {
         if let (Some(image), Some(layout)) = (image, self.layout.take()) {
             if layout.fits(image) && self.wipe_to(&layout).is_ok() {
                 return self.adopt(layout, image);
@@ -611,14 +623,14 @@ mod tests {
         assert_eq!(out, [0; 4], "reset pages come back zeroed");
     }
 
-    fn image() -> MemoryImage {
+    fn image() -> Arc<MemoryImage> {
         let config = crate::program::memory_map::MemoryConfig {
             ro_data_size: 0x1000,
             rw_data_size: 0x2000,
             stack_size: 0x1000,
             aux_data_size: 0,
         };
-        MemoryImage { map: MemoryMap::new(config).unwrap(), ro_data: vec![7; 16], rw_data: vec![9; 8] }
+        Arc::new(MemoryImage { map: MemoryMap::new(config).unwrap(), ro_data: vec![7; 16], rw_data: vec![9; 8] })
     }
 
     /// Everything a guest can observe of memory: regions, heap and every accessible byte.
@@ -669,5 +681,17 @@ mod tests {
         sandbox.write(image.map.ro_data_address, &[5; 4]).unwrap();
         sandbox.reset(Some(&image)).unwrap();
         assert_eq!(snapshot(&sandbox), fresh);
+    }
+
+    #[test]
+    fn a_layout_fits_its_own_image_and_equal_copies_only() {
+        let image = image();
+        let mut sandbox = Sandbox::from_image(&image, &pools()).unwrap();
+        let layout = sandbox.layout.take().unwrap();
+        assert!(layout.fits(&image), "the same image, by identity");
+        assert!(layout.fits(&Arc::new((*image).clone())), "an equal copy, byte by byte");
+        let mut other = (*image).clone();
+        other.ro_data[3] ^= 1;
+        assert!(!layout.fits(&Arc::new(other)), "different read-only data");
     }
 }

@@ -57,6 +57,7 @@
 mod code_memory;
 mod compiled;
 mod emitter;
+mod encode;
 mod run;
 
 pub(crate) use code_memory::CodePool;
@@ -284,14 +285,14 @@ impl<'a> Compiler<'a> {
     /// by hand, not with dynasm's labels: this is most of the relocations, and patching them
     /// from our own offset tables costs far less.
     fn jcc(&mut self, cc: u8, target: Target) {
-        self.ops.extend([0x0f, 0x80 | cc, 0, 0, 0, 0]);
+        encode::branch(&mut self.ops, Some(cc), 0);
         let end = self.offset();
         self.fixups.push((end, target));
     }
 
     /// `jmp rel32` to `target`, resolved after emission.
     fn jmp(&mut self, target: Target) {
-        self.ops.extend([0xe9, 0, 0, 0, 0]);
+        encode::branch(&mut self.ops, None, 0);
         let end = self.offset();
         self.fixups.push((end, target));
     }
@@ -299,15 +300,13 @@ impl<'a> Compiler<'a> {
     /// `jcc rel32` to code already emitted at `offset`.
     fn jcc_back(&mut self, cc: u8, offset: u32) {
         let relative = offset as i32 - (self.offset() as i32 + 6);
-        let [a, b, c, d] = relative.to_le_bytes();
-        self.ops.extend([0x0f, 0x80 | cc, a, b, c, d]);
+        encode::branch(&mut self.ops, Some(cc), relative);
     }
 
     /// `jmp rel32` to code already emitted at `offset`.
     fn jmp_back(&mut self, offset: u32) {
         let relative = offset as i32 - (self.offset() as i32 + 5);
-        let [a, b, c, d] = relative.to_le_bytes();
-        self.ops.extend([0xe9, a, b, c, d]);
+        encode::branch(&mut self.ops, None, relative);
     }
 
     fn emit_all(&mut self) {
@@ -335,21 +334,43 @@ impl<'a> Compiler<'a> {
         // The hottest loop of compiling: instructions are visited by reference (a copy of each
         // costs more than the visit of most), and whether one starts a gas block is carried
         // from the previous iteration instead of looked up again (`starts_gas_block`).
+        //
+        // The two offset tables are written through slices of their spare capacity, not pushed
+        // to through `self` (a push there reloads the vector's pointer, length and capacity
+        // from memory every time, as any byte of code written in between may have changed
+        // them): two stores per instruction instead of some sixteen instructions.
+        let count = instructions.len();
+        let mut entry_offsets = core::mem::take(&mut self.entry_offsets);
+        let mut instruction_offsets = core::mem::take(&mut self.instruction_offsets);
+        entry_offsets.clear();
+        entry_offsets.reserve(count);
+        instruction_offsets.clear();
+        instruction_offsets.reserve(count);
+        let entries = &mut entry_offsets.spare_capacity_mut()[..count];
+        let starts = &mut instruction_offsets.spare_capacity_mut()[..count];
         let mut starts_block = true;
-        for (index, decoded) in instructions.iter().enumerate() {
+        for (index, ((decoded, entry), start)) in instructions.iter().zip(entries).zip(starts).enumerate() {
             self.index = index;
             if decoded.loop_head && decoded.block_start {
                 self.align_loop_head();
             }
-            let entry = self.offset();
-            self.entry_offsets.push(entry);
+            entry.write(self.offset());
             if starts_block {
                 self.emit_charge(index);
             }
-            self.instruction_offsets.push(self.offset());
+            start.write(self.offset());
             decoded.instruction.visit(self);
             starts_block = ends_gas_block(&decoded.instruction);
         }
+        // SAFETY: the loop wrote entry `index` of both tables for every `index` below `count`
+        // (it zips `count` instructions with `count` entries of each), and both have capacity
+        // for `count` (reserved above).
+        unsafe {
+            entry_offsets.set_len(count);
+            instruction_offsets.set_len(count);
+        }
+        self.entry_offsets = entry_offsets;
+        self.instruction_offsets = instruction_offsets;
         self.emit_stubs();
         self.emit_jump_table();
     }
@@ -452,10 +473,9 @@ impl<'a> Compiler<'a> {
             return;
         }
         let cost = u64::from(costs.from(index));
-        if cost <= i8::MAX as u64 {
-            asm!(self.ops; sub r15, BYTE cost as i8 as _);
-        } else if cost <= i32::MAX as u64 {
-            asm!(self.ops; sub r15, cost as i32);
+        if cost <= i32::MAX as u64 {
+            // `sub r15, imm`.
+            encode::alu_imm(&mut self.ops, true, 5, 15, cost as i32);
         } else {
             asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
         }
@@ -528,17 +548,18 @@ impl<'a> Compiler<'a> {
 
     fn mov(&mut self, d: u8, s: u8) {
         if d != s {
-            asm!(self.ops; mov Rq(d), Rq(s));
+            encode::mov_rr(&mut self.ops, true, d, s);
         }
     }
 
     fn load_imm(&mut self, d: u8, value: u64) {
         if value == 0 {
-            asm!(self.ops; xor Rd(d), Rd(d));
+            // `xor d32, d32`.
+            encode::rr(&mut self.ops, false, 0x31, d, d);
         } else if value <= u64::from(u32::MAX) {
-            asm!(self.ops; mov Rd(d), value as u32 as i32);
+            encode::mov_r32_imm(&mut self.ops, d, value as u32 as i32);
         } else if value as i64 >= i64::from(i32::MIN) && value as i64 <= i64::from(i32::MAX) {
-            asm!(self.ops; mov Rq(d), value as i64 as i32);
+            encode::mov_r64_simm(&mut self.ops, d, value as i64 as i32);
         } else {
             asm!(self.ops; mov Rq(d), QWORD value as i64);
         }
@@ -547,23 +568,13 @@ impl<'a> Compiler<'a> {
     /// `cmp Rq(a), imm` (sign-extended), with an 8-bit immediate where it fits (which dynasm
     /// does not choose by itself for a register given at run time).
     fn cmp_imm(&mut self, a: u8, imm: i32) {
-        if let Ok(imm) = i8::try_from(imm) {
-            // REX.W (+B), 83 /7 ib.
-            self.ops.extend([0x48 | (a >> 3), 0x83, 0xf8 | (a & 7), imm as u8]);
-        } else {
-            asm!(self.ops; cmp Rq(a), imm);
-        }
+        encode::alu_imm(&mut self.ops, true, 7, a, imm);
     }
 
     /// `lea Rq(d), [Rq(base) + offset]`, or its 32-bit form, with an 8-bit displacement where
     /// it fits.
     fn lea_offset(&mut self, d: u8, base: u8, offset: i32, wide: bool) {
-        match (i8::try_from(offset), wide) {
-            (Ok(offset), true) => asm!(self.ops; lea Rq(d), [BYTE Rq(base) + offset as _]),
-            (Ok(offset), false) => asm!(self.ops; lea Rd(d), [BYTE Rq(base) + offset as _]),
-            (Err(_), true) => asm!(self.ops; lea Rq(d), [Rq(base) + offset]),
-            (Err(_), false) => asm!(self.ops; lea Rd(d), [Rq(base) + offset]),
-        }
+        encode::lea(&mut self.ops, wide, d, base, offset);
     }
 
     /// `d = a + b` (64-bit, or 32-bit zero-extended). An `add` where `d` is a source, else a
@@ -572,10 +583,9 @@ impl<'a> Compiler<'a> {
     /// three-component `lea` with one more cycle of latency.
     fn add_rr(&mut self, d: u8, a: u8, b: u8, wide: bool) {
         match (d == a, d == b, wide) {
-            (true, _, true) => asm!(self.ops; add Rq(d), Rq(b)),
-            (true, _, false) => asm!(self.ops; add Rd(d), Rd(b)),
-            (false, true, true) => asm!(self.ops; add Rq(d), Rq(a)),
-            (false, true, false) => asm!(self.ops; add Rd(d), Rd(a)),
+            // `add d, b` (`01 /r`).
+            (true, _, _) => encode::rr(&mut self.ops, wide, 0x01, b, d),
+            (false, true, _) => encode::rr(&mut self.ops, wide, 0x01, a, d),
             (false, false, _) => {
                 // A base of rbp or r13 needs a displacement; as the index it does not.
                 let (base, index) = if a & 7 == 5 { (b, a) } else { (a, b) };
@@ -607,8 +617,17 @@ impl<'a> Compiler<'a> {
         gs_access(&mut self.ops, wide, opcode, reg, base, disp);
     }
 
+    /// [`Compiler::gs_access`] for the byte and word accesses: `movzx`/`movsx` (two-byte
+    /// opcodes `0F xx`) and the byte store (`88 /r`, whose register operand is a byte register:
+    /// with a REX prefix, always, as dynasm writes it for registers given at run time, so that
+    /// 5 to 7 are `bpl`, `sil`, `dil`).
+    #[inline]
+    fn gs_access_narrow(&mut self, wide: bool, opcode: Narrow, reg: u8, base: u8, disp: i32) {
+        gs_access_narrow(&mut self.ops, wide, opcode, reg, base, disp);
+    }
+
     fn sext32(&mut self, d: u8) {
-        asm!(self.ops; movsxd Rq(d), Rd(d));
+        encode::movsxd(&mut self.ops, d, d);
     }
 
     /// `r14d = base + offset - 2` (32-bit): the start of a dynamic jump to `base + offset`.
@@ -748,6 +767,31 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// The opcode of a [`Compiler::gs_access_narrow`].
+#[derive(Copy, Clone)]
+enum Narrow {
+    /// `0F` and this byte.
+    TwoByte(u8),
+    /// `88 /r`.
+    StoreByte,
+}
+
+/// The body of [`Compiler::gs_access_narrow`], on the emitter alone (for the tests).
+#[inline(always)]
+fn gs_access_narrow(ops: &mut Emitter, wide: bool, opcode: Narrow, reg: u8, base: u8, disp: i32) {
+    let mut chunk = encode::Chunk::new();
+    chunk.byte(0x65).byte(0x67);
+    match opcode {
+        Narrow::TwoByte(second) => {
+            chunk.rex(wide, reg, base).byte(0x0f).byte(second);
+        }
+        Narrow::StoreByte => {
+            chunk.byte(0x40 | ((reg >> 3) << 2) | (base >> 3)).byte(0x88);
+        }
+    }
+    chunk.modrm_mem(reg, base, disp).emit(ops);
+}
+
 /// The body of [`Compiler::gs_access`], on the emitter alone (so that a test can compare it
 /// with dynasm's encoding).
 #[inline(always)]
@@ -830,6 +874,49 @@ mod tests {
         case!(rbp, ebp, RBP, r9d, 9);
         case!(r12, r12d, 12, r12d, 12);
         case!(r11, r11d, 11, ebp, RBP);
+    }
+
+    /// The byte and word accesses likewise; the byte store always has a REX prefix (what makes
+    /// registers 5 to 7 `bpl`, `sil`, `dil`), which dynasm also writes for those registers.
+    #[test]
+    fn hand_assembled_narrow_accesses_match_dynasm() {
+        macro_rules! case {
+            ($q:ident, $d:ident, $b8:ident, $reg:expr, $b:ident, $base:expr) => {
+                for disp in [0, 5, -128, 127, 128, -129, 0x1234, i32::MAX, i32::MIN] {
+                    let mut expected = Emitter::new();
+                    match i8::try_from(disp) {
+                        Ok(d) => asm!(expected
+                            ; gs movzx $d, BYTE [BYTE $b + d as _]
+                            ; gs movsx $q, BYTE [BYTE $b + d as _]
+                            ; gs movzx $d, WORD [BYTE $b + d as _]
+                            ; gs movsx $q, WORD [BYTE $b + d as _]
+                            ; gs mov BYTE [BYTE $b + d as _], $b8
+                        ),
+                        Err(_) => asm!(expected
+                            ; gs movzx $d, BYTE [$b + disp]
+                            ; gs movsx $q, BYTE [$b + disp]
+                            ; gs movzx $d, WORD [$b + disp]
+                            ; gs movsx $q, WORD [$b + disp]
+                            ; gs mov BYTE [$b + disp], $b8
+                        ),
+                    }
+                    let mut ours = Emitter::new();
+                    gs_access_narrow(&mut ours, false, Narrow::TwoByte(0xb6), $reg, $base, disp);
+                    gs_access_narrow(&mut ours, true, Narrow::TwoByte(0xbe), $reg, $base, disp);
+                    gs_access_narrow(&mut ours, false, Narrow::TwoByte(0xb7), $reg, $base, disp);
+                    gs_access_narrow(&mut ours, true, Narrow::TwoByte(0xbf), $reg, $base, disp);
+                    gs_access_narrow(&mut ours, false, Narrow::StoreByte, $reg, $base, disp);
+                    let (reg, base) = ($reg, $base);
+                    assert_eq!(ours.code_mut(), expected.code_mut(), "reg {reg}, base {base}, displacement {disp}");
+                }
+            };
+        }
+        case!(rsi, esi, sil, RSI, eax, RAX);
+        case!(rdi, edi, dil, RDI, r12d, 12);
+        case!(rbp, ebp, bpl, RBP, r13d, 13);
+        case!(r8, r8d, r8b, 8, ebp, RBP);
+        case!(r13, r13d, r13b, 13, ebx, RBX);
+        case!(r12, r12d, r12b, 12, r9d, 9);
     }
 }
 

@@ -159,6 +159,7 @@ impl CompiledInstance {
     }
 
     /// Guest memory `[address, address + length)` as a slice, if all of it is writable.
+    #[inline]
     pub fn memory_slice_mut(&mut self, address: u32, length: usize) -> Option<&mut [u8]> {
         self.sandbox.slice_mut(address, length)
     }
@@ -195,7 +196,6 @@ impl CompiledInstance {
     ///
     /// If the sandbox can be neither reset nor replaced (the kernel refuses memory).
     pub fn reset_memory(&mut self, image: Option<&Arc<MemoryImage>>) {
-        let image = image.map(|image| &**image);
         if let Err(error) = self.sandbox.reset(image) {
             // Only an exhausted kernel (mprotect/madvise failing) gets here; a fresh sandbox
             // is the same state.

@@ -1,5 +1,6 @@
 //! The instruction visitor: the native code of each guest instruction.
 
+use super::encode;
 use super::*;
 
 // Two-operand ALU patterns: `d = a op b`.
@@ -316,7 +317,7 @@ impl InstructionVisitor for Compiler<'_> {
     }
 
     fn store_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
-        store!(self, (reg a), Some(b), imm, 1)
+        self.gs_access_narrow(false, Narrow::StoreByte, r(a), r(b), imm as i32);
     }
     fn store_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) {
         store!(self, (reg a), Some(b), imm, 2)
@@ -329,17 +330,19 @@ impl InstructionVisitor for Compiler<'_> {
     fn store_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(true, 0x89, r(a), r(b), imm as i32);
     }
+    // `movzx r32, r/m8` is 0F B6, `movsx r64, r/m8` 0F BE, `movzx r32, r/m16` 0F B7,
+    // `movsx r64, r/m16` 0F BF.
     fn load_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, u8)
+        self.gs_access_narrow(false, Narrow::TwoByte(0xb6), r(a), r(b), imm as i32);
     }
     fn load_indirect_i8(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, i8)
+        self.gs_access_narrow(true, Narrow::TwoByte(0xbe), r(a), r(b), imm as i32);
     }
     fn load_indirect_u16(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, u16)
+        self.gs_access_narrow(false, Narrow::TwoByte(0xb7), r(a), r(b), imm as i32);
     }
     fn load_indirect_i16(&mut self, a: Reg, b: Reg, imm: u32) {
-        load!(self, a, Some(b), imm, i16)
+        self.gs_access_narrow(true, Narrow::TwoByte(0xbf), r(a), r(b), imm as i32);
     }
     fn load_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(false, 0x8b, r(a), r(b), imm as i32);
@@ -358,17 +361,17 @@ impl InstructionVisitor for Compiler<'_> {
     fn and_imm(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
         self.mov(a, b);
-        asm!(self.ops; and Rq(a), imm as i32);
+        encode::alu_imm(&mut self.ops, true, 4, a, imm as i32);
     }
     fn xor_imm(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
         self.mov(a, b);
-        asm!(self.ops; xor Rq(a), imm as i32);
+        encode::alu_imm(&mut self.ops, true, 6, a, imm as i32);
     }
     fn or_imm(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
         self.mov(a, b);
-        asm!(self.ops; or Rq(a), imm as i32);
+        encode::alu_imm(&mut self.ops, true, 1, a, imm as i32);
     }
     fn mul_imm_32(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
@@ -438,17 +441,17 @@ impl InstructionVisitor for Compiler<'_> {
     fn shift_logical_left_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
         self.mov(a, b);
-        asm!(self.ops; shl Rq(a), (imm % 64) as i8);
+        encode::shift_imm(&mut self.ops, true, 4, a, (imm % 64) as u8);
     }
     fn shift_logical_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
         self.mov(a, b);
-        asm!(self.ops; shr Rq(a), (imm % 64) as i8);
+        encode::shift_imm(&mut self.ops, true, 5, a, (imm % 64) as u8);
     }
     fn shift_arithmetic_right_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));
         self.mov(a, b);
-        asm!(self.ops; sar Rq(a), (imm % 64) as i8);
+        encode::shift_imm(&mut self.ops, true, 7, a, (imm % 64) as u8);
     }
     fn negate_and_add_imm_64(&mut self, a: Reg, b: Reg, imm: u32) {
         let (a, b) = (r(a), r(b));

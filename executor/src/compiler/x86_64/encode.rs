@@ -1,0 +1,243 @@
+//! Hand-assembled encodings of the instructions the compiler emits most (by count in real
+//! programs: register moves, immediates, `lea`, shifts by a constant, the gas charge and
+//! branches), each built in a local 16-byte [`Chunk`] and appended with one copy.
+//!
+//! dynasm's macros append an instruction byte by byte through the assembler's `push`; each
+//! byte is a capacity check and a length update on the buffer, reloaded from memory after
+//! every byte store (a `u8` store may alias anything). In a large program that was a quarter
+//! of all compile work (callgrind: ~6 instructions per byte of native code). A chunk lives in
+//! registers and costs one capacity check per instruction.
+//!
+//! Every encoding here is the one dynasm picks for the same instruction with the registers
+//! named statically (the tests compare them byte for byte), except that an immediate operand
+//! of `rax` keeps the general form (`81 /ext`, as dynasm writes it for a register given at run
+//! time). Where the compiler gave dynasm its registers at run time, dynasm added a REX prefix
+//! that changes nothing (`40`) and always took a 32-bit immediate; those instructions are now
+//! a byte or three shorter, and do the same.
+
+use super::emitter::Emitter;
+
+/// One instruction being assembled: up to 16 bytes.
+pub(super) struct Chunk {
+    bytes: [u8; 16],
+    length: usize,
+}
+
+impl Chunk {
+    #[inline(always)]
+    pub fn new() -> Chunk {
+        Chunk { bytes: [0; 16], length: 0 }
+    }
+
+    #[inline(always)]
+    pub fn byte(&mut self, byte: u8) -> &mut Chunk {
+        self.bytes[self.length] = byte;
+        self.length += 1;
+        self
+    }
+
+    #[inline(always)]
+    pub fn imm32(&mut self, value: i32) -> &mut Chunk {
+        self.bytes[self.length..self.length + 4].copy_from_slice(&value.to_le_bytes());
+        self.length += 4;
+        self
+    }
+
+    /// A REX prefix with W = `wide`, R = bit 3 of `reg`, B = bit 3 of `rm`, left out when it
+    /// would be the empty `0x40`.
+    #[inline(always)]
+    pub fn rex(&mut self, wide: bool, reg: u8, rm: u8) -> &mut Chunk {
+        let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (rm >> 3);
+        if rex != 0x40 {
+            self.byte(rex);
+        }
+        self
+    }
+
+    /// ModRM for two registers (mod 11).
+    #[inline(always)]
+    pub fn modrm_rr(&mut self, reg: u8, rm: u8) -> &mut Chunk {
+        self.byte(0xc0 | ((reg & 7) << 3) | (rm & 7))
+    }
+
+    /// ModRM (+ SIB for a base of `rsp`/`r12`) for `[base + disp]`, with an 8-bit
+    /// displacement where it fits (even zero, as dynasm does), else a 32-bit one.
+    #[inline(always)]
+    pub fn modrm_mem(&mut self, reg: u8, base: u8, disp: i32) -> &mut Chunk {
+        let short = i8::try_from(disp).is_ok();
+        self.byte(if short { 0x40 } else { 0x80 } | ((reg & 7) << 3) | (base & 7));
+        if base & 7 == 4 {
+            self.byte(0x24);
+        }
+        if short {
+            self.byte(disp as u8)
+        } else {
+            self.imm32(disp)
+        }
+    }
+
+    /// Appends it to `ops`.
+    #[inline(always)]
+    pub fn emit(&self, ops: &mut Emitter) {
+        ops.chunk(self.bytes, self.length);
+    }
+}
+
+/// `op r/m, reg` or `op reg, r/m` with registers only: REX, a one-byte `opcode`, ModRM.
+#[inline(always)]
+pub(super) fn rr(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, rm: u8) {
+    Chunk::new().rex(wide, reg, rm).byte(opcode).modrm_rr(reg, rm).emit(ops);
+}
+
+/// `mov d, s` (64-bit, or 32-bit zero-extending): `89 /r`, as dynasm encodes it.
+#[inline(always)]
+pub(super) fn mov_rr(ops: &mut Emitter, wide: bool, d: u8, s: u8) {
+    rr(ops, wide, 0x89, s, d);
+}
+
+/// `mov d32, imm32` (zero-extends to 64 bits): `B8+r id`.
+#[inline(always)]
+pub(super) fn mov_r32_imm(ops: &mut Emitter, d: u8, imm: i32) {
+    Chunk::new().rex(false, 0, d).byte(0xb8 | (d & 7)).imm32(imm).emit(ops);
+}
+
+/// `mov d64, imm32` (sign-extended): `REX.W C7 /0 id`.
+#[inline(always)]
+pub(super) fn mov_r64_simm(ops: &mut Emitter, d: u8, imm: i32) {
+    Chunk::new().rex(true, 0, d).byte(0xc7).modrm_rr(0, d).imm32(imm).emit(ops);
+}
+
+/// `lea d, [base + disp]` (64-bit, or 32-bit): `8D /r`.
+#[inline(always)]
+pub(super) fn lea(ops: &mut Emitter, wide: bool, d: u8, base: u8, disp: i32) {
+    Chunk::new().rex(wide, d, base).byte(0x8d).modrm_mem(d, base, disp).emit(ops);
+}
+
+/// A group-2 shift of `d` by a constant (`C1 /ext ib`): `ext` 4 is `shl`, 5 `shr`, 7 `sar`.
+#[inline(always)]
+pub(super) fn shift_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, count: u8) {
+    Chunk::new().rex(wide, 0, d).byte(0xc1).modrm_rr(ext, d).byte(count).emit(ops);
+}
+
+/// A group-1 operation of `d` with a sign-extended immediate (`83 /ext ib` where it fits in
+/// 8 bits, else `81 /ext id`): `ext` 0 is `add`, 1 `or`, 4 `and`, 5 `sub`, 6 `xor`, 7 `cmp`.
+#[inline(always)]
+pub(super) fn alu_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, imm: i32) {
+    let mut chunk = Chunk::new();
+    chunk.rex(wide, 0, d);
+    match i8::try_from(imm) {
+        Ok(imm) => chunk.byte(0x83).modrm_rr(ext, d).byte(imm as u8),
+        Err(_) => chunk.byte(0x81).modrm_rr(ext, d).imm32(imm),
+    };
+    chunk.emit(ops);
+}
+
+/// `movsxd d, s32`: `REX.W 63 /r`.
+#[inline(always)]
+pub(super) fn movsxd(ops: &mut Emitter, d: u8, s: u8) {
+    rr(ops, true, 0x63, d, s);
+}
+
+/// `jcc rel32` (`0F 80+cc`) or `jmp rel32` (`E9`, `cc` = `None`) with displacement `rel`.
+#[inline(always)]
+pub(super) fn branch(ops: &mut Emitter, cc: Option<u8>, rel: i32) {
+    let mut chunk = Chunk::new();
+    match cc {
+        Some(cc) => chunk.byte(0x0f).byte(0x80 | cc),
+        None => chunk.byte(0xe9),
+    };
+    chunk.imm32(rel).emit(ops);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dynasmrt::{dynasm, DynasmApi};
+
+    macro_rules! asm {
+        ($ops:expr; $($t:tt)*) => {
+            dynasm!($ops ; .arch x64 ; $($t)*)
+        };
+    }
+
+    fn check(ours: Emitter, mut expected: Emitter, what: &str) {
+        let mut ours = ours;
+        assert_eq!(ours.code_mut(), expected.code_mut(), "{what}");
+    }
+
+    /// Each encoding is dynasm's with the registers named statically, for registers that
+    /// change the encoding: low and high (REX.R, REX.B), `rsp`/`r12` as base (SIB) and
+    /// `rbp`/`r13` (no displacement-free form).
+    #[test]
+    fn hand_assembled_instructions_match_dynasm() {
+        macro_rules! case {
+            ($q:ident, $d:ident, $n:expr, $q2:ident, $d2:ident, $n2:expr) => {{
+                let what = format!("registers {} and {}", $n, $n2);
+                let mut expected = Emitter::new();
+                asm!(expected
+                    ; mov $q, $q2
+                    ; mov $d, $d2
+                    ; add $q, $q2
+                    ; movsxd $q, $d2
+                    ; shl $q, 3
+                    ; shr $d, 31
+                    ; sar $q, 63
+                    ; add $q, 5
+                    ; sub $q, -100
+                    // With a 32-bit immediate dynasm writes `rax` in its short form (`3D`,
+                    // `0D`) when named, and `81 /ext` when given at run time, as we do.
+                    ; cmp Rq($n), 0x1234
+                    ; and $q, -1
+                    ; or Rq($n), 0x7fff_ffff
+                    ; xor $q, -128
+                    ; mov $d, 0x1234_5678
+                    ; mov $q, -2
+                    ; lea $q, [BYTE $q2 + 8]
+                    ; lea $d, [BYTE $q2 - 128]
+                    ; lea $q, [$q2 + 0x1000]
+                    ; lea $d, [$q2 - 129]
+                );
+                let mut ours = Emitter::new();
+                mov_rr(&mut ours, true, $n, $n2);
+                mov_rr(&mut ours, false, $n, $n2);
+                rr(&mut ours, true, 0x01, $n2, $n);
+                movsxd(&mut ours, $n, $n2);
+                shift_imm(&mut ours, true, 4, $n, 3);
+                shift_imm(&mut ours, false, 5, $n, 31);
+                shift_imm(&mut ours, true, 7, $n, 63);
+                alu_imm(&mut ours, true, 0, $n, 5);
+                alu_imm(&mut ours, true, 5, $n, -100);
+                alu_imm(&mut ours, true, 7, $n, 0x1234);
+                alu_imm(&mut ours, true, 4, $n, -1);
+                alu_imm(&mut ours, true, 1, $n, 0x7fff_ffff);
+                alu_imm(&mut ours, true, 6, $n, -128);
+                mov_r32_imm(&mut ours, $n, 0x1234_5678);
+                mov_r64_simm(&mut ours, $n, -2);
+                lea(&mut ours, true, $n, $n2, 8);
+                lea(&mut ours, false, $n, $n2, -128);
+                lea(&mut ours, true, $n, $n2, 0x1000);
+                lea(&mut ours, false, $n, $n2, -129);
+                check(ours, expected, &what);
+            }};
+        }
+        case!(rax, eax, 0, rcx, ecx, 1);
+        case!(rbx, ebx, 3, rdi, edi, 7);
+        case!(rsi, esi, 6, rbp, ebp, 5);
+        case!(rdi, edi, 7, r12, r12d, 12);
+        case!(r8, r8d, 8, rsp, esp, 4);
+        case!(r13, r13d, 13, r13, r13d, 13);
+        case!(rbp, ebp, 5, r9, r9d, 9);
+        case!(r12, r12d, 12, r12, r12d, 12);
+        case!(r11, r11d, 11, rbx, ebx, 3);
+        case!(r14, r14d, 14, r15, r15d, 15);
+        case!(r15, r15d, 15, rax, eax, 0);
+    }
+
+    #[test]
+    fn branches_are_rel32() {
+        let mut ours = Emitter::new();
+        branch(&mut ours, Some(0x4), -6);
+        branch(&mut ours, None, 0x1234);
+        assert_eq!(ours.code_mut(), &[0x0f, 0x84, 0xfa, 0xff, 0xff, 0xff, 0xe9, 0x34, 0x12, 0, 0][..]);
+    }
+}
