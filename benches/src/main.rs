@@ -10,6 +10,7 @@ use pvm_benches::manifest;
 use pvm_benches::measure::{measure, memory_per_instance, Budget, Phase};
 use pvm_benches::report::{markdown, splice, Results, RunInfo};
 use pvm_benches::vms;
+use pvm_testkit::machine;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -47,33 +48,7 @@ struct Args {
 }
 
 fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
-}
-
-fn today() -> String {
-    // Days since the epoch to a civil date (UTC), without a date crate.
-    let days =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    format!("{}, {} cores", machine::cpu_model(), machine::cores())
 }
 
 fn command_line() -> String {
@@ -112,8 +87,9 @@ fn run_doom(args: &Args) -> ExitCode {
         match doom::measure(name, backend, &blob, &wad, &events, args.doom_tics, 9) {
             Ok(row) => {
                 println!(
-                    "doom {name:<16} compile {:>9.2} ms  {:>7.1} tics/s  gas {:?}  last frame {:016x}",
+                    "doom {name:<16} compile fresh {:>9.2} ms  warm {:>9.2} ms  {:>7.1} tics/s  gas {:?}  last frame {:016x}",
                     row.compile.as_secs_f64() * 1e3,
+                    row.warm_compile.as_secs_f64() * 1e3,
                     row.tics_per_second(),
                     row.gas_used,
                     row.last_frame_hash.unwrap_or(0)
@@ -131,7 +107,7 @@ fn run_doom(args: &Args) -> ExitCode {
         eprintln!("error: the VMs ended on different frames: {hashes:x?}");
         failed = true;
     }
-    let section = doom::markdown(&rows, &command_line(), &today(), &machine(), blob.len());
+    let section = doom::markdown(&rows, &command_line(), &machine::today(), &machine(), blob.len());
     println!("\n{section}");
     if !args.no_write && !failed {
         let existing = std::fs::read_to_string(&args.output).unwrap_or_default();
@@ -171,7 +147,9 @@ fn main() -> ExitCode {
         Phase::Execute | Phase::Oneshot => {
             Budget { time: Duration::from_millis(300 * scale), min_samples: 3, max_samples: 50 }
         }
-        Phase::Compile => Budget { time: Duration::from_millis(200 * scale), min_samples: 5, max_samples: 200 },
+        Phase::Compile | Phase::CompileFresh => {
+            Budget { time: Duration::from_millis(200 * scale), min_samples: 5, max_samples: 200 }
+        }
         Phase::Instantiate => Budget { time: Duration::from_millis(100 * scale), min_samples: 10, max_samples: 2000 },
     };
 
@@ -183,6 +161,9 @@ fn main() -> ExitCode {
         for vm in &vms {
             for phase in Phase::ALL {
                 if phase != Phase::Execute && !vm.has_setup_phases() {
+                    continue;
+                }
+                if phase == Phase::CompileFresh && !vm.has_fresh() {
                     continue;
                 }
                 match measure(vm.as_ref(), program, phase, budget(phase)) {
@@ -223,7 +204,7 @@ fn main() -> ExitCode {
 
     let info = RunInfo {
         command: command_line(),
-        date: today(),
+        date: machine::today(),
         machine: machine(),
         mode: if args.quick { "quick" } else { "full" },
     };

@@ -4,7 +4,7 @@
 //! blob, the baseline to subtract):
 //!
 //! ```sh
-//! compile_time BLOB ours|polkavm|both|none ITERATIONS [PAGE_SIZE]
+//! compile_time BLOB ours|polkavm|both|none|phases ITERATIONS [PAGE_SIZE]
 //! ```
 //!
 //! Our engine is compile-only (`Config::compile_only`): it never runs the code, so it works
@@ -22,6 +22,31 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// Wall-clock medians of our module build's phases, each on its own: parsing the container,
+/// parsing and decoding, and the whole build (parse, decode, gas costs, compile) on a warm
+/// engine. Where the time goes, for the figures callgrind cannot give (cache misses).
+fn phases(bytes: &[u8], iterations: usize) {
+    use pvm_executor::program::ProgramBlob;
+    let mut config = Config::new();
+    config.backend(BackendKind::Compiler).cache_modules(false).compile_only(true);
+    let engine = Engine::new(&config).expect("our JIT compiles here");
+    let (mut parse, mut decode, mut build) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..iterations {
+        let started = Instant::now();
+        drop(ProgramBlob::parse(bytes).expect("the blob parses"));
+        parse.push(started.elapsed());
+        let started = Instant::now();
+        drop(ProgramBlob::parse_and_decode(bytes).expect("the blob decodes"));
+        decode.push(started.elapsed());
+        let started = Instant::now();
+        drop(Module::from_blob(&engine, bytes).expect("the blob loads"));
+        build.push(started.elapsed());
+    }
+    for (name, times) in [("parse", parse), ("parse+decode", decode), ("build (warm)", build)] {
+        println!("{name:<14} median {:.3} ms over {iterations}", median(times).as_secs_f64() * 1e3);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !(4..=5).contains(&args.len()) {
@@ -33,6 +58,10 @@ fn main() {
     let iterations: usize = args[3].parse().expect("ITERATIONS is a number");
     let page_size = args.get(4).map_or(16 * 1024, |size| size.parse().expect("PAGE_SIZE is a number"));
 
+    if which == "phases" {
+        phases(&bytes, iterations);
+        return;
+    }
     let ours = which == "ours" || which == "both";
     let theirs = which == "polkavm" || which == "both";
 

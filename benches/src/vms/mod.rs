@@ -23,6 +23,15 @@ pub trait Vm {
     }
     /// Creates a module from the program's bytes.
     fn compile(&self, program: &Program) -> Result<Box<dyn Compiled>, String>;
+    /// The same configuration on a new engine, for the first-module compile time (`None`
+    /// where that is not measured).
+    fn fresh(&self) -> Option<Result<Box<dyn Vm>, String>> {
+        None
+    }
+    /// Whether [`Vm::fresh`] gives a new engine.
+    fn has_fresh(&self) -> bool {
+        false
+    }
 }
 
 /// A module, ready to instantiate.

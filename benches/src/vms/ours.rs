@@ -7,7 +7,16 @@ use pvm_executor::{BackendKind, Config, Engine, Exit, GasMetering, Instance, Mod
 
 struct Ours {
     name: &'static str,
+    config: Config,
     engine: Engine,
+}
+
+impl Ours {
+    fn boxed(name: &'static str, config: Config) -> Result<Box<dyn Vm>, String> {
+        Engine::new(&config)
+            .map(|engine| Box::new(Ours { name, config, engine }) as Box<dyn Vm>)
+            .map_err(|err| format!("{name}: not measured: {err}"))
+    }
 }
 
 pub fn all() -> Vec<Result<Box<dyn Vm>, String>> {
@@ -21,9 +30,7 @@ pub fn all() -> Vec<Result<Box<dyn Vm>, String>> {
         let mut config = Config::new();
         // Caching would turn every compile after the first into a lookup.
         config.backend(backend).gas_metering(metering).cache_modules(false);
-        Engine::new(&config)
-            .map(|engine| Box::new(Ours { name, engine }) as Box<dyn Vm>)
-            .map_err(|err| format!("{name}: not measured: {err}"))
+        Ours::boxed(name, config)
     })
     .collect()
 }
@@ -46,6 +53,14 @@ impl Vm for Ours {
     fn compile(&self, program: &Program) -> Result<Box<dyn Compiled>, String> {
         let module = Module::from_blob(&self.engine, &program.polkavm).map_err(|err| err.to_string())?;
         Ok(Box::new(OursModule { module, export: program.export.clone() }))
+    }
+
+    fn has_fresh(&self) -> bool {
+        true
+    }
+
+    fn fresh(&self) -> Option<Result<Box<dyn Vm>, String>> {
+        Some(Ours::boxed(self.name, self.config.clone()))
     }
 }
 

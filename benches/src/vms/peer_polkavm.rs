@@ -6,19 +6,24 @@ use crate::manifest::Program;
 
 struct PolkaVm {
     name: &'static str,
+    backend: polkavm::BackendKind,
     engine: polkavm::Engine,
+}
+
+impl PolkaVm {
+    fn boxed(name: &'static str, backend: polkavm::BackendKind) -> Result<Box<dyn Vm>, String> {
+        let mut config = polkavm::Config::new();
+        config.set_backend(Some(backend));
+        polkavm::Engine::new(&config)
+            .map(|engine| Box::new(PolkaVm { name, backend, engine }) as Box<dyn Vm>)
+            .map_err(|err| format!("{name}: not measured: {err}"))
+    }
 }
 
 pub fn all() -> Vec<Result<Box<dyn Vm>, String>> {
     [("polkavm-interp", polkavm::BackendKind::Interpreter), ("polkavm-jit", polkavm::BackendKind::Compiler)]
         .into_iter()
-        .map(|(name, backend)| {
-            let mut config = polkavm::Config::new();
-            config.set_backend(Some(backend));
-            polkavm::Engine::new(&config)
-                .map(|engine| Box::new(PolkaVm { name, engine }) as Box<dyn Vm>)
-                .map_err(|err| format!("{name}: not measured: {err}"))
-        })
+        .map(|(name, backend)| PolkaVm::boxed(name, backend))
         .collect()
 }
 
@@ -45,6 +50,14 @@ impl Vm for PolkaVm {
         let linker: polkavm::Linker<(), polkavm::Error> = polkavm::Linker::new();
         let pre = linker.instantiate_pre(&module).map_err(|err| err.to_string())?;
         Ok(Box::new(PolkaModule { pre, export: program.export.clone() }))
+    }
+
+    fn has_fresh(&self) -> bool {
+        true
+    }
+
+    fn fresh(&self) -> Option<Result<Box<dyn Vm>, String>> {
+        Some(PolkaVm::boxed(self.name, self.backend))
     }
 }
 

@@ -245,6 +245,46 @@ pub struct LoadedDoom {
     pub instantiate_time: Duration,
 }
 
+/// Module creation times of one blob on one engine of a backend (see [`compile_times`]).
+#[derive(Clone, Debug)]
+pub struct CompileTimes {
+    /// The engine's first module: what a process pays once.
+    pub first: Duration,
+    /// Each later module of the same blob on the same engine: what a node pays for every
+    /// module after its first (our engine reuses the buffers and code mappings of dropped
+    /// modules; PolkaVM's keeps its own).
+    pub warm: Vec<Duration>,
+}
+
+/// Creates `1 + warm` modules of `blob`, one after another, on one new engine of `backend`
+/// (module caches off, each module dropped before the next), and times each creation as
+/// [`LoadedDoom::compile_time`] does.
+pub fn compile_times(
+    backend: DoomBackend,
+    blob: &[u8],
+    page_size: PageSize,
+    warm: usize,
+) -> Result<CompileTimes, DoomError> {
+    let times = match backend {
+        DoomBackend::Interpreter => ours::compile_times(BackendKind::Interpreter, blob, page_size, warm)?,
+        DoomBackend::Compiler => ours::compile_times(BackendKind::Compiler, blob, page_size, warm)?,
+        #[cfg(feature = "polkavm-reference")]
+        DoomBackend::PolkavmReference => {
+            reference::compile_times(polkavm::BackendKind::Compiler, blob, page_size, warm)?
+        }
+        #[cfg(feature = "polkavm-reference")]
+        DoomBackend::PolkavmInterpreter => {
+            reference::compile_times(polkavm::BackendKind::Interpreter, blob, page_size, warm)?
+        }
+        #[cfg(not(feature = "polkavm-reference"))]
+        DoomBackend::PolkavmReference | DoomBackend::PolkavmInterpreter => {
+            return Err(DoomError::Unavailable(backend.name()))
+        }
+    };
+    let (first, warm) = times.split_first().map(|(first, warm)| (*first, warm.to_vec())).unwrap_or_default();
+    Ok(CompileTimes { first, warm })
+}
+
 /// Loads a blob on `backend` with pages of `page_size` ([`DOOM_PAGE_SIZE`] is what Doom is
 /// run with) and host functions serving `wad`.
 pub fn load(backend: DoomBackend, blob: &[u8], page_size: PageSize, wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
@@ -329,13 +369,37 @@ mod ours {
         Ok(linker)
     }
 
-    pub fn load(kind: BackendKind, blob: &[u8], page_size: PageSize, wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
+    /// An engine that compiles afresh every time: `compile_time` measures compiling, not a
+    /// cache lookup.
+    fn engine(kind: BackendKind, page_size: PageSize) -> Result<(Engine, ModuleConfig), DoomError> {
         let mut config = Config::new();
-        // A fresh compile every time: `compile_time` measures compiling, not a cache lookup.
         config.backend(kind).cache_modules(false);
         let engine = Engine::new(&config)?;
         let mut module_config = ModuleConfig::new();
         module_config.page_size(page_size);
+        Ok((engine, module_config))
+    }
+
+    pub fn compile_times(
+        kind: BackendKind,
+        blob: &[u8],
+        page_size: PageSize,
+        warm: usize,
+    ) -> Result<Vec<Duration>, DoomError> {
+        let (engine, module_config) = engine(kind, page_size)?;
+        (0..=warm)
+            .map(|_| {
+                let started = Instant::now();
+                let module = Module::from_blob_with_config(&engine, blob, &module_config)?;
+                let elapsed = started.elapsed();
+                drop(module);
+                Ok(elapsed)
+            })
+            .collect()
+    }
+
+    pub fn load(kind: BackendKind, blob: &[u8], page_size: PageSize, wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
+        let (engine, module_config) = engine(kind, page_size)?;
         let started = Instant::now();
         let module = Module::from_blob_with_config(&engine, blob, &module_config)?;
         let compile_time = started.elapsed();
@@ -435,12 +499,10 @@ mod reference {
         Ok(linker)
     }
 
-    pub fn load(
+    fn engine(
         kind: polkavm::BackendKind,
-        blob: &[u8],
         page_size: PageSize,
-        wad: Arc<[u8]>,
-    ) -> Result<LoadedDoom, DoomError> {
+    ) -> Result<(polkavm::Engine, polkavm::ModuleConfig), DoomError> {
         let mut config = polkavm::Config::new();
         config.set_backend(Some(kind));
         let engine = polkavm::Engine::new(&config).map_err(err)?;
@@ -448,9 +510,46 @@ mod reference {
         module_config.set_page_size(page_size.get());
         // Synchronous gas metering, like ours, so their speeds compare like for like.
         module_config.set_gas_metering(Some(polkavm::GasMeteringKind::Sync));
-        let started = Instant::now();
+        Ok((engine, module_config))
+    }
+
+    /// Parsing included, as our `Module::from_blob` includes it.
+    fn compile(
+        engine: &polkavm::Engine,
+        module_config: &polkavm::ModuleConfig,
+        blob: &[u8],
+    ) -> Result<polkavm::Module, DoomError> {
         let parsed = polkavm::ProgramBlob::parse(blob.to_vec().into()).map_err(err)?;
-        let module = polkavm::Module::from_blob(&engine, &module_config, parsed).map_err(err)?;
+        polkavm::Module::from_blob(engine, module_config, parsed).map_err(err)
+    }
+
+    pub fn compile_times(
+        kind: polkavm::BackendKind,
+        blob: &[u8],
+        page_size: PageSize,
+        warm: usize,
+    ) -> Result<Vec<Duration>, DoomError> {
+        let (engine, module_config) = engine(kind, page_size)?;
+        (0..=warm)
+            .map(|_| {
+                let started = Instant::now();
+                let module = compile(&engine, &module_config, blob)?;
+                let elapsed = started.elapsed();
+                drop(module);
+                Ok(elapsed)
+            })
+            .collect()
+    }
+
+    pub fn load(
+        kind: polkavm::BackendKind,
+        blob: &[u8],
+        page_size: PageSize,
+        wad: Arc<[u8]>,
+    ) -> Result<LoadedDoom, DoomError> {
+        let (engine, module_config) = engine(kind, page_size)?;
+        let started = Instant::now();
+        let module = compile(&engine, &module_config, blob)?;
         let compile_time = started.elapsed();
         let started = Instant::now();
         let mut instance =
