@@ -286,17 +286,21 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     assert!(!call::<bool>(&client, "eth_syncing", vec![]).await);
     assert!(call::<String>(&client, "web3_clientVersion", vec![]).await.starts_with("pvm-node/v"));
 
-    // Reads of past blocks come from their state tries; calls run on the latest state only.
+    // Reads and calls of past blocks run on their state tries: at block 1 (the deployment)
+    // the receiver held no tokens yet; at genesis there was no contract (empty output).
     let genesis_nonce: String =
         call(&client, "eth_getTransactionCount", vec![json!(DEV_ADDRESSES[0]), json!("earliest")]).await;
     assert_eq!(genesis_nonce, "0x0");
-    let old_call = call_error(
-        &client,
-        "eth_call",
-        vec![json!({ "to": token_address, "data": format!("0x{}", hex::encode(&balance_data)) }), json!("0x1")],
-    )
-    .await;
-    assert!(old_call.message().contains("latest block's state only"), "{old_call:?}");
+    let balance_call = json!({ "to": token_address, "data": format!("0x{}", hex::encode(&balance_data)) });
+    let at_deployment: String = call(&client, "eth_call", vec![balance_call.clone(), json!("0x1")]).await;
+    assert_eq!(balanceOfCall::abi_decode_returns(&hex::decode(&at_deployment[2..]).unwrap()).unwrap(), U256::ZERO);
+    let by_hash: String =
+        call(&client, "eth_call", vec![balance_call.clone(), json!({ "blockHash": transferred["blockHash"] })]).await;
+    assert_eq!(balanceOfCall::abi_decode_returns(&hex::decode(&by_hash[2..]).unwrap()).unwrap(), U256::from(250));
+    let at_genesis: String = call(&client, "eth_call", vec![balance_call.clone(), json!("earliest")]).await;
+    assert_eq!(at_genesis, "0x");
+    let beyond = call_error(&client, "eth_call", vec![balance_call, json!("0xffff")]).await;
+    assert!(beyond.message().contains("block not found"), "{beyond:?}");
     let history: Value = call(&client, "eth_feeHistory", vec![json!("0x2"), json!("latest"), json!([50])]).await;
     assert_eq!(history["gasUsedRatio"].as_array().unwrap().len(), 2);
 
@@ -347,5 +351,170 @@ async fn ethereum_tools_deploy_call_and_read_events() {
     // The keys are the standard ones: the first signs for 0xf39F…2266.
     assert_eq!(Address::from_private_key(&keys[0]), deployer);
     assert_eq!(keccak256(b"Transfer(address,address,uint256)"), Transfer::SIGNATURE_HASH);
+    node.stop();
+}
+
+/// Deliverable 4: an sr25519 extrinsic (`author_submitExtrinsic`) and an Ethereum transaction
+/// (`eth_sendRawTransaction`) sealed into one block, each seen in both views: the Ethereum
+/// view (`eth_getBlockBy*`, transactions, receipts, logs, `transactionsRoot`, `receiptsRoot`)
+/// and the node's own (`chain_getBlock`, `contracts_getReceipt`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sr25519_and_ethereum_transactions_share_blocks_and_both_views() {
+    use alloy_consensus::{Eip658Value, ReceiptEnvelope, ReceiptWithBloom};
+    use pvm_node::chain::keys::{address_of_suri, pair_from_suri};
+    use pvm_node::chain::primitives::H256;
+    use pvm_node::chain::tx::{Call, SignedTransaction, TransactionPayload};
+
+    // The dev chain sealing on a 1.5 s tick, so that both transactions wait for the same block.
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec: Value =
+        serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/chain-spec/dev.json"))).unwrap();
+    spec["sealing"] = json!({ "mode": "interval", "intervalMs": 1500 });
+    let spec_path = dir.path().join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let node = RunningNode::start(&["--chain", spec_path.to_str().unwrap()], &dir.path().join("base"));
+    let client = pvm_node::client::connect(&node.eth).unwrap();
+    let genesis: String = call(&client, "chain_getBlockHash", vec![json!(0)]).await;
+    let genesis = H256::from_slice(&hex::decode(&genesis[2..]).unwrap());
+    let alice = format!("{:?}", address_of_suri("//Alice").unwrap());
+    let keys = dev_keys();
+
+    // Both deploy Token (its constructor emits the mint's Transfer): //Alice with sr25519,
+    // dev account 0 with EIP-1559. Submitted back to back; should a tick fall between them
+    // (they land in two blocks), the pair is sent again.
+    let token = std::fs::read(contract("Token.polkavm")).unwrap();
+    let supply = |amount: u64| U256::from(amount).to_be_bytes::<32>().to_vec();
+    let mut attempt = 0u64;
+    let (substrate_bytes, substrate_hash, eth_raw, eth_hash, substrate_receipt, eth_receipt) = loop {
+        let substrate = SignedTransaction::sign(
+            &pair_from_suri("//Alice").unwrap(),
+            &genesis,
+            TransactionPayload {
+                nonce: attempt,
+                gas_limit: 2_000_000_000,
+                call: Call::InstantiateWithCode { code: token.clone(), value: 0, data: supply(700), salt: None },
+            },
+        )
+        .to_extrinsic();
+        let eth_raw = sign(&keys[0], eip1559(attempt, None, 2_000_000, [token.clone(), supply(300)].concat()));
+        let substrate_hash: String =
+            call(&client, "author_submitExtrinsic", vec![json!(format!("0x{}", hex::encode(&substrate)))]).await;
+        let eth_hash: String = call(&client, "eth_sendRawTransaction", vec![json!(eth_raw)]).await;
+        // Until the tick both are pending: eth_getTransactionByHash finds them in the pool.
+        let pending_eth: Value = call(&client, "eth_getTransactionByHash", vec![json!(eth_hash)]).await;
+        let pending_substrate: Value = call(&client, "eth_getTransactionByHash", vec![json!(substrate_hash)]).await;
+        let sealed_meanwhile = !pending_eth["blockHash"].is_null() || !pending_substrate["blockHash"].is_null();
+        if !sealed_meanwhile {
+            assert_eq!(pending_eth["hash"], eth_hash, "{pending_eth}");
+            assert_eq!(pending_eth["from"], DEV_ADDRESSES[0]);
+            assert_eq!(pending_eth["transactionIndex"], Value::Null);
+            assert_eq!(pending_substrate["hash"], substrate_hash, "{pending_substrate}");
+            assert_eq!(pending_substrate["from"], alice);
+        }
+        let substrate_receipt = receipt(&client, &substrate_hash).await;
+        let eth_receipt = receipt(&client, &eth_hash).await;
+        if !sealed_meanwhile && substrate_receipt["blockHash"] == eth_receipt["blockHash"] {
+            break (substrate, substrate_hash, eth_raw, eth_hash, substrate_receipt, eth_receipt);
+        }
+        attempt += 1;
+        assert!(attempt < 3, "three pairs submitted back to back never shared a block");
+    };
+
+    // The Ethereum view of the sr25519 extrinsic: hash as author_submitExtrinsic returned it,
+    // sender mapped by AccountId32Mapper, a deployment with its contract address and log.
+    let block_hash = substrate_receipt["blockHash"].clone();
+    assert_eq!(substrate_receipt["transactionIndex"], "0x0");
+    assert_eq!(eth_receipt["transactionIndex"], "0x1");
+    assert_eq!(substrate_receipt["from"], alice);
+    assert_eq!(substrate_receipt["to"], Value::Null);
+    assert_eq!(substrate_receipt["type"], "0x0");
+    assert_eq!(substrate_receipt["status"], "0x1", "{substrate_receipt}");
+    let substrate_logs = substrate_receipt["logs"].as_array().unwrap();
+    assert_eq!(substrate_logs.len(), 1);
+    assert_eq!(substrate_logs[0]["topics"][0], Transfer::SIGNATURE_HASH.to_string());
+    assert_eq!(substrate_logs[0]["logIndex"], "0x0");
+    assert_eq!(substrate_logs[0]["transactionHash"], substrate_hash);
+    assert_eq!(eth_receipt["logs"][0]["logIndex"], "0x1");
+    assert_eq!(
+        quantity(&eth_receipt["cumulativeGasUsed"]),
+        quantity(&substrate_receipt["gasUsed"]) + quantity(&eth_receipt["gasUsed"])
+    );
+    let substrate_tx: Value = call(&client, "eth_getTransactionByHash", vec![json!(substrate_hash)]).await;
+    assert_eq!(substrate_tx["from"], alice);
+    assert_eq!(substrate_tx["blockHash"], block_hash);
+    assert_eq!(substrate_tx["nonce"], format!("{attempt:#x}"));
+    assert_eq!(substrate_tx["input"], format!("0x{}{}", hex::encode(&token), hex::encode(supply(700))));
+
+    // The node's own view of both: contracts_getReceipt by either hash, the same contract.
+    let own_substrate: Value = call(&client, "contracts_getReceipt", vec![json!(substrate_hash)]).await;
+    let own_eth: Value = call(&client, "contracts_getReceipt", vec![json!(eth_hash)]).await;
+    assert_eq!(own_substrate["blockHash"], block_hash);
+    assert_eq!(own_eth["blockHash"], block_hash);
+    assert_eq!((own_substrate["index"].as_u64(), own_eth["index"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(own_substrate["contractAddress"], substrate_receipt["contractAddress"]);
+    assert_eq!(own_eth["contractAddress"], eth_receipt["contractAddress"]);
+    assert_eq!(own_eth["from"], DEV_ADDRESSES[0]);
+    let own_block: Value = call(&client, "chain_getBlock", vec![block_hash.clone()]).await;
+    assert_eq!(own_block["block"]["extrinsics"], json!([format!("0x{}", hex::encode(&substrate_bytes)), eth_raw]));
+
+    // The Ethereum block: both transactions in order, by number and by hash, with roots.
+    let number = substrate_receipt["blockNumber"].clone();
+    let block: Value = call(&client, "eth_getBlockByNumber", vec![number.clone(), json!(false)]).await;
+    assert_eq!(block["hash"], block_hash);
+    assert_eq!(block["transactions"], json!([substrate_hash, eth_hash]));
+    let full: Value = call(&client, "eth_getBlockByHash", vec![block_hash.clone(), json!(true)]).await;
+    assert_eq!(full["transactions"][0]["hash"], substrate_hash);
+    assert_eq!(full["transactions"][0]["from"], alice);
+    assert_eq!(full["transactions"][1]["hash"], eth_hash);
+    assert_eq!(full["transactions"][1]["type"], "0x2");
+    let count: String = call(&client, "eth_getBlockTransactionCountByNumber", vec![number.clone()]).await;
+    assert_eq!(count, "0x2");
+    assert_eq!(quantity(&block["gasUsed"]), quantity(&eth_receipt["cumulativeGasUsed"]));
+    let eth_raw_bytes = hex::decode(&eth_raw[2..]).unwrap();
+    let transactions_root = alloy_consensus::proofs::ordered_trie_root_encoded(&[substrate_bytes, eth_raw_bytes]);
+    assert_eq!(block["transactionsRoot"], transactions_root.to_string());
+    // receiptsRoot over the receipts as eth_getTransactionReceipt returned them.
+    let receipts: Vec<ReceiptEnvelope> = [&substrate_receipt, &eth_receipt]
+        .iter()
+        .map(|json| {
+            let logs = json["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|log| {
+                    alloy_primitives::Log::new_unchecked(
+                        log["address"].as_str().unwrap().parse().unwrap(),
+                        log["topics"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|t| t.as_str().unwrap().parse().unwrap())
+                            .collect(),
+                        log["data"].as_str().unwrap().parse().unwrap(),
+                    )
+                })
+                .collect();
+            let receipt = alloy_consensus::Receipt {
+                status: Eip658Value::Eip658(json["status"] == "0x1"),
+                cumulative_gas_used: quantity(&json["cumulativeGasUsed"]) as u64,
+                logs,
+            };
+            let with_bloom =
+                ReceiptWithBloom { receipt, logs_bloom: json["logsBloom"].as_str().unwrap().parse().unwrap() };
+            if json["type"] == "0x2" {
+                ReceiptEnvelope::Eip1559(with_bloom)
+            } else {
+                ReceiptEnvelope::Legacy(with_bloom)
+            }
+        })
+        .collect();
+    assert_eq!(block["receiptsRoot"], alloy_consensus::proofs::calculate_receipt_root(&receipts).to_string());
+
+    // eth_getLogs over the block finds both mints, in log order.
+    let logs: Vec<Value> =
+        call(&client, "eth_getLogs", vec![json!({ "blockHash": block_hash, "topics": [Transfer::SIGNATURE_HASH] })])
+            .await;
+    let hashes: Vec<&Value> = logs.iter().map(|log| &log["transactionHash"]).collect();
+    assert_eq!(hashes, [&json!(substrate_hash), &json!(eth_hash)]);
     node.stop();
 }

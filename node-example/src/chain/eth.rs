@@ -10,7 +10,7 @@
 //! sender and the transaction's nonce.
 
 use crate::chain::primitives::{keccak_256, H160, H256};
-use crate::chain::tx::Call;
+use crate::chain::tx::{Call, SignedTransaction};
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
@@ -143,6 +143,142 @@ impl EthTransaction {
     }
 }
 
+/// A transaction as a block's Ethereum view shows it: an Ethereum transaction as signed, or
+/// one of the node's sr25519 transactions (`author_submitExtrinsic`) presented in Ethereum's
+/// terms (see [`ViewTransaction::Substrate`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ViewTransaction {
+    /// Submitted with `eth_sendRawTransaction` (or signed by a dev key).
+    Ethereum(Box<EthTransaction>),
+    /// Submitted with `author_submitExtrinsic`. Its hash is the extrinsic hash that method
+    /// returned (BLAKE2b-256 of the bytes); its sender is the signer's mapped H160
+    /// ([`crate::chain::primitives::account_to_address`]); it is shown as a legacy (type 0)
+    /// transaction with a gas price of 0 and, having no secp256k1 signature, `v`, `r` and `s`
+    /// of 0.
+    Substrate {
+        /// The decoded extrinsic.
+        tx: Box<SignedTransaction>,
+        /// BLAKE2b-256 of its bytes.
+        hash: H256,
+        /// Its bytes as included.
+        bytes: Vec<u8>,
+    },
+}
+
+impl ViewTransaction {
+    /// The transaction hash: Keccak-256 of an Ethereum transaction's bytes, BLAKE2b-256 of an
+    /// sr25519 extrinsic's.
+    pub fn hash(&self) -> H256 {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.hash,
+            ViewTransaction::Substrate { hash, .. } => *hash,
+        }
+    }
+
+    /// The sender's H160 address.
+    pub fn sender(&self) -> H160 {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.sender,
+            ViewTransaction::Substrate { tx, .. } => tx.sender(),
+        }
+    }
+
+    /// The sender's nonce it used.
+    pub fn nonce(&self) -> u64 {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.nonce(),
+            ViewTransaction::Substrate { tx, .. } => tx.payload.nonce,
+        }
+    }
+
+    /// The node's call it made.
+    pub fn call(&self) -> &Call {
+        match self {
+            ViewTransaction::Ethereum(tx) => &tx.call,
+            ViewTransaction::Substrate { tx, .. } => &tx.payload.call,
+        }
+    }
+
+    /// The account called or paid; `None` for deployments and code uploads.
+    pub fn to(&self) -> Option<H160> {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.envelope.to().map(h160),
+            ViewTransaction::Substrate { tx, .. } => match &tx.payload.call {
+                Call::Transfer { dest, .. } | Call::Call { dest, .. } => Some(*dest),
+                Call::UploadCode { .. } | Call::Instantiate { .. } | Call::InstantiateWithCode { .. } => None,
+            },
+        }
+    }
+
+    /// Value sent, in wei.
+    pub fn value(&self) -> alloy_primitives::U256 {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.envelope.value(),
+            ViewTransaction::Substrate { tx, .. } => match &tx.payload.call {
+                Call::Transfer { value, .. }
+                | Call::Call { value, .. }
+                | Call::Instantiate { value, .. }
+                | Call::InstantiateWithCode { value, .. } => {
+                    alloy_primitives::U256::from(*value) * alloy_primitives::U256::from(WEI_PER_NATIVE)
+                }
+                Call::UploadCode { .. } => alloy_primitives::U256::ZERO,
+            },
+        }
+    }
+
+    /// The input as Ethereum shows it: call data; for a deployment with code the blob
+    /// followed by the constructor input (as an Ethereum deployment carries it); for an
+    /// instantiation of uploaded code the constructor input alone; for an upload the blob.
+    pub fn input(&self) -> Vec<u8> {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.envelope.input().to_vec(),
+            ViewTransaction::Substrate { tx, .. } => match &tx.payload.call {
+                Call::Transfer { .. } => Vec::new(),
+                Call::UploadCode { code } => code.clone(),
+                Call::Instantiate { data, .. } | Call::Call { data, .. } => data.clone(),
+                Call::InstantiateWithCode { code, data, .. } => [code.as_slice(), data.as_slice()].concat(),
+            },
+        }
+    }
+
+    /// The gas limit in Ethereum units (an sr25519 transaction's node gas limit divided by
+    /// [`ETH_GAS_RATIO`], rounded up).
+    pub fn eth_gas_limit(&self) -> u64 {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.envelope.gas_limit(),
+            ViewTransaction::Substrate { tx, .. } => tx.payload.gas_limit.div_ceil(ETH_GAS_RATIO),
+        }
+    }
+
+    /// The EIP-2718 type: the envelope's, 0 (legacy) for sr25519 transactions.
+    pub fn tx_type(&self) -> u8 {
+        match self {
+            ViewTransaction::Ethereum(tx) => tx.envelope.tx_type() as u8,
+            ViewTransaction::Substrate { .. } => 0,
+        }
+    }
+
+    /// The bytes the block's `transactionsRoot` commits to: an Ethereum transaction's
+    /// EIP-2718 encoding (its raw bytes), an sr25519 extrinsic's SCALE bytes.
+    pub fn root_bytes(&self) -> Vec<u8> {
+        match self {
+            ViewTransaction::Ethereum(tx) => {
+                use alloy_eips::eip2718::Encodable2718;
+                tx.envelope.encoded_2718()
+            }
+            ViewTransaction::Substrate { bytes, .. } => bytes.clone(),
+        }
+    }
+
+    /// The Ethereum envelope, for Ethereum transactions.
+    pub fn envelope(&self) -> Option<&TxEnvelope> {
+        match self {
+            ViewTransaction::Ethereum(tx) => Some(&tx.envelope),
+            ViewTransaction::Substrate { .. } => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +292,37 @@ mod tests {
         assert!(matches!(split_init_code(&blob[..blob.len() - 1]), Err(EthTxError::BadPvmBlob(_))));
         // EVM init code (PUSH1 0x80 PUSH1 0x40 MSTORE ...) is refused as such.
         assert_eq!(split_init_code(&[0x60, 0x80, 0x60, 0x40, 0x52]), Err(EthTxError::NotPvmCode));
+    }
+
+    #[test]
+    fn sr25519_transactions_in_ethereum_terms() {
+        use crate::chain::keys::{address_of_suri, pair_from_suri};
+        use crate::chain::tx::{extrinsic_hash, TransactionPayload};
+        let view = |call: Call| {
+            let tx = SignedTransaction::sign(
+                &pair_from_suri("//Alice").unwrap(),
+                &H256::repeat_byte(1),
+                TransactionPayload { nonce: 7, gas_limit: 1_500, call },
+            );
+            let bytes = tx.to_extrinsic();
+            ViewTransaction::Substrate { tx: Box::new(tx), hash: extrinsic_hash(&bytes), bytes }
+        };
+        let dest = H160::repeat_byte(9);
+        let call = view(Call::Call { dest, value: 5, data: vec![1, 2] });
+        assert_eq!(call.sender(), address_of_suri("//Alice").unwrap());
+        assert_eq!((call.nonce(), call.to(), call.input()), (7, Some(dest), vec![1, 2]));
+        assert_eq!(call.value(), alloy_primitives::U256::from(5));
+        // 1 500 node gas is 2 Ethereum gas, rounded up; legacy type, no envelope.
+        assert_eq!((call.eth_gas_limit(), call.tx_type(), call.envelope()), (2, 0, None));
+        let ViewTransaction::Substrate { hash, bytes, .. } = &call else { unreachable!() };
+        assert_eq!((call.hash(), call.root_bytes()), (*hash, bytes.clone()));
+        // A deployment with code carries the blob then the constructor input, and no `to`.
+        let deploy = view(Call::InstantiateWithCode { code: vec![0xAA], value: 0, data: vec![0xBB], salt: None });
+        assert_eq!((deploy.to(), deploy.input()), (None, vec![0xAA, 0xBB]));
+        let upload = view(Call::UploadCode { code: vec![0xCC] });
+        assert_eq!((upload.to(), upload.input(), upload.value()), (None, vec![0xCC], alloy_primitives::U256::ZERO));
+        let transfer = view(Call::Transfer { dest, value: 3 });
+        assert_eq!((transfer.to(), transfer.input()), (Some(dest), Vec::new()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The node: genesis, the transaction pool, block production, dry runs and queries.
 
 use crate::chain::chain_spec::{ChainSpec, Sealing};
-use crate::chain::eth::{EthTransaction, EthTxError, ETH_GAS_RATIO};
+use crate::chain::eth::{EthTransaction, EthTxError, ViewTransaction, ETH_GAS_RATIO};
 use crate::chain::primitives::{keccak_256, AccountInfo, Balance, BlockNumber, Outcome, Receipt, H160, H256};
 use crate::chain::store::{
     empty_state_root, extrinsics_root, Block, DigestItem, Header, StateRead, Store, StoreError, TIMESTAMP_ENGINE,
@@ -70,17 +70,18 @@ struct PendingTx {
     tx: Extrinsic,
 }
 
-/// An Ethereum transaction included in a block, with what the Ethereum view of the block
+/// A transaction included in a block (either kind), with what the Ethereum view of the block
 /// needs around it.
 #[derive(Clone, Debug)]
 pub struct IncludedEthTx {
     /// The decoded transaction.
-    pub tx: EthTransaction,
+    pub tx: ViewTransaction,
     /// Its receipt.
     pub receipt: Receipt,
-    /// Position among the block's Ethereum transactions.
+    /// Position in the block (every extrinsic is in the Ethereum view, so this is also the
+    /// extrinsic index).
     pub eth_index: u32,
-    /// Ethereum gas used by the block's Ethereum transactions up to and including this one.
+    /// Ethereum gas used by the block's transactions up to and including this one.
     pub cumulative_eth_gas: u64,
     /// Index of this transaction's first log among the block's logs.
     pub first_log_index: u32,
@@ -317,21 +318,33 @@ impl Node {
         self.store.receipt(tx_hash)
     }
 
-    /// The Ethereum transactions of `block`, in order, with their receipts, positions,
-    /// cumulative Ethereum gas and first log indexes. An extrinsic is an Ethereum
-    /// transaction when a receipt is stored under the Keccak-256 of its bytes (sr25519
-    /// extrinsics' receipts are stored under their BLAKE2b-256).
+    /// The transactions of `block` as its Ethereum view shows them, in order, with their
+    /// receipts, positions, cumulative Ethereum gas and first log indexes: Ethereum
+    /// transactions (their receipt is stored under the Keccak-256 of their bytes) and sr25519
+    /// extrinsics (receipt under the BLAKE2b-256 of their bytes) alike.
     pub fn eth_transactions(&self, block: &Block) -> Result<Vec<IncludedEthTx>, StoreError> {
         let mut included = Vec::new();
         let mut cumulative_eth_gas = 0u64;
         let mut log_index = 0u32;
+        let in_block = |receipt: &Receipt, index: usize| {
+            receipt.block_number == block.header.number && receipt.index as usize == index
+        };
         for (index, bytes) in block.extrinsics.iter().enumerate() {
-            let hash = keccak_256(bytes);
-            let Some(receipt) = self.store.receipt(&hash)? else { continue };
-            if receipt.block_number != block.header.number || receipt.index as usize != index {
-                continue;
-            }
-            let Ok(tx) = EthTransaction::decode(bytes, self.spec.chain_id) else { continue };
+            let (tx, receipt) = match self.store.receipt(&keccak_256(bytes))? {
+                Some(receipt) if in_block(&receipt, index) => {
+                    let Ok(tx) = EthTransaction::decode(bytes, self.spec.chain_id) else { continue };
+                    (ViewTransaction::Ethereum(Box::new(tx)), receipt)
+                }
+                _ => {
+                    let hash = extrinsic_hash(bytes);
+                    let Some(receipt) = self.store.receipt(&hash)? else { continue };
+                    let Ok(tx) = SignedTransaction::decode_extrinsic(bytes) else { continue };
+                    if !in_block(&receipt, index) {
+                        continue;
+                    }
+                    (ViewTransaction::Substrate { tx: Box::new(tx), hash, bytes: bytes.clone() }, receipt)
+                }
+            };
             cumulative_eth_gas += eth_gas(receipt.gas_used);
             let first_log_index = log_index;
             log_index += receipt.events.len() as u32;
@@ -346,11 +359,24 @@ impl Node {
         Ok(included)
     }
 
-    /// An included Ethereum transaction by its hash, with its block.
+    /// A transaction (either kind) waiting in the pool, by its hash, as the Ethereum view
+    /// shows it.
+    pub fn pending_transaction(&self, hash: &H256) -> Option<ViewTransaction> {
+        let pool = self.pool.lock();
+        let pending = pool.queue.iter().find(|pending| pending.hash == *hash)?;
+        Some(match &pending.tx {
+            Extrinsic::Ethereum(tx) => ViewTransaction::Ethereum(tx.clone()),
+            Extrinsic::Substrate(tx) => {
+                ViewTransaction::Substrate { tx: tx.clone(), hash: pending.hash, bytes: pending.bytes.clone() }
+            }
+        })
+    }
+
+    /// An included transaction (either kind) by its hash, with its block.
     pub fn eth_transaction(&self, hash: &H256) -> Result<Option<(Block, IncludedEthTx)>, StoreError> {
         let Some(receipt) = self.receipt(hash)? else { return Ok(None) };
         let Some(block) = self.block(receipt.block_number)? else { return Ok(None) };
-        let found = self.eth_transactions(&block)?.into_iter().find(|included| included.tx.hash == *hash);
+        let found = self.eth_transactions(&block)?.into_iter().find(|included| included.tx.hash() == *hash);
         Ok(found.map(|included| (block, included)))
     }
 
@@ -660,7 +686,26 @@ impl Node {
         gas_limit: Option<u64>,
     ) -> Result<DryRun, StoreError> {
         let gas_limit = self.dry_run_gas(gas_limit);
-        self.dry_run(|executor, overlay| executor.call(overlay, origin, dest, value, data, gas_limit))
+        self.dry_run(None, |executor, overlay| executor.call(overlay, origin, dest, value, data, gas_limit))
+    }
+
+    /// Runs a call against the state after block `at` (read from its state trie) without
+    /// keeping any change; `None` for an unknown block.
+    pub fn dry_run_call_at(
+        &self,
+        at: BlockNumber,
+        origin: H160,
+        dest: H160,
+        value: Balance,
+        data: Vec<u8>,
+        gas_limit: Option<u64>,
+    ) -> Result<Option<DryRun>, StoreError> {
+        let Some(block) = self.block(at)? else { return Ok(None) };
+        let gas_limit = self.dry_run_gas(gas_limit);
+        self.dry_run(Some(&block.header), |executor, overlay| {
+            executor.call(overlay, origin, dest, value, data, gas_limit)
+        })
+        .map(Some)
     }
 
     /// Runs an instantiation against the best state without keeping any change. `code` is
@@ -675,33 +720,49 @@ impl Node {
         gas_limit: Option<u64>,
     ) -> Result<DryRun, StoreError> {
         let gas_limit = self.dry_run_gas(gas_limit);
-        self.dry_run(|executor, overlay| {
-            let nonce = overlay.account(&origin).nonce;
-            let (code_hash, upload_gas) = match code {
-                CodeSource::Hash(hash) => (hash, 0),
-                CodeSource::Blob(blob) => {
-                    let upload = executor.upload(overlay, blob, gas_limit);
-                    match (&upload.call.status, upload.code_hash) {
-                        (Status::Success, Some(hash)) => (hash, upload.call.gas_used),
-                        _ => return upload,
-                    }
-                }
-            };
-            let mut result =
-                executor.instantiate(overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
-            result.call.gas_used = result.call.gas_used.saturating_add(upload_gas);
-            result
+        self.dry_run(None, |executor, overlay| {
+            instantiate(executor, overlay, origin, code, value, data, salt, gas_limit)
         })
     }
 
-    /// Runs `run` on a throw-away overlay of the best state, as the next block would see it;
-    /// the result carries the events only if it succeeded.
-    fn dry_run(&self, run: impl FnOnce(&Executor<'_>, &mut Overlay<'_>) -> DryRun) -> Result<DryRun, StoreError> {
+    /// Runs an instantiation against the state after block `at` without keeping any change;
+    /// `None` for an unknown block.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dry_run_instantiate_at(
+        &self,
+        at: BlockNumber,
+        origin: H160,
+        code: CodeSource,
+        value: Balance,
+        data: Vec<u8>,
+        salt: Option<[u8; 32]>,
+        gas_limit: Option<u64>,
+    ) -> Result<Option<DryRun>, StoreError> {
+        let Some(block) = self.block(at)? else { return Ok(None) };
+        let gas_limit = self.dry_run_gas(gas_limit);
+        self.dry_run(Some(&block.header), |executor, overlay| {
+            instantiate(executor, overlay, origin, code, value, data, salt, gas_limit)
+        })
+        .map(Some)
+    }
+
+    /// Runs `run` on a throw-away overlay of the state after block `at` (the best block when
+    /// `None`), as the block after it would see it; the result carries the events only if it
+    /// succeeded. The best state is read from the flat database, an earlier one from its
+    /// state trie (every block's trie nodes are kept).
+    fn dry_run(
+        &self,
+        at: Option<&Header>,
+        run: impl FnOnce(&Executor<'_>, &mut Overlay<'_>) -> DryRun,
+    ) -> Result<DryRun, StoreError> {
         self.metrics.dry_runs.fetch_add(1, Ordering::Relaxed);
         let _state = self.state_lock.read();
         let best = self.best_header();
-        let executor = self.executor(best.number + 1, now_ms().max(best.timestamp_ms() + 1));
-        let mut overlay = Overlay::new(&self.store);
+        let base = at.unwrap_or(&best);
+        let executor = self.executor(base.number + 1, now_ms().max(base.timestamp_ms() + 1));
+        let past = StateAt { store: &self.store, root: base.state_root };
+        let state: &dyn StateRead = if base.number == best.number { &self.store } else { &past };
+        let mut overlay = Overlay::new(state);
         let mut result = run(&executor, &mut overlay);
         let events = overlay.finish_transaction();
         if result.call.is_success() {
@@ -711,6 +772,61 @@ impl Node {
             return Err(error);
         }
         Ok(result)
+    }
+}
+
+/// What an instantiation dry run does: upload a blob (validated as an upload would be) or
+/// take uploaded code's hash, then instantiate it at the CREATE address of `origin`'s nonce.
+#[allow(clippy::too_many_arguments)]
+fn instantiate(
+    executor: &Executor<'_>,
+    overlay: &mut Overlay<'_>,
+    origin: H160,
+    code: CodeSource,
+    value: Balance,
+    data: Vec<u8>,
+    salt: Option<[u8; 32]>,
+    gas_limit: u64,
+) -> DryRun {
+    let nonce = overlay.account(&origin).nonce;
+    let (code_hash, upload_gas) = match code {
+        CodeSource::Hash(hash) => (hash, 0),
+        CodeSource::Blob(blob) => {
+            let upload = executor.upload(overlay, blob, gas_limit);
+            match (&upload.call.status, upload.code_hash) {
+                (Status::Success, Some(hash)) => (hash, upload.call.gas_used),
+                _ => return upload,
+            }
+        }
+    };
+    let mut result = executor.instantiate(overlay, origin, nonce, code_hash, value, data, salt, gas_limit - upload_gas);
+    result.call.gas_used = result.call.gas_used.saturating_add(upload_gas);
+    result
+}
+
+/// The state after an earlier block, read from the state trie under its root. Code is
+/// content-addressed (stored by its hash and never removed), so it is read from the store.
+struct StateAt<'a> {
+    store: &'a Store,
+    root: H256,
+}
+
+impl StateRead for StateAt<'_> {
+    fn account(&self, address: &H160) -> Result<Option<AccountInfo>, StoreError> {
+        match self.store.trie_value(self.root, &Store::account_trie_key(address))? {
+            None => Ok(None),
+            Some(bytes) => AccountInfo::decode(&mut &bytes[..])
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("account in the state trie does not decode")),
+        }
+    }
+
+    fn code(&self, code_hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.code(code_hash)
+    }
+
+    fn storage(&self, address: &H160, key: &StorageKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.trie_value(self.root, &Store::storage_trie_key(address, key))
     }
 }
 

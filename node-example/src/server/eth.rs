@@ -3,18 +3,22 @@
 //! parameters, results and units, is listed in `node-example/README.md`.
 //!
 //! The Ethereum view of a block is the sealed block itself: its number, its hash (the
-//! block's BLAKE2b-256 header hash), its parent and timestamp; its transactions are the
-//! Ethereum transactions it includes, in order. Gas is reported in Ethereum units (node gas
+//! block's BLAKE2b-256 header hash), its parent and timestamp; its transactions are all the
+//! extrinsics it includes, in order: Ethereum transactions as signed, and sr25519 ones in
+//! Ethereum's terms ([`ViewTransaction`]). Gas is reported in Ethereum units (node gas
 //! divided by [`ETH_GAS_RATIO`], rounded up); balances and values are wei. No fees are
 //! charged: gas prices and the base fee are 0.
 
-use crate::chain::eth::{self, EthTransaction, EthTxError, ETH_GAS_RATIO};
+use crate::chain::eth::{self, EthTxError, ViewTransaction, ETH_GAS_RATIO};
 use crate::chain::node::{eth_gas, CodeSource, DryRun, IncludedEthTx, Node, SubmitError};
 use crate::chain::primitives::{AccountInfo, BlockNumber, Outcome, H160, H256};
 use crate::chain::store::{Block, StoreError};
 use crate::runtime::exec::InvalidTransaction;
 use crate::runtime::host::StorageKey;
-use alloy_consensus::{SignableTransaction, Transaction as _, TxEip1559, TxEnvelope};
+use alloy_consensus::{
+    Eip658Value, ReceiptEnvelope, ReceiptWithBloom, SignableTransaction, Transaction as _, TxEip1559, TxEnvelope,
+    TxType,
+};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bloom, Bytes, TxKind, B256, U256, U64};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -238,44 +242,42 @@ impl CallRequest {
     }
 }
 
-/// `eth_call` and `eth_estimateGas` run on the best block's state: a request naming an
-/// older block is refused rather than answered from the wrong state.
-fn require_best_block(node: &Node, block: Option<&Value>) -> Result<(), ErrorObjectOwned> {
-    match block_number(node, block)? {
-        Some(number) if number == node.best_header().number => Ok(()),
-        Some(number) => Err(error(
-            codes::SERVER_ERROR,
-            format!("calls run on the latest block's state only; block {number} is not the latest"),
-        )),
-        None => Err(invalid("block not found")),
-    }
-}
-
-/// Runs a request as a dry run at the best state. Without `to` it is a deployment.
 /// What `eth_call` and `eth_estimateGas` share: the transaction of `params[0]` dry-run on the
-/// best block (`params[1]` must name it), a failure or revert turned into its RPC error.
+/// state after the block `params[1]` names (the latest when absent), a failure or revert
+/// turned into its RPC error.
 fn dry_run_params(node: &Node, params: &Params) -> Result<DryRun, ErrorObjectOwned> {
     let request: CallRequest = serde_json::from_value(param(params, 0)?.unwrap_or_default())
         .map_err(|failure| invalid(format!("transaction: {failure}")))?;
-    require_best_block(node, param(params, 1)?.as_ref())?;
-    let result = dry_run(node, &request)?;
+    let at = block_number(node, param(params, 1)?.as_ref())?.ok_or_else(|| invalid("block not found"))?;
+    let result = dry_run(node, &request, Some(at))?;
     match dry_run_error(&result) {
         Some(failure) => Err(failure),
         None => Ok(result),
     }
 }
 
-fn dry_run(node: &Node, request: &CallRequest) -> Result<DryRun, ErrorObjectOwned> {
+/// Runs a request as a dry run on the state after block `at` (the best block when `None`,
+/// or when `at` is the best block). Without `to` it is a deployment.
+fn dry_run(node: &Node, request: &CallRequest, at: Option<BlockNumber>) -> Result<DryRun, ErrorObjectOwned> {
     let origin = request.from.map(eth::h160).unwrap_or_default();
     let gas_limit = request.gas.map(|gas| gas.to::<u64>().saturating_mul(ETH_GAS_RATIO));
     let value =
         u128::try_from(request.value.unwrap_or_default()).map_err(|_| invalid("value: exceeds the largest balance"))?;
-    let result = match request.to {
-        Some(to) => node.dry_run_call(origin, eth::h160(to), value, request.data().to_vec(), gas_limit),
-        None => {
+    let at = at.filter(|number| *number != node.best_header().number);
+    let result = match (request.to, at) {
+        (Some(to), None) => node.dry_run_call(origin, eth::h160(to), value, request.data().to_vec(), gas_limit),
+        (Some(to), Some(at)) => node
+            .dry_run_call_at(at, origin, eth::h160(to), value, request.data().to_vec(), gas_limit)
+            .and_then(|found| found.ok_or(StoreError::Corrupt("a block below the best is missing"))),
+        (None, at) => {
             let (code, input) = eth::split_init_code(request.data())
                 .map_err(|refusal| error(codes::SERVER_ERROR, refusal.to_string()))?;
-            node.dry_run_instantiate(origin, CodeSource::Blob(code), value, input, None, gas_limit)
+            match at {
+                None => node.dry_run_instantiate(origin, CodeSource::Blob(code), value, input, None, gas_limit),
+                Some(at) => node
+                    .dry_run_instantiate_at(at, origin, CodeSource::Blob(code), value, input, None, gas_limit)
+                    .and_then(|found| found.ok_or(StoreError::Corrupt("a block below the best is missing"))),
+            }
         }
     };
     result.map_err(internal)
@@ -320,60 +322,73 @@ fn log_json(block: &Block, included: &IncludedEthTx, position: usize) -> Value {
         "blockNumber": q(block.header.number),
         "blockHash": hash(&block.header.hash()),
         "blockTimestamp": q(block.header.timestamp_ms() / 1000),
-        "transactionHash": hash(&included.tx.hash),
+        "transactionHash": hash(&included.tx.hash()),
         "transactionIndex": q(included.eth_index),
         "logIndex": q(included.first_log_index as usize + position),
         "removed": false,
     })
 }
 
+/// The price a transaction paid per gas: what its envelope says with a base fee of 0; 0 for
+/// sr25519 transactions, which name no price.
+fn effective_gas_price(tx: &ViewTransaction) -> u128 {
+    tx.envelope().map_or(0, |envelope| envelope.effective_gas_price(Some(0)))
+}
+
 fn receipt_json(block: &Block, included: &IncludedEthTx) -> Value {
     let receipt = &included.receipt;
-    let envelope = &included.tx.envelope;
+    let tx = &included.tx;
+    let to = tx.to();
     json!({
-        "transactionHash": hash(&included.tx.hash),
+        "transactionHash": hash(&tx.hash()),
         "transactionIndex": q(included.eth_index),
         "blockHash": hash(&block.header.hash()),
         "blockNumber": q(block.header.number),
-        "from": addr(&included.tx.sender),
-        "to": envelope.to().map(|to| addr(&eth::h160(to))),
+        "from": addr(&tx.sender()),
+        "to": to.as_ref().map(addr),
         "cumulativeGasUsed": q(included.cumulative_eth_gas),
         "gasUsed": q(eth_gas(receipt.gas_used)),
-        "effectiveGasPrice": q(envelope.effective_gas_price(Some(0))),
-        "contractAddress": if envelope.to().is_none() { receipt.contract_address.as_ref().map(addr) } else { None },
+        "effectiveGasPrice": q(effective_gas_price(tx)),
+        "contractAddress": if to.is_none() { receipt.contract_address.as_ref().map(addr) } else { None },
         "logs": (0..receipt.events.len()).map(|position| log_json(block, included, position)).collect::<Vec<_>>(),
         "logsBloom": bloom_of(included).to_string(),
-        "type": q(envelope.tx_type() as u8),
+        "type": q(tx.tx_type()),
         "status": if receipt.outcome.is_success() { "0x1" } else { "0x0" },
     })
 }
 
-fn transaction_json(block: Option<&Block>, included: Option<&IncludedEthTx>, tx: &EthTransaction) -> Value {
-    let envelope = &tx.envelope;
+/// A transaction in Ethereum's JSON shape; `included` gives its block and position (absent
+/// for a transaction still in the pool).
+fn transaction_json(included: Option<(&Block, u32)>, tx: &ViewTransaction, chain_id: u64) -> Value {
+    let mut object = json!({
+        "hash": hash(&tx.hash()),
+        "nonce": q(tx.nonce()),
+        "blockHash": included.map(|(block, _)| hash(&block.header.hash())),
+        "blockNumber": included.map(|(block, _)| q(block.header.number)),
+        "transactionIndex": included.map(|(_, index)| q(index)),
+        "from": addr(&tx.sender()),
+        "to": tx.to().as_ref().map(addr),
+        "value": q(tx.value()),
+        "gas": q(tx.eth_gas_limit()),
+        "gasPrice": q(effective_gas_price(tx)),
+        "input": hex0x(&tx.input()),
+        "type": q(tx.tx_type()),
+        "chainId": q(chain_id),
+        // An sr25519 transaction has no secp256k1 signature: 0s, as chains show their
+        // unsigned system transactions.
+        "v": "0x0",
+        "r": "0x0",
+        "s": "0x0",
+    });
+    let Some(envelope) = tx.envelope() else { return object };
     let signature = envelope.signature();
-    let chain_id = envelope.chain_id().unwrap_or_default();
     let v = match envelope {
         TxEnvelope::Legacy(_) => chain_id * 2 + 35 + u64::from(signature.v()),
         _ => u64::from(signature.v()),
     };
-    let mut object = json!({
-        "hash": hash(&tx.hash),
-        "nonce": q(envelope.nonce()),
-        "blockHash": block.map(|block| hash(&block.header.hash())),
-        "blockNumber": block.map(|block| q(block.header.number)),
-        "transactionIndex": included.map(|included| q(included.eth_index)),
-        "from": addr(&tx.sender),
-        "to": envelope.to().map(|to| addr(&eth::h160(to))),
-        "value": q(envelope.value()),
-        "gas": q(envelope.gas_limit()),
-        "gasPrice": q(envelope.effective_gas_price(Some(0))),
-        "input": hex0x(envelope.input()),
-        "type": q(envelope.tx_type() as u8),
-        "chainId": q(chain_id),
-        "v": q(v),
-        "r": q(signature.r()),
-        "s": q(signature.s()),
-    });
+    object["v"] = json!(q(v));
+    object["r"] = json!(q(signature.r()));
+    object["s"] = json!(q(signature.s()));
     if !matches!(envelope, TxEnvelope::Legacy(_)) {
         let access_list: Vec<Value> = envelope
             .access_list()
@@ -399,15 +414,65 @@ fn transaction_json(block: Option<&Block>, included: Option<&IncludedEthTx>, tx:
     object
 }
 
+/// The block's `transactionsRoot`: the Ethereum ordered trie (alloy's `ordered_trie_root`,
+/// keys `rlp(index)`) over each transaction's bytes (an Ethereum transaction's EIP-2718
+/// encoding, an sr25519 extrinsic's SCALE bytes).
+pub fn transactions_root(included: &[IncludedEthTx]) -> B256 {
+    let encoded: Vec<Vec<u8>> = included.iter().map(|included| included.tx.root_bytes()).collect();
+    alloy_consensus::proofs::ordered_trie_root_encoded(&encoded)
+}
+
+/// The block's `receiptsRoot`: the Ethereum ordered trie over each transaction's EIP-2718
+/// receipt (status, cumulative gas, bloom, logs; typed as the transaction, legacy for sr25519
+/// transactions), as alloy's `calculate_receipt_root` computes it.
+pub fn receipts_root(included: &[IncludedEthTx]) -> B256 {
+    let receipts: Vec<ReceiptEnvelope> = included
+        .iter()
+        .map(|included| {
+            let logs = included
+                .receipt
+                .events
+                .iter()
+                .map(|event| {
+                    alloy_primitives::Log::new_unchecked(
+                        alloy_address(&event.address),
+                        event.topics.iter().map(|topic| B256::from(topic.0)).collect(),
+                        Bytes::copy_from_slice(&event.data),
+                    )
+                })
+                .collect();
+            let receipt = alloy_consensus::Receipt {
+                status: Eip658Value::Eip658(included.receipt.outcome.is_success()),
+                cumulative_gas_used: included.cumulative_eth_gas,
+                logs,
+            };
+            let with_bloom = ReceiptWithBloom { receipt, logs_bloom: bloom_of(included) };
+            match included.tx.envelope().map(TxEnvelope::tx_type) {
+                Some(TxType::Eip2930) => ReceiptEnvelope::Eip2930(with_bloom),
+                Some(TxType::Eip1559) => ReceiptEnvelope::Eip1559(with_bloom),
+                _ => ReceiptEnvelope::Legacy(with_bloom),
+            }
+        })
+        .collect();
+    alloy_consensus::proofs::calculate_receipt_root(&receipts)
+}
+
 fn block_json(node: &Node, block: &Block, full: bool) -> Result<Value, ErrorObjectOwned> {
     let included = node.eth_transactions(block).map_err(internal)?;
     let mut bloom = Bloom::default();
     for tx in &included {
         bloom.accrue_bloom(&bloom_of(tx));
     }
+    let chain_id = node.spec().chain_id;
     let transactions: Vec<Value> = included
         .iter()
-        .map(|tx| if full { transaction_json(Some(block), Some(tx), &tx.tx) } else { json!(hash(&tx.tx.hash)) })
+        .map(|tx| {
+            if full {
+                transaction_json(Some((block, tx.eth_index)), &tx.tx, chain_id)
+            } else {
+                json!(hash(&tx.tx.hash()))
+            }
+        })
         .collect();
     let header = &block.header;
     Ok(json!({
@@ -416,7 +481,8 @@ fn block_json(node: &Node, block: &Block, full: bool) -> Result<Value, ErrorObje
         "parentHash": hash(&header.parent_hash),
         "timestamp": q(header.timestamp_ms() / 1000),
         "stateRoot": hash(&header.state_root),
-        "transactionsRoot": hash(&header.extrinsics_root),
+        "transactionsRoot": transactions_root(&included).to_string(),
+        "receiptsRoot": receipts_root(&included).to_string(),
         "gasLimit": q(node.spec().gas.per_block / ETH_GAS_RATIO),
         "gasUsed": q(included.last().map_or(0, |tx| tx.cumulative_eth_gas)),
         "baseFeePerGas": "0x0",
@@ -687,7 +753,7 @@ fn send_transaction(context: &EthContext, request: CallRequest) -> Result<H256, 
     let gas_limit = match request.gas {
         Some(gas) => gas.to::<u64>(),
         None => {
-            let result = dry_run(node, &request)?;
+            let result = dry_run(node, &request, None)?;
             if let Some(failure) = dry_run_error(&result) {
                 return Err(failure);
             }
@@ -840,10 +906,15 @@ pub fn module(context: EthContext) -> Result<RpcModule<EthContext>, jsonrpsee::c
 
     module.register_method("eth_getTransactionByHash", |params: Params, context, _| {
         let tx_hash = parse_h256("hash", &params.one::<String>()?)?;
+        let chain_id = context.node.spec().chain_id;
+        // Included, or else still waiting in the pool (then without block fields).
         let found = context.node.eth_transaction(&tx_hash).map_err(internal)?;
-        Ok::<_, ErrorObjectOwned>(
-            found.map(|(block, included)| transaction_json(Some(&block), Some(&included), &included.tx)),
-        )
+        Ok::<_, ErrorObjectOwned>(match found {
+            Some((block, included)) => {
+                Some(transaction_json(Some((&block, included.eth_index)), &included.tx, chain_id))
+            }
+            None => context.node.pending_transaction(&tx_hash).map(|tx| transaction_json(None, &tx, chain_id)),
+        })
     })?;
     module.register_method("eth_getTransactionReceipt", |params: Params, context, _| {
         let tx_hash = parse_h256("hash", &params.one::<String>()?)?;

@@ -1,5 +1,7 @@
 // ethers v6 against `pvm-node --dev` (run by tests/clients.rs). Environment: ETHERS_MODULE
-// (path of the installed `ethers` package), ETH_RPC_URL, CONTRACTS (testdata/contracts).
+// (path of the installed `ethers` package), ETH_RPC_URL, CONTRACTS (testdata/contracts),
+// SR25519_TX and SR25519_FROM (an sr25519 transfer the test sealed before, and its signer's
+// mapped address).
 // Exits non-zero with a message on the first failed check.
 "use strict";
 const { ethers } = require(process.env.ETHERS_MODULE);
@@ -101,6 +103,12 @@ async function main() {
   // Replays are refused.
   const signed = await wallet.signTransaction({ to: bob.address, nonce: 0, gasLimit: 100000n, gasPrice: 1n, chainId: 420420420n });
   await assert.rejects(provider.broadcastTransaction(signed), /nonce/);
+  // An sr25519 extrinsic (author_submitExtrinsic) as ethers reads it from the Ethereum view.
+  const sr25519 = await provider.getTransaction(process.env.SR25519_TX);
+  assert.strictEqual(sr25519.from.toLowerCase(), process.env.SR25519_FROM);
+  assert.strictEqual((await provider.getTransactionReceipt(process.env.SR25519_TX)).status, 1);
+  const sr25519Block = await provider.getBlock(sr25519.blockNumber, true);
+  assert.ok(sr25519Block.prefetchedTransactions.some((tx) => tx.hash === sr25519.hash));
   console.log("ethers: all checks passed");
 }
 

@@ -1,7 +1,9 @@
 """web3.py against `pvm-node --dev` (run by tests/clients.rs).
 
 Environment: WEB3_PATH (folder web3 was installed into with `pip install --target`),
-ETH_RPC_URL, CONTRACTS (testdata/contracts). Exits non-zero on the first failed check.
+ETH_RPC_URL, CONTRACTS (testdata/contracts), SR25519_TX and SR25519_FROM (an sr25519
+transfer the test sealed before, and its signer's mapped address). Exits non-zero on the
+first failed check.
 """
 import json
 import os
@@ -91,4 +93,11 @@ assert flipper.functions.get().call() is False
 
 block = w3.eth.get_block("latest", full_transactions=True)
 assert block.number == w3.eth.block_number and len(block.transactions) == 1
+# An sr25519 extrinsic (author_submitExtrinsic) as web3.py reads it from the Ethereum view.
+sr25519 = w3.eth.get_transaction(os.environ["SR25519_TX"])
+assert sr25519["from"].lower() == os.environ["SR25519_FROM"], sr25519
+assert w3.eth.get_transaction_receipt(os.environ["SR25519_TX"])["status"] == 1
+sr25519_block = w3.eth.get_block(sr25519["blockNumber"], full_transactions=True)
+assert any(tx["hash"] == sr25519["hash"] for tx in sr25519_block["transactions"])
+
 print("web3.py: all checks passed")

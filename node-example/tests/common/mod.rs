@@ -25,6 +25,12 @@ pub struct RunningNode {
 impl RunningNode {
     /// Starts `pvm-node` with `args` plus free ports and `--base-path base`.
     pub fn start(args: &[&str], base: &Path) -> RunningNode {
+        RunningNode::start_with_ports(args, &["--eth-rpc-port", "0"], base)
+    }
+
+    /// Starts `pvm-node` with `args`, free RPC and metrics ports, `eth_port_args` for the
+    /// Ethereum port (empty: the default 127.0.0.1:8545) and `--base-path base`.
+    pub fn start_with_ports(args: &[&str], eth_port_args: &[&str], base: &Path) -> RunningNode {
         std::fs::create_dir_all(base).unwrap();
         let log = base.join(format!(
             "node-{}.log",
@@ -33,7 +39,9 @@ impl RunningNode {
         let log_file = std::fs::File::create(&log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_pvm-node"))
             .args(args)
-            .args(["--rpc-port", "0", "--prometheus-port", "0", "--eth-rpc-port", "0", "--base-path"])
+            .args(["--rpc-port", "0", "--prometheus-port", "0"])
+            .args(eth_port_args)
+            .arg("--base-path")
             .arg(base)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
