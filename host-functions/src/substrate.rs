@@ -86,24 +86,47 @@ impl<T, A: SubstrateHeap<T>> FunctionContext for SubstrateContext<'_, '_, T, A> 
     }
 }
 
+/// A Substrate host function's arguments as read from `A0..A5`: at most one per argument
+/// register, held inline so that a host call allocates nothing for them.
+#[derive(Clone, Copy, Debug)]
+pub struct Arguments {
+    values: [Value; Reg::ARGS.len()],
+    len: usize,
+}
+
+impl Arguments {
+    /// The arguments, in signature order.
+    pub fn as_slice(&self) -> &[Value] {
+        &self.values[..self.len]
+    }
+}
+
+impl IntoIterator for Arguments {
+    type Item = Value;
+    type IntoIter = std::iter::Take<std::array::IntoIter<Value, { Reg::ARGS.len() }>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.values.into_iter().take(self.len)
+    }
+}
+
 /// Reads a Substrate host function's arguments from `A0..A5` by its signature.
-pub fn read_arguments<T>(caller: &Caller<'_, T>, args: &[ValueType]) -> Result<Vec<Value>, HostError> {
+pub fn read_arguments<T>(caller: &Caller<'_, T>, args: &[ValueType]) -> Result<Arguments, HostError> {
     if args.len() > Reg::ARGS.len() {
         return Err(HostError::new(format!("{} arguments do not fit in the registers A0..A5", args.len())));
     }
-    Ok(args
-        .iter()
-        .zip(Reg::ARGS)
-        .map(|(kind, reg)| {
-            let raw = caller.reg(reg);
-            match kind {
-                ValueType::I32 => Value::I32(raw as u32 as i32),
-                ValueType::I64 => Value::I64(raw as i64),
-                ValueType::F32 => Value::F32(raw as u32),
-                ValueType::F64 => Value::F64(raw),
-            }
-        })
-        .collect())
+    // The unused slots are never read: `len` bounds both views of the array.
+    let mut values = [Value::I64(0); Reg::ARGS.len()];
+    for ((slot, kind), reg) in values.iter_mut().zip(args).zip(Reg::ARGS) {
+        let raw = caller.reg(reg);
+        *slot = match kind {
+            ValueType::I32 => Value::I32(raw as u32 as i32),
+            ValueType::I64 => Value::I64(raw as i64),
+            ValueType::F32 => Value::F32(raw as u32),
+            ValueType::F64 => Value::F64(raw),
+        };
+    }
+    Ok(Arguments { values, len: args.len() })
 }
 
 /// The register value of a Substrate host function's result.
@@ -117,13 +140,15 @@ pub fn result_register(value: Value) -> u64 {
 }
 
 /// Runs one Substrate host function for the calling instance, allocating from the heap `A`.
+/// `args` is the function's argument list ([`Function::signature`]), which the linker looks
+/// up once when it defines the function rather than on every call.
 pub fn call_substrate_function<T, A: SubstrateHeap<T>>(
     function: &dyn Function,
+    args: &[ValueType],
     mut caller: Caller<'_, T>,
 ) -> Result<Flow, HostError> {
-    let signature = function.signature();
-    let args = read_arguments(&caller, &signature.args)?;
-    log::trace!(target: "pvm-host", "calling `{}` with {:?}", function.name(), args);
+    let args = read_arguments(&caller, args)?;
+    log::trace!(target: "pvm-host", "calling `{}` with {:?}", function.name(), args.as_slice());
     let result = function.execute(&mut SubstrateContext::<T, A>::new(&mut caller), &mut args.into_iter())?;
     if let Some(value) = result {
         caller.set_reg(Reg::A0, result_register(value));
@@ -168,11 +193,12 @@ impl<T: 'static> Linker<T> {
         &mut self,
         function: &'static dyn Function,
     ) -> Result<&mut Self, LinkError> {
-        let count = function.signature().args.len();
+        let args = function.signature().args;
+        let count = args.len();
         if count > Reg::ARGS.len() {
             return Err(LinkError::TooManyArguments { name: function.name().to_string(), count });
         }
-        self.func_raw(function.name(), move |caller| call_substrate_function::<T, A>(function, caller))
+        self.func_raw(function.name(), move |caller| call_substrate_function::<T, A>(function, &args, caller))
     }
 }
 

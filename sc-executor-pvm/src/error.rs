@@ -4,11 +4,20 @@
 
 use pvm_executor::PanicReason;
 use pvm_host_functions::{CallError, HostError, LinkError};
+#[cfg(feature = "wasm")]
 use sc_executor::error::{Error as ScError, MessageWithBacktrace, WasmError};
 
 /// Why a runtime could not be loaded, or a runtime call failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PvmError {
+    /// The code is a Wasm module and the executor was built without the `wasm` feature.
+    #[error("the runtime is a Wasm module, and this executor was built without Wasm support (sc-executor-pvm's `wasm` feature)")]
+    WasmNotSupported,
+    /// A Wasm runtime failed on the inner `WasmExecutor` (feature `wasm`).
+    #[cfg(feature = "wasm")]
+    #[error("{0}")]
+    Wasm(Box<ScError>),
     /// The engine could not be created (e.g. the compiler backend was asked for where it does
     /// not run).
     #[error("cannot create the PVM engine: {0}")]
@@ -192,9 +201,11 @@ impl PvmError {
     }
 }
 
+#[cfg(feature = "wasm")]
 impl From<PvmError> for ScError {
     fn from(error: PvmError) -> Self {
         match error {
+            PvmError::Wasm(error) => *error,
             PvmError::MissingExport { method } => ScError::MethodNotFound(method),
             PvmError::Panic { message, .. } => {
                 ScError::AbortedDueToPanic(MessageWithBacktrace { message, backtrace: None })
@@ -217,7 +228,8 @@ impl From<PvmError> for ScError {
             | PvmError::UnknownFormat { .. }
             | PvmError::InvalidCode(_)
             | PvmError::NotAContainer
-            | PvmError::Link(_)) => ScError::RuntimeConstruction(WasmError::Other(error.to_string())),
+            | PvmError::Link(_)
+            | PvmError::WasmNotSupported) => ScError::RuntimeConstruction(WasmError::Other(error.to_string())),
             error => ScError::Other(error.to_string()),
         }
     }

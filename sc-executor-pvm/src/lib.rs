@@ -19,9 +19,15 @@
 //! * Prepared runtimes (the compiled module, linked, with a pool of instances) are cached by
 //!   the runtime code's hash, least recently used first out, up to
 //!   [`PvmExecutorBuilder::with_runtime_cache_size`] entries.
-//! * Errors are a typed [`PvmError`] inside, mapped into `sc_executor::error::Error` at the
-//!   trait boundary (`MethodNotFound`, `AbortedDueToPanic` with the runtime's panic message,
-//!   `AbortedDueToTrap`, `Allocator(AllocatorOutOfSpace)`, ...).
+//! * Errors are a typed [`PvmError`] (also `CodeExecutor::Error`), which
+//!   `sc_executor::error::Error::from` maps to sc-executor's variants (`MethodNotFound`,
+//!   `AbortedDueToPanic` with the runtime's panic message, `AbortedDueToTrap`,
+//!   `Allocator(AllocatorOutOfSpace)`, ...); `RuntimeVersionOf` returns those.
+//! * Feature `wasm` (default): the Wasm fallback, `RuntimeVersionOf` and that mapping, which
+//!   need sc-executor (and wasmtime). Without it, Wasm code is [`PvmError::WasmNotSupported`].
+//! * [`chain`] drives a runtime as a node does (genesis, block production, import) through
+//!   `sp_state_machine`, with any `CodeExecutor`; [`transfer`] builds signed balance transfers
+//!   for any FRAME runtime from its metadata.
 //!
 //! ```no_run
 //! use sc_executor_pvm::{BackendKind, PvmExecutor};
@@ -38,9 +44,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod chain;
 mod error;
 mod heap;
 mod runtime;
+pub mod transfer;
 
 pub use error::{AllocFailure, PvmError};
 pub use pvm_executor::BackendKind;
@@ -50,6 +58,7 @@ use lru::LruCache;
 use parking_lot::Mutex;
 use pvm_executor::{Config, Engine, Module};
 use pvm_host_functions::Linker;
+#[cfg(feature = "wasm")]
 use sc_executor::{RuntimeVersionOf, WasmExecutor};
 use sp_core::traits::{CallContext, CodeExecutor, Externalities, FetchRuntimeCode, ReadRuntimeVersion, RuntimeCode};
 use sp_version::RuntimeVersion;
@@ -94,6 +103,7 @@ pub struct PvmExecutorBuilder<H> {
     max_runtime_instances: usize,
     runtime_cache_size: NonZeroUsize,
     allow_missing_host_functions: bool,
+    #[cfg(feature = "wasm")]
     wasm: Option<WasmExecutor<H>>,
     _host_functions: PhantomData<fn() -> H>,
 }
@@ -133,7 +143,8 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
     }
 
     /// The executor for code that is not a PolkaVM blob. Default: `WasmExecutor::builder()`
-    /// with its defaults (wasmtime, compiled).
+    /// with its defaults (wasmtime, compiled). (Feature `wasm`.)
+    #[cfg(feature = "wasm")]
     pub fn with_wasm_executor(mut self, wasm: WasmExecutor<H>) -> Self {
         self.wasm = Some(wasm);
         self
@@ -148,6 +159,7 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
         }
         let engine = Engine::new(&config).map_err(PvmError::Engine)?;
         let linker = heap::substrate_linker::<H>(self.allow_missing_host_functions)?;
+        #[cfg(feature = "wasm")]
         let wasm = self.wasm.unwrap_or_else(|| WasmExecutor::builder().build());
         Ok(PvmExecutor {
             inner: Arc::new(Inner {
@@ -157,7 +169,9 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
                 gas_limit: self.gas_limit.unwrap_or(i64::MAX),
                 cache: Mutex::new(LruCache::new(self.runtime_cache_size)),
             }),
+            #[cfg(feature = "wasm")]
             wasm,
+            _host_functions: PhantomData,
         })
     }
 }
@@ -183,12 +197,19 @@ struct Inner {
 /// `WasmExecutor`; see the [crate docs](crate). Cheap to clone (shared caches).
 pub struct PvmExecutor<H> {
     inner: Arc<Inner>,
+    #[cfg(feature = "wasm")]
     wasm: WasmExecutor<H>,
+    _host_functions: PhantomData<fn() -> H>,
 }
 
 impl<H> Clone for PvmExecutor<H> {
     fn clone(&self) -> Self {
-        PvmExecutor { inner: Arc::clone(&self.inner), wasm: self.wasm.clone() }
+        PvmExecutor {
+            inner: Arc::clone(&self.inner),
+            #[cfg(feature = "wasm")]
+            wasm: self.wasm.clone(),
+            _host_functions: PhantomData,
+        }
     }
 }
 
@@ -210,6 +231,7 @@ impl<H: HostFunctions> PvmExecutor<H> {
             max_runtime_instances: 2,
             runtime_cache_size: NonZeroUsize::new(4).expect("4 is not zero"),
             allow_missing_host_functions: false,
+            #[cfg(feature = "wasm")]
             wasm: None,
             _host_functions: PhantomData,
         }
@@ -225,7 +247,8 @@ impl<H: HostFunctions> PvmExecutor<H> {
         self.inner.engine.backend()
     }
 
-    /// The executor Wasm runtimes are handed to.
+    /// The executor Wasm runtimes are handed to. (Feature `wasm`.)
+    #[cfg(feature = "wasm")]
     pub fn wasm_executor(&self) -> &WasmExecutor<H> {
         &self.wasm
     }
@@ -290,10 +313,26 @@ impl<H: HostFunctions> PvmExecutor<H> {
             None => Ok(None),
         }
     }
+
+    /// The runtime version of PolkaVM code (`Core_version`, read once per runtime and kept),
+    /// with typed errors; `Ok(None)` for Wasm code.
+    pub fn runtime_version_pvm(
+        &self,
+        ext: &mut dyn Externalities,
+        runtime_code: &RuntimeCode,
+    ) -> Result<Option<RuntimeVersion>, PvmError> {
+        match self.runtime(runtime_code)? {
+            Some(runtime) => runtime.version(ext).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
+/// Errors are [`PvmError`]s whether the `wasm` feature is on or not (features must only add);
+/// a Wasm runtime's errors are [`PvmError::Wasm`], and `sc_executor::error::Error::from`
+/// maps any of them to sc-executor's error type.
 impl<H: HostFunctions> CodeExecutor for PvmExecutor<H> {
-    type Error = sc_executor::error::Error;
+    type Error = PvmError;
 
     fn call(
         &self,
@@ -301,12 +340,18 @@ impl<H: HostFunctions> CodeExecutor for PvmExecutor<H> {
         runtime_code: &RuntimeCode,
         method: &str,
         data: &[u8],
-        context: CallContext,
+        #[cfg_attr(not(feature = "wasm"), allow(unused_variables))] context: CallContext,
     ) -> (Result<Vec<u8>, Self::Error>, bool) {
         match self.call_pvm(ext, runtime_code, method, data) {
             Ok(Some(output)) => (Ok(output), false),
-            Ok(None) => self.wasm.call(ext, runtime_code, method, data, context),
-            Err(error) => (Err(error.into()), false),
+            #[cfg(feature = "wasm")]
+            Ok(None) => {
+                let (result, native) = self.wasm.call(ext, runtime_code, method, data, context);
+                (result.map_err(|error| PvmError::Wasm(Box::new(error))), native)
+            }
+            #[cfg(not(feature = "wasm"))]
+            Ok(None) => (Err(PvmError::WasmNotSupported), false),
+            Err(error) => (Err(error), false),
         }
     }
 }
@@ -316,19 +361,24 @@ impl<H: HostFunctions> ReadRuntimeVersion for PvmExecutor<H> {
         let key = sp_crypto_hashing::blake2_256(code).to_vec();
         match self.runtime_for(key, code).map_err(|error| error.to_string())? {
             Some(runtime) => runtime.call_in(ext, "Core_version", &[]).map_err(|error| error.to_string()),
+            #[cfg(feature = "wasm")]
             None => self.wasm.read_runtime_version(code, ext),
+            #[cfg(not(feature = "wasm"))]
+            None => Err(PvmError::WasmNotSupported.to_string()),
         }
     }
 }
 
+/// (Feature `wasm`: the trait is sc-executor's.)
+#[cfg(feature = "wasm")]
 impl<H: HostFunctions> RuntimeVersionOf for PvmExecutor<H> {
     fn runtime_version(
         &self,
         ext: &mut dyn Externalities,
         runtime_code: &RuntimeCode,
     ) -> sc_executor::error::Result<RuntimeVersion> {
-        match self.runtime(runtime_code)? {
-            Some(runtime) => Ok(runtime.version(ext)?),
+        match self.runtime_version_pvm(ext, runtime_code)? {
+            Some(version) => Ok(version),
             None => self.wasm.runtime_version(ext, runtime_code),
         }
     }

@@ -5,8 +5,8 @@
 //! after every call, the produced header and block, and the state after importing that block on
 //! a fresh genesis state must be identical.
 //!
-//! The steps: `GenesisBuilder_get_preset` (default and `development`) and
-//! `GenesisBuilder_build_state`; `Core_version`; `Core_initialize_block`,
+//! The steps (driven by `sc_executor_pvm::chain`): `Core_version`, `GenesisBuilder_get_preset`
+//! (default and `development`) and `GenesisBuilder_build_state`; `Core_initialize_block`,
 //! `BlockBuilder_inherent_extrinsics` (timestamp) and `BlockBuilder_apply_extrinsic` of the
 //! inherent and of signed balance transfers //Alice -> //Bob, `BlockBuilder_finalize_block`;
 //! then `Core_execute_block` of that block on a fresh copy of the genesis state.
@@ -21,27 +21,20 @@
 //! and the Wasm build, and the runtime never reads it here (the executors get the code through
 //! `RuntimeCode`), so leaving it out lets the three states be compared root for root.
 
-use codec::{Compact, Decode, Encode};
+use codec::{Compact, Encode};
 use sc_executor::WasmExecutor;
-use sc_executor_pvm::{BackendKind, PvmExecutor};
-use sp_core::traits::{CallContext, CodeExecutor, RuntimeCode, WrappedRuntimeCode};
-use sp_core::{sr25519, Blake2Hasher, Pair, H256};
-use sp_runtime::generic::{Digest, Header};
-use sp_runtime::traits::{BlakeTwo256, Header as _};
-use sp_state_machine::{InMemoryBackend, OverlayedChanges, StateMachine};
-use sp_storage::StateVersion;
-use sp_trie::TrieConfiguration;
+use sc_executor_pvm::chain::{self, Backend, GenesisOptions, Header, Step};
+use sc_executor_pvm::{transfer, BackendKind, PvmExecutor};
+use sp_core::traits::CodeExecutor;
+use sp_core::{sr25519, Pair, H256};
 use sp_version::RuntimeVersion;
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 type HostFunctions = sp_io::SubstrateHostFunctions;
-type BlockHeader = Header<u32, BlakeTwo256>;
-type Backend = InMemoryBackend<Blake2Hasher>;
 
-const STATE_VERSION: StateVersion = StateVersion::V1;
 const TIMESTAMP: u64 = 1_700_000_000_000;
 const TRANSFERS: u32 = 5;
+/// The genesis root of `dev_runtime.polkavm` from the `development` preset, without `:code`.
+const DEV_GENESIS_ROOT_WITHOUT_CODE: &str = "0x64cea7479bdf059445a94914da1abab812dfdbda1c4ffa380ae9f8b3942cc5fd";
 const AMOUNT: u128 = 1_000_000_000_000; // one UNIT
 
 /// A runtime blob of `testdata/runtimes/` (built by `runtimes/build.sh`).
@@ -49,99 +42,10 @@ fn blob(name: &str) -> Vec<u8> {
     pvm_testkit::read_testdata(&format!("runtimes/{name}"))
 }
 
-/// One runtime call: what it returned and the storage root after it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-struct Step {
-    method: String,
-    output: Vec<u8>,
-    root: H256,
-}
-
-/// Runs runtime calls on one state with one executor, recording each step.
-struct Chain<'e, E> {
-    executor: &'e E,
-    code: WrappedRuntimeCode<'static>,
-    hash: Vec<u8>,
-    backend: Backend,
-    overlay: OverlayedChanges<Blake2Hasher>,
-    steps: Vec<Step>,
-}
-
-impl<'e, E: CodeExecutor> Chain<'e, E> {
-    fn new(executor: &'e E, code: &[u8], backend: Backend) -> Self {
-        Chain {
-            executor,
-            code: WrappedRuntimeCode(Cow::Owned(code.to_vec())),
-            hash: sp_crypto_hashing::blake2_256(code).to_vec(),
-            backend,
-            overlay: OverlayedChanges::default(),
-            steps: Vec::new(),
-        }
-    }
-
-    fn call(&mut self, method: &str, input: &[u8], context: CallContext) -> Vec<u8> {
-        let runtime_code = RuntimeCode { code_fetcher: &self.code, heap_pages: None, hash: self.hash.clone() };
-        let mut extensions = Default::default();
-        let output = StateMachine::new(
-            &self.backend,
-            &mut self.overlay,
-            self.executor,
-            method,
-            input,
-            &mut extensions,
-            &runtime_code,
-            context,
-        )
-        .execute()
-        .unwrap_or_else(|error| panic!("{method} failed: {error}"));
-        let (root, _) = self.overlay.storage_root(&self.backend, STATE_VERSION);
-        self.steps.push(Step { method: method.to_string(), output: output.clone(), root });
-        output
-    }
-
-    /// The state with the changes so far committed.
-    fn committed(&mut self) -> Backend {
-        let changes = self.overlay.drain_storage_changes(&self.backend, STATE_VERSION).unwrap();
-        let mut backend = self.backend.clone();
-        backend.apply_transaction(changes.transaction_storage_root, changes.transaction);
-        backend
-    }
-}
-
-/// Merges a JSON patch into a JSON value (objects key by key, anything else replaced), as
-/// `sc-chain-spec` applies a preset to the default genesis config.
-fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
-    match (base, patch) {
-        (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
-            for (key, value) in patch {
-                merge(base.entry(key).or_insert(serde_json::Value::Null), value);
-            }
-        }
-        (base, patch) => *base = patch,
-    }
-}
-
-/// Genesis: the presets, the state built from the `development` one, and the version.
-fn genesis<E: CodeExecutor>(executor: &E, code: &[u8]) -> (Vec<Step>, Backend) {
-    let mut chain = Chain::new(executor, code, Backend::default());
-    let context = CallContext::Onchain { import: false };
-    let default = chain.call("GenesisBuilder_get_preset", &None::<Vec<u8>>.encode(), context);
-    let default = <Option<Vec<u8>>>::decode(&mut &default[..]).unwrap().expect("a default genesis config");
-    let patch = chain.call("GenesisBuilder_get_preset", &Some(b"development".to_vec()).encode(), context);
-    let patch = <Option<Vec<u8>>>::decode(&mut &patch[..]).unwrap().expect("the development preset");
-    let mut config: serde_json::Value = serde_json::from_slice(&default).unwrap();
-    merge(&mut config, serde_json::from_slice(&patch).unwrap());
-    let result = chain.call("GenesisBuilder_build_state", &serde_json::to_vec(&config).unwrap().encode(), context);
-    assert_eq!(<Result<(), String>>::decode(&mut &result[..]).unwrap(), Ok(()));
-    chain.call("Core_version", &[], context);
-    let backend = chain.committed();
-    (chain.steps, backend)
-}
-
-fn genesis_header(backend: &Backend) -> BlockHeader {
-    let state_root = *backend.root();
-    let extrinsics_root = sp_trie::LayoutV1::<Blake2Hasher>::ordered_trie_root(Vec::<Vec<u8>>::new());
-    BlockHeader::new(0, extrinsics_root, state_root, H256::zero(), Digest::default())
+/// Genesis from the `development` preset, every call recorded, without `:code`.
+fn genesis<E: CodeExecutor + Clone + 'static>(executor: &E, code: &[u8]) -> chain::Genesis {
+    let options = GenesisOptions { preset: Some("development".to_string()), with_code: false, record: true };
+    chain::genesis(executor, code, &options).unwrap_or_else(|error| panic!("genesis: {error}"))
 }
 
 /// Signed `Balances::transfer_allow_death(//Bob, AMOUNT)` from //Alice with `nonce`, in the
@@ -149,6 +53,17 @@ fn genesis_header(backend: &Backend) -> BlockHeader {
 /// its `TxExtension` (immortal era, nonce, tip 0) and implicit ones (spec and transaction
 /// version, genesis hash twice: `CheckGenesis` and the immortal era's block).
 fn transfer(nonce: u32, version: &RuntimeVersion, genesis: H256) -> Vec<u8> {
+    let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
+    hand_encoded_transfer(nonce, version, genesis, |payload| alice.sign(payload).0)
+}
+
+/// [`transfer`] with the signature made by `sign` (given the signed payload).
+fn hand_encoded_transfer(
+    nonce: u32,
+    version: &RuntimeVersion,
+    genesis: H256,
+    sign: impl FnOnce(&[u8]) -> [u8; 64],
+) -> Vec<u8> {
     let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
     let bob = sr25519::Pair::from_string("//Bob", None).unwrap().public();
     let mut call = vec![2u8, 0]; // pallet 2 (Balances), call 0 (transfer_allow_death)
@@ -158,8 +73,7 @@ fn transfer(nonce: u32, version: &RuntimeVersion, genesis: H256) -> Vec<u8> {
     let explicit = (0u8, Compact(nonce), Compact(0u128)).encode();
     let implicit = (version.spec_version, version.transaction_version, genesis, genesis).encode();
     let payload = [&call[..], &explicit, &implicit].concat();
-    let signature =
-        if payload.len() > 256 { alice.sign(&sp_crypto_hashing::blake2_256(&payload)) } else { alice.sign(&payload) };
+    let signature = if payload.len() > 256 { sign(&sp_crypto_hashing::blake2_256(&payload)) } else { sign(&payload) };
     let mut body = vec![0x84]; // version 4, signed
     body.push(0); // MultiAddress::Id
     body.extend_from_slice(alice.public().as_ref());
@@ -170,45 +84,27 @@ fn transfer(nonce: u32, version: &RuntimeVersion, genesis: H256) -> Vec<u8> {
     body.encode() // the length prefix: an extrinsic is encoded as a byte vector
 }
 
-/// Block 1 built on `genesis`: its header (from `finalize_block`) and the encoded block.
-fn produce<E: CodeExecutor>(
+/// Block 1 built on `genesis`, every call recorded.
+fn produce<E: CodeExecutor + Clone + 'static>(
     executor: &E,
     code: &[u8],
     genesis: &Backend,
     transfers: &[Vec<u8>],
-) -> (Vec<Step>, BlockHeader, Vec<u8>) {
-    let mut chain = Chain::new(executor, code, genesis.clone());
-    let context = CallContext::Onchain { import: false };
-    let parent = genesis_header(genesis).hash();
-    let header = BlockHeader::new(1, H256::zero(), H256::zero(), parent, Digest::default());
-    chain.call("Core_initialize_block", &header.encode(), context);
-    let mut inherent_data = BTreeMap::<[u8; 8], Vec<u8>>::new();
-    inherent_data.insert(*b"timstap0", TIMESTAMP.encode());
-    let inherents = chain.call("BlockBuilder_inherent_extrinsics", &inherent_data.encode(), context);
-    let inherents = <Vec<sp_runtime::OpaqueExtrinsic>>::decode(&mut &inherents[..]).unwrap();
-    assert_eq!(inherents.len(), 1, "the timestamp");
-    let mut extrinsics: Vec<Vec<u8>> = inherents.iter().map(Encode::encode).collect();
-    extrinsics.extend(transfers.iter().cloned());
-    for extrinsic in &extrinsics {
-        let result = chain.call("BlockBuilder_apply_extrinsic", extrinsic, context);
-        // `ApplyExtrinsicResult`: Ok(Ok(())), applied and dispatched successfully.
-        assert_eq!(result, [0, 0], "extrinsic {extrinsic:02x?}");
-    }
-    let header = chain.call("BlockBuilder_finalize_block", &[], context);
-    let header = BlockHeader::decode(&mut &header[..]).unwrap();
-    let mut block = header.encode();
-    Compact(extrinsics.len() as u32).encode_to(&mut block);
-    for extrinsic in &extrinsics {
-        block.extend_from_slice(extrinsic);
-    }
-    (chain.steps, header, block)
+) -> (Vec<Step>, Header, Vec<u8>) {
+    let parent = chain::genesis_header(genesis);
+    let inherent_data = chain::timestamp_inherent_data(TIMESTAMP);
+    let produced = chain::produce(executor, code, genesis, &parent, &inherent_data, transfers, true)
+        .unwrap_or_else(|error| panic!("block production: {error}"));
+    assert_eq!(produced.inherents, 1, "the timestamp");
+    (produced.steps, produced.header, produced.block)
 }
 
-/// Imports `block` on a fresh copy of `genesis`; returns the steps and the state root after.
-fn import<E: CodeExecutor>(executor: &E, code: &[u8], genesis: &Backend, block: &[u8]) -> Vec<Step> {
-    let mut chain = Chain::new(executor, code, genesis.clone());
-    chain.call("Core_execute_block", block, CallContext::Onchain { import: true });
-    chain.steps
+/// Imports `block` on a fresh copy of `genesis`; returns the steps.
+fn import<E: CodeExecutor + Clone + 'static>(executor: &E, code: &[u8], genesis: &Backend, block: &[u8]) -> Vec<Step> {
+    let imported =
+        chain::import(executor, code, genesis, block, true).unwrap_or_else(|error| panic!("import: {error}"));
+    assert_eq!(imported.steps.last().map(|step| step.root), Some(imported.root));
+    imported.steps
 }
 
 /// Everything one executor did.
@@ -216,13 +112,13 @@ fn import<E: CodeExecutor>(executor: &E, code: &[u8], genesis: &Backend, block: 
 struct Run {
     genesis: Vec<Step>,
     production: Vec<Step>,
-    header: BlockHeader,
+    header: Header,
     block: Vec<u8>,
     import: Vec<Step>,
 }
 
-fn run<E: CodeExecutor>(executor: &E, code: &[u8], transfers: &[Vec<u8>]) -> Run {
-    let (genesis, genesis_state) = genesis(executor, code);
+fn run<E: CodeExecutor + Clone + 'static>(executor: &E, code: &[u8], transfers: &[Vec<u8>]) -> Run {
+    let chain::Genesis { steps: genesis, state: genesis_state, .. } = genesis(executor, code);
     let (production, header, block) = produce(executor, code, &genesis_state, transfers);
     let import = import(executor, code, &genesis_state, &block);
     assert_eq!(import.last().unwrap().root, header.state_root, "import ends in the state the header names");
@@ -231,11 +127,11 @@ fn run<E: CodeExecutor>(executor: &E, code: &[u8], transfers: &[Vec<u8>]) -> Run
 
 /// The transfers, signed once for every run: their signatures cover the genesis hash and the
 /// runtime version, which `executor` computes here (and every run must agree on).
-fn transfers<E: CodeExecutor>(executor: &E, code: &[u8]) -> Vec<Vec<u8>> {
-    let (steps, genesis_state) = genesis(executor, code);
-    let version = RuntimeVersion::decode(&mut &steps.last().unwrap().output[..]).unwrap();
+fn transfers<E: CodeExecutor + Clone + 'static>(executor: &E, code: &[u8]) -> Vec<Vec<u8>> {
+    let genesis = genesis(executor, code);
+    let version = genesis.version;
     assert_eq!(version.spec_name, "pvm-dev-runtime", "{version:?}");
-    let genesis = genesis_header(&genesis_state).hash();
+    let genesis = genesis.header.hash();
     (0..TRANSFERS).map(|nonce| transfer(nonce, &version, genesis)).collect()
 }
 
@@ -286,10 +182,12 @@ fn pvm_interpreter_and_compiler_agree_on_every_step() {
     let compiler = PvmExecutor::<HostFunctions>::builder().with_backend(BackendKind::Compiler).build().unwrap();
     let transfers = transfers(&compiler, &pvm);
     // Phase by phase, so that the first step where they part is the one reported.
-    let (genesis_interpreter, state) = genesis(&interpreter, &pvm);
-    let (genesis_compiler, state_compiler) = genesis(&compiler, &pvm);
+    let chain::Genesis { steps: genesis_interpreter, state, .. } = genesis(&interpreter, &pvm);
+    let chain::Genesis { steps: genesis_compiler, state: state_compiler, .. } = genesis(&compiler, &pvm);
     assert_eq!(genesis_compiler, genesis_interpreter);
     assert_eq!(state_compiler.root(), state.root());
+    // Pinned: `pvm runtime genesis` prints the same root as `without :code` (tools/tests/runtime.rs).
+    assert_eq!(format!("{:?}", state.root()), DEV_GENESIS_ROOT_WITHOUT_CODE);
     let (production, header, block) = produce(&interpreter, &pvm, &state, &transfers);
     assert_eq!(header.number, 1);
     assert_eq!(production.len(), 2 + 1 + TRANSFERS as usize + 1);
@@ -297,4 +195,99 @@ fn pvm_interpreter_and_compiler_agree_on_every_step() {
     let imported = import(&interpreter, &pvm, &state, &block);
     assert_eq!(imported.last().unwrap().root, header.state_root);
     assert_eq!(import(&compiler, &pvm, &state, &block), imported);
+}
+
+/// The chain driver's failures are typed errors, not panics: a preset the runtime lacks (the
+/// error names those it has) and a transaction the runtime refuses (a nonce from the future).
+#[test]
+fn chain_errors_are_typed() {
+    let pvm = blob("dev_runtime.polkavm");
+    let executor = PvmExecutor::<HostFunctions>::builder().with_backend(BackendKind::Interpreter).build().unwrap();
+    let options = GenesisOptions { preset: Some("no-such-preset".to_string()), ..Default::default() };
+    match chain::genesis(&executor, &pvm, &options) {
+        Err(chain::ChainError::NoPreset { name, available }) => {
+            assert_eq!(name, "no-such-preset");
+            assert!(available.iter().any(|preset| preset == "development"), "{available:?}");
+        }
+        other => panic!("expected NoPreset, got {other:?}"),
+    }
+    let genesis = genesis(&executor, &pvm);
+    let future = transfer(7, &genesis.version, genesis.header.hash());
+    let inherent_data = chain::timestamp_inherent_data(TIMESTAMP);
+    match chain::produce(&executor, &pvm, &genesis.state, &genesis.header, &inherent_data, &[future], false) {
+        Err(error @ chain::ChainError::InvalidExtrinsic { index: 1, .. }) => {
+            assert!(error.to_string().contains("Future"), "{error}");
+        }
+        other => panic!("expected InvalidExtrinsic, got {other:?}"),
+    }
+}
+
+/// A stand-in signature that depends on every byte signed, so that two encoders of the same
+/// extrinsic can be compared byte for byte (sr25519 signing is randomised).
+fn digest_signature(payload: &[u8]) -> [u8; 64] {
+    let mut signature = [0; 64];
+    signature[..32].copy_from_slice(&sp_crypto_hashing::blake2_256(payload));
+    signature[32..].copy_from_slice(&sp_crypto_hashing::keccak_256(payload));
+    signature
+}
+
+/// Transfers built from the runtime's metadata (`sc_executor_pvm::transfer`) are exactly the
+/// hand-encoded ones above (same signed payload, same bytes), and really signed ones from
+/// several dev accounts apply in a block.
+#[test]
+fn transfers_from_metadata_match_the_hand_encoded_ones() {
+    let pvm = blob("dev_runtime.polkavm");
+    let executor = PvmExecutor::<HostFunctions>::builder().with_backend(BackendKind::Interpreter).build().unwrap();
+    let genesis = genesis(&executor, &pvm);
+    let metadata = transfer::read_metadata(&executor, &pvm).unwrap();
+    let builder = transfer::TransferBuilder::from_metadata(&metadata, &genesis.version, genesis.header.hash()).unwrap();
+    assert_eq!(builder.call_name(), "Balances::transfer_allow_death (call 2.0)");
+    let alice = transfer::dev_pair("//Alice").unwrap().public().0;
+    let bob = transfer::dev_pair("//Bob").unwrap().public().0;
+    for nonce in 0..3u32 {
+        let ours = builder.transfer_with(&alice, nonce.into(), &bob, AMOUNT, digest_signature).unwrap();
+        let hand = hand_encoded_transfer(nonce, &genesis.version, genesis.header.hash(), digest_signature);
+        assert_eq!(ours, hand, "nonce {nonce}");
+    }
+    let transfers = builder.dev_transfers(7, 3, AMOUNT).unwrap();
+    let inherent_data = chain::timestamp_inherent_data(TIMESTAMP);
+    let produced =
+        chain::produce(&executor, &pvm, &genesis.state, &genesis.header, &inherent_data, &transfers, false).unwrap();
+    assert_eq!(produced.extrinsics.len(), 1 + 7);
+    let imported = chain::import(&executor, &pvm, &genesis.state, &produced.block, false).unwrap();
+    assert_eq!(imported.root, produced.header.state_root);
+    assert!(matches!(builder.dev_transfers(1, 6, AMOUNT), Err(transfer::TransferError::TooManySenders { asked: 6 })));
+}
+
+/// A runtime without a Balances pallet, or with a transaction extension this tool cannot fill
+/// in, is an error naming it (checked on the dev runtime's metadata, edited).
+#[test]
+fn transfers_need_balances_and_known_extensions() {
+    use frame_metadata::RuntimeMetadata;
+    let pvm = blob("dev_runtime.polkavm");
+    let executor = PvmExecutor::<HostFunctions>::builder().with_backend(BackendKind::Interpreter).build().unwrap();
+    let version = RuntimeVersion::default();
+    let mut no_balances = transfer::read_metadata(&executor, &pvm).unwrap();
+    let mut unknown_extension = transfer::read_metadata(&executor, &pvm).unwrap();
+    match (&mut no_balances.1, &mut unknown_extension.1) {
+        (RuntimeMetadata::V16(a), RuntimeMetadata::V16(b)) => {
+            a.pallets.retain(|pallet| pallet.name != "Balances");
+            let nonce = b.extrinsic.transaction_extensions.iter_mut().find(|e| e.identifier == "CheckNonce").unwrap();
+            nonce.identifier = "CheckSomethingElse".to_string();
+        }
+        (RuntimeMetadata::V15(a), RuntimeMetadata::V15(b)) => {
+            a.pallets.retain(|pallet| pallet.name != "Balances");
+            let nonce = b.extrinsic.signed_extensions.iter_mut().find(|e| e.identifier == "CheckNonce").unwrap();
+            nonce.identifier = "CheckSomethingElse".to_string();
+        }
+        _ => panic!("the dev runtime offers metadata v15 or v16"),
+    }
+    let error = transfer::TransferBuilder::from_metadata(&no_balances, &version, H256::zero()).unwrap_err();
+    assert!(matches!(error, transfer::TransferError::NoBalancesPallet(_)), "{error}");
+    assert!(error.to_string().contains("System"), "{error}");
+    let error = transfer::TransferBuilder::from_metadata(&unknown_extension, &version, H256::zero()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the runtime's transaction extension `CheckSomethingElse` is not one this tool can fill in"
+    );
 }

@@ -152,7 +152,8 @@ fn executor(backend: BackendKind) -> Executor {
     Executor::builder().with_backend(backend).build().unwrap()
 }
 
-/// Calls `method` of `code` through `CodeExecutor::call` under `ext`.
+/// Calls `method` of `code` through `CodeExecutor::call` under `ext`; the error as a node sees
+/// it, mapped to sc-executor's type.
 fn call(
     executor: &Executor,
     ext: &mut TestExternalities,
@@ -167,7 +168,7 @@ fn call(
     let (result, native) =
         executor.call(&mut ext, &runtime_code, method, input, CallContext::Onchain { import: false });
     assert!(!native);
-    result
+    result.map_err(Error::from)
 }
 
 #[test]

@@ -26,6 +26,8 @@ enum Command {
     Link(commands::link::Args),
     /// Assemble a program blob from text in the form `pvm disasm` prints.
     Asm(commands::asm::Args),
+    /// Run a polkadot-sdk runtime built for the PVM as a node does: `info`, `genesis`, `block`.
+    Runtime(commands::runtime::Args),
     /// Run Doom (PolkaVM's port) headless: PNG frames, an animated GIF, tics per second.
     Doom(commands::doom::Args),
 }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Link(args) => commands::link::run(args),
         Command::Asm(args) => commands::asm::run(args),
         Command::Doom(args) => commands::doom::run(args),
+        Command::Runtime(args) => commands::runtime::run(args),
     };
     match result {
         Ok(code) => code,

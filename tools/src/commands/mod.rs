@@ -9,3 +9,4 @@ pub mod info;
 pub mod link;
 pub mod load;
 pub mod run;
+pub mod runtime;
