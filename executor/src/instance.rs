@@ -9,7 +9,7 @@ use crate::error::{CallError, Error};
 use crate::exit::{Exit, PanicReason, Resume, Start};
 use crate::gas::starts_gas_block;
 use crate::interpreter::{InterpretedInstance, TraceStep};
-use crate::memory::MemoryAccessError;
+use crate::memory::{read_memory_vec_with, MemoryAccessError};
 use crate::module::{Code, EntryPoint, Module};
 use crate::program::{Reg, HALT_ADDRESS, REG_COUNT};
 
@@ -255,11 +255,11 @@ impl Instance {
         with_backend!(&self.state, state => state.read_memory(address, out))
     }
 
-    /// Reads `length` bytes of guest memory into a new vector.
+    /// Reads `length` bytes of guest memory into a new vector. The vector grows only as far as
+    /// the range is readable, so a guest-chosen length cannot make the host allocate for memory
+    /// the guest does not have ([`read_memory_vec_with`]).
     pub fn read_memory_vec(&self, address: u32, length: u32) -> Result<Vec<u8>, MemoryAccessError> {
-        let mut out = vec![0; length as usize];
-        self.read_memory(address, &mut out)?;
-        Ok(out)
+        read_memory_vec_with(address, length, |address, out| self.read_memory(address, out))
     }
 
     /// Writes guest memory (any accessible page: the host may fill read-only data).

@@ -66,6 +66,6 @@ pub use gas::{CostModel, GasMetering};
 pub use instance::Instance;
 pub use interpreter::TraceStep;
 pub use invoke::{invoke, PageMapping, RawOutcome, RawState};
-pub use memory::{MemoryAccessError, MemoryAccessReason};
+pub use memory::{read_memory_vec_with, MemoryAccessError, MemoryAccessReason};
 pub use module::{EntryPoint, ExportIndex, Module};
 pub use pool::PoolLimits;

@@ -54,6 +54,44 @@ pub enum MemoryAccessReason {
     Wraps,
 }
 
+/// Reads `length` bytes at `address` through `read` into a new vector, growing it only as far
+/// as the reads succeed.
+///
+/// The length of a host-side read usually comes from a guest (a pointer and a length in
+/// registers): allocating all of it up front would let a guest make the host reserve up to
+/// 4 GiB for a range that is not there. Reading piecewise bounds the allocation by what the
+/// guest really has mapped; a failure is reported for the whole range, with the reason a
+/// one-piece read would give. [`Instance::read_memory_vec`](crate::Instance::read_memory_vec)
+/// uses it, and so can any other view of guest memory (a host-function caller, say).
+pub fn read_memory_vec_with(
+    address: u32,
+    length: u32,
+    mut read: impl FnMut(u32, &mut [u8]) -> Result<(), MemoryAccessError>,
+) -> Result<Vec<u8>, MemoryAccessError> {
+    const PIECE: u32 = 64 * 1024;
+    let whole = |reason| MemoryAccessError { address, length: length as usize, reason };
+    if length <= PIECE {
+        let mut out = vec![0; length as usize];
+        read(address, &mut out)?;
+        return Ok(out);
+    }
+    // A one-piece read refuses a wrapping range before looking at any page; so do we, rather
+    // than report the first inaccessible page below the end of the address space.
+    if u64::from(address) + u64::from(length) > 1 << 32 {
+        return Err(whole(MemoryAccessReason::Wraps));
+    }
+    let mut out = Vec::new();
+    let mut done = 0;
+    while done < length {
+        let step = PIECE.min(length - done);
+        let start = out.len();
+        out.resize(start + step as usize, 0);
+        read(address + done, &mut out[start..]).map_err(|error| whole(error.reason))?;
+        done += step;
+    }
+    Ok(out)
+}
+
 /// The initial contents of a container program's memory, to build and reset an instance.
 #[derive(Clone, Debug)]
 pub struct MemoryImage {

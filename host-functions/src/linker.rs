@@ -630,9 +630,8 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
 
     /// Reads `length` bytes of guest memory.
     pub fn read_memory_vec(&self, address: u32, length: u32) -> Result<Vec<u8>, MemoryAccessError> {
-        let mut out = vec![0; length as usize];
-        self.read_memory(address, &mut out)?;
-        Ok(out)
+        // Piecewise: `length` is the guest's to choose (see `read_memory_vec_with`).
+        pvm_executor::read_memory_vec_with(address, length, |address, out| self.read_memory(address, out))
     }
 
     /// Reads the bytes a fat pointer points at.
