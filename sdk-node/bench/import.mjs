@@ -274,12 +274,12 @@ async function measure(configName, options, keyring) {
       await importer.waitUntil('the same block', async () => (await importer.tryRpc('chain_getBlockHash', [number])) === hash, IMPORT_DEADLINE_MS);
       // The import runs on one thread (the import queue's worker); the busiest thread of the
       // window is that one. The whole process's CPU time is kept beside it.
-      let busiest = { ms: 0, name: '' };
+      let busiest = { ms: 0, name: '-' };
       let processMs = 0;
       for (const [tid, { ms, name }] of cpuAfter) {
         const used = ms - (cpuBefore.get(tid)?.ms ?? 0);
         processMs += used;
-        if (used > busiest.ms) busiest = { ms: used, name };
+        if (used > busiest.ms) busiest = { ms: used, name: `${name} ${tid}` };
       }
       return {
         number,
