@@ -81,10 +81,12 @@ impl Instance {
         &self.module
     }
 
+    #[inline]
     fn regs_ref(&self) -> &[u64; REG_COUNT] {
         with_backend!(&self.state, state => state.regs())
     }
 
+    #[inline]
     fn regs_mut(&mut self) -> &mut [u64; REG_COUNT] {
         with_backend!(&mut self.state, state => state.regs_mut())
     }
@@ -128,6 +130,9 @@ impl Instance {
     }
 
     /// Runs until the guest halts, panics, runs out of gas, page-faults or calls the host.
+    // Inlined into the host-call loops of other crates (the linker's), which call it once per
+    // host call.
+    #[inline]
     pub fn run(&mut self) -> Result<Exit, Error> {
         self.run_with(None)
     }
@@ -221,11 +226,13 @@ impl Instance {
     }
 
     /// A register's value.
+    #[inline]
     pub fn reg(&self, reg: Reg) -> u64 {
         self.regs_ref()[reg as usize]
     }
 
     /// Sets a register.
+    #[inline]
     pub fn set_reg(&mut self, reg: Reg, value: u64) {
         self.regs_mut()[reg as usize] = value;
     }
