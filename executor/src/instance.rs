@@ -146,6 +146,9 @@ impl Instance {
         self.run_with(Some(hook))
     }
 
+    // Inlined with `run` into the caller's host-call loop: the exit then stays in registers
+    // instead of going back through memory on every host call.
+    #[inline]
     fn run_with(&mut self, hook: Option<&mut dyn FnMut(TraceStep)>) -> Result<Exit, Error> {
         let start = match self.next {
             Next::Idle => return Err(Error::NotRunnable),
@@ -198,6 +201,7 @@ impl Instance {
 
     /// The pc of the instruction the last run stopped at: the halting jump, the faulting or
     /// panicking instruction, the `ecalli`, or the start of the block that ran out of gas.
+    #[inline]
     pub fn pc(&self) -> Option<u32> {
         self.pc
     }
