@@ -81,10 +81,12 @@ impl Instance {
         &self.module
     }
 
+    #[inline]
     fn regs_ref(&self) -> &[u64; REG_COUNT] {
         with_backend!(&self.state, state => state.regs())
     }
 
+    #[inline]
     fn regs_mut(&mut self) -> &mut [u64; REG_COUNT] {
         with_backend!(&mut self.state, state => state.regs_mut())
     }
@@ -128,6 +130,9 @@ impl Instance {
     }
 
     /// Runs until the guest halts, panics, runs out of gas, page-faults or calls the host.
+    // Inlined into the host-call loops of other crates (the linker's), which call it once per
+    // host call.
+    #[inline]
     pub fn run(&mut self) -> Result<Exit, Error> {
         self.run_with(None)
     }
@@ -141,6 +146,9 @@ impl Instance {
         self.run_with(Some(hook))
     }
 
+    // Inlined with `run` into the caller's host-call loop: the exit then stays in registers
+    // instead of going back through memory on every host call.
+    #[inline]
     fn run_with(&mut self, hook: Option<&mut dyn FnMut(TraceStep)>) -> Result<Exit, Error> {
         let start = match self.next {
             Next::Idle => return Err(Error::NotRunnable),
@@ -193,6 +201,7 @@ impl Instance {
 
     /// The pc of the instruction the last run stopped at: the halting jump, the faulting or
     /// panicking instruction, the `ecalli`, or the start of the block that ran out of gas.
+    #[inline]
     pub fn pc(&self) -> Option<u32> {
         self.pc
     }
@@ -221,11 +230,13 @@ impl Instance {
     }
 
     /// A register's value.
+    #[inline]
     pub fn reg(&self, reg: Reg) -> u64 {
         self.regs_ref()[reg as usize]
     }
 
     /// Sets a register.
+    #[inline]
     pub fn set_reg(&mut self, reg: Reg, value: u64) {
         self.regs_mut()[reg as usize] = value;
     }

@@ -613,19 +613,34 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
         }
     }
 
+    // The accessors below reach a linked instance directly rather than through `dyn Guest`:
+    // a Substrate host call makes several of them.
+
     /// A register.
+    #[inline]
     pub fn reg(&self, reg: Reg) -> u64 {
-        self.guest().reg(reg)
+        match &self.guest {
+            CallerGuest::Linked { instance, .. } => instance.reg(reg),
+            CallerGuest::Foreign(guest) => guest.reg(reg),
+        }
     }
 
     /// Sets a register (results go to `A0`, and `A1` for a second one).
+    #[inline]
     pub fn set_reg(&mut self, reg: Reg, value: u64) {
-        self.guest_mut().set_reg(reg, value);
+        match &mut self.guest {
+            CallerGuest::Linked { instance, .. } => instance.set_reg(reg, value),
+            CallerGuest::Foreign(guest) => guest.set_reg(reg, value),
+        }
     }
 
     /// Reads guest memory.
+    #[inline]
     pub fn read_memory(&self, address: u32, out: &mut [u8]) -> Result<(), MemoryAccessError> {
-        self.guest().read_memory(address, out)
+        match &self.guest {
+            CallerGuest::Linked { instance, .. } => instance.read_memory(address, out),
+            CallerGuest::Foreign(guest) => guest.read_memory(address, out),
+        }
     }
 
     /// Reads `length` bytes of guest memory.
@@ -654,8 +669,12 @@ impl<'a, T, C: CallContext> Caller<'a, T, C> {
     }
 
     /// Writes guest memory.
+    #[inline]
     pub fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-        self.guest_mut().write_memory(address, data)
+        match &mut self.guest {
+            CallerGuest::Linked { instance, .. } => instance.write_memory(address, data),
+            CallerGuest::Foreign(guest) => guest.write_memory(address, data),
+        }
     }
 
     /// Writes a little-endian `u32`.

@@ -113,20 +113,29 @@ impl IntoIterator for Arguments {
 /// Reads a Substrate host function's arguments from `A0..A5` by its signature.
 pub fn read_arguments<T>(caller: &Caller<'_, T>, args: &[ValueType]) -> Result<Arguments, HostError> {
     if args.len() > Reg::ARGS.len() {
-        return Err(HostError::new(format!("{} arguments do not fit in the registers A0..A5", args.len())));
+        return Err(too_many_arguments(args.len()));
     }
     // The unused slots are never read: `len` bounds both views of the array.
     let mut values = [Value::I64(0); Reg::ARGS.len()];
-    for ((slot, kind), reg) in values.iter_mut().zip(args).zip(Reg::ARGS) {
-        let raw = caller.reg(reg);
-        *slot = match kind {
-            ValueType::I32 => Value::I32(raw as u32 as i32),
-            ValueType::I64 => Value::I64(raw as i64),
-            ValueType::F32 => Value::F32(raw as u32),
-            ValueType::F64 => Value::F64(raw),
-        };
+    for ((slot, &kind), reg) in values.iter_mut().zip(args).zip(Reg::ARGS) {
+        *slot = argument(kind, caller.reg(reg));
     }
     Ok(Arguments { values, len: args.len() })
+}
+
+fn too_many_arguments(count: usize) -> HostError {
+    HostError::new(format!("{count} arguments do not fit in the registers A0..A5"))
+}
+
+/// An argument of type `kind` from the value of its register.
+#[inline]
+fn argument(kind: ValueType, raw: u64) -> Value {
+    match kind {
+        ValueType::I32 => Value::I32(raw as u32 as i32),
+        ValueType::I64 => Value::I64(raw as i64),
+        ValueType::F32 => Value::F32(raw as u32),
+        ValueType::F64 => Value::F64(raw),
+    }
 }
 
 /// The register value of a Substrate host function's result.
@@ -147,9 +156,23 @@ pub fn call_substrate_function<T, A: SubstrateHeap<T>>(
     args: &[ValueType],
     mut caller: Caller<'_, T>,
 ) -> Result<Flow, HostError> {
-    let args = read_arguments(&caller, args)?;
-    log::trace!(target: "pvm-host", "calling `{}` with {:?}", function.name(), args.as_slice());
-    let result = function.execute(&mut SubstrateContext::<T, A>::new(&mut caller), &mut args.into_iter())?;
+    // The registers are read first (the context below borrows the caller) and each value is
+    // made as the function takes it. Collecting the values in an `Arguments` first (six
+    // 16-byte values, moved through a `Result` and into an iterator) cost more than all the
+    // rest of this adapter: several copies per call, each stalling on the stores before it.
+    if args.len() > Reg::ARGS.len() {
+        return Err(too_many_arguments(args.len()));
+    }
+    let mut registers = [0; Reg::ARGS.len()];
+    for (slot, reg) in registers.iter_mut().zip(Reg::ARGS).take(args.len()) {
+        *slot = caller.reg(reg);
+    }
+    if log::log_enabled!(target: "pvm-host", log::Level::Trace) {
+        let values: Vec<Value> = args.iter().zip(registers).map(|(&kind, raw)| argument(kind, raw)).collect();
+        log::trace!(target: "pvm-host", "calling `{}` with {values:?}", function.name());
+    }
+    let mut values = args.iter().zip(registers).map(|(&kind, raw)| argument(kind, raw));
+    let result = function.execute(&mut SubstrateContext::<T, A>::new(&mut caller), &mut values)?;
     if let Some(value) = result {
         caller.set_reg(Reg::A0, result_register(value));
     }

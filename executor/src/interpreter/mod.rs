@@ -150,11 +150,13 @@ impl InterpretedInstance {
     }
 
     /// The registers.
+    #[inline]
     pub fn regs(&self) -> &[u64; REG_COUNT] {
         &self.state.regs
     }
 
     /// The registers, mutably.
+    #[inline]
     pub fn regs_mut(&mut self) -> &mut [u64; REG_COUNT] {
         &mut self.state.regs
     }

@@ -114,11 +114,22 @@ pub(crate) struct PageMap {
     heap: Option<Heap>,
     /// The page size: regions are whole pages, faults report page starts.
     page_size: PageSize,
+    /// `[start, end)` of the writable region the heap grows (container programs; empty
+    /// otherwise), kept in step with `regions` and `heap` by `set` and `container`, the only
+    /// places that change them. Nearly every host access is to the heap (a Substrate
+    /// runtime's allocator reaches its headers several times per host call): one inside this
+    /// range is allowed without searching the regions, the answer the search would give.
+    writable_heap: (u64, u64),
 }
 
 impl Clone for PageMap {
     fn clone(&self) -> Self {
-        PageMap { regions: self.regions.clone(), heap: self.heap, page_size: self.page_size }
+        PageMap {
+            regions: self.regions.clone(),
+            heap: self.heap,
+            page_size: self.page_size,
+            writable_heap: self.writable_heap,
+        }
     }
 
     /// Reuses `self`'s region buffer (a warm sandbox takes its layout over on every instance).
@@ -126,6 +137,7 @@ impl Clone for PageMap {
         self.regions.clone_from(&source.regions);
         self.heap = source.heap;
         self.page_size = source.page_size;
+        self.writable_heap = source.writable_heap;
     }
 }
 
@@ -138,7 +150,8 @@ impl PageMap {
     /// A container program's memory as it starts: the regions of [`container_areas`] and an
     /// empty heap, in pages of the map's page size.
     pub fn container(map: &MemoryMap) -> PageMap {
-        let mut pages = PageMap { regions: Vec::with_capacity(4), heap: None, page_size: map.page_size };
+        let mut pages =
+            PageMap { regions: Vec::with_capacity(4), heap: None, page_size: map.page_size, writable_heap: (0, 0) };
         for area in container_areas(map) {
             let (start, end) = area.range();
             pages.set(start, end, Some(area.writable));
@@ -151,7 +164,14 @@ impl PageMap {
             region_start,
             initial_end: region_start + u64::from(map.rw_data_size),
         });
+        pages.refresh_writable_heap();
         pages
+    }
+
+    /// Recomputes `writable_heap` from the regions and the heap.
+    fn refresh_writable_heap(&mut self) {
+        let region = self.heap.and_then(|heap| self.region_of(heap.region_start).filter(|region| region.writable));
+        self.writable_heap = region.map_or((0, 0), |region| (region.start, region.end));
     }
 
     /// Checks a raw program's request to map `[address, address + length)` and returns it as
@@ -201,6 +221,7 @@ impl PageMap {
                 _ => self.regions.push(region),
             }
         }
+        self.refresh_writable_heap();
     }
 
     /// The accessible regions, in address order.
@@ -220,6 +241,10 @@ impl PageMap {
     #[inline]
     fn first_inaccessible(&self, address: u64, length: u64, write: bool) -> Option<u64> {
         let end = address + length;
+        let (heap_start, heap_end) = self.writable_heap;
+        if address >= heap_start && end <= heap_end {
+            return None;
+        }
         let mut at = address;
         while at < end {
             match self.region_of(at) {
@@ -365,6 +390,45 @@ mod tests {
         assert_eq!(reason(0x21ff0, 0x20), MemoryAccessReason::Inaccessible(0x22000));
         assert!(pages.is_accessible(0x20000, 0x2000, false) && !pages.is_accessible(0x20000, 0x2000, true));
         assert!(!pages.is_accessible(0xffff_f000, 0x2000, false));
+    }
+
+    #[test]
+    fn the_heap_fast_path_answers_as_the_search_does() {
+        let map = MemoryMap::new(crate::program::MemoryConfig {
+            ro_data_size: 0x1800,
+            rw_data_size: 0x2010,
+            stack_size: 0x3000,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut pages = PageMap::container(&map);
+        let check = |pages: &PageMap| {
+            assert!(pages.writable_heap.1 > pages.writable_heap.0, "the heap's region is known");
+            let mut searched = pages.clone();
+            searched.writable_heap = (0, 0);
+            let heap = u64::from(map.rw_data_address);
+            let around =
+                [heap - 0x1001, heap - 8, heap, heap + 0x1ff8, pages.writable_heap.1 - 8, pages.writable_heap.1];
+            for address in around {
+                for length in [0, 1, 8, 9, 0x1000, 0x3000] {
+                    for write in [false, true] {
+                        let address = address as u32;
+                        assert_eq!(pages.classify(address, length, write), searched.classify(address, length, write));
+                        assert_eq!(
+                            pages.is_accessible(address, length, write),
+                            searched.is_accessible(address, length, write)
+                        );
+                        assert_eq!(pages.host_check(address, length), searched.host_check(address, length));
+                    }
+                }
+            }
+        };
+        check(&pages);
+        pages.sbrk(0x5000, |_, _| true).unwrap();
+        check(&pages);
+        pages.shrink_heap();
+        check(&pages);
+        assert_eq!(pages, PageMap::container(&map));
     }
 
     #[test]

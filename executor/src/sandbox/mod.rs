@@ -11,7 +11,8 @@
 //!   exit information) right below `base`. While guest code runs, the `gs` segment base is
 //!   `base`, so JIT code reaches guest memory and the context alike `gs`-relative, the context
 //!   at small negative offsets; the entry and exit trampolines reach it through `r15` = `base`
-//!   before `gs` is set and after it is restored. In between, `r15` is the gas counter, written
+//!   before `gs` is set and after it is restored (a host call's exit leaves `gs` at `base` for
+//!   the resumption; see the compiler's module head). In between, `r15` is the gas counter, written
 //!   back to [`VmCtx::gas`] on every exit (see the compiler's module head).
 //! * **Guest memory**: guest address `a` is host address `base + a`. Every page starts
 //!   inaccessible (`PROT_NONE`); mapped pages are `PROT_READ` (read-only) or
@@ -86,7 +87,8 @@ pub(crate) struct VmCtx {
     pub code_end: u64,
     /// The module's fault exit, where the signal handler sends execution.
     pub fault_exit: u64,
-    /// The thread's `gs` base while guest code runs with `gs` = memory base.
+    /// The thread's `gs` base from before guest code set `gs` = memory base (kept across host
+    /// calls, which leave `gs` set), restored at every other exit.
     pub saved_gs: u64,
     /// Guest registers while the host holds them.
     pub regs: [u64; REG_COUNT],
@@ -375,6 +377,7 @@ impl Sandbox {
     }
 
     /// The shared context.
+    #[inline]
     pub fn ctx(&self) -> &VmCtx {
         // SAFETY: the context page is mapped read-write for the sandbox's whole life and the
         // `VmCtx` sits at its end, properly aligned (the page is page-aligned, the size a
@@ -383,6 +386,7 @@ impl Sandbox {
     }
 
     /// The shared context, mutably.
+    #[inline]
     pub fn ctx_mut(&mut self) -> &mut VmCtx {
         // SAFETY: as in `ctx`; `&mut self` makes the access exclusive.
         unsafe { &mut *self.base.sub(core::mem::size_of::<VmCtx>()).cast::<VmCtx>() }
@@ -427,6 +431,12 @@ impl Sandbox {
 
     /// Writes guest memory for the host; read-only pages are written too.
     pub fn write(&mut self, address: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        // Nearly every host write is to writable memory (the heap): copied at once, without
+        // looking for read-only pages to open.
+        if let Some(memory) = self.slice_mut(address, data.len()) {
+            memory.copy_from_slice(data);
+            return Ok(());
+        }
         self.pages.host_check(address, data.len())?;
         if data.is_empty() {
             return Ok(());

@@ -72,6 +72,9 @@ impl CompiledInstance {
 
     /// Runs compiled code from `start` until it exits, and reports the exit in the
     /// interpreter's terms. The host has charged what the code does not charge itself.
+    // Inlined into `Instance::run_with`, its one caller: a host call comes through here twice
+    // (out and back in), and the `Stop` then stays in registers.
+    #[inline]
     pub fn run(&mut self, decoded: &DecodedProgram, start: Start) -> Stop {
         let entry = match start {
             Start::Enter(index) if starts_gas_block(decoded.instructions(), index) => EntryPoint::Block(index),
@@ -91,6 +94,13 @@ impl CompiledInstance {
         let index = ctx.exit_index as usize;
         let pc_of = |index: usize| instructions.get(index).map_or(0, |instruction| instruction.pc);
         let stop = |exit: Exit, index: usize, resume: Resume| Stop { exit, pc: pc_of(index), resume };
+        // Built in place rather than returned from a function, so that every arm's `Stop`
+        // stays in registers (a `Stop` returned through memory from one arm made all of them
+        // go through memory, and each host call paid for the copy).
+        let internal_error = |pc: u32, what: &str| {
+            report_internal_error(pc, what);
+            Stop { exit: Exit::Panic(PanicReason::Trap), pc, resume: Resume::Never }
+        };
         let stop = match ctx.exit_kind {
             EXIT_HALT => stop(Exit::Halt, index, Resume::Never),
             EXIT_TRAP => stop(Exit::Panic(PanicReason::Trap), index, Resume::Never),
@@ -129,11 +139,13 @@ impl CompiledInstance {
     }
 
     /// The registers.
+    #[inline]
     pub fn regs(&self) -> &[u64; REG_COUNT] {
         &self.sandbox.ctx().regs
     }
 
     /// The registers, mutably.
+    #[inline]
     pub fn regs_mut(&mut self) -> &mut [u64; REG_COUNT] {
         &mut self.sandbox.ctx_mut().regs
     }
@@ -219,9 +231,9 @@ impl CompiledInstance {
     }
 }
 
+/// Never expected; if it happens, the guest stops with a panic instead of the host.
 #[cold]
-fn internal_error(pc: u32, what: &str) -> Stop {
-    // Never expected; if it happens, the guest stops with a panic instead of the host.
+#[inline(never)]
+fn report_internal_error(pc: u32, what: &str) {
     log::error!("compiled code reported {what} at pc {pc}; stopping the guest");
-    Stop { exit: Exit::Panic(PanicReason::Trap), pc, resume: Resume::Never }
 }
