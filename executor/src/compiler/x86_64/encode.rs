@@ -76,6 +76,16 @@ impl Chunk {
         }
     }
 
+    /// A group-1 operation of `d` with a sign-extended immediate (see [`alu_imm`]).
+    #[inline(always)]
+    pub fn alu_imm(&mut self, wide: bool, ext: u8, d: u8, imm: i32) -> &mut Chunk {
+        self.rex(wide, 0, d);
+        match i8::try_from(imm) {
+            Ok(imm) => self.byte(0x83).modrm_rr(ext, d).byte(imm as u8),
+            Err(_) => self.byte(0x81).modrm_rr(ext, d).imm32(imm),
+        }
+    }
+
     /// Appends it to `ops`.
     #[inline(always)]
     pub fn emit(&self, ops: &mut Emitter) {
@@ -124,12 +134,43 @@ pub(super) fn shift_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, count: u8
 #[inline(always)]
 pub(super) fn alu_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, imm: i32) {
     let mut chunk = Chunk::new();
-    chunk.rex(wide, 0, d);
-    match i8::try_from(imm) {
-        Ok(imm) => chunk.byte(0x83).modrm_rr(ext, d).byte(imm as u8),
-        Err(_) => chunk.byte(0x81).modrm_rr(ext, d).imm32(imm),
-    };
+    chunk.alu_imm(wide, ext, d, imm);
     chunk.emit(ops);
+}
+
+/// The gas charge of a block: `sub r15, cost` (8-bit immediate where it fits) and, for a
+/// checked charge, `jl rel32` (displacement 0, patched later), in one chunk (a large program
+/// has tens of thousands of blocks).
+#[inline(always)]
+pub(super) fn charge(ops: &mut Emitter, cost: i32, check: bool) {
+    let mut chunk = Chunk::new();
+    chunk.alu_imm(true, 5, 15, cost);
+    if check {
+        chunk.byte(0x0f).byte(0x8c).imm32(0);
+    }
+    chunk.emit(ops);
+}
+
+/// An out-of-gas stub for a cost below 128: `add r15, cost` (giving the charge back), then
+/// [`exit_with`] (`mov r14d, index` and `jmp rel32` to the exit at offset `target`): 15 bytes,
+/// one chunk.
+#[inline(always)]
+pub(super) fn out_of_gas(ops: &mut Emitter, cost: u8, index: u32, target: u32) {
+    use dynasmrt::DynasmApi;
+    debug_assert!(cost <= i8::MAX as u8);
+    // The jump is relative to the end of the chunk, 15 bytes on.
+    let end = ops.offset().0 as i32 + 15;
+    Chunk::new()
+        .byte(0x49)
+        .byte(0x83)
+        .byte(0xc7)
+        .byte(cost)
+        .byte(0x41)
+        .byte(0xbe)
+        .imm32(index as i32)
+        .byte(0xe9)
+        .imm32(target as i32 - end)
+        .emit(ops);
 }
 
 /// `movsxd d, s32`: `REX.W 63 /r`.
@@ -158,6 +199,10 @@ mod tests {
         ($ops:expr; $($t:tt)*) => {
             dynasm!($ops ; .arch x64 ; $($t)*)
         };
+    }
+
+    fn check_eq(ours: Emitter, expected: Emitter, what: &str) {
+        check(ours, expected, what);
     }
 
     fn check(ours: Emitter, mut expected: Emitter, what: &str) {
@@ -231,6 +276,36 @@ mod tests {
         case!(r11, r11d, 11, rbx, ebx, 3);
         case!(r14, r14d, 14, r15, r15d, 15);
         case!(r15, r15d, 15, rax, eax, 0);
+    }
+
+    /// The gas charge and the out-of-gas stub are what the compiler assembled with dynasm
+    /// before: `sub r15, imm` and `jl rel32`; `add r15, imm8`, `mov r14d, imm32`, `jmp rel32`.
+    #[test]
+    fn gas_charges_and_stubs_match_dynasm() {
+        for cost in [0, 1, 127, 128, 0x1234, i32::MAX] {
+            for check in [false, true] {
+                let mut expected = Emitter::new();
+                match i8::try_from(cost) {
+                    Ok(cost) => asm!(expected; sub r15, BYTE cost as _),
+                    Err(_) => asm!(expected; sub r15, cost),
+                }
+                if check {
+                    branch(&mut expected, Some(0xc), 0);
+                }
+                let mut ours = Emitter::new();
+                charge(&mut ours, cost, check);
+                check_eq(ours, expected, &format!("charge of {cost}, checked: {check}"));
+            }
+        }
+        for (cost, index, target) in [(0u8, 0u32, 0u32), (1, 7, 3), (127, 0x1234_5678, 40), (5, u32::MAX, 100)] {
+            let mut expected = Emitter::new();
+            asm!(expected; nop; add r15, BYTE cost as i8 as _; mov r14d, index as i32);
+            branch(&mut expected, None, target as i32 - 16);
+            let mut ours = Emitter::new();
+            asm!(ours; nop);
+            out_of_gas(&mut ours, cost, index, target);
+            check_eq(ours, expected, &format!("stub of {cost} at {index} to {target}"));
+        }
     }
 
     #[test]

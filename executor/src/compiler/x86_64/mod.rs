@@ -473,13 +473,19 @@ impl<'a> Compiler<'a> {
             return;
         }
         let cost = u64::from(costs.from(index));
+        let check = self.gas == Some(GasMetering::Sync) || self.checkpoints[index];
         if cost <= i32::MAX as u64 {
-            // `sub r15, imm`.
-            encode::alu_imm(&mut self.ops, true, 5, 15, cost as i32);
-        } else {
-            asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
+            // `sub r15, imm`, and `jl` to the stub: one chunk (see `encode::charge`).
+            encode::charge(&mut self.ops, cost as i32, check);
+            if check {
+                let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
+                let end = self.offset();
+                self.fixups.push((end, stub));
+            }
+            return;
         }
-        if self.gas == Some(GasMetering::Sync) || self.checkpoints[index] {
+        asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
+        if check {
             let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
             self.jcc(cc::L, stub);
         }
@@ -492,10 +498,12 @@ impl<'a> Compiler<'a> {
             let offset = self.offset();
             self.stub_offsets.push(offset);
             match stub {
+                Stub::OutOfGas { index, cost } if cost <= i8::MAX as u64 => {
+                    // Nearly all of them (most blocks are short): one chunk.
+                    encode::out_of_gas(&mut self.ops, cost as u8, index, self.exit_offsets[EXIT_OUT_OF_GAS as usize]);
+                }
                 Stub::OutOfGas { index, cost } => {
-                    if cost <= i8::MAX as u64 {
-                        asm!(self.ops; add r15, BYTE cost as i8 as _);
-                    } else if cost <= i32::MAX as u64 {
+                    if cost <= i32::MAX as u64 {
                         asm!(self.ops; add r15, cost as i32);
                     } else {
                         asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
