@@ -151,6 +151,19 @@ pub(super) fn charge(ops: &mut Emitter, cost: i32, check: bool) {
     chunk.emit(ops);
 }
 
+/// A conditional branch on a comparison: `cmp a, imm` (sign-extended, 8-bit where it fits)
+/// or, with `b`, `cmp a, b` (`39 /r`), then `jcc rel32` (condition `cc`, displacement 0,
+/// patched later), in one chunk.
+#[inline(always)]
+pub(super) fn compare_and_branch(ops: &mut Emitter, a: u8, b: Option<u8>, imm: i32, cc: u8) {
+    let mut chunk = Chunk::new();
+    match b {
+        Some(b) => chunk.rex(true, b, a).byte(0x39).modrm_rr(b, a),
+        None => chunk.alu_imm(true, 7, a, imm),
+    };
+    chunk.byte(0x0f).byte(0x80 | cc).imm32(0).emit(ops);
+}
+
 /// An out-of-gas stub for a cost below 128: `add r15, cost` (giving the charge back), then
 /// [`exit_with`] (`mov r14d, index` and `jmp rel32` to the exit at offset `target`): 15 bytes,
 /// one chunk.
@@ -305,6 +318,26 @@ mod tests {
             asm!(ours; nop);
             out_of_gas(&mut ours, cost, index, target);
             check_eq(ours, expected, &format!("stub of {cost} at {index} to {target}"));
+        }
+    }
+
+    /// A compare and branch is `cmp` as [`alu_imm`] or [`rr`] assemble it, then `jcc rel32`.
+    #[test]
+    fn compare_and_branch_is_cmp_then_jcc() {
+        for (a, b) in [(0, 1), (3, 7), (6, 5), (7, 12), (8, 4), (13, 13), (5, 9), (12, 12), (11, 3)] {
+            for imm in [0, 5, -128, 127, 128, -129, 0x1234, i32::MAX, i32::MIN] {
+                for cc in [0x2, 0x4, 0x5, 0xc, 0xf] {
+                    let mut expected = Emitter::new();
+                    alu_imm(&mut expected, true, 7, a, imm);
+                    branch(&mut expected, Some(cc), 0);
+                    rr(&mut expected, true, 0x39, b, a);
+                    branch(&mut expected, Some(cc), 0);
+                    let mut ours = Emitter::new();
+                    compare_and_branch(&mut ours, a, None, imm, cc);
+                    compare_and_branch(&mut ours, a, Some(b), imm, cc);
+                    check(ours, expected, &format!("cmp {a}, {b} or {imm}, condition {cc}"));
+                }
+            }
         }
     }
 

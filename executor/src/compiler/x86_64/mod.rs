@@ -290,6 +290,13 @@ impl<'a> Compiler<'a> {
         self.fixups.push((end, target));
     }
 
+    /// Records that the branch just emitted (ending in its 32-bit displacement) goes to
+    /// `target`, to be resolved after emission.
+    fn branched(&mut self, target: Target) {
+        let end = self.offset();
+        self.fixups.push((end, target));
+    }
+
     /// `jmp rel32` to `target`, resolved after emission.
     fn jmp(&mut self, target: Target) {
         encode::branch(&mut self.ops, None, 0);

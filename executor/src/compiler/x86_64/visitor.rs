@@ -53,18 +53,20 @@ macro_rules! set_cc {
     }};
 }
 
+// A conditional branch: the comparison and the `jcc` in one chunk (`encode::compare_and_branch`),
+// the displacement patched once the target has its offset.
 macro_rules! branch {
     ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:expr) => {{
         let (a, b) = (r($a), r($b));
         let label = $s.branch_label($target);
-        asm!($s.ops; cmp Rq(a), Rq(b));
-        $s.jcc($jcc, label);
+        encode::compare_and_branch(&mut $s.ops, a, Some(b), 0, $jcc);
+        $s.branched(label);
     }};
     ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:expr) => {{
         let a = r($a);
         let label = $s.branch_label($target);
-        $s.cmp_imm(a, $imm as i32);
-        $s.jcc($jcc, label);
+        encode::compare_and_branch(&mut $s.ops, a, None, $imm as i32, $jcc);
+        $s.branched(label);
     }};
 }
 
