@@ -143,6 +143,13 @@ pub(super) fn alu_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, imm: i32) {
 /// has tens of thousands of blocks).
 #[inline(always)]
 pub(super) fn charge(ops: &mut Emitter, cost: i32, check: bool) {
+    if check && (0..=i32::from(i8::MAX)).contains(&cost) {
+        // The commonest case, as fixed bytes: `49 83 EF ib` `0F 8C 00000000`.
+        let mut bytes = [0; 16];
+        bytes[..6].copy_from_slice(&[0x49, 0x83, 0xef, cost as u8, 0x0f, 0x8c]);
+        ops.chunk(bytes, 10);
+        return;
+    }
     let mut chunk = Chunk::new();
     chunk.alu_imm(true, 5, 15, cost);
     if check {
