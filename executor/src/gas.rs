@@ -104,7 +104,8 @@ impl BlockCosts {
             *slot = (model.costs[opcode as usize], opcode.is_terminator());
         }
         priced[Opcode::COUNT] = (model.invalid, true);
-        let price = |instruction: &Instruction| priced[instruction.opcode().map_or(Opcode::COUNT, |opcode| opcode as usize)];
+        let price =
+            |instruction: &Instruction| priced[instruction.opcode().map_or(Opcode::COUNT, |opcode| opcode as usize)];
         // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
         // Only the instruction before the sentinel may differ from what was written

@@ -60,22 +60,6 @@ impl Chunk {
         self.byte(0xc0 | ((reg & 7) << 3) | (rm & 7))
     }
 
-    /// ModRM (+ SIB for a base of `rsp`/`r12`) for `[base + disp]`, with an 8-bit
-    /// displacement where it fits (even zero, as dynasm does), else a 32-bit one.
-    #[inline(always)]
-    pub fn modrm_mem(&mut self, reg: u8, base: u8, disp: i32) -> &mut Chunk {
-        let short = i8::try_from(disp).is_ok();
-        self.byte(if short { 0x40 } else { 0x80 } | ((reg & 7) << 3) | (base & 7));
-        if base & 7 == 4 {
-            self.byte(0x24);
-        }
-        if short {
-            self.byte(disp as u8)
-        } else {
-            self.imm32(disp)
-        }
-    }
-
     /// A group-1 operation of `d` with a sign-extended immediate (see [`alu_imm`]).
     #[inline(always)]
     pub fn alu_imm(&mut self, wide: bool, ext: u8, d: u8, imm: i32) -> &mut Chunk {
@@ -93,10 +77,76 @@ impl Chunk {
     }
 }
 
+/// The REX prefix with W = `wide`, R = bit 3 of `reg`, B = bit 3 of `rm` (`0x40` when empty).
+#[inline(always)]
+fn rex_byte(wide: bool, reg: u8, rm: u8) -> u8 {
+    0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (rm >> 3)
+}
+
+/// Appends the chunk `pre`, REX prefix `rex` (left out if it is the empty `0x40`), `post`
+/// make: as two code paths, each of a length known at compile time. A chunk whose length is
+/// known only at run time keeps its bytes on the stack and reads them back; one of constant
+/// length is assembled in registers.
+#[inline(always)]
+fn emit_with_rex(ops: &mut Emitter, pre: impl Fn(&mut Chunk), rex: u8, post: impl Fn(&mut Chunk)) {
+    let mut chunk = Chunk::new();
+    pre(&mut chunk);
+    if rex != 0x40 {
+        chunk.byte(rex);
+        post(&mut chunk);
+        chunk.emit(ops);
+    } else {
+        post(&mut chunk);
+        chunk.emit(ops);
+    }
+}
+
+/// [`emit_with_rex`] for an instruction with a memory operand `[base + disp]` after `post`
+/// (ModRM with register field `reg`, a SIB byte for a base of `rsp`/`r12`, an 8-bit
+/// displacement where it fits, even zero, as dynasm does, else a 32-bit one), each of the
+/// four forms a path of its own.
+#[inline(always)]
+pub(super) fn emit_with_memory(
+    ops: &mut Emitter,
+    pre: impl Fn(&mut Chunk),
+    rex: u8,
+    post: impl Fn(&mut Chunk),
+    reg: u8,
+    base: u8,
+    disp: i32,
+) {
+    let modrm = ((reg & 7) << 3) | (base & 7);
+    match (i8::try_from(disp), base & 7 == 4) {
+        (Ok(short), false) => emit_with_rex(ops, pre, rex, |chunk| {
+            post(chunk);
+            chunk.byte(0x40 | modrm).byte(short as u8);
+        }),
+        (Ok(short), true) => emit_with_rex(ops, pre, rex, |chunk| {
+            post(chunk);
+            chunk.byte(0x40 | modrm).byte(0x24).byte(short as u8);
+        }),
+        (Err(_), false) => emit_with_rex(ops, pre, rex, |chunk| {
+            post(chunk);
+            chunk.byte(0x80 | modrm).imm32(disp);
+        }),
+        (Err(_), true) => emit_with_rex(ops, pre, rex, |chunk| {
+            post(chunk);
+            chunk.byte(0x80 | modrm).byte(0x24).imm32(disp);
+        }),
+    }
+}
+
 /// `op r/m, reg` or `op reg, r/m` with registers only: REX, a one-byte `opcode`, ModRM.
 #[inline(always)]
 pub(super) fn rr(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, rm: u8) {
-    Chunk::new().rex(wide, reg, rm).byte(opcode).modrm_rr(reg, rm).emit(ops);
+    emit_with_rex(
+        ops,
+        |_| {},
+        rex_byte(wide, reg, rm),
+        |chunk| {
+            chunk.byte(opcode).modrm_rr(reg, rm);
+        },
+    );
 }
 
 /// `mov d, s` (64-bit, or 32-bit zero-extending): `89 /r`, as dynasm encodes it.
@@ -108,7 +158,14 @@ pub(super) fn mov_rr(ops: &mut Emitter, wide: bool, d: u8, s: u8) {
 /// `mov d32, imm32` (zero-extends to 64 bits): `B8+r id`.
 #[inline(always)]
 pub(super) fn mov_r32_imm(ops: &mut Emitter, d: u8, imm: i32) {
-    Chunk::new().rex(false, 0, d).byte(0xb8 | (d & 7)).imm32(imm).emit(ops);
+    emit_with_rex(
+        ops,
+        |_| {},
+        rex_byte(false, 0, d),
+        |chunk| {
+            chunk.byte(0xb8 | (d & 7)).imm32(imm);
+        },
+    );
 }
 
 /// `mov d64, imm32` (sign-extended): `REX.W C7 /0 id`.
@@ -120,22 +177,55 @@ pub(super) fn mov_r64_simm(ops: &mut Emitter, d: u8, imm: i32) {
 /// `lea d, [base + disp]` (64-bit, or 32-bit): `8D /r`.
 #[inline(always)]
 pub(super) fn lea(ops: &mut Emitter, wide: bool, d: u8, base: u8, disp: i32) {
-    Chunk::new().rex(wide, d, base).byte(0x8d).modrm_mem(d, base, disp).emit(ops);
+    emit_with_memory(
+        ops,
+        |_| {},
+        rex_byte(wide, d, base),
+        |chunk| {
+            chunk.byte(0x8d);
+        },
+        d,
+        base,
+        disp,
+    );
 }
 
 /// A group-2 shift of `d` by a constant (`C1 /ext ib`): `ext` 4 is `shl`, 5 `shr`, 7 `sar`.
 #[inline(always)]
 pub(super) fn shift_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, count: u8) {
-    Chunk::new().rex(wide, 0, d).byte(0xc1).modrm_rr(ext, d).byte(count).emit(ops);
+    emit_with_rex(
+        ops,
+        |_| {},
+        rex_byte(wide, 0, d),
+        |chunk| {
+            chunk.byte(0xc1).modrm_rr(ext, d).byte(count);
+        },
+    );
 }
 
 /// A group-1 operation of `d` with a sign-extended immediate (`83 /ext ib` where it fits in
 /// 8 bits, else `81 /ext id`): `ext` 0 is `add`, 1 `or`, 4 `and`, 5 `sub`, 6 `xor`, 7 `cmp`.
 #[inline(always)]
 pub(super) fn alu_imm(ops: &mut Emitter, wide: bool, ext: u8, d: u8, imm: i32) {
-    let mut chunk = Chunk::new();
-    chunk.alu_imm(wide, ext, d, imm);
-    chunk.emit(ops);
+    let rex = rex_byte(wide, 0, d);
+    match i8::try_from(imm) {
+        Ok(imm) => emit_with_rex(
+            ops,
+            |_| {},
+            rex,
+            |chunk| {
+                chunk.byte(0x83).modrm_rr(ext, d).byte(imm as u8);
+            },
+        ),
+        Err(_) => emit_with_rex(
+            ops,
+            |_| {},
+            rex,
+            |chunk| {
+                chunk.byte(0x81).modrm_rr(ext, d).imm32(imm);
+            },
+        ),
+    }
 }
 
 /// The gas charge of a block: `sub r15, cost` (8-bit immediate where it fits) and, for a
@@ -159,16 +249,34 @@ pub(super) fn charge(ops: &mut Emitter, cost: i32, check: bool) {
 }
 
 /// A conditional branch on a comparison: `cmp a, imm` (sign-extended, 8-bit where it fits)
-/// or, with `b`, `cmp a, b` (`39 /r`), then `jcc rel32` (condition `cc`, displacement 0,
+/// or, with `b`, `cmp a, b` (`3B /r`, as dynasm encodes it), then `jcc rel32` (condition `cc`, displacement 0,
 /// patched later), in one chunk.
 #[inline(always)]
 pub(super) fn compare_and_branch(ops: &mut Emitter, a: u8, b: Option<u8>, imm: i32, cc: u8) {
-    let mut chunk = Chunk::new();
-    match b {
-        Some(b) => chunk.rex(true, b, a).byte(0x39).modrm_rr(b, a),
-        None => chunk.alu_imm(true, 7, a, imm),
+    // Each form a path of constant length (see `emit_with_rex`); REX.W is always there.
+    let jcc = |chunk: &mut Chunk| {
+        chunk.byte(0x0f).byte(0x80 | cc).imm32(0);
     };
-    chunk.byte(0x0f).byte(0x80 | cc).imm32(0).emit(ops);
+    match (b, i8::try_from(imm)) {
+        (Some(b), _) => {
+            let mut chunk = Chunk::new();
+            chunk.byte(rex_byte(true, a, b)).byte(0x3b).modrm_rr(a, b);
+            jcc(&mut chunk);
+            chunk.emit(ops);
+        }
+        (None, Ok(short)) => {
+            let mut chunk = Chunk::new();
+            chunk.byte(rex_byte(true, 0, a)).byte(0x83).modrm_rr(7, a).byte(short as u8);
+            jcc(&mut chunk);
+            chunk.emit(ops);
+        }
+        (None, Err(_)) => {
+            let mut chunk = Chunk::new();
+            chunk.byte(rex_byte(true, 0, a)).byte(0x81).modrm_rr(7, a).imm32(imm);
+            jcc(&mut chunk);
+            chunk.emit(ops);
+        }
+    }
 }
 
 /// An out-of-gas stub for a cost below 128: `add r15, cost` (giving the charge back), then
@@ -261,6 +369,11 @@ mod tests {
                     ; lea $d, [BYTE $q2 - 128]
                     ; lea $q, [$q2 + 0x1000]
                     ; lea $d, [$q2 - 129]
+                    ; cmp $q, $q2
+                    ; or $q, $q2
+                    ; and $q, $q2
+                    ; xor $q, $q2
+                    ; sub $q, $q2
                 );
                 let mut ours = Emitter::new();
                 mov_rr(&mut ours, true, $n, $n2);
@@ -282,6 +395,11 @@ mod tests {
                 lea(&mut ours, false, $n, $n2, -128);
                 lea(&mut ours, true, $n, $n2, 0x1000);
                 lea(&mut ours, false, $n, $n2, -129);
+                rr(&mut ours, true, 0x3b, $n, $n2);
+                rr(&mut ours, true, 0x09, $n2, $n);
+                rr(&mut ours, true, 0x21, $n2, $n);
+                rr(&mut ours, true, 0x31, $n2, $n);
+                rr(&mut ours, true, 0x29, $n2, $n);
                 check(ours, expected, &what);
             }};
         }
@@ -337,7 +455,7 @@ mod tests {
                     let mut expected = Emitter::new();
                     alu_imm(&mut expected, true, 7, a, imm);
                     branch(&mut expected, Some(cc), 0);
-                    rr(&mut expected, true, 0x39, b, a);
+                    dynasm!(expected; .arch x64; cmp Rq(a), Rq(b));
                     branch(&mut expected, Some(cc), 0);
                     let mut ours = Emitter::new();
                     compare_and_branch(&mut ours, a, None, imm, cc);

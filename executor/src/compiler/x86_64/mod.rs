@@ -794,48 +794,43 @@ enum Narrow {
 /// The body of [`Compiler::gs_access_narrow`], on the emitter alone (for the tests).
 #[inline(always)]
 fn gs_access_narrow(ops: &mut Emitter, wide: bool, opcode: Narrow, reg: u8, base: u8, disp: i32) {
-    let mut chunk = encode::Chunk::new();
-    chunk.byte(0x65).byte(0x67);
+    let prefixes = |chunk: &mut encode::Chunk| {
+        chunk.byte(0x65).byte(0x67);
+    };
     match opcode {
         Narrow::TwoByte(second) => {
-            chunk.rex(wide, reg, base).byte(0x0f).byte(second);
+            let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (base >> 3);
+            let opcode = |chunk: &mut encode::Chunk| {
+                chunk.byte(0x0f).byte(second);
+            };
+            encode::emit_with_memory(ops, prefixes, rex, opcode, reg, base, disp);
         }
         Narrow::StoreByte => {
-            chunk.byte(0x40 | ((reg >> 3) << 2) | (base >> 3)).byte(0x88);
+            // Always a REX prefix (see above): emitted with the prefixes, never left out.
+            let rex = 0x40 | ((reg >> 3) << 2) | (base >> 3);
+            let prefixes = |chunk: &mut encode::Chunk| {
+                chunk.byte(0x65).byte(0x67).byte(rex);
+            };
+            let opcode = |chunk: &mut encode::Chunk| {
+                chunk.byte(0x88);
+            };
+            encode::emit_with_memory(ops, prefixes, 0x40, opcode, reg, base, disp);
         }
     }
-    chunk.modrm_mem(reg, base, disp).emit(ops);
 }
 
 /// The body of [`Compiler::gs_access`], on the emitter alone (so that a test can compare it
 /// with dynasm's encoding).
 #[inline(always)]
 fn gs_access(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, base: u8, disp: i32) {
-    let mut bytes = [0u8; 16];
-    bytes[0] = 0x65;
-    bytes[1] = 0x67;
-    let mut length = 2;
     let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (base >> 3);
-    if rex != 0x40 {
-        bytes[length] = rex;
-        length += 1;
-    }
-    bytes[length] = opcode;
-    let short = i8::try_from(disp).is_ok();
-    bytes[length + 1] = if short { 0x40 } else { 0x80 } | ((reg & 7) << 3) | (base & 7);
-    length += 2;
-    if base & 7 == 4 {
-        bytes[length] = 0x24;
-        length += 1;
-    }
-    if short {
-        bytes[length] = disp as u8;
-        length += 1;
-    } else {
-        bytes[length..length + 4].copy_from_slice(&disp.to_le_bytes());
-        length += 4;
-    }
-    ops.chunk(bytes, length);
+    let prefixes = |chunk: &mut encode::Chunk| {
+        chunk.byte(0x65).byte(0x67);
+    };
+    let opcode = |chunk: &mut encode::Chunk| {
+        chunk.byte(opcode);
+    };
+    encode::emit_with_memory(ops, prefixes, rex, opcode, reg, base, disp);
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::encode;
 use super::*;
 
-// Two-operand ALU patterns: `d = a op b`.
+// `d = a op b` for a commutative operation (`imul`), with dynasm.
 macro_rules! alu64 {
     ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident, commutative) => {{
         let (d, a, b) = (r($d), r($a), r($b));
@@ -15,14 +15,25 @@ macro_rules! alu64 {
             asm!($s.ops; mov Rq(d), Rq(a); $op Rq(d), Rq(b));
         }
     }};
-    ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident) => {{
+}
+
+// `d = a op b` (64-bit) for the ALU operations with a one-byte `op r/m64, r64` opcode
+// (`or` 09, `and` 21, `sub` 29, `xor` 31), hand-assembled (`encode::rr`, which encodes them
+// as dynasm did).
+macro_rules! alu64_rr {
+    ($s:ident, $d:expr, $a:expr, $b:expr, $opcode:expr, $commutative:expr) => {{
         let (d, a, b) = (r($d), r($a), r($b));
         if d == a {
-            asm!($s.ops; $op Rq(d), Rq(b));
+            encode::rr(&mut $s.ops, true, $opcode, b, d);
+        } else if d == b && $commutative {
+            encode::rr(&mut $s.ops, true, $opcode, a, d);
         } else if d == b {
-            asm!($s.ops; mov r14, Rq(a); $op r14, Rq(b); mov Rq(d), r14);
+            encode::mov_rr(&mut $s.ops, true, 14, a);
+            encode::rr(&mut $s.ops, true, $opcode, b, 14);
+            encode::mov_rr(&mut $s.ops, true, d, 14);
         } else {
-            asm!($s.ops; mov Rq(d), Rq(a); $op Rq(d), Rq(b));
+            encode::mov_rr(&mut $s.ops, true, d, a);
+            encode::rr(&mut $s.ops, true, $opcode, b, d);
         }
     }};
 }
@@ -560,7 +571,7 @@ impl InstructionVisitor for Compiler<'_> {
         self.add_rr(d, a, b, true);
     }
     fn sub_64(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, sub)
+        alu64_rr!(self, d, a, b, 0x29, false)
     }
     fn mul_64(&mut self, d: Reg, a: Reg, b: Reg) {
         alu64!(self, d, a, b, imul, commutative)
@@ -590,13 +601,13 @@ impl InstructionVisitor for Compiler<'_> {
         asm!(self.ops; sarx Rq(d), Rq(a), Rq(b));
     }
     fn and(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, and, commutative)
+        alu64_rr!(self, d, a, b, 0x21, true)
     }
     fn xor(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, xor, commutative)
+        alu64_rr!(self, d, a, b, 0x31, true)
     }
     fn or(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, or, commutative)
+        alu64_rr!(self, d, a, b, 0x09, true)
     }
     fn mul_upper_signed_signed(&mut self, d: Reg, a: Reg, b: Reg) {
         self.mul_upper(d, a, b, true, true);
@@ -651,7 +662,7 @@ impl InstructionVisitor for Compiler<'_> {
         asm!(self.ops; mov r14, Rq(b); not r14; or r14, Rq(a); mov Rq(d), r14);
     }
     fn xnor(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, xor, commutative);
+        alu64_rr!(self, d, a, b, 0x31, true);
         let d = r(d);
         asm!(self.ops; not Rq(d));
     }
