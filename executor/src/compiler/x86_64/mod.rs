@@ -152,8 +152,10 @@ impl Scratch {
 /// A piece of cold code emitted after all blocks.
 #[derive(Copy, Clone)]
 enum Stub {
-    /// Give back `cost` and exit out of gas at gas block `index`.
-    OutOfGas { index: u32, cost: u64 },
+    /// Give back `cost` and exit out of gas at gas block `index`; reached only from the
+    /// charge's `jl`, whose displacement ends at `site` and is patched when the stub is
+    /// emitted (not through the fixup list: there is one per gas block).
+    OutOfGas { index: u32, cost: u32, site: u32 },
     /// Exit with `kind` at instruction `index`.
     Exit { index: u32, kind: u32 },
     /// A dynamic jump out of the table's range at instruction `index`: a halt if `r14d` is
@@ -479,22 +481,20 @@ impl<'a> Compiler<'a> {
         if self.gas.is_none() {
             return;
         }
-        let cost = u64::from(costs.from(index));
+        let cost = costs.from(index);
         let check = self.gas == Some(GasMetering::Sync) || self.checkpoints[index];
-        if cost <= i32::MAX as u64 {
+        if cost <= i32::MAX as u32 {
             // `sub r15, imm`, and `jl` to the stub: one chunk (see `encode::charge`).
             encode::charge(&mut self.ops, cost as i32, check);
+        } else {
+            asm!(self.ops; mov r14, QWORD i64::from(cost); sub r15, r14);
             if check {
-                let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
-                let end = self.offset();
-                self.fixups.push((end, stub));
+                encode::branch(&mut self.ops, Some(cc::L), 0);
             }
-            return;
         }
-        asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
         if check {
-            let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
-            self.jcc(cc::L, stub);
+            let site = self.offset();
+            self.stubs.push(Stub::OutOfGas { index: index as u32, cost, site });
         }
     }
 
@@ -505,17 +505,22 @@ impl<'a> Compiler<'a> {
             let offset = self.offset();
             self.stub_offsets.push(offset);
             match stub {
-                Stub::OutOfGas { index, cost } if cost <= i8::MAX as u64 => {
-                    // Nearly all of them (most blocks are short): one chunk.
-                    encode::out_of_gas(&mut self.ops, cost as u8, index, self.exit_offsets[EXIT_OUT_OF_GAS as usize]);
-                }
-                Stub::OutOfGas { index, cost } => {
-                    if cost <= i32::MAX as u64 {
-                        asm!(self.ops; add r15, cost as i32);
+                Stub::OutOfGas { index, cost, site } => {
+                    let site = site as usize;
+                    let relative = offset as i32 - site as i32;
+                    self.ops.code_mut()[site - 4..site].copy_from_slice(&relative.to_le_bytes());
+                    if cost <= i8::MAX as u32 {
+                        // Nearly all of them (most blocks are short): one chunk.
+                        let exit = self.exit_offsets[EXIT_OUT_OF_GAS as usize];
+                        encode::out_of_gas(&mut self.ops, cost as u8, index, exit);
                     } else {
-                        asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
+                        if cost <= i32::MAX as u32 {
+                            asm!(self.ops; add r15, cost as i32);
+                        } else {
+                            asm!(self.ops; mov r14, QWORD i64::from(cost); add r15, r14);
+                        }
+                        self.exit_with(index, EXIT_OUT_OF_GAS);
                     }
-                    self.exit_with(index, EXIT_OUT_OF_GAS);
                 }
                 Stub::Exit { index, kind } => self.exit_with(index, kind),
                 Stub::DynamicJump { index, halt } => {
