@@ -578,7 +578,17 @@ impl<'a> Compiler<'a> {
             encode::rr(&mut self.ops, false, 0x31, d, d);
         } else if value <= u64::from(u32::MAX) {
             encode::mov_r32_imm(&mut self.ops, d, value as u32 as i32);
-        } else if value as i64 >= i64::from(i32::MIN) && value as i64 <= i64::from(i32::MAX) {
+        } else {
+            self.load_wide_imm(d, value);
+        }
+    }
+
+    /// [`Compiler::load_imm`] of a value above `u32::MAX` (a negative one, mostly): apart, so
+    /// that the commoner cases do not pay for the registers dynasm's path needs (saved and
+    /// restored on every call).
+    #[inline(never)]
+    fn load_wide_imm(&mut self, d: u8, value: u64) {
+        if value as i64 >= i64::from(i32::MIN) && value as i64 <= i64::from(i32::MAX) {
             encode::mov_r64_simm(&mut self.ops, d, value as i64 as i32);
         } else {
             asm!(self.ops; mov Rq(d), QWORD value as i64);
