@@ -88,7 +88,7 @@ fn rex_byte(wide: bool, reg: u8, rm: u8) -> u8 {
 /// known only at run time keeps its bytes on the stack and reads them back; one of constant
 /// length is assembled in registers.
 #[inline(always)]
-fn emit_with_rex(ops: &mut Emitter, pre: impl Fn(&mut Chunk), rex: u8, post: impl Fn(&mut Chunk)) {
+pub(super) fn emit_with_rex(ops: &mut Emitter, pre: impl Fn(&mut Chunk), rex: u8, post: impl Fn(&mut Chunk)) {
     let mut chunk = Chunk::new();
     pre(&mut chunk);
     if rex != 0x40 {
@@ -115,23 +115,43 @@ pub(super) fn emit_with_memory(
     base: u8,
     disp: i32,
 ) {
+    emit_with_memory_and(ops, pre, rex, post, reg, base, disp, |_| {});
+}
+
+/// [`emit_with_memory`] with `tail` (an immediate operand) after the memory operand.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn emit_with_memory_and(
+    ops: &mut Emitter,
+    pre: impl Fn(&mut Chunk),
+    rex: u8,
+    post: impl Fn(&mut Chunk),
+    reg: u8,
+    base: u8,
+    disp: i32,
+    tail: impl Fn(&mut Chunk),
+) {
     let modrm = ((reg & 7) << 3) | (base & 7);
     match (i8::try_from(disp), base & 7 == 4) {
         (Ok(short), false) => emit_with_rex(ops, pre, rex, |chunk| {
             post(chunk);
             chunk.byte(0x40 | modrm).byte(short as u8);
+            tail(chunk);
         }),
         (Ok(short), true) => emit_with_rex(ops, pre, rex, |chunk| {
             post(chunk);
             chunk.byte(0x40 | modrm).byte(0x24).byte(short as u8);
+            tail(chunk);
         }),
         (Err(_), false) => emit_with_rex(ops, pre, rex, |chunk| {
             post(chunk);
             chunk.byte(0x80 | modrm).imm32(disp);
+            tail(chunk);
         }),
         (Err(_), true) => emit_with_rex(ops, pre, rex, |chunk| {
             post(chunk);
             chunk.byte(0x80 | modrm).byte(0x24).imm32(disp);
+            tail(chunk);
         }),
     }
 }

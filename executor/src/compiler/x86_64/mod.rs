@@ -834,6 +834,41 @@ fn gs_access_narrow(ops: &mut Emitter, wide: bool, opcode: Narrow, reg: u8, base
     }
 }
 
+/// `gs mov DWORD/QWORD [base32 + disp], imm32` (`C7 /0`; with `wide` the immediate is
+/// sign-extended to 64 bits), as dynasm encodes it.
+#[inline(always)]
+fn gs_store_imm(ops: &mut Emitter, wide: bool, base: u8, disp: i32, value: i32) {
+    let rex = 0x40 | (u8::from(wide) << 3) | (base >> 3);
+    let prefixes = |chunk: &mut encode::Chunk| {
+        chunk.byte(0x65).byte(0x67);
+    };
+    let opcode = |chunk: &mut encode::Chunk| {
+        chunk.byte(0xc7);
+    };
+    let immediate = |chunk: &mut encode::Chunk| {
+        chunk.imm32(value);
+    };
+    encode::emit_with_memory_and(ops, prefixes, rex, opcode, 0, base, disp, immediate);
+}
+
+/// `gs op reg, [address]` (or the store direction, by `opcode`) at an absolute address below
+/// 2^31 (ModRM `00 reg 100`, SIB `25`: a 32-bit displacement alone), as dynasm encodes it.
+/// Only for opcodes whose register operand is no byte register.
+#[inline(always)]
+fn gs_absolute(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, address: i32) {
+    let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2);
+    encode::emit_with_rex(
+        ops,
+        |chunk| {
+            chunk.byte(0x65);
+        },
+        rex,
+        |chunk| {
+            chunk.byte(opcode).byte(((reg & 7) << 3) | 4).byte(0x25).imm32(address);
+        },
+    );
+}
+
 /// The body of [`Compiler::gs_access`], on the emitter alone (so that a test can compare it
 /// with dynasm's encoding).
 #[inline(always)]
@@ -899,6 +934,61 @@ mod tests {
         case!(rbp, ebp, RBP, r9d, 9);
         case!(r12, r12d, 12, r12d, 12);
         case!(r11, r11d, 11, ebp, RBP);
+    }
+
+    /// Stores of an immediate through a base register, and accesses at absolute addresses,
+    /// likewise.
+    #[test]
+    fn hand_assembled_immediate_stores_and_absolute_accesses_match_dynasm() {
+        macro_rules! case {
+            ($q:ident, $d:ident, $reg:expr, $b:ident, $base:expr) => {
+                for disp in [0, 5, -128, 127, 128, -129, 0x1234, i32::MAX, i32::MIN] {
+                    for value in [0, -1, 0x7f, 0x1234_5678] {
+                        let mut expected = Emitter::new();
+                        match i8::try_from(disp) {
+                            Ok(d) => asm!(expected
+                                ; gs mov DWORD [BYTE $b + d as _], value
+                                ; gs mov QWORD [BYTE $b + d as _], value
+                            ),
+                            Err(_) => asm!(expected
+                                ; gs mov DWORD [$b + disp], value
+                                ; gs mov QWORD [$b + disp], value
+                            ),
+                        }
+                        let mut ours = Emitter::new();
+                        gs_store_imm(&mut ours, false, $base, disp, value);
+                        gs_store_imm(&mut ours, true, $base, disp, value);
+                        let base = $base;
+                        assert_eq!(ours.code_mut(), expected.code_mut(), "base {base}, displacement {disp}, value {value}");
+                    }
+                }
+                for address in [0, 5, 0x80, 0x1234_5678, i32::MAX] {
+                    let mut expected = Emitter::new();
+                    asm!(expected
+                        ; gs movsxd $q, DWORD [address]
+                        ; gs mov $q, QWORD [address]
+                        ; gs mov $d, DWORD [address]
+                        ; gs mov DWORD [address], $d
+                        ; gs mov QWORD [address], $q
+                    );
+                    let mut ours = Emitter::new();
+                    gs_absolute(&mut ours, true, 0x63, $reg, address);
+                    gs_absolute(&mut ours, true, 0x8b, $reg, address);
+                    gs_absolute(&mut ours, false, 0x8b, $reg, address);
+                    gs_absolute(&mut ours, false, 0x89, $reg, address);
+                    gs_absolute(&mut ours, true, 0x89, $reg, address);
+                    let reg = $reg;
+                    assert_eq!(ours.code_mut(), expected.code_mut(), "reg {reg}, address {address}");
+                }
+            };
+        }
+        case!(rax, eax, RAX, eax, RAX);
+        case!(rbx, ebx, RBX, edi, RDI);
+        case!(rsi, esi, RSI, ebp, RBP);
+        case!(rdi, edi, RDI, r12d, 12);
+        case!(r8, r8d, 8, ecx, RCX);
+        case!(r13, r13d, 13, r13d, 13);
+        case!(r12, r12d, 12, r9d, 9);
     }
 
     /// The byte and word accesses likewise; the byte store always has a REX prefix (what makes

@@ -218,10 +218,18 @@ impl InstructionVisitor for Compiler<'_> {
         load!(self, reg, None, imm, u32)
     }
     fn load_i32(&mut self, reg: Reg, imm: u32) {
-        load!(self, reg, None, imm, i32)
+        // The commonest absolute accesses, hand-assembled (`gs_absolute`) where the address is
+        // a displacement (below 2^31).
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, true, 0x63, r(reg), address),
+            Err(_) => load!(self, reg, None, imm, i32),
+        }
     }
     fn load_u64(&mut self, reg: Reg, imm: u32) {
-        load!(self, reg, None, imm, u64)
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, true, 0x8b, r(reg), address),
+            Err(_) => load!(self, reg, None, imm, u64),
+        }
     }
     fn store_u8(&mut self, reg: Reg, imm: u32) {
         store!(self, (reg reg), None, imm, 1)
@@ -230,10 +238,16 @@ impl InstructionVisitor for Compiler<'_> {
         store!(self, (reg reg), None, imm, 2)
     }
     fn store_u32(&mut self, reg: Reg, imm: u32) {
-        store!(self, (reg reg), None, imm, 4)
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, false, 0x89, r(reg), address),
+            Err(_) => store!(self, (reg reg), None, imm, 4),
+        }
     }
     fn store_u64(&mut self, reg: Reg, imm: u32) {
-        store!(self, (reg reg), None, imm, 8)
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, true, 0x89, r(reg), address),
+            Err(_) => store!(self, (reg reg), None, imm, 8),
+        }
     }
 
     fn store_imm_indirect_u8(&mut self, base: Reg, offset: u32, value: u32) {
@@ -243,10 +257,10 @@ impl InstructionVisitor for Compiler<'_> {
         store!(self, (imm value), Some(base), offset, 2)
     }
     fn store_imm_indirect_u32(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, (imm value), Some(base), offset, 4)
+        gs_store_imm(&mut self.ops, false, r(base), offset as i32, value as i32);
     }
     fn store_imm_indirect_u64(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, (imm value), Some(base), offset, 8)
+        gs_store_imm(&mut self.ops, true, r(base), offset as i32, value as i32);
     }
 
     fn load_imm_and_jump(&mut self, reg: Reg, imm: u32, target: u32) {
