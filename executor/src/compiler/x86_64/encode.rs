@@ -191,7 +191,14 @@ pub(super) fn mov_r32_imm(ops: &mut Emitter, d: u8, imm: i32) {
 /// `mov d64, imm32` (sign-extended): `REX.W C7 /0 id`.
 #[inline(always)]
 pub(super) fn mov_r64_simm(ops: &mut Emitter, d: u8, imm: i32) {
-    Chunk::new().rex(true, 0, d).byte(0xc7).modrm_rr(0, d).imm32(imm).emit(ops);
+    emit_with_rex(
+        ops,
+        |_| {},
+        rex_byte(true, 0, d),
+        |chunk| {
+            chunk.byte(0xc7).modrm_rr(0, d).imm32(imm);
+        },
+    );
 }
 
 /// `lea d, [base + disp]` (64-bit, or 32-bit): `8D /r`.
