@@ -96,26 +96,35 @@ impl BlockCosts {
         buffer.reserve(count);
         // Every entry is written below, back to front, so the buffer is not zeroed first.
         let costs = &mut buffer.spare_capacity_mut()[..count];
+        // Each instruction's cost and whether it ends its block, in one table by opcode number
+        // (the undefined opcode last): one load per instruction, where looking up the cost and
+        // the terminator flag apart (and checking for an undefined opcode) took three.
+        let mut priced = [(0u32, false); Opcode::COUNT + 1];
+        for (slot, &opcode) in priced.iter_mut().zip(Opcode::ALL) {
+            *slot = (model.costs[opcode as usize], opcode.is_terminator());
+        }
+        priced[Opcode::COUNT] = (model.invalid, true);
+        let price =
+            |instruction: &Instruction| priced[instruction.opcode().map_or(Opcode::COUNT, |opcode| opcode as usize)];
         // What follows the last instruction costs nothing: it ends its block whatever it is.
         let mut rest = 0u32;
         // Only the instruction before the sentinel may differ from what was written
-        // (`written_instruction`); the others are read straight from the slice.
-        let written_last = count.checked_sub(2).map(|index| (index, program.written_instruction(index)));
-        let instructions = &program.instructions()[..count];
-        for index in (0..count).rev() {
-            let instruction = match written_last {
-                Some((last, written)) if last == index => written,
-                _ => instructions[index].instruction,
-            };
-            let (own, ends_block) = match instruction.opcode() {
-                Some(opcode) => (model.costs[opcode as usize], opcode.is_terminator()),
-                None => (model.invalid, true),
-            };
+        // (`written_instruction`): the last two go through it, the others are read straight
+        // from the slice.
+        let split = count.saturating_sub(2);
+        for index in (split..count).rev() {
+            let (own, ends_block) = price(&program.written_instruction(index));
             rest = if ends_block { own } else { rest.saturating_add(own) };
             costs[index].write(rest);
         }
-        // SAFETY: the loop wrote each of the first `count` entries (every index below `count`
-        // once), and the capacity is at least `count` (reserved above).
+        let instructions = &program.instructions()[..split];
+        for (cost, decoded) in costs[..split].iter_mut().zip(instructions).rev() {
+            let (own, ends_block) = price(&decoded.instruction);
+            rest = if ends_block { own } else { rest.saturating_add(own) };
+            cost.write(rest);
+        }
+        // SAFETY: the loops wrote each of the first `count` entries (the last two, then every
+        // index below them, once each), and the capacity is at least `count` (reserved above).
         unsafe { buffer.set_len(count) };
         BlockCosts(buffer)
     }

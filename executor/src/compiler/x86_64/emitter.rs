@@ -70,15 +70,14 @@ impl Emitter {
         Ok(())
     }
 
-    /// Appends the first `length` bytes of `bytes`: one fixed-size copy and a length update,
-    /// where appending byte by byte (what dynasm's macros do) costs a capacity check and a
-    /// length update per byte. For the hand-assembled hottest instructions.
+    /// Appends the first `length` bytes of `bytes`: one copy and a length update, where
+    /// appending byte by byte (what dynasm's macros do) costs a capacity check and a length
+    /// update per byte. For the hand-assembled hottest instructions, whose lengths are
+    /// constants once inlined (see `encode::emit_with_rex`), so that the copy is of exactly
+    /// the instruction's bytes.
     #[inline(always)]
     pub fn chunk(&mut self, bytes: [u8; 16], length: usize) {
-        debug_assert!(length <= bytes.len());
-        self.code.extend_from_slice(&bytes);
-        let end = self.code.len() - (bytes.len() - length);
-        self.code.truncate(end);
+        self.code.extend_from_slice(&bytes[..length]);
     }
 
     /// The code so far, to patch (after [`Emitter::commit`]).

@@ -156,8 +156,10 @@ impl Scratch {
 /// A piece of cold code emitted after all blocks.
 #[derive(Copy, Clone)]
 enum Stub {
-    /// Give back `cost` and exit out of gas at gas block `index`.
-    OutOfGas { index: u32, cost: u64 },
+    /// Give back `cost` and exit out of gas at gas block `index`; reached only from the
+    /// charge's `jl`, whose displacement ends at `site` and is patched when the stub is
+    /// emitted (not through the fixup list: there is one per gas block).
+    OutOfGas { index: u32, cost: u32, site: u32 },
     /// Exit with `kind` at instruction `index`.
     Exit { index: u32, kind: u32 },
     /// A dynamic jump out of the table's range at instruction `index`: a halt if `r14d` is
@@ -290,6 +292,13 @@ impl<'a> Compiler<'a> {
     /// from our own offset tables costs far less.
     fn jcc(&mut self, cc: u8, target: Target) {
         encode::branch(&mut self.ops, Some(cc), 0);
+        let end = self.offset();
+        self.fixups.push((end, target));
+    }
+
+    /// Records that the branch just emitted (ending in its 32-bit displacement) goes to
+    /// `target`, to be resolved after emission.
+    fn branched(&mut self, target: Target) {
         let end = self.offset();
         self.fixups.push((end, target));
     }
@@ -505,16 +514,20 @@ impl<'a> Compiler<'a> {
         if self.gas.is_none() {
             return;
         }
-        let cost = u64::from(costs.from(index));
-        if cost <= i32::MAX as u64 {
-            // `sub r15, imm`.
-            encode::alu_imm(&mut self.ops, true, 5, 15, cost as i32);
+        let cost = costs.from(index);
+        let check = self.gas == Some(GasMetering::Sync) || self.checkpoints[index];
+        if cost <= i32::MAX as u32 {
+            // `sub r15, imm`, and `jl` to the stub: one chunk (see `encode::charge`).
+            encode::charge(&mut self.ops, cost as i32, check);
         } else {
-            asm!(self.ops; mov r14, QWORD cost as i64; sub r15, r14);
+            asm!(self.ops; mov r14, QWORD i64::from(cost); sub r15, r14);
+            if check {
+                encode::branch(&mut self.ops, Some(cc::L), 0);
+            }
         }
-        if self.gas == Some(GasMetering::Sync) || self.checkpoints[index] {
-            let stub = self.stub(Stub::OutOfGas { index: index as u32, cost });
-            self.jcc(cc::L, stub);
+        if check {
+            let site = self.offset();
+            self.stubs.push(Stub::OutOfGas { index: index as u32, cost, site });
         }
     }
 
@@ -525,15 +538,22 @@ impl<'a> Compiler<'a> {
             let offset = self.offset();
             self.stub_offsets.push(offset);
             match stub {
-                Stub::OutOfGas { index, cost } => {
-                    if cost <= i8::MAX as u64 {
-                        asm!(self.ops; add r15, BYTE cost as i8 as _);
-                    } else if cost <= i32::MAX as u64 {
-                        asm!(self.ops; add r15, cost as i32);
+                Stub::OutOfGas { index, cost, site } => {
+                    let site = site as usize;
+                    let relative = offset as i32 - site as i32;
+                    self.ops.code_mut()[site - 4..site].copy_from_slice(&relative.to_le_bytes());
+                    if cost <= i8::MAX as u32 {
+                        // Nearly all of them (most blocks are short): one chunk.
+                        let exit = self.exit_offsets[EXIT_OUT_OF_GAS as usize];
+                        encode::out_of_gas(&mut self.ops, cost as u8, index, exit);
                     } else {
-                        asm!(self.ops; mov r14, QWORD cost as i64; add r15, r14);
+                        if cost <= i32::MAX as u32 {
+                            asm!(self.ops; add r15, cost as i32);
+                        } else {
+                            asm!(self.ops; mov r14, QWORD i64::from(cost); add r15, r14);
+                        }
+                        self.exit_with(index, EXIT_OUT_OF_GAS);
                     }
-                    self.exit_with(index, EXIT_OUT_OF_GAS);
                 }
                 Stub::Exit { index, kind } => self.exit_with(index, kind),
                 Stub::DynamicJump { index, halt } => {
@@ -591,7 +611,17 @@ impl<'a> Compiler<'a> {
             encode::rr(&mut self.ops, false, 0x31, d, d);
         } else if value <= u64::from(u32::MAX) {
             encode::mov_r32_imm(&mut self.ops, d, value as u32 as i32);
-        } else if value as i64 >= i64::from(i32::MIN) && value as i64 <= i64::from(i32::MAX) {
+        } else {
+            self.load_wide_imm(d, value);
+        }
+    }
+
+    /// [`Compiler::load_imm`] of a value above `u32::MAX` (a negative one, mostly): apart, so
+    /// that the commoner cases do not pay for the registers dynasm's path needs (saved and
+    /// restored on every call).
+    #[inline(never)]
+    fn load_wide_imm(&mut self, d: u8, value: u64) {
+        if value as i64 >= i64::from(i32::MIN) && value as i64 <= i64::from(i32::MAX) {
             encode::mov_r64_simm(&mut self.ops, d, value as i64 as i32);
         } else {
             asm!(self.ops; mov Rq(d), QWORD value as i64);
@@ -812,48 +842,78 @@ enum Narrow {
 /// The body of [`Compiler::gs_access_narrow`], on the emitter alone (for the tests).
 #[inline(always)]
 fn gs_access_narrow(ops: &mut Emitter, wide: bool, opcode: Narrow, reg: u8, base: u8, disp: i32) {
-    let mut chunk = encode::Chunk::new();
-    chunk.byte(0x65).byte(0x67);
+    let prefixes = |chunk: &mut encode::Chunk| {
+        chunk.byte(0x65).byte(0x67);
+    };
     match opcode {
         Narrow::TwoByte(second) => {
-            chunk.rex(wide, reg, base).byte(0x0f).byte(second);
+            let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (base >> 3);
+            let opcode = |chunk: &mut encode::Chunk| {
+                chunk.byte(0x0f).byte(second);
+            };
+            encode::emit_with_memory(ops, prefixes, rex, opcode, reg, base, disp);
         }
         Narrow::StoreByte => {
-            chunk.byte(0x40 | ((reg >> 3) << 2) | (base >> 3)).byte(0x88);
+            // Always a REX prefix (see above): emitted with the prefixes, never left out.
+            let rex = 0x40 | ((reg >> 3) << 2) | (base >> 3);
+            let prefixes = |chunk: &mut encode::Chunk| {
+                chunk.byte(0x65).byte(0x67).byte(rex);
+            };
+            let opcode = |chunk: &mut encode::Chunk| {
+                chunk.byte(0x88);
+            };
+            encode::emit_with_memory(ops, prefixes, 0x40, opcode, reg, base, disp);
         }
     }
-    chunk.modrm_mem(reg, base, disp).emit(ops);
+}
+
+/// `gs mov DWORD/QWORD [base32 + disp], imm32` (`C7 /0`; with `wide` the immediate is
+/// sign-extended to 64 bits), as dynasm encodes it.
+#[inline(always)]
+fn gs_store_imm(ops: &mut Emitter, wide: bool, base: u8, disp: i32, value: i32) {
+    let rex = 0x40 | (u8::from(wide) << 3) | (base >> 3);
+    let prefixes = |chunk: &mut encode::Chunk| {
+        chunk.byte(0x65).byte(0x67);
+    };
+    let opcode = |chunk: &mut encode::Chunk| {
+        chunk.byte(0xc7);
+    };
+    let immediate = |chunk: &mut encode::Chunk| {
+        chunk.imm32(value);
+    };
+    encode::emit_with_memory_and(ops, prefixes, rex, opcode, 0, base, disp, immediate);
+}
+
+/// `gs op reg, [address]` (or the store direction, by `opcode`) at an absolute address below
+/// 2^31 (ModRM `00 reg 100`, SIB `25`: a 32-bit displacement alone), as dynasm encodes it.
+/// Only for opcodes whose register operand is no byte register.
+#[inline(always)]
+fn gs_absolute(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, address: i32) {
+    let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2);
+    encode::emit_with_rex(
+        ops,
+        |chunk| {
+            chunk.byte(0x65);
+        },
+        rex,
+        |chunk| {
+            chunk.byte(opcode).byte(((reg & 7) << 3) | 4).byte(0x25).imm32(address);
+        },
+    );
 }
 
 /// The body of [`Compiler::gs_access`], on the emitter alone (so that a test can compare it
 /// with dynasm's encoding).
 #[inline(always)]
 fn gs_access(ops: &mut Emitter, wide: bool, opcode: u8, reg: u8, base: u8, disp: i32) {
-    let mut bytes = [0u8; 16];
-    bytes[0] = 0x65;
-    bytes[1] = 0x67;
-    let mut length = 2;
     let rex = 0x40 | (u8::from(wide) << 3) | ((reg >> 3) << 2) | (base >> 3);
-    if rex != 0x40 {
-        bytes[length] = rex;
-        length += 1;
-    }
-    bytes[length] = opcode;
-    let short = i8::try_from(disp).is_ok();
-    bytes[length + 1] = if short { 0x40 } else { 0x80 } | ((reg & 7) << 3) | (base & 7);
-    length += 2;
-    if base & 7 == 4 {
-        bytes[length] = 0x24;
-        length += 1;
-    }
-    if short {
-        bytes[length] = disp as u8;
-        length += 1;
-    } else {
-        bytes[length..length + 4].copy_from_slice(&disp.to_le_bytes());
-        length += 4;
-    }
-    ops.chunk(bytes, length);
+    let prefixes = |chunk: &mut encode::Chunk| {
+        chunk.byte(0x65).byte(0x67);
+    };
+    let opcode = |chunk: &mut encode::Chunk| {
+        chunk.byte(opcode);
+    };
+    encode::emit_with_memory(ops, prefixes, rex, opcode, reg, base, disp);
 }
 
 #[cfg(test)]
@@ -907,6 +967,61 @@ mod tests {
         case!(rbp, ebp, RBP, r9d, 9);
         case!(r12, r12d, 12, r12d, 12);
         case!(r11, r11d, 11, ebp, RBP);
+    }
+
+    /// Stores of an immediate through a base register, and accesses at absolute addresses,
+    /// likewise.
+    #[test]
+    fn hand_assembled_immediate_stores_and_absolute_accesses_match_dynasm() {
+        macro_rules! case {
+            ($q:ident, $d:ident, $reg:expr, $b:ident, $base:expr) => {
+                for disp in [0, 5, -128, 127, 128, -129, 0x1234, i32::MAX, i32::MIN] {
+                    for value in [0, -1, 0x7f, 0x1234_5678] {
+                        let mut expected = Emitter::new();
+                        match i8::try_from(disp) {
+                            Ok(d) => asm!(expected
+                                ; gs mov DWORD [BYTE $b + d as _], value
+                                ; gs mov QWORD [BYTE $b + d as _], value
+                            ),
+                            Err(_) => asm!(expected
+                                ; gs mov DWORD [$b + disp], value
+                                ; gs mov QWORD [$b + disp], value
+                            ),
+                        }
+                        let mut ours = Emitter::new();
+                        gs_store_imm(&mut ours, false, $base, disp, value);
+                        gs_store_imm(&mut ours, true, $base, disp, value);
+                        let base = $base;
+                        assert_eq!(ours.code_mut(), expected.code_mut(), "base {base}, displacement {disp}, value {value}");
+                    }
+                }
+                for address in [0, 5, 0x80, 0x1234_5678, i32::MAX] {
+                    let mut expected = Emitter::new();
+                    asm!(expected
+                        ; gs movsxd $q, DWORD [address]
+                        ; gs mov $q, QWORD [address]
+                        ; gs mov $d, DWORD [address]
+                        ; gs mov DWORD [address], $d
+                        ; gs mov QWORD [address], $q
+                    );
+                    let mut ours = Emitter::new();
+                    gs_absolute(&mut ours, true, 0x63, $reg, address);
+                    gs_absolute(&mut ours, true, 0x8b, $reg, address);
+                    gs_absolute(&mut ours, false, 0x8b, $reg, address);
+                    gs_absolute(&mut ours, false, 0x89, $reg, address);
+                    gs_absolute(&mut ours, true, 0x89, $reg, address);
+                    let reg = $reg;
+                    assert_eq!(ours.code_mut(), expected.code_mut(), "reg {reg}, address {address}");
+                }
+            };
+        }
+        case!(rax, eax, RAX, eax, RAX);
+        case!(rbx, ebx, RBX, edi, RDI);
+        case!(rsi, esi, RSI, ebp, RBP);
+        case!(rdi, edi, RDI, r12d, 12);
+        case!(r8, r8d, 8, ecx, RCX);
+        case!(r13, r13d, 13, r13d, 13);
+        case!(r12, r12d, 12, r9d, 9);
     }
 
     /// The byte and word accesses likewise; the byte store always has a REX prefix (what makes

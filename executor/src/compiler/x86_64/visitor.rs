@@ -3,7 +3,7 @@
 use super::encode;
 use super::*;
 
-// Two-operand ALU patterns: `d = a op b`.
+// `d = a op b` for a commutative operation (`imul`), with dynasm.
 macro_rules! alu64 {
     ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident, commutative) => {{
         let (d, a, b) = (r($d), r($a), r($b));
@@ -15,14 +15,25 @@ macro_rules! alu64 {
             asm!($s.ops; mov Rq(d), Rq(a); $op Rq(d), Rq(b));
         }
     }};
-    ($s:ident, $d:expr, $a:expr, $b:expr, $op:ident) => {{
+}
+
+// `d = a op b` (64-bit) for the ALU operations with a one-byte `op r/m64, r64` opcode
+// (`or` 09, `and` 21, `sub` 29, `xor` 31), hand-assembled (`encode::rr`, which encodes them
+// as dynasm did).
+macro_rules! alu64_rr {
+    ($s:ident, $d:expr, $a:expr, $b:expr, $opcode:expr, $commutative:expr) => {{
         let (d, a, b) = (r($d), r($a), r($b));
         if d == a {
-            asm!($s.ops; $op Rq(d), Rq(b));
+            encode::rr(&mut $s.ops, true, $opcode, b, d);
+        } else if d == b && $commutative {
+            encode::rr(&mut $s.ops, true, $opcode, a, d);
         } else if d == b {
-            asm!($s.ops; mov r14, Rq(a); $op r14, Rq(b); mov Rq(d), r14);
+            encode::mov_rr(&mut $s.ops, true, 14, a);
+            encode::rr(&mut $s.ops, true, $opcode, b, 14);
+            encode::mov_rr(&mut $s.ops, true, d, 14);
         } else {
-            asm!($s.ops; mov Rq(d), Rq(a); $op Rq(d), Rq(b));
+            encode::mov_rr(&mut $s.ops, true, d, a);
+            encode::rr(&mut $s.ops, true, $opcode, b, d);
         }
     }};
 }
@@ -53,18 +64,20 @@ macro_rules! set_cc {
     }};
 }
 
+// A conditional branch: the comparison and the `jcc` in one chunk (`encode::compare_and_branch`),
+// the displacement patched once the target has its offset.
 macro_rules! branch {
     ($s:ident, $a:expr, $b:expr, $target:expr, $jcc:expr) => {{
         let (a, b) = (r($a), r($b));
         let label = $s.branch_label($target);
-        asm!($s.ops; cmp Rq(a), Rq(b));
-        $s.jcc($jcc, label);
+        encode::compare_and_branch(&mut $s.ops, a, Some(b), 0, $jcc);
+        $s.branched(label);
     }};
     ($s:ident, $a:expr, imm $imm:expr, $target:expr, $jcc:expr) => {{
         let a = r($a);
         let label = $s.branch_label($target);
-        $s.cmp_imm(a, $imm as i32);
-        $s.jcc($jcc, label);
+        encode::compare_and_branch(&mut $s.ops, a, None, $imm as i32, $jcc);
+        $s.branched(label);
     }};
 }
 
@@ -205,10 +218,18 @@ impl InstructionVisitor for Compiler<'_> {
         load!(self, reg, None, imm, u32)
     }
     fn load_i32(&mut self, reg: Reg, imm: u32) {
-        load!(self, reg, None, imm, i32)
+        // The commonest absolute accesses, hand-assembled (`gs_absolute`) where the address is
+        // a displacement (below 2^31).
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, true, 0x63, r(reg), address),
+            Err(_) => load!(self, reg, None, imm, i32),
+        }
     }
     fn load_u64(&mut self, reg: Reg, imm: u32) {
-        load!(self, reg, None, imm, u64)
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, true, 0x8b, r(reg), address),
+            Err(_) => load!(self, reg, None, imm, u64),
+        }
     }
     fn store_u8(&mut self, reg: Reg, imm: u32) {
         store!(self, (reg reg), None, imm, 1)
@@ -217,10 +238,16 @@ impl InstructionVisitor for Compiler<'_> {
         store!(self, (reg reg), None, imm, 2)
     }
     fn store_u32(&mut self, reg: Reg, imm: u32) {
-        store!(self, (reg reg), None, imm, 4)
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, false, 0x89, r(reg), address),
+            Err(_) => store!(self, (reg reg), None, imm, 4),
+        }
     }
     fn store_u64(&mut self, reg: Reg, imm: u32) {
-        store!(self, (reg reg), None, imm, 8)
+        match i32::try_from(imm) {
+            Ok(address) => gs_absolute(&mut self.ops, true, 0x89, r(reg), address),
+            Err(_) => store!(self, (reg reg), None, imm, 8),
+        }
     }
 
     fn store_imm_indirect_u8(&mut self, base: Reg, offset: u32, value: u32) {
@@ -230,10 +257,10 @@ impl InstructionVisitor for Compiler<'_> {
         store!(self, (imm value), Some(base), offset, 2)
     }
     fn store_imm_indirect_u32(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, (imm value), Some(base), offset, 4)
+        gs_store_imm(&mut self.ops, false, r(base), offset as i32, value as i32);
     }
     fn store_imm_indirect_u64(&mut self, base: Reg, offset: u32, value: u32) {
-        store!(self, (imm value), Some(base), offset, 8)
+        gs_store_imm(&mut self.ops, true, r(base), offset as i32, value as i32);
     }
 
     fn load_imm_and_jump(&mut self, reg: Reg, imm: u32, target: u32) {
@@ -558,7 +585,7 @@ impl InstructionVisitor for Compiler<'_> {
         self.add_rr(d, a, b, true);
     }
     fn sub_64(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, sub)
+        alu64_rr!(self, d, a, b, 0x29, false)
     }
     fn mul_64(&mut self, d: Reg, a: Reg, b: Reg) {
         alu64!(self, d, a, b, imul, commutative)
@@ -588,13 +615,13 @@ impl InstructionVisitor for Compiler<'_> {
         asm!(self.ops; sarx Rq(d), Rq(a), Rq(b));
     }
     fn and(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, and, commutative)
+        alu64_rr!(self, d, a, b, 0x21, true)
     }
     fn xor(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, xor, commutative)
+        alu64_rr!(self, d, a, b, 0x31, true)
     }
     fn or(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, or, commutative)
+        alu64_rr!(self, d, a, b, 0x09, true)
     }
     fn mul_upper_signed_signed(&mut self, d: Reg, a: Reg, b: Reg) {
         self.mul_upper(d, a, b, true, true);
@@ -649,7 +676,7 @@ impl InstructionVisitor for Compiler<'_> {
         asm!(self.ops; mov r14, Rq(b); not r14; or r14, Rq(a); mov Rq(d), r14);
     }
     fn xnor(&mut self, d: Reg, a: Reg, b: Reg) {
-        alu64!(self, d, a, b, xor, commutative);
+        alu64_rr!(self, d, a, b, 0x31, true);
         let d = r(d);
         asm!(self.ops; not Rq(d));
     }
