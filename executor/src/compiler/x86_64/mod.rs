@@ -468,6 +468,22 @@ impl<'a> Compiler<'a> {
         asm!(self.ops
             ; gs mov DWORD [OFF_EXIT_KIND], EXIT_FAULT as i32
             ; ->save:
+        );
+        self.emit_return_to_host(true);
+        // A host call's exit: the same, except that `gs` keeps this memory base while the host
+        // services the call, so that resuming needs no `wrgsbase` at either end (two of them
+        // were about a third of a host call's round trip). Nothing in the host uses `gs` (on
+        // x86-64 Linux thread-local storage is `fs`), and every entry sets it anyway; the
+        // host's value comes back at the guest's next other exit.
+        asm!(self.ops; ->save_keep_gs:);
+        self.emit_return_to_host(false);
+    }
+
+    /// The tail of every exit: stores gas and the guest registers in the context, puts back
+    /// the host's `gs` base if `restore_gs`, and returns to the host's stack and callee-saved
+    /// registers as the entry trampoline left them.
+    fn emit_return_to_host(&mut self, restore_gs: bool) {
+        asm!(self.ops
             ; gs mov [OFF_GAS], r15
             ; rdgsbase r15
         );
@@ -475,26 +491,11 @@ impl<'a> Compiler<'a> {
             let offset = OFF_REGS + guest as i32 * 8;
             asm!(self.ops; mov [r15 + offset], Rq(host));
         }
-        asm!(self.ops
-            ; mov rax, [r15 + OFF_SAVED_GS]
-            ; wrgsbase rax
-            ; mov rsp, [r15 + OFF_HOST_RSP]
-            ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbp ; pop rbx
-            ; ret
-        );
-        // A host call's exit: the same, except that `gs` keeps this memory base while the host
-        // services the call, so that resuming needs no `wrgsbase` at either end (two of them
-        // were about a third of a host call's round trip). Nothing in the host uses `gs` (on
-        // x86-64 Linux thread-local storage is `fs`), and every entry sets it anyway; the
-        // host's value comes back at the guest's next other exit.
-        asm!(self.ops
-            ; ->save_keep_gs:
-            ; gs mov [OFF_GAS], r15
-            ; rdgsbase r15
-        );
-        for (guest, &host) in HOST_REG.iter().enumerate() {
-            let offset = OFF_REGS + guest as i32 * 8;
-            asm!(self.ops; mov [r15 + offset], Rq(host));
+        if restore_gs {
+            asm!(self.ops
+                ; mov rax, [r15 + OFF_SAVED_GS]
+                ; wrgsbase rax
+            );
         }
         asm!(self.ops
             ; mov rsp, [r15 + OFF_HOST_RSP]
