@@ -12,8 +12,8 @@
 //!   `base`, so JIT code reaches guest memory and the context alike `gs`-relative, the context
 //!   at small negative offsets; the entry and exit trampolines reach it through `r15` = `base`
 //!   before `gs` is set and after it is restored (a host call's exit leaves `gs` at `base` for
-//!   the resumption; see the compiler's module head). In between, `r15` is the gas counter, written
-//!   back to [`VmCtx::gas`] on every exit (see the compiler's module head).
+//!   the resumption; see the compiler's module head). In between, `r15` is the gas counter,
+//!   written back to [`VmCtx::gas`] on every exit (see the compiler's module head).
 //! * **Guest memory**: guest address `a` is host address `base + a`. Every page starts
 //!   inaccessible (`PROT_NONE`); mapped pages are `PROT_READ` (read-only) or
 //!   `PROT_READ | PROT_WRITE`, mirroring the memory map exactly. The lowest 64 KiB are never
