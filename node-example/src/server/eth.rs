@@ -596,9 +596,20 @@ fn filter_range(node: &Node, filter: &LogFilter) -> Result<(u64, u64), ErrorObje
         return Ok((number, number));
     }
     let best = node.best_header().number;
-    let from = block_number(node, filter.from_block.as_ref())?.unwrap_or(best + 1);
-    let to = block_number(node, filter.to_block.as_ref())?.unwrap_or(best);
-    Ok((from, to))
+    let from = block_number(node, filter.from_block.as_ref())?;
+    let to = block_number(node, filter.to_block.as_ref())?;
+    // Two block numbers the wrong way round are a mistake to report, as geth does, not an
+    // empty range (tags and defaults are not: `latest` may pass a number while one waits).
+    let number = |value: Option<&Value>| match value {
+        Some(Value::String(text)) if text.starts_with("0x") => parse_quantity("block", text).ok(),
+        _ => None,
+    };
+    if let (Some(first), Some(last)) = (number(filter.from_block.as_ref()), number(filter.to_block.as_ref())) {
+        if first > last {
+            return Err(invalid(format!("invalid block range params: fromBlock {first} is after toBlock {last}")));
+        }
+    }
+    Ok((from.unwrap_or(best + 1), to.unwrap_or(best)))
 }
 
 fn get_logs(node: &Node, filter: LogFilter) -> Result<Vec<Value>, ErrorObjectOwned> {

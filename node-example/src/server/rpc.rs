@@ -13,7 +13,7 @@ use crate::chain::store::{Block, Header, StoreError};
 use crate::client::abi;
 use crate::runtime::host::StorageKey;
 use crate::server::eth;
-use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use parity_scale_codec::Encode;
@@ -396,9 +396,20 @@ pub async fn start(node: Arc<Node>, address: SocketAddr) -> std::io::Result<(Soc
     serve(module, address).await
 }
 
-/// Serves `module` on `address` (HTTP and WebSocket on one port).
+/// The largest request body, in bytes.
+pub const MAX_REQUEST_BODY: u32 = 8 * 1024 * 1024;
+
+/// The most requests one batch may hold (geth's default): a larger batch gets one error and
+/// runs nothing, so a single HTTP request cannot queue unbounded work.
+pub const MAX_BATCH_LEN: u32 = 1_000;
+
+/// Serves `module` on `address` (HTTP and WebSocket on one port), with the request size and
+/// batch limits above.
 pub async fn serve(module: RpcModule<()>, address: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let config = ServerConfig::builder().max_request_body_size(8 * 1024 * 1024).build();
+    let config = ServerConfig::builder()
+        .max_request_body_size(MAX_REQUEST_BODY)
+        .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_LEN))
+        .build();
     let server = Server::builder().set_config(config).build(address).await?;
     let local = server.local_addr()?;
     Ok((local, server.start(module)))
