@@ -328,6 +328,20 @@ pub fn program_blob(bytes: Vec<u8>) -> Result<(Vec<u8>, Duration), DoomError> {
     Ok((blob, started.elapsed()))
 }
 
+/// `warm + 1` module creations by `create`, each timed on its own (the module dropped outside
+/// the timing), as [`compile_times`] reports them.
+fn time_each<M>(warm: usize, mut create: impl FnMut() -> Result<M, DoomError>) -> Result<Vec<Duration>, DoomError> {
+    (0..=warm)
+        .map(|_| {
+            let started = Instant::now();
+            let module = create()?;
+            let elapsed = started.elapsed();
+            drop(module);
+            Ok(elapsed)
+        })
+        .collect()
+}
+
 mod ours {
     use super::*;
 
@@ -387,15 +401,7 @@ mod ours {
         warm: usize,
     ) -> Result<Vec<Duration>, DoomError> {
         let (engine, module_config) = engine(kind, page_size)?;
-        (0..=warm)
-            .map(|_| {
-                let started = Instant::now();
-                let module = Module::from_blob_with_config(&engine, blob, &module_config)?;
-                let elapsed = started.elapsed();
-                drop(module);
-                Ok(elapsed)
-            })
-            .collect()
+        time_each(warm, || Ok(Module::from_blob_with_config(&engine, blob, &module_config)?))
     }
 
     pub fn load(kind: BackendKind, blob: &[u8], page_size: PageSize, wad: Arc<[u8]>) -> Result<LoadedDoom, DoomError> {
@@ -530,15 +536,7 @@ mod reference {
         warm: usize,
     ) -> Result<Vec<Duration>, DoomError> {
         let (engine, module_config) = engine(kind, page_size)?;
-        (0..=warm)
-            .map(|_| {
-                let started = Instant::now();
-                let module = compile(&engine, &module_config, blob)?;
-                let elapsed = started.elapsed();
-                drop(module);
-                Ok(elapsed)
-            })
-            .collect()
+        time_each(warm, || compile(&engine, &module_config, blob))
     }
 
     pub fn load(
