@@ -23,6 +23,10 @@ pub enum Exit {
 }
 
 /// Why a program panicked.
+// 32 bits like the other exits' payloads, so that an `Exit` is a pair of scalars (tag and
+// payload) that stays in registers on its way out of a run, instead of a byte-wise aggregate
+// that host-call loops stored field by field and read back whole (a stalled load per call).
+#[repr(u32)]
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
 pub enum PanicReason {
     /// A `trap` instruction, or running past the end of the code.

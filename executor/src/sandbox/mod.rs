@@ -79,6 +79,16 @@ pub(crate) struct VmCtx {
     pub exit_kind: u32,
     /// The instruction index the exit belongs to.
     pub exit_index: u32,
+    /// At a host-call exit (`ecalli`): the host call's number, written by the `ecalli`'s code
+    /// so that the host need not look the instruction up.
+    pub host_call: u32,
+    /// At a host-call exit: the `ecalli`'s pc.
+    pub exit_pc: u32,
+    /// At a host-call exit: the native offset to resume at (the next instruction's own code),
+    /// or `u32::MAX` if there is none; the host then need not look it up in the offset table.
+    pub resume_offset: u32,
+    /// Padding (keeps the fields after it 8-byte aligned).
+    pub reserved: u32,
     /// Where in JIT code a memory fault happened (set by the signal handler).
     pub fault_rip: u64,
     /// The running module's code, for the signal handler: `[code_start, code_end)`.
@@ -282,6 +292,10 @@ impl Sandbox {
             host_rsp: 0,
             exit_kind: 0,
             exit_index: 0,
+            host_call: 0,
+            exit_pc: 0,
+            resume_offset: u32::MAX,
+            reserved: 0,
             fault_rip: 0,
             code_start: 0,
             code_end: 0,

@@ -62,6 +62,7 @@ fn install_now() -> Result<Previous, &'static str> {
 }
 
 /// Marks `ctx` as the context of the guest code this thread is about to run.
+#[inline]
 pub(crate) fn set_running(ctx: *mut VmCtx) {
     RUNNING.with(|running| running.set(ctx));
 }

@@ -44,6 +44,9 @@ pub(crate) enum EntryPoint {
     Block(usize),
     /// At instruction `index`'s own code, without any charge.
     Instruction(usize),
+    /// At this native offset, which the code itself gave as the resume point of a host call
+    /// (`VmCtx::resume_offset`): the own code of the instruction after the `ecalli`.
+    Native(u32),
 }
 
 impl CompiledProgram {
@@ -162,6 +165,9 @@ impl CompiledProgram {
         ctx.code_start = start;
         ctx.code_end = start + self.code_len as u64;
         ctx.fault_exit = start + u64::from(self.fault_exit);
+        // No host call's resume point of another program (or of before a reset) may be taken.
+        ctx.exit_kind = 0;
+        ctx.resume_offset = u32::MAX;
     }
 
     /// Runs guest code from `entry` until it exits; the exit is described in the context.
@@ -170,10 +176,15 @@ impl CompiledProgram {
     ///
     /// `base` must be the memory base of a live sandbox whose context was prepared with
     /// [`CompiledProgram::prepare_ctx`] for this program, with the fault handler installed.
+    #[inline]
     pub(crate) unsafe fn run(&self, base: *mut u8, entry: EntryPoint) {
         let offset = match entry {
             EntryPoint::Block(index) => self.entry_offsets[index],
             EntryPoint::Instruction(index) => self.instruction_offsets[index],
+            EntryPoint::Native(offset) => {
+                assert!((offset as usize) < self.code_len, "resume offset outside the code");
+                offset
+            }
         };
         // SAFETY: offset 0 is the entry trampoline, generated with exactly this signature; the
         // target is an instruction boundary inside the code; the caller guarantees the sandbox.

@@ -117,6 +117,9 @@ const OFF_EXIT_INDEX: i32 = ctx_offset(offset_of!(VmCtx, exit_index));
 const OFF_REGS: i32 = ctx_offset(offset_of!(VmCtx, regs));
 const OFF_GAS: i32 = ctx_offset(offset_of!(VmCtx, gas));
 const OFF_SAVED_GS: i32 = ctx_offset(offset_of!(VmCtx, saved_gs));
+const OFF_HOST_CALL: i32 = ctx_offset(offset_of!(VmCtx, host_call));
+const OFF_EXIT_PC: i32 = ctx_offset(offset_of!(VmCtx, exit_pc));
+const OFF_RESUME_OFFSET: i32 = ctx_offset(offset_of!(VmCtx, resume_offset));
 
 macro_rules! asm {
     ($ops:expr; $($t:tt)*) => {
@@ -193,6 +196,9 @@ struct Compiler<'a> {
     fault_exit: u32,
     /// The offset of the shared exit of each exit kind (all in the prologue).
     exit_offsets: [u32; 9],
+    /// Each `ecalli`'s resume offset store (the end of its 32-bit immediate) and the index of
+    /// the instruction after it, whose offset goes there once the offsets are known.
+    resume_sites: Vec<(u32, u32)>,
 }
 
 /// Where a branch goes, resolved once all code is emitted.
@@ -254,6 +260,7 @@ impl<'a> Compiler<'a> {
             dispatch: 0,
             fault_exit: 0,
             exit_offsets: [0; 9],
+            resume_sites: Vec::new(),
         }
     }
 
@@ -384,6 +391,12 @@ impl<'a> Compiler<'a> {
         }
         self.entry_offsets = entry_offsets;
         self.instruction_offsets = instruction_offsets;
+        // Each host call's resume point: the own code of the instruction after it.
+        let code = self.ops.code_mut();
+        for &(end, next) in &self.resume_sites {
+            let offset = self.instruction_offsets.get(next as usize).copied().unwrap_or(u32::MAX);
+            code[end as usize - 4..end as usize].copy_from_slice(&offset.to_le_bytes());
+        }
         self.emit_stubs();
         self.emit_jump_table();
     }
@@ -598,6 +611,22 @@ impl<'a> Compiler<'a> {
 
     fn exit_here(&mut self, kind: u32) {
         self.exit_with(self.index as u32, kind);
+    }
+
+    /// `ecalli number`: records the host call's number, its pc and where to resume (patched
+    /// once the next instruction's offset is known) in the context, so that the host finds
+    /// them there instead of looking the instruction and the resume point up in the decoded
+    /// program and the offset table, then exits.
+    fn host_call_exit(&mut self, number: u32) {
+        let pc = self.decoded.instructions()[self.index].pc;
+        asm!(self.ops
+            ; gs mov DWORD [OFF_HOST_CALL], number as i32
+            ; gs mov DWORD [OFF_EXIT_PC], pc as i32
+            ; gs mov DWORD [OFF_RESUME_OFFSET], -1
+        );
+        let end = self.offset();
+        self.resume_sites.push((end, self.index as u32 + 1));
+        self.exit_here(EXIT_HOST_CALL);
     }
 
     fn mov(&mut self, d: u8, s: u8) {

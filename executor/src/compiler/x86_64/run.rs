@@ -9,7 +9,7 @@ use super::{
 use crate::exit::{Exit, PanicReason, Resume, Start, Stop};
 use crate::gas::starts_gas_block;
 use crate::memory::{Fault, MemoryAccessError, MemoryImage};
-use crate::program::{DecodedProgram, Instruction, REG_COUNT};
+use crate::program::{DecodedProgram, REG_COUNT};
 use crate::sandbox::{signals, Sandbox};
 use std::sync::Arc;
 
@@ -76,8 +76,18 @@ impl CompiledInstance {
     // (out and back in), and the `Stop` then stays in registers.
     #[inline]
     pub fn run(&mut self, decoded: &DecodedProgram, start: Start) -> Stop {
+        let ctx = self.sandbox.ctx();
         let entry = match start {
             Start::Enter(index) if starts_gas_block(decoded.instructions(), index) => EntryPoint::Block(index),
+            // Right after a host call: where the `ecalli`'s code said to resume, which is
+            // `instruction_offsets[index]` without the lookup.
+            Start::Resume(index)
+                if ctx.exit_kind == EXIT_HOST_CALL
+                    && ctx.exit_index as usize + 1 == index
+                    && ctx.resume_offset != u32::MAX =>
+            {
+                EntryPoint::Native(ctx.resume_offset)
+            }
             Start::Enter(index) | Start::Resume(index) => EntryPoint::Instruction(index),
         };
         let program = &self.program;
@@ -107,10 +117,10 @@ impl CompiledInstance {
             EXIT_INVALID_INSTRUCTION => stop(Exit::Panic(PanicReason::InvalidInstruction), index, Resume::Never),
             EXIT_INVALID_BRANCH => stop(Exit::Panic(PanicReason::InvalidBranch), index, Resume::Never),
             EXIT_INVALID_JUMP => stop(Exit::Panic(PanicReason::InvalidJump), index, Resume::Never),
-            EXIT_HOST_CALL => match instructions.get(index).map(|instruction| instruction.instruction) {
-                Some(Instruction::ecalli(number)) => stop(Exit::HostCall(number), index, Resume::At(index as u32 + 1)),
-                _ => internal_error(pc_of(index), "a host call exit that is no ecalli"),
-            },
+            // The `ecalli`'s code stored its number and pc (and where to resume).
+            EXIT_HOST_CALL => {
+                Stop { exit: Exit::HostCall(ctx.host_call), pc: ctx.exit_pc, resume: Resume::At(index as u32 + 1) }
+            }
             // Entering the block again pays for it again (no charge at the host: the block's
             // code charges it).
             EXIT_OUT_OF_GAS => stop(Exit::OutOfGas, index, Resume::Recharge(index as u32)),

@@ -171,8 +171,8 @@ impl InstructionVisitor for Compiler<'_> {
     fn invalid(&mut self, _raw: u8) {
         self.exit_here(EXIT_INVALID_INSTRUCTION);
     }
-    fn ecalli(&mut self, _index: u32) {
-        self.exit_here(EXIT_HOST_CALL);
+    fn ecalli(&mut self, number: u32) {
+        self.host_call_exit(number);
     }
     fn load_imm64(&mut self, reg: Reg, value: u64) {
         self.load_imm(r(reg), value);
