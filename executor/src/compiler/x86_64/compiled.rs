@@ -171,13 +171,16 @@ impl CompiledProgram {
     }
 
     /// Runs guest code from `entry` until it exits; the exit is described in the context.
+    /// `gs_set` says that this thread's `gs` base is already `base` (left so by a host-call
+    /// exit): the code then neither reads nor writes it on entry.
     ///
     /// # Safety
     ///
     /// `base` must be the memory base of a live sandbox whose context was prepared with
-    /// [`CompiledProgram::prepare_ctx`] for this program, with the fault handler installed.
+    /// [`CompiledProgram::prepare_ctx`] for this program, with the fault handler installed;
+    /// if `gs_set`, this thread's `gs` base must be `base`.
     #[inline]
-    pub(crate) unsafe fn run(&self, base: *mut u8, entry: EntryPoint) {
+    pub(crate) unsafe fn run(&self, base: *mut u8, entry: EntryPoint, gs_set: bool) {
         let offset = match entry {
             EntryPoint::Block(index) => self.entry_offsets[index],
             EntryPoint::Instruction(index) => self.instruction_offsets[index],
@@ -187,10 +190,11 @@ impl CompiledProgram {
             }
         };
         // SAFETY: offset 0 is the entry trampoline, generated with exactly this signature; the
-        // target is an instruction boundary inside the code; the caller guarantees the sandbox.
+        // target is an instruction boundary inside the code; the caller guarantees the sandbox
+        // and `gs_set`.
         unsafe {
-            let trampoline: extern "sysv64" fn(*mut u8, *const u8) = core::mem::transmute(self.code.pointer);
-            trampoline(base, self.code.pointer.add(offset as usize));
+            let trampoline: extern "sysv64" fn(*mut u8, *const u8, u64) = core::mem::transmute(self.code.pointer);
+            trampoline(base, self.code.pointer.add(offset as usize), u64::from(gs_set));
         }
     }
 

@@ -17,9 +17,10 @@
 //!
 //! # Code layout
 //!
-//! Offset 0 is the entry trampoline (`extern "sysv64" fn(base, target)`): it saves the host's
-//! callee-saved registers and stack pointer in the context, sets `gs` (unless it already is this
-//! sandbox's base), loads the guest registers and jumps to `target`. Then come the shared exits,
+//! Offset 0 is the entry trampoline (`extern "sysv64" fn(base, target, gs_set)`): it saves the
+//! host's callee-saved registers and stack pointer in the context, sets `gs` (unless the host
+//! says it already is this sandbox's base, or it finds so), loads the guest registers and jumps
+//! to `target`. Then come the shared exits,
 //! which store the guest registers back, record why the guest stopped (`exit_kind`,
 //! `exit_index` = instruction index) and return to the host. Every exit but a host call's puts
 //! back the thread's `gs` base saved on entry; a host call's leaves `gs` at the sandbox while
@@ -427,7 +428,8 @@ impl<'a> Compiler<'a> {
     }
 
     fn emit_prologue(&mut self) {
-        // The entry trampoline: rdi = memory base, rsi = target.
+        // The entry trampoline: rdi = memory base, rsi = target, rdx = nonzero if the host
+        // knows that `gs` already holds this memory base.
         asm!(self.ops
             ; push rbx ; push rbp ; push r12 ; push r13 ; push r14 ; push r15
             ; mov r15, rdi
@@ -435,7 +437,11 @@ impl<'a> Compiler<'a> {
             ; mov r14, rsi
             // `wrgsbase` is slow (~20 ns here), and a host call leaves `gs` at this memory
             // base (see the host-call exit below): re-entering after one finds it set and
-            // skips the write, keeping the host's value saved on the first entry.
+            // skips the write, keeping the host's value saved on the first entry. The host
+            // tracks when that is the case (rdx), which saves the `rdgsbase` too (a stall of
+            // several ns in a host call's round trip on AMD EPYC); else `gs` is read to check.
+            ; test edx, edx
+            ; jnz >gs_set
             ; rdgsbase rax
             ; cmp rax, r15
             ; je >gs_set
@@ -495,23 +501,27 @@ impl<'a> Compiler<'a> {
     /// The tail of every exit: stores gas and the guest registers in the context, puts back
     /// the host's `gs` base if `restore_gs`, and returns to the host's stack and callee-saved
     /// registers as the entry trampoline left them.
+    ///
+    /// Everything goes through `gs` (the context is right below the memory base): reading the
+    /// base into a register with `rdgsbase` first, as this did before, stalled the stores
+    /// behind it.
     fn emit_return_to_host(&mut self, restore_gs: bool) {
-        asm!(self.ops
-            ; gs mov [OFF_GAS], r15
-            ; rdgsbase r15
-        );
+        asm!(self.ops; gs mov [OFF_GAS], r15);
         for (guest, &host) in HOST_REG.iter().enumerate() {
             let offset = OFF_REGS + guest as i32 * 8;
-            asm!(self.ops; mov [r15 + offset], Rq(host));
+            asm!(self.ops; gs mov [offset], Rq(host));
         }
         if restore_gs {
+            // The host stack pointer is read while `gs` still addresses the context.
             asm!(self.ops
-                ; mov rax, [r15 + OFF_SAVED_GS]
+                ; gs mov rax, [OFF_SAVED_GS]
+                ; gs mov rsp, [OFF_HOST_RSP]
                 ; wrgsbase rax
             );
+        } else {
+            asm!(self.ops; gs mov rsp, [OFF_HOST_RSP]);
         }
         asm!(self.ops
-            ; mov rsp, [r15 + OFF_HOST_RSP]
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbp ; pop rbx
             ; ret
         );

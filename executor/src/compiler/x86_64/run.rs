@@ -13,6 +13,14 @@ use crate::program::{DecodedProgram, REG_COUNT};
 use crate::sandbox::{signals, Sandbox};
 use std::sync::Arc;
 
+thread_local! {
+    /// This thread's `gs` base when the host knows it to be a sandbox's memory base (a
+    /// host-call exit of compiled code left it so); null when it does not know. Every compiled
+    /// run sets it after its exit, so it is never stale: nothing else on the thread writes
+    /// `gs` (thread-local storage is `fs` on x86-64 Linux).
+    static GS_BASE: core::cell::Cell<*mut u8> = const { core::cell::Cell::new(core::ptr::null_mut()) };
+}
+
 /// Whether compiled code runs in this process: the CPU has the instructions the generated
 /// code uses (`popcnt`, `lzcnt`, BMI1, BMI2) and user mode may use `wrgsbase` (the kernel
 /// enables it since Linux 5.9 where the CPU has it).
@@ -91,16 +99,23 @@ impl CompiledInstance {
             Start::Enter(index) | Start::Resume(index) => EntryPoint::Instruction(index),
         };
         let program = &self.program;
+        let base = self.sandbox.base();
+        let gs_set = GS_BASE.with(|gs| gs.get() == base);
         let ctx = self.sandbox.ctx_ptr();
         signals::set_running(ctx);
         // SAFETY: the sandbox is live and its context was prepared for this program when the
         // instance was created (or cloned, or its sandbox replaced); the engine installed the
-        // fault handler before creating any compiled module (`is_available`).
-        unsafe { program.run(self.sandbox.base(), entry) };
+        // fault handler before creating any compiled module (`is_available`); `GS_BASE` is
+        // this thread's `gs` base whenever it is not null (see there).
+        unsafe { program.run(base, entry, gs_set) };
         signals::set_running(core::ptr::null_mut());
 
         let instructions = decoded.instructions();
         let ctx = self.sandbox.ctx();
+        // A host-call exit leaves `gs` at this memory base; every other exit puts back the
+        // value from before the first entry.
+        let gs_now = if ctx.exit_kind == EXIT_HOST_CALL { base } else { core::ptr::null_mut() };
+        GS_BASE.with(|gs| gs.set(gs_now));
         let index = ctx.exit_index as usize;
         let pc_of = |index: usize| instructions.get(index).map_or(0, |instruction| instruction.pc);
         let stop = |exit: Exit, index: usize, resume: Resume| Stop { exit, pc: pc_of(index), resume };
