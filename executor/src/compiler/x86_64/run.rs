@@ -8,6 +8,7 @@ use super::{
 };
 use crate::exit::{Exit, PanicReason, Resume, Start, Stop};
 use crate::gas::starts_gas_block;
+use crate::error::ProcessSandboxError;
 use crate::memory::{Fault, MemoryAccessError, MemoryImage};
 use crate::program::{DecodedProgram, Instruction, REG_COUNT};
 use crate::sandbox::{signals, Sandbox};
@@ -74,20 +75,28 @@ impl CompiledInstance {
     /// interpreter's terms. The host has charged what the code does not charge itself.
     // Inlined into `Instance::run_with`, its one caller: a host call comes through here twice
     // (out and back in), and the `Stop` then stays in registers.
+    ///
+    /// With the process sandbox the code runs in a worker process; a worker that fails is
+    /// the error.
     #[inline]
-    pub fn run(&mut self, decoded: &DecodedProgram, start: Start) -> Stop {
+    pub fn run(&mut self, decoded: &DecodedProgram, start: Start) -> Result<Stop, ProcessSandboxError> {
         let entry = match start {
             Start::Enter(index) if starts_gas_block(decoded.instructions(), index) => EntryPoint::Block(index),
             Start::Enter(index) | Start::Resume(index) => EntryPoint::Instruction(index),
         };
         let program = &self.program;
-        let ctx = self.sandbox.ctx_ptr();
-        signals::set_running(ctx);
-        // SAFETY: the sandbox is live and its context was prepared for this program when the
-        // instance was created (or cloned, or its sandbox replaced); the engine installed the
-        // fault handler before creating any compiled module (`is_available`).
-        unsafe { program.run(self.sandbox.base(), entry) };
-        signals::set_running(core::ptr::null_mut());
+        if let Some(process) = &program.pools().process {
+            program.run_in_worker(process, &self.sandbox, entry)?;
+        } else {
+            let ctx = self.sandbox.ctx_ptr();
+            signals::set_running(ctx);
+            // SAFETY: the sandbox is live and its context was prepared for this program when
+            // the instance was created (or cloned, or its sandbox replaced); the engine
+            // installed the fault handler before creating any compiled module
+            // (`is_available`).
+            unsafe { program.run(self.sandbox.base(), entry) };
+            signals::set_running(core::ptr::null_mut());
+        }
 
         let instructions = decoded.instructions();
         let ctx = self.sandbox.ctx();
@@ -133,9 +142,9 @@ impl CompiledInstance {
         };
         // Asynchronous metering: an exit past the limit is out of gas (and final).
         if program.gas_metering() == Some(crate::GasMetering::Async) && ctx.gas < 0 && stop.exit != Exit::OutOfGas {
-            return Stop { exit: Exit::OutOfGas, pc: stop.pc, resume: Resume::Never };
+            return Ok(Stop { exit: Exit::OutOfGas, pc: stop.pc, resume: Resume::Never });
         }
-        stop
+        Ok(stop)
     }
 
     /// The registers.
