@@ -1,4 +1,5 @@
-//! The in-process sandbox the compiled backend runs guest code in.
+//! The in-process sandbox the compiled backend runs guest code in (and, through [`process`],
+//! the memory the out-of-process sandbox shares with its workers).
 //!
 //! Each instance owns one reservation of address space:
 //!
@@ -228,11 +229,15 @@ impl Reservation {
     fn discard(&self, start: u64, end: u64) -> Result<(), &'static str> {
         if let Some((process, slice)) = &self.shared {
             // A shared mapping keeps its pages after `MADV_DONTNEED`: the file is cut instead.
-            return process.zero(slice, CONTEXT_SIZE as u64 + start, end - start).map_err(|_| "discarding guest pages failed");
+            return process
+                .zero(slice, CONTEXT_SIZE as u64 + start, end - start)
+                .map_err(|_| "discarding guest pages failed");
         }
         // SAFETY: discards pages inside the guest part of the reservation; private anonymous
         // pages read back as zero afterwards.
-        if unsafe { libc::madvise(self.base().add(start as usize).cast(), (end - start) as usize, libc::MADV_DONTNEED) } != 0 {
+        if unsafe { libc::madvise(self.base().add(start as usize).cast(), (end - start) as usize, libc::MADV_DONTNEED) }
+            != 0
+        {
             return Err("discarding guest pages failed");
         }
         Ok(())
@@ -284,7 +289,12 @@ fn protection(writable: bool) -> libc::c_int {
 ///
 /// # Safety
 /// No Rust reference may point into the range.
-unsafe fn protect_range(reservation: &Reservation, start: u64, end: u64, access: Option<bool>) -> Result<(), &'static str> {
+unsafe fn protect_range(
+    reservation: &Reservation,
+    start: u64,
+    end: u64,
+    access: Option<bool>,
+) -> Result<(), &'static str> {
     if start >= end {
         return Ok(());
     }
@@ -560,7 +570,8 @@ impl Sandbox {
         target: *const u8,
     ) -> Result<(), process::ProcessSandboxError> {
         // Both hold for every sandbox of an engine with the process sandbox.
-        let not_shared = process::ProcessSandboxError::Host { what: "finding shared guest memory", errno: libc::EINVAL };
+        let not_shared =
+            process::ProcessSandboxError::Host { what: "finding shared guest memory", errno: libc::EINVAL };
         let reservation = self.reservation.as_ref().ok_or(not_shared)?;
         let Some((_, memory)) = &reservation.shared else { return Err(not_shared) };
         let mut regions = self.pages.region_list().iter().map(|region| (region.start, region.end, region.writable));

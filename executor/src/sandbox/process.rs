@@ -647,8 +647,10 @@ fn futex_wake(word: &AtomicU32) {
 /// The address ranges a worker keeps: the host executable's mappings (the worker's code),
 /// the worker's stack and its control block. Everything else is unmapped at start-up.
 fn keep_list(control: u64, stack: u64) -> Result<Vec<[u64; 2]>, ProcessSandboxError> {
-    let maps = std::fs::read_to_string("/proc/self/maps")
-        .map_err(|error| ProcessSandboxError::Host { what: "reading /proc/self/maps", errno: error.raw_os_error().unwrap_or(0) })?;
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|error| ProcessSandboxError::Host {
+        what: "reading /proc/self/maps",
+        errno: error.raw_os_error().unwrap_or(0),
+    })?;
     let code = worker_main as *const () as u64;
     let parse = |line: &str| -> Option<(u64, u64, String)> {
         let mut fields = line.split_whitespace();
@@ -897,11 +899,9 @@ unsafe fn start(control: &mut Control) -> i64 {
         // Out of the host's session (no terminal signals), dies with the host, no new
         // privileges, no core dumps or ptrace by others.
         raw_syscall(libc::SYS_setsid, [0; 6]);
-        for (option, value) in [
-            (libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64),
-            (libc::PR_SET_NO_NEW_PRIVS, 1),
-            (libc::PR_SET_DUMPABLE, 0),
-        ] {
+        for (option, value) in
+            [(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64), (libc::PR_SET_NO_NEW_PRIVS, 1), (libc::PR_SET_DUMPABLE, 0)]
+        {
             let result = raw_syscall(libc::SYS_prctl, [option as u64, value, 0, 0, 0, 0]);
             if result < 0 {
                 return result;
@@ -1024,7 +1024,8 @@ unsafe fn execute(control: &mut Control) -> i64 {
             unsafe {
                 let mut result = raw_syscall(libc::SYS_mprotect, [base, super::GUEST_SPACE as u64, 0, 0, 0, 0]);
                 if result == 0 {
-                    result = raw_syscall(libc::SYS_mprotect, [context, super::CONTEXT_SIZE as u64, read_write, 0, 0, 0]);
+                    result =
+                        raw_syscall(libc::SYS_mprotect, [context, super::CONTEXT_SIZE as u64, read_write, 0, 0, 0]);
                 }
                 let count = (control.count as usize).min(LIST_LEN);
                 for index in 0..count {

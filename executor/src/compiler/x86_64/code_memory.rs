@@ -72,8 +72,12 @@ impl CodeMemory {
         let (pointer, mapped) = (kept.pointer, kept.length);
         let mut kept = core::mem::ManuallyDrop::new(kept);
         // The mapping passes to the new `CodeMemory`, and with it the slice.
-        let memory =
-            CodeMemory { pointer: pointer as *mut u8, length: mapped, pools: pools.clone(), shared: kept.shared.take() };
+        let memory = CodeMemory {
+            pointer: pointer as *mut u8,
+            length: mapped,
+            pools: pools.clone(),
+            shared: kept.shared.take(),
+        };
         // SAFETY: a mapping of ours that no module uses any more (see `Drop`); its pages are
         // populated, so writing them after this costs no page faults.
         if unsafe { libc::mprotect(pointer as *mut libc::c_void, mapped, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
@@ -86,8 +90,7 @@ impl CodeMemory {
     /// with the process sandbox, whose workers execute it).
     pub(super) fn fill(&self, code: &[u8]) -> Result<(), CompileError> {
         assert!(code.len() <= self.length);
-        let protection =
-            if self.shared.is_some() { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_EXEC };
+        let protection = if self.shared.is_some() { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_EXEC };
         // SAFETY: the mapping is `length >= code.len()` bytes, writable, and ours; then it is
         // switched to read-execute and never written again.
         unsafe {

@@ -4,10 +4,10 @@
 
 use super::code_memory::CodeMemory;
 use super::{CompileError, Compiler, Scratch, Target, SCRATCH};
+use crate::error::ProcessSandboxError;
 use crate::gas::{BlockCosts, GasMetering};
 use crate::pool::Pools;
 use crate::program::{AccessKind, DecodedProgram, Instruction};
-use crate::error::ProcessSandboxError;
 use crate::sandbox::process::ProcessSandbox;
 use crate::sandbox::{Sandbox, VmCtx};
 use std::sync::Arc;

@@ -6,9 +6,9 @@ use super::{
     CompiledProgram, EntryPoint, EXIT_FAULT, EXIT_HALT, EXIT_HOST_CALL, EXIT_INVALID_BRANCH, EXIT_INVALID_INSTRUCTION,
     EXIT_INVALID_JUMP, EXIT_OUT_OF_GAS, EXIT_TRAP,
 };
+use crate::error::ProcessSandboxError;
 use crate::exit::{Exit, PanicReason, Resume, Start, Stop};
 use crate::gas::starts_gas_block;
-use crate::error::ProcessSandboxError;
 use crate::memory::{Fault, MemoryAccessError, MemoryImage};
 use crate::program::{DecodedProgram, Instruction, REG_COUNT};
 use crate::sandbox::{signals, Sandbox};
