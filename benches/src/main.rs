@@ -3,7 +3,6 @@
 //! ```text
 //! cargo run --release -p pvm-benches -- [--quick] [--filter NAME] [--vm NAME] [--json PATH]
 //! cargo run --release -p pvm-benches -- --doom [--doom-tics N] [--vm NAME]
-//! cargo run --release -p pvm-benches -- --host-calls [--vm NAME]
 //! ```
 
 use clap::Parser;
@@ -43,9 +42,6 @@ struct Args {
     /// Tics each VM runs with `--doom`.
     #[arg(long, default_value_t = 700)]
     doom_tics: u32,
-    /// Measure the host-call round trip instead (a table printed, nothing written).
-    #[arg(long)]
-    host_calls: bool,
     /// The program manifest.
     #[arg(long, default_value_os_t = manifest::default_manifest_path())]
     manifest: PathBuf,
@@ -59,33 +55,6 @@ fn command_line() -> String {
     format!("cargo run --release -p pvm-benches -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "))
         .trim_end()
         .to_string()
-}
-
-fn run_host_calls(args: &Args) -> ExitCode {
-    use pvm_benches::host_calls;
-    const CALLS: u64 = 200_000;
-    println!("Host-call round trip: {CALLS} calls to a no-op host function, median of 5 runs; {}", machine());
-    println!("`{}`\n", command_line());
-    println!("| VM | per host call |");
-    println!("|---|---:|");
-    let mut failed = false;
-    for (name, backend, sandbox) in host_calls::VMS {
-        if args.vm.as_ref().is_some_and(|filter| !name.contains(filter.as_str())) {
-            continue;
-        }
-        match host_calls::measure(backend, sandbox, CALLS, 5) {
-            Ok(time) => println!("| {name} | {:.1} ns |", time.as_secs_f64() * 1e9),
-            Err(err) => {
-                eprintln!("error: {name}: {err}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
 }
 
 fn run_doom(args: &Args) -> ExitCode {
@@ -160,9 +129,7 @@ fn main() -> ExitCode {
     if args.doom {
         return run_doom(&args);
     }
-    if args.host_calls {
-        return run_host_calls(&args);
-    }
+
     let programs = match manifest::load(&args.manifest, args.quick) {
         Ok(programs) => programs,
         Err(err) => {
