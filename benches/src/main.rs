@@ -129,6 +129,7 @@ fn main() -> ExitCode {
     if args.doom {
         return run_doom(&args);
     }
+
     let programs = match manifest::load(&args.manifest, args.quick) {
         Ok(programs) => programs,
         Err(err) => {

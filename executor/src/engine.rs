@@ -74,12 +74,22 @@ impl Engine {
             BackendKind::Compiler if compiler => BackendKind::Compiler,
             BackendKind::Compiler => return Err(Error::BackendUnavailable("compiler")),
         };
+        #[allow(unused_mut)]
+        let mut pools = Pools::new(&config.pool_limits);
+        #[cfg(pvm_compiler)]
+        if backend == BackendKind::Compiler
+            && config.sandbox == crate::config::SandboxKind::Process
+            && !config.compile_only
+        {
+            let process = crate::sandbox::process::ProcessSandbox::new(config.process_workers)?;
+            pools.process = Some(Arc::new(process));
+        }
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 backend,
                 cache: Mutex::new(HashMap::new()),
-                pools: Arc::new(Pools::new(&config.pool_limits)),
+                pools: Arc::new(pools),
                 code_cache: Mutex::new(CodeCache::default()),
             }),
         })
@@ -98,6 +108,40 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Where compiled code runs: [`SandboxKind::Process`](crate::SandboxKind::Process) only
+    /// for the compiler backend configured so; the interpreter runs in-process.
+    pub fn sandbox(&self) -> crate::SandboxKind {
+        #[cfg(pvm_compiler)]
+        if self.inner.pools.process.is_some() {
+            return crate::SandboxKind::Process;
+        }
+        crate::SandboxKind::InProcess
+    }
+
+    /// With the process sandbox: whether its workers run in namespaces of their own (user,
+    /// PID, network, mount, IPC, UTS), which the kernel may refuse. `None` for other engines.
+    pub fn process_sandbox_namespaces(&self) -> Option<bool> {
+        #[cfg(pvm_compiler)]
+        if let Some(process) = &self.inner.pools.process {
+            return Some(process.namespaces().isolated);
+        }
+        None
+    }
+
+    /// Makes a process-sandbox worker issue system call `number` with no arguments, as guest
+    /// code that escaped the compiler's checks could; its seccomp filter must kill it (the
+    /// result is then [`ProcessSandboxError::WorkerDied`](crate::ProcessSandboxError) with
+    /// `SIGSYS`). For tests of the filter; `None` for other engines.
+    #[doc(hidden)]
+    pub fn process_sandbox_try_syscall(&self, number: i64) -> Option<Result<i64, Error>> {
+        #[cfg(pvm_compiler)]
+        if let Some(process) = &self.inner.pools.process {
+            return Some(process.try_syscall(number).map_err(Error::from));
+        }
+        let _ = number;
+        None
     }
 
     /// Hits and misses of the compiled-code cache (all zero on the interpreter backend).

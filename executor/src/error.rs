@@ -14,7 +14,7 @@ pub enum Error {
     Blob(#[from] BlobError),
     /// An environment variable read by [`Config::from_env`](crate::Config::from_env) holds
     /// something it cannot use.
-    #[error("{name}={value:?} is not one of interpreter, compiler, auto")]
+    #[error("{name}={value:?} is not one of the values it takes")]
     InvalidEnvVar {
         /// The variable.
         name: &'static str,
@@ -53,6 +53,55 @@ pub enum Error {
     /// A host-side access to guest memory failed.
     #[error(transparent)]
     Memory(#[from] MemoryAccessError),
+    /// The process sandbox ([`SandboxKind::Process`](crate::config::SandboxKind::Process))
+    /// could not be set up, or its worker failed during a run.
+    #[error(transparent)]
+    ProcessSandbox(#[from] ProcessSandboxError),
+}
+
+/// Why the process sandbox could not be set up or could not run a call.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum ProcessSandboxError {
+    /// A system call the sandbox needs failed in the host.
+    #[error("process sandbox: {what} failed (errno {errno})")]
+    Host {
+        /// What was being done.
+        what: &'static str,
+        /// The error number.
+        errno: i32,
+    },
+    /// A worker refused a command (it could not map or protect memory).
+    #[error("process sandbox worker: {what} failed (errno {errno})")]
+    Worker {
+        /// What was being done.
+        what: &'static str,
+        /// The error number.
+        errno: i32,
+    },
+    /// A worker process died during a call or while starting.
+    #[error("the sandbox worker process died ({})", describe_status(*.signal, *.exit_code))]
+    WorkerDied {
+        /// The signal that killed it, if one did (31, `SIGSYS`, is its seccomp filter).
+        signal: Option<i32>,
+        /// Its exit code, if it exited.
+        exit_code: Option<i32>,
+    },
+    /// A worker did not finish starting in time.
+    #[error("a sandbox worker process did not start within {0} ms")]
+    StartTimeout(u64),
+    /// More distinct page ranges than a control block can carry.
+    #[error("guest memory has more than {0} separately protected ranges, more than the process sandbox carries")]
+    TooManyRegions(usize),
+}
+
+fn describe_status(signal: Option<i32>, exit_code: Option<i32>) -> String {
+    match (signal, exit_code) {
+        // SIGSYS on x86-64 Linux, the one platform with the process sandbox.
+        (Some(31), _) => "stopped by its seccomp filter: SIGSYS".to_string(),
+        (Some(signal), _) => format!("killed by signal {signal}"),
+        (None, Some(code)) => format!("exit code {code}"),
+        (None, None) => "status unknown".to_string(),
+    }
 }
 
 /// Why [`Instance::call`](crate::Instance::call) did not return a value.

@@ -174,7 +174,14 @@ impl Instance {
         let decoded = &self.module.inner.decoded;
         let stop = match &mut self.state {
             State::Interpreted(state) => state.run(decoded, start, hook),
-            State::Compiled(state) => state.run(decoded, start),
+            State::Compiled(state) => match state.run(decoded, start) {
+                Ok(stop) => stop,
+                Err(error) => {
+                    // The worker died mid-run: the instance cannot go on from here.
+                    self.next = Next::Idle;
+                    return Err(error.into());
+                }
+            },
         };
         self.pc = Some(stop.pc);
         self.next = match stop.resume {

@@ -58,9 +58,9 @@ pub mod program;
 mod sandbox;
 
 pub use compiler::CompileError;
-pub use config::{BackendKind, Config, ModuleConfig};
+pub use config::{BackendKind, Config, ModuleConfig, SandboxKind};
 pub use engine::Engine;
-pub use error::{CallError, Error};
+pub use error::{CallError, Error, ProcessSandboxError};
 pub use exit::{Exit, PanicReason};
 pub use gas::{CostModel, GasMetering};
 pub use instance::Instance;

@@ -200,10 +200,14 @@ pub(crate) struct Pools {
     /// Reservations and warm sandboxes (compiler backend).
     #[cfg(pvm_compiler)]
     pub sandboxes: crate::sandbox::SandboxPools,
+    /// The worker processes and shared memory of the process sandbox, when the engine uses
+    /// it: code and reservations are then made in its arenas.
+    #[cfg(pvm_compiler)]
+    pub process: Option<std::sync::Arc<crate::sandbox::process::ProcessSandbox>>,
 }
 
 impl Pools {
-    /// Empty pools with the given limits.
+    /// Empty pools with the given limits, for the in-process sandbox.
     pub fn new(limits: &PoolLimits) -> Pools {
         Pools {
             buffers: BufferPool::new(limits),
@@ -211,6 +215,8 @@ impl Pools {
             code: crate::compiler::CodePool::new(limits),
             #[cfg(pvm_compiler)]
             sandboxes: crate::sandbox::SandboxPools::new(limits),
+            #[cfg(pvm_compiler)]
+            process: None,
         }
     }
 }

@@ -2,17 +2,20 @@
 //!
 //! Every case is compared at every exit (status, pc, registers, gas, resumability and all
 //! accessible memory); see `support/differential.rs` for what the programs contain. The number
-//! of programs is `PVM_DIFF_PROGRAMS` (default 100,000), the first seed `PVM_DIFF_SEED`.
+//! of programs is `PVM_DIFF_PROGRAMS` (default 100,000), the first seed `PVM_DIFF_SEED`; the
+//! compiled code runs in the sandbox `PVM_SANDBOX` names (default in-process). A second test
+//! runs the first `PVM_DIFF_PROCESS_PROGRAMS` (default 5,000) of the same programs with the
+//! compiled code in the process sandbox.
 
 #[path = "support/differential.rs"]
 mod differential;
 
 use differential::{compare, describe, generate, Expect};
-use pvm_executor::{BackendKind, Config, Engine, GasMetering};
+use pvm_executor::{BackendKind, Config, Engine, GasMetering, SandboxKind};
 
-fn engine(backend: BackendKind, metering: Option<GasMetering>) -> Engine {
+fn engine(backend: BackendKind, metering: Option<GasMetering>, sandbox: SandboxKind) -> Engine {
     let mut config = Config::new();
-    config.backend(backend).gas_metering(metering).cache_modules(false);
+    config.backend(backend).gas_metering(metering).cache_modules(false).sandbox(sandbox);
     Engine::new(&config).expect("backend available")
 }
 
@@ -25,7 +28,19 @@ fn compiler_matches_interpreter_on_random_programs() {
     if !pvm_testkit::require_compiler() {
         return;
     }
-    let count = env_u64("PVM_DIFF_PROGRAMS", 100_000);
+    let sandbox = pvm_testkit::sandbox_from_env().unwrap_or_default();
+    differential(env_u64("PVM_DIFF_PROGRAMS", 100_000), sandbox);
+}
+
+#[test]
+fn compiler_in_the_process_sandbox_matches_interpreter_on_random_programs() {
+    if !pvm_testkit::require_compiler() {
+        return;
+    }
+    differential(env_u64("PVM_DIFF_PROCESS_PROGRAMS", 5_000), SandboxKind::Process);
+}
+
+fn differential(count: u64, sandbox: SandboxKind) {
     let first = env_u64("PVM_DIFF_SEED", 0x5eed_0000);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4) as u64;
     let started = std::time::Instant::now();
@@ -33,11 +48,11 @@ fn compiler_matches_interpreter_on_random_programs() {
         let handles: Vec<_> = (0..workers)
             .map(|worker| {
                 scope.spawn(move || {
-                    let interpreter = engine(BackendKind::Interpreter, Some(GasMetering::Sync));
-                    let compiler = engine(BackendKind::Compiler, Some(GasMetering::Sync));
-                    let compiler_async = engine(BackendKind::Compiler, Some(GasMetering::Async));
-                    let interpreter_off = engine(BackendKind::Interpreter, None);
-                    let compiler_off = engine(BackendKind::Compiler, None);
+                    let interpreter = engine(BackendKind::Interpreter, Some(GasMetering::Sync), sandbox);
+                    let compiler = engine(BackendKind::Compiler, Some(GasMetering::Sync), sandbox);
+                    let compiler_async = engine(BackendKind::Compiler, Some(GasMetering::Async), sandbox);
+                    let interpreter_off = engine(BackendKind::Interpreter, None, sandbox);
+                    let compiler_off = engine(BackendKind::Compiler, None, sandbox);
                     let (mut programs, mut exits, mut failures) = (0u64, 0usize, Vec::new());
                     let mut seed = first + worker;
                     while seed < first + count {
@@ -73,8 +88,9 @@ fn compiler_matches_interpreter_on_random_programs() {
     let exits: usize = results.iter().map(|(_, exits, _)| exits).sum();
     let failures: Vec<&String> = results.iter().flat_map(|(_, _, failures)| failures).collect();
     eprintln!(
-        "{programs} programs, {exits} exits compared in {:.1} s on {workers} threads",
-        started.elapsed().as_secs_f64()
+        "{programs} programs, {exits} exits compared in {:.1} s on {workers} threads ({} sandbox)",
+        started.elapsed().as_secs_f64(),
+        sandbox.name()
     );
     for failure in &failures {
         eprintln!("{failure}");

@@ -6,10 +6,11 @@
 //! the first submission until every one is in a sealed block). A benchmark, not a test:
 //!
 //! ```sh
-//! cargo run --release -p pvm-node --example erc20_bench [-- ITERATIONS [auto|interpreter|jit]..]
+//! cargo run --release -p pvm-node --example erc20_bench [-- ITERATIONS [auto|interpreter|jit|jit-process]..]
 //! ```
 //!
-//! Without a backend it measures the interpreter and the JIT, then prints a Markdown table.
+//! Without a backend it measures the interpreter, the JIT and the JIT in the process sandbox
+//! (`jit-process`), then prints a Markdown table.
 
 use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
@@ -18,6 +19,7 @@ use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::rpc_params;
 use k256::ecdsa::SigningKey;
+use pvm_executor::SandboxKind;
 use pvm_node::chain::chain_spec::{Backend, ChainSpec};
 use pvm_node::chain::keys::{address_of_suri, pair_from_suri};
 use pvm_node::chain::node::Node;
@@ -56,18 +58,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut backends = Vec::new();
     for name in args {
         backends.push(match name.as_str() {
-            "auto" => Backend::Auto,
-            "interpreter" => Backend::Interpreter,
-            "jit" => Backend::Jit,
-            other => return Err(format!("unknown backend `{other}` (auto, interpreter or jit)").into()),
+            "auto" => (Backend::Auto, SandboxKind::InProcess),
+            "interpreter" => (Backend::Interpreter, SandboxKind::InProcess),
+            "jit" => (Backend::Jit, SandboxKind::InProcess),
+            "jit-process" => (Backend::Jit, SandboxKind::Process),
+            other => return Err(format!("unknown backend `{other}` (auto, interpreter, jit or jit-process)").into()),
         });
     }
     if backends.is_empty() {
-        backends = vec![Backend::Interpreter, Backend::Jit];
+        backends = vec![
+            (Backend::Interpreter, SandboxKind::InProcess),
+            (Backend::Jit, SandboxKind::InProcess),
+            (Backend::Jit, SandboxKind::Process),
+        ];
     }
     let mut all = Vec::new();
-    for backend in backends {
-        all.push(measure(backend, iterations).await?);
+    for (backend, sandbox) in backends {
+        all.push(measure(backend, sandbox, iterations).await?);
     }
     println!();
     println!("| backend | deploy to first call result | transfer gas | in-process warm | in-process cold | JSON-RPC warm | JSON-RPC cold |");
@@ -266,10 +273,15 @@ async fn http_figures(
 }
 
 /// Deploys the token on a fresh node with `backend` and measures it.
-async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn std::error::Error>> {
+async fn measure(
+    backend: Backend,
+    sandbox: SandboxKind,
+    iterations: u32,
+) -> Result<Figures, Box<dyn std::error::Error>> {
     let mut spec = ChainSpec::dev()?;
     spec.backend = backend;
-    println!("backend: {}", spec.backend.name());
+    spec.sandbox = sandbox;
+    println!("backend: {} ({} sandbox)", spec.backend.name(), sandbox.name());
     let dir = tempfile::tempdir()?;
     let node = Node::open(spec, dir.path())?;
     let alice = address_of_suri("//Alice")?;
@@ -348,7 +360,10 @@ async fn measure(backend: Backend, iterations: u32) -> Result<Figures, Box<dyn s
     let http = http?;
     let _ = handle.stop();
     Ok(Figures {
-        backend: backend.name(),
+        backend: match (backend, sandbox) {
+            (Backend::Jit, SandboxKind::Process) => "jit (process sandbox)",
+            _ => backend.name(),
+        },
         deploy_to_first_call,
         transfer_gas: first.call.gas_used,
         in_process_warm,

@@ -46,6 +46,16 @@ struct RunArgs {
     /// Do not serve Prometheus metrics.
     #[arg(long)]
     no_prometheus: bool,
+    /// Where the JIT runs contract code: `in-process` or `process` (worker processes with a
+    /// seccomp filter and no node memory; slower host calls). Overrides the chain spec's
+    /// `executor.sandbox`.
+    #[arg(long, value_name = "SANDBOX", value_parser = parse_sandbox)]
+    sandbox: Option<pvm_executor::SandboxKind>,
+}
+
+fn parse_sandbox(name: &str) -> Result<pvm_executor::SandboxKind, String> {
+    pvm_executor::SandboxKind::from_name(name)
+        .ok_or_else(|| format!("unknown sandbox `{name}` (expected in-process or process)"))
 }
 
 #[derive(Subcommand)]
@@ -185,6 +195,10 @@ async fn run_node(args: RunArgs) -> Result<Option<tempfile::TempDir>, String> {
         (None, false) => return Err("give --dev or --chain PATH (see --help)".into()),
     }
     .map_err(|error| error.to_string())?;
+    let mut spec = spec;
+    if let Some(sandbox) = args.sandbox {
+        spec.sandbox = sandbox;
+    }
     // The temporary directory lives until the node stops, then is removed.
     let (temporary, base_path) = match &args.base_path {
         Some(path) => (None, path.clone()),

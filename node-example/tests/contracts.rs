@@ -308,6 +308,44 @@ async fn local_chain_predeploys_flipper_and_seals_on_an_interval() {
     assert_eq!(query(&node, &flipper, "get()(bool)", &[]).await, ["true"]);
 }
 
+/// Deploys the ERC-20, makes three transfers (one of them reverting) and returns the head's
+/// number and state root.
+async fn token_scenario_root(node: &RunningNode) -> (Value, Value) {
+    let bob = address("//Bob");
+    let token = deployed_address(
+        &client::deploy(
+            &node.rpc,
+            "//Alice",
+            &contract("Token.polkavm"),
+            Some("constructor(uint256)"),
+            &["5000".to_string()],
+            0,
+            client::DEFAULT_GAS,
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    for (suri, amount) in [("//Alice", "1200"), ("//Bob", "9999"), ("//Bob", "200")] {
+        let to = if suri == "//Alice" { bob.clone() } else { address("//Charlie") };
+        client::call(
+            &node.rpc,
+            suri,
+            &token,
+            "transfer(address,uint256)",
+            &[to, amount.to_string()],
+            0,
+            client::DEFAULT_GAS,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(query(node, &token, "balanceOf(address)(uint256)", &[&bob]).await, ["1000"]);
+    let header: Value = node.client().request("chain_getHeader", rpc_params![]).await.unwrap();
+    (header["number"].clone(), header["stateRoot"].clone())
+}
+
 /// The same transactions on our executor and on the `polkavm` reference interpreter end
 /// in the same state (gas differs between the two cost models; gas is not state).
 #[cfg(feature = "polkavm-reference")]
@@ -322,41 +360,18 @@ async fn executor_and_reference_reach_the_same_state_root() {
 
     let executor = RunningNode::start(&["--dev"], executor_dir.path());
     let reference = RunningNode::start(&["--chain", reference_spec.to_str().unwrap()], reference_dir.path());
-    let bob = address("//Bob");
-    let mut roots = Vec::new();
-    for node in [&executor, &reference] {
-        let token = deployed_address(
-            &client::deploy(
-                &node.rpc,
-                "//Alice",
-                &contract("Token.polkavm"),
-                Some("constructor(uint256)"),
-                &["5000".to_string()],
-                0,
-                client::DEFAULT_GAS,
-                None,
-            )
-            .await
-            .unwrap(),
-        );
-        for (suri, amount) in [("//Alice", "1200"), ("//Bob", "9999"), ("//Bob", "200")] {
-            let to = if suri == "//Alice" { bob.clone() } else { address("//Charlie") };
-            client::call(
-                &node.rpc,
-                suri,
-                &token,
-                "transfer(address,uint256)",
-                &[to, amount.to_string()],
-                0,
-                client::DEFAULT_GAS,
-                None,
-            )
-            .await
-            .unwrap();
-        }
-        assert_eq!(query(node, &token, "balanceOf(address)(uint256)", &[&bob]).await, ["1000"]);
-        let header: Value = node.client().request("chain_getHeader", rpc_params![]).await.unwrap();
-        roots.push((header["number"].clone(), header["stateRoot"].clone()));
+    assert_eq!(token_scenario_root(&executor).await, token_scenario_root(&reference).await);
+}
+
+/// The JIT in the process sandbox (`--sandbox process`) ends in the same state as in-process,
+/// gas included (receipts are state).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_process_sandbox_reaches_the_same_state_root() {
+    if !pvm_testkit::require_compiler() {
+        return;
     }
-    assert_eq!(roots[0], roots[1]);
+    let (in_process_dir, process_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let in_process = RunningNode::start(&["--dev"], in_process_dir.path());
+    let process = RunningNode::start(&["--dev", "--sandbox", "process"], process_dir.path());
+    assert_eq!(token_scenario_root(&in_process).await, token_scenario_root(&process).await);
 }

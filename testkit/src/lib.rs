@@ -59,9 +59,21 @@ fn compiler_required() -> bool {
     std::env::var_os(REQUIRE_JIT_VAR).is_some_and(|value| value == "1")
 }
 
-/// An engine for `backend` with `metering`, the rest as [`Config::new`] sets it.
+/// An engine for `backend` with `metering`, the rest as [`Config::new`] sets it, except the
+/// sandbox: `PVM_SANDBOX=process` ([`pvm_executor::config::SANDBOX_ENV_VAR`]) runs compiled
+/// code in worker processes, so that any suite can be run on the process sandbox.
 pub fn engine(backend: BackendKind, metering: Option<GasMetering>) -> Engine {
     let mut config = Config::new();
     config.backend(backend).gas_metering(metering);
+    if let Some(sandbox) = sandbox_from_env() {
+        config.sandbox(sandbox);
+    }
     Engine::new(&config).unwrap_or_else(|err| panic!("a {backend:?} engine: {err}"))
+}
+
+/// The sandbox `PVM_SANDBOX` names, if it is set; panics on a value that names none.
+pub fn sandbox_from_env() -> Option<pvm_executor::SandboxKind> {
+    let value = std::env::var(pvm_executor::config::SANDBOX_ENV_VAR).ok()?;
+    let kind = pvm_executor::SandboxKind::from_name(value.trim());
+    Some(kind.unwrap_or_else(|| panic!("PVM_SANDBOX={value:?} is neither in-process nor process")))
 }

@@ -3,7 +3,7 @@
 use super::{Compiled, Running, Vm};
 use crate::manifest::Program;
 use pvm_executor::program::Reg;
-use pvm_executor::{BackendKind, Config, Engine, Exit, GasMetering, Instance, Module};
+use pvm_executor::{BackendKind, Config, Engine, Exit, GasMetering, Instance, Module, SandboxKind};
 
 struct Ours {
     name: &'static str,
@@ -20,16 +20,18 @@ impl Ours {
 }
 
 pub fn all() -> Vec<Result<Box<dyn Vm>, String>> {
+    let (in_process, process) = (SandboxKind::InProcess, SandboxKind::Process);
     [
-        ("ours-interp", BackendKind::Interpreter, Some(GasMetering::Sync)),
-        ("ours-jit", BackendKind::Compiler, Some(GasMetering::Sync)),
-        ("ours-jit-nogas", BackendKind::Compiler, None),
+        ("ours-interp", BackendKind::Interpreter, Some(GasMetering::Sync), in_process),
+        ("ours-jit", BackendKind::Compiler, Some(GasMetering::Sync), in_process),
+        ("ours-jit-nogas", BackendKind::Compiler, None, in_process),
+        ("ours-jit-process", BackendKind::Compiler, Some(GasMetering::Sync), process),
     ]
     .into_iter()
-    .map(|(name, backend, metering)| {
+    .map(|(name, backend, metering, sandbox)| {
         let mut config = Config::new();
         // Caching would turn every compile after the first into a lookup.
-        config.backend(backend).gas_metering(metering).cache_modules(false);
+        config.backend(backend).gas_metering(metering).cache_modules(false).sandbox(sandbox);
         Ours::boxed(name, config)
     })
     .collect()

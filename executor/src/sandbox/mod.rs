@@ -1,4 +1,5 @@
-//! The in-process sandbox the compiled backend runs guest code in.
+//! The in-process sandbox the compiled backend runs guest code in (and, through [`process`],
+//! the memory the out-of-process sandbox shares with its workers).
 //!
 //! Each instance owns one reservation of address space:
 //!
@@ -41,6 +42,7 @@
 //! The host then classifies the fault with [`Sandbox::classify`], exactly as the interpreter
 //! does (below 64 KiB: panic; else the page of the first inaccessible byte).
 
+pub(crate) mod process;
 pub(crate) mod signals;
 
 use crate::memory::page_map::{container_areas, PageMap};
@@ -48,6 +50,8 @@ use crate::memory::{Fault, MemoryAccessError, MemoryAccessReason, MemoryImage};
 use crate::pool::{Pool, PoolLimits, Pools};
 use crate::program::memory_map::{align_up, MemoryMap};
 use crate::program::REG_COUNT;
+use process::{ArenaKind, ProcessSandbox, SharedSlice};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Bytes of guest address space.
@@ -115,7 +119,15 @@ pub(crate) const fn ctx_offset(field_offset: usize) -> i32 {
 /// page.
 struct Reservation {
     start: *mut u8,
+    /// With the process sandbox: the memory-arena slice behind it, which workers map too.
+    shared: Option<(Arc<ProcessSandbox>, SharedSlice)>,
+    /// Changes with every change of page protection (unique across reservations), so that a
+    /// worker can tell whether its view of the protection is current.
+    protection: AtomicU64,
 }
+
+/// The source of [`Reservation::protection`] numbers.
+static PROTECTION_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 // SAFETY: the reservation is plain memory owned by exactly one sandbox (or the pool) at a time.
 unsafe impl Send for Reservation {}
@@ -124,6 +136,9 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         // SAFETY: the reservation is ours and nothing refers to it any more.
         unsafe { libc::munmap(self.start.cast(), RESERVATION_SIZE) };
+        if let Some((process, slice)) = &self.shared {
+            process.free(slice);
+        }
     }
 }
 
@@ -171,25 +186,37 @@ struct WarmSandbox {
 }
 
 impl Reservation {
-    fn new(pools: &SandboxPools) -> Result<Reservation, &'static str> {
-        if let Some(reservation) = pools.reservations.take() {
+    fn new(pools: &Pools) -> Result<Reservation, &'static str> {
+        if let Some(reservation) = pools.sandboxes.reservations.take() {
             return Ok(reservation);
         }
-        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
-        let start = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                RESERVATION_SIZE,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        let (start, shared) = match &pools.process {
+            Some(process) => {
+                let (start, slice) = process
+                    .map(ArenaKind::Memory, RESERVATION_SIZE, libc::PROT_NONE, libc::MAP_NORESERVE)
+                    .map_err(|_| "cannot map 4 GiB of shared guest memory")?;
+                (start.cast(), Some((process.clone(), slice)))
+            }
+            None => {
+                // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+                let start = unsafe {
+                    libc::mmap(
+                        core::ptr::null_mut(),
+                        RESERVATION_SIZE,
+                        libc::PROT_NONE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                        -1,
+                        0,
+                    )
+                };
+                if start == libc::MAP_FAILED {
+                    return Err("cannot reserve 4 GiB of address space for guest memory");
+                }
+                (start, None)
+            }
         };
-        if start == libc::MAP_FAILED {
-            return Err("cannot reserve 4 GiB of address space for guest memory");
-        }
-        let reservation = Reservation { start: start.cast() };
+        let reservation = Reservation { start: start.cast(), shared, protection: AtomicU64::new(0) };
+        reservation.touch_protection();
         // SAFETY: the context page is the first page of the mapping just made.
         let result = unsafe { libc::mprotect(start, CONTEXT_SIZE, libc::PROT_READ | libc::PROT_WRITE) };
         if result != 0 {
@@ -201,6 +228,29 @@ impl Reservation {
     fn base(&self) -> *mut u8 {
         // SAFETY: `CONTEXT_SIZE` is inside the reservation.
         unsafe { self.start.add(CONTEXT_SIZE) }
+    }
+
+    /// Records that the page protection changed.
+    fn touch_protection(&self) {
+        self.protection.store(PROTECTION_GENERATION.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Zeroes guest pages `[start, end)` (page-aligned) and lets the kernel take them back.
+    fn discard(&self, start: u64, end: u64) -> Result<(), &'static str> {
+        if let Some((process, slice)) = &self.shared {
+            // A shared mapping keeps its pages after `MADV_DONTNEED`: the file is cut instead.
+            return process
+                .zero(slice, CONTEXT_SIZE as u64 + start, end - start)
+                .map_err(|_| "discarding guest pages failed");
+        }
+        // SAFETY: discards pages inside the guest part of the reservation; private anonymous
+        // pages read back as zero afterwards.
+        if unsafe { libc::madvise(self.base().add(start as usize).cast(), (end - start) as usize, libc::MADV_DONTNEED) }
+            != 0
+        {
+            return Err("discarding guest pages failed");
+        }
+        Ok(())
     }
 
     /// Gives a clean reservation (every guest page `PROT_NONE` and zero) back to the pool, or
@@ -248,27 +298,32 @@ fn protection(writable: bool) -> libc::c_int {
 /// inaccessible (and zero), `Some(writable)` accessible.
 ///
 /// # Safety
-/// `base` must be the memory base of a live reservation, and no Rust reference may point
-/// into the range.
-unsafe fn protect_range(base: *mut u8, start: u64, end: u64, access: Option<bool>) -> Result<(), &'static str> {
+/// No Rust reference may point into the range.
+unsafe fn protect_range(
+    reservation: &Reservation,
+    start: u64,
+    end: u64,
+    access: Option<bool>,
+) -> Result<(), &'static str> {
     if start >= end {
         return Ok(());
     }
     let host_page = u64::from(HOST_PAGE_SIZE);
     debug_assert!(start % host_page == 0 && end % host_page == 0 && end <= 1 << 32);
+    reservation.touch_protection();
     // SAFETY: `[start, end)` lies inside the guest part of the reservation.
-    let host = unsafe { base.add(start as usize) };
+    let host = unsafe { reservation.base().add(start as usize) };
     let length = (end - start) as usize;
     let result = match access {
         // SAFETY: changes protection of pages inside the reservation only.
         Some(writable) => unsafe { libc::mprotect(host.cast(), length, protection(writable)) },
         None => {
-            // SAFETY: discards and protects pages inside the reservation only; the caller
-            // guarantees no Rust reference points into them.
-            unsafe {
-                libc::madvise(host.cast(), length, libc::MADV_DONTNEED);
-                libc::mprotect(host.cast(), length, libc::PROT_NONE)
-            }
+            // A failed discard leaves data behind: the page is then not clean, and the
+            // reservation is not reused (`clear` fails).
+            reservation.discard(start, end)?;
+            // SAFETY: protects pages inside the reservation only; the caller guarantees no
+            // Rust reference points into them.
+            unsafe { libc::mprotect(host.cast(), length, libc::PROT_NONE) }
         }
     };
     if result != 0 {
@@ -280,7 +335,7 @@ unsafe fn protect_range(base: *mut u8, start: u64, end: u64, access: Option<bool
 impl Sandbox {
     /// An empty sandbox: no guest page accessible.
     pub fn new(pools: &Arc<Pools>) -> Result<Sandbox, &'static str> {
-        Ok(Sandbox::on(Reservation::new(&pools.sandboxes)?, pools.clone()))
+        Ok(Sandbox::on(Reservation::new(pools)?, pools.clone()))
     }
 
     /// A sandbox on `reservation` with a fresh context and no bookkeeping.
@@ -339,15 +394,12 @@ impl Sandbox {
         }
         for region in self.pages.region_list().iter().filter(|region| region.writable) {
             let length = (region.end - region.start) as usize;
-            // SAFETY: the region is mapped read-write inside our reservation, and no Rust
-            // reference points into guest memory.
-            let host = unsafe { self.base.add(region.start as usize) };
             if region.end - region.start <= MEMSET_LIMIT {
-                // SAFETY: as above.
-                unsafe { core::ptr::write_bytes(host, 0, length) };
-            // SAFETY: as above; private anonymous pages read back as zero after `MADV_DONTNEED`.
-            } else if unsafe { libc::madvise(host.cast(), length, libc::MADV_DONTNEED) } != 0 {
-                return Err("discarding guest pages failed");
+                // SAFETY: the region is mapped read-write inside our reservation, and no Rust
+                // reference points into guest memory.
+                unsafe { core::ptr::write_bytes(self.base.add(region.start as usize), 0, length) };
+            } else {
+                self.reservation()?.discard(region.start, region.end)?;
             }
         }
         self.pages.shrink_heap();
@@ -414,8 +466,8 @@ impl Sandbox {
     /// Sets the protection of guest pages `[start, end)` (page-aligned) and records it in the
     /// page map: `None` makes them inaccessible (and zero), `Some(writable)` accessible.
     fn protect(&mut self, start: u64, end: u64, access: Option<bool>) -> Result<(), &'static str> {
-        // SAFETY: `base` is our reservation's memory base.
-        unsafe { protect_range(self.base, start, end, access)? };
+        // SAFETY: no Rust reference points into guest memory while `&mut self` is held.
+        unsafe { protect_range(self.reservation()?, start, end, access)? };
         self.pages.set(start, end, access);
         Ok(())
     }
@@ -512,9 +564,41 @@ impl Sandbox {
 
     /// Grows the heap (container programs); see [`PageMap::sbrk`].
     pub fn sbrk(&mut self, size: u32) -> Option<u32> {
-        let base = self.base;
-        // SAFETY: `base` is our reservation's memory base.
-        self.pages.sbrk(size, |start, end| unsafe { protect_range(base, start, end, Some(true)) }.is_ok())
+        let reservation = self.reservation.as_ref()?;
+        // SAFETY: no Rust reference points into guest memory while `&mut self` is held.
+        self.pages.sbrk(size, |start, end| unsafe { protect_range(reservation, start, end, Some(true)) }.is_ok())
+    }
+
+    /// The reservation (present until the sandbox is dropped).
+    fn reservation(&self) -> Result<&Reservation, &'static str> {
+        self.reservation.as_ref().ok_or("the sandbox has no memory")
+    }
+
+    /// Runs `trampoline(base, target, gs_set)` in a worker of the process sandbox, with the code of
+    /// `code` (a slice of the code arena mapped at `code_address`).
+    pub fn run_in_worker(
+        &self,
+        process: &ProcessSandbox,
+        code_address: *const u8,
+        code: &SharedSlice,
+        target: *const u8,
+    ) -> Result<(), process::ProcessSandboxError> {
+        // Both hold for every sandbox of an engine with the process sandbox.
+        let not_shared =
+            process::ProcessSandboxError::Host { what: "finding shared guest memory", errno: libc::EINVAL };
+        let reservation = self.reservation.as_ref().ok_or(not_shared)?;
+        let Some((_, memory)) = &reservation.shared else { return Err(not_shared) };
+        let mut regions = self.pages.region_list().iter().map(|region| (region.start, region.end, region.writable));
+        process.run(
+            reservation.start,
+            memory,
+            reservation.protection.load(Ordering::Relaxed),
+            &mut regions,
+            code_address,
+            code,
+            code_address,
+            target,
+        )
     }
 
     /// How far the heap has grown.

@@ -112,6 +112,10 @@ pub struct ChainSpec {
     pub properties: Map<String, Value>,
     /// Executor backend.
     pub backend: Backend,
+    /// Where the JIT runs contract code (`executor.sandbox`, default in-process; the node's
+    /// `--sandbox` overrides it). Like the backend, a choice of each node's, not of the chain:
+    /// results are identical.
+    pub sandbox: pvm_executor::SandboxKind,
     /// Gas limits.
     pub gas: GasLimits,
     /// Block sealing.
@@ -316,7 +320,13 @@ impl ChainSpec {
             Some(value) => value.as_object().cloned().ok_or_else(|| field_error("properties", "expected an object"))?,
         };
 
-        let executor = Obj::new(top.required("executor")?, "executor", &["backend"])?;
+        let executor = Obj::new(top.required("executor")?, "executor", &["backend", "sandbox"])?;
+        let sandbox = match executor.optional_string("sandbox")? {
+            None => pvm_executor::SandboxKind::InProcess,
+            Some(name) => pvm_executor::SandboxKind::from_name(name).ok_or_else(|| {
+                field_error("executor.sandbox", format!("unknown sandbox `{name}` (expected in-process or process)"))
+            })?,
+        };
         let backend = match executor.string("backend")? {
             "auto" => Backend::Auto,
             "interpreter" => Backend::Interpreter,
@@ -414,6 +424,7 @@ impl ChainSpec {
             chain_id,
             properties,
             backend,
+            sandbox,
             gas,
             sealing,
             module_cache,

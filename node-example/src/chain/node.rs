@@ -149,8 +149,8 @@ impl Node {
         std::fs::create_dir_all(&db_path)
             .map_err(|error| NodeError::Store(StoreError::Db(parity_db::Error::Io(error))))?;
         let store = Store::open(&db_path, &spec.id)?;
-        let engine = VmEngine::new(spec.backend)
-            .map_err(|error| NodeError::Engine(format!("chain spec field `executor.backend`: {error}")))?;
+        let engine = VmEngine::with_sandbox(spec.backend, spec.sandbox)
+            .map_err(|error| NodeError::Engine(format!("chain spec field `executor`: {error}")))?;
         let cache = ModuleCache::new(spec.module_cache.max_entries, spec.module_cache.max_bytes);
         let best_header = match store.best()? {
             Some(best) => {

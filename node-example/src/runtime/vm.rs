@@ -207,8 +207,15 @@ pub struct VmEngine {
 }
 
 impl VmEngine {
-    /// An engine for `backend`; an error if that backend cannot run here.
+    /// An engine for `backend` (compiled code in-process); an error if that backend cannot
+    /// run here.
     pub fn new(backend: Backend) -> Result<VmEngine, VmError> {
+        VmEngine::with_sandbox(backend, pvm_executor::SandboxKind::InProcess)
+    }
+
+    /// An engine for `backend` whose compiled code runs in `sandbox` (the interpreter ignores
+    /// it); an error if that backend or sandbox cannot run here.
+    pub fn with_sandbox(backend: Backend, sandbox: pvm_executor::SandboxKind) -> Result<VmEngine, VmError> {
         use pvm_executor::{BackendKind, Config, GasMetering};
         let unavailable = |message: String| VmError::BackendUnavailable { backend: backend.name(), message };
         let executor_backend = match backend {
@@ -222,9 +229,13 @@ impl VmEngine {
         let mut config = Config::new();
         // The chain spec decides the backend, not the environment; the node's module cache
         // is the only cache, so the engine keeps none of its own.
-        config.backend(executor_backend).gas_metering(Some(GasMetering::Sync)).cache_modules(false);
+        config.backend(executor_backend).gas_metering(Some(GasMetering::Sync)).cache_modules(false).sandbox(sandbox);
         let engine = pvm_executor::Engine::new(&config).map_err(|error| unavailable(error.to_string()))?;
-        tracing::info!("contracts run on the executor's {} backend", engine.backend().name());
+        tracing::info!(
+            "contracts run on the executor's {} backend ({} sandbox)",
+            engine.backend().name(),
+            engine.sandbox().name()
+        );
         #[cfg(feature = "polkavm-reference")]
         let reference = match backend {
             Backend::PolkavmReference => Some(reference::Engine::new().map_err(unavailable)?),

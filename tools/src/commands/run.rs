@@ -3,7 +3,7 @@
 use super::load::{load, parse_isa, LoadedProgram};
 use pvm_executor::config::BACKEND_ENV_VAR;
 use pvm_executor::program::{InstructionSet, PageSize, Reg};
-use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module, ModuleConfig};
+use pvm_executor::{BackendKind, Config, Engine, Exit, Instance, Module, ModuleConfig, SandboxKind};
 use pvm_tools::linking::parse_page_size;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +40,11 @@ pub struct Args {
     /// Instruction set for raw blobs.
     #[arg(long, default_value = "revive_v1", value_parser = parse_isa)]
     isa: InstructionSet,
+}
+
+/// Parses `--sandbox`.
+pub fn parse_sandbox(name: &str) -> Result<SandboxKind, String> {
+    SandboxKind::from_name(name).ok_or_else(|| format!("unknown sandbox `{name}` (expected in-process or process)"))
 }
 
 /// Parses `--backend`.

@@ -2,6 +2,7 @@
 
 use super::CompileError;
 use crate::pool::{Pool, PoolLimits, Pools};
+use crate::sandbox::process::{ArenaKind, SharedSlice};
 use std::sync::Arc;
 
 /// Executable memory holding one module's code; it goes back to its engine's [`CodePool`]
@@ -10,6 +11,9 @@ pub(super) struct CodeMemory {
     pub(super) pointer: *mut u8,
     pub(super) length: usize,
     pub(super) pools: Arc<Pools>,
+    /// With the process sandbox: the code-arena slice behind the mapping, which workers map
+    /// (read-execute) at the same address; the host's own mapping is never executable then.
+    pub(super) shared: Option<SharedSlice>,
 }
 
 // SAFETY: immutable (read-execute) memory after construction, owned by this value.
@@ -26,9 +30,19 @@ impl CodeMemory {
         if let Some(memory) = CodeMemory::reuse(length, pools) {
             return Ok(memory);
         }
+        let protection = libc::PROT_READ | libc::PROT_WRITE;
+        if let Some(process) = &pools.process {
+            let low = process.map(ArenaKind::Code, length, protection, libc::MAP_POPULATE | libc::MAP_32BIT);
+            let (pointer, slice) = match low {
+                Ok(mapped) => mapped,
+                Err(_) => process
+                    .map(ArenaKind::Code, length, protection, libc::MAP_POPULATE)
+                    .map_err(|_| CompileError::CodeAllocation)?,
+            };
+            return Ok(CodeMemory { pointer, length, pools: pools.clone(), shared: Some(slice) });
+        }
         // Populated up front: one call instead of a page fault per page on the copy.
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
-        let protection = libc::PROT_READ | libc::PROT_WRITE;
         // SAFETY: fresh anonymous mappings, placed by the kernel.
         let pointer = unsafe {
             let low = libc::mmap(core::ptr::null_mut(), length, protection, flags | libc::MAP_32BIT, -1, 0);
@@ -41,21 +55,29 @@ impl CodeMemory {
         if pointer == libc::MAP_FAILED {
             return Err(CompileError::CodeAllocation);
         }
-        Ok(CodeMemory { pointer: pointer.cast(), length, pools: pools.clone() })
+        Ok(CodeMemory { pointer: pointer.cast(), length, pools: pools.clone(), shared: None })
     }
 
     /// A pooled mapping of `length` to `2 * length` bytes, made writable again.
     fn reuse(length: usize, pools: &Arc<Pools>) -> Option<CodeMemory> {
-        let (pointer, mapped) = {
+        let kept = {
             let mut pool = pools.code.mappings.items();
             let (at, _) = pool
                 .iter()
                 .enumerate()
-                .filter(|(_, &(_, mapped))| mapped >= length && mapped <= 2 * length)
-                .min_by_key(|(_, &(_, mapped))| mapped)?;
+                .filter(|(_, kept)| kept.length >= length && kept.length <= 2 * length)
+                .min_by_key(|(_, kept)| kept.length)?;
             pool.swap_remove(at)
         };
-        let memory = CodeMemory { pointer: pointer as *mut u8, length: mapped, pools: pools.clone() };
+        let (pointer, mapped) = (kept.pointer, kept.length);
+        let mut kept = core::mem::ManuallyDrop::new(kept);
+        // The mapping passes to the new `CodeMemory`, and with it the slice.
+        let memory = CodeMemory {
+            pointer: pointer as *mut u8,
+            length: mapped,
+            pools: pools.clone(),
+            shared: kept.shared.take(),
+        };
         // SAFETY: a mapping of ours that no module uses any more (see `Drop`); its pages are
         // populated, so writing them after this costs no page faults.
         if unsafe { libc::mprotect(pointer as *mut libc::c_void, mapped, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
@@ -64,14 +86,16 @@ impl CodeMemory {
         Some(memory)
     }
 
-    /// Copies `code` in and makes the memory read-execute for good.
+    /// Copies `code` in and makes the memory read-execute for good (read-only in the host
+    /// with the process sandbox, whose workers execute it).
     pub(super) fn fill(&self, code: &[u8]) -> Result<(), CompileError> {
         assert!(code.len() <= self.length);
+        let protection = if self.shared.is_some() { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_EXEC };
         // SAFETY: the mapping is `length >= code.len()` bytes, writable, and ours; then it is
         // switched to read-execute and never written again.
         unsafe {
             core::ptr::copy_nonoverlapping(code.as_ptr(), self.pointer, code.len());
-            if libc::mprotect(self.pointer.cast(), self.length, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+            if libc::mprotect(self.pointer.cast(), self.length, protection) != 0 {
                 return Err(CompileError::CodeProtection);
             }
         }
@@ -84,10 +108,17 @@ impl CodeMemory {
 /// and `munmap`. Owned by an engine ([`Pools`]); limits from [`PoolLimits`].
 #[derive(Debug)]
 pub(crate) struct CodePool {
-    /// `(address, length)` of each kept mapping, at most `PoolLimits::code_mappings`...
-    mappings: Pool<(usize, usize)>,
+    /// Each kept mapping, at most `PoolLimits::code_mappings`...
+    mappings: Pool<KeptMapping>,
     /// ...and at most this many bytes in them.
     max_bytes: usize,
+}
+
+/// A code mapping kept for reuse.
+struct KeptMapping {
+    pointer: usize,
+    length: usize,
+    shared: Option<SharedSlice>,
 }
 
 impl CodePool {
@@ -97,12 +128,10 @@ impl CodePool {
     }
 }
 
-impl Drop for CodePool {
+impl Drop for KeptMapping {
     fn drop(&mut self) {
-        for &(pointer, length) in self.mappings.items().iter() {
-            // SAFETY: a mapping of ours that no module uses any more.
-            unsafe { libc::munmap(pointer as *mut libc::c_void, length) };
-        }
+        // SAFETY: a mapping of ours that no module uses any more.
+        unsafe { libc::munmap(self.pointer as *mut libc::c_void, self.length) };
     }
 }
 
@@ -111,13 +140,17 @@ impl Drop for CodeMemory {
         {
             let pool = &self.pools.code;
             let mut mappings = pool.mappings.items();
-            let pooled: usize = mappings.iter().map(|&(_, mapped)| mapped).sum();
+            let pooled: usize = mappings.iter().map(|kept| kept.length).sum();
             if mappings.len() < pool.mappings.limit() && pooled + self.length <= pool.max_bytes {
-                mappings.push((self.pointer as usize, self.length));
+                let shared = self.shared.take();
+                mappings.push(KeptMapping { pointer: self.pointer as usize, length: self.length, shared });
                 return;
             }
         }
         // SAFETY: our own mapping; no instance runs it any more (instances hold the module).
         unsafe { libc::munmap(self.pointer.cast(), self.length) };
+        if let (Some(slice), Some(process)) = (&self.shared, &self.pools.process) {
+            process.free(slice);
+        }
     }
 }

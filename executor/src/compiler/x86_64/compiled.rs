@@ -4,10 +4,12 @@
 
 use super::code_memory::CodeMemory;
 use super::{CompileError, Compiler, Scratch, Target, SCRATCH};
+use crate::error::ProcessSandboxError;
 use crate::gas::{BlockCosts, GasMetering};
 use crate::pool::Pools;
 use crate::program::{AccessKind, DecodedProgram, Instruction};
-use crate::sandbox::VmCtx;
+use crate::sandbox::process::ProcessSandbox;
+use crate::sandbox::{Sandbox, VmCtx};
 use std::sync::Arc;
 
 /// A module compiled to x86-64, shared by all its instances.
@@ -196,6 +198,28 @@ impl CompiledProgram {
             let trampoline: extern "sysv64" fn(*mut u8, *const u8, u64) = core::mem::transmute(self.code.pointer);
             trampoline(base, self.code.pointer.add(offset as usize), u64::from(gs_set));
         }
+    }
+
+    /// Like [`CompiledProgram::run`], in a worker of the engine's process sandbox.
+    pub(crate) fn run_in_worker(
+        &self,
+        process: &ProcessSandbox,
+        sandbox: &Sandbox,
+        entry: EntryPoint,
+    ) -> Result<(), ProcessSandboxError> {
+        let offset = match entry {
+            EntryPoint::Block(index) => self.entry_offsets[index],
+            EntryPoint::Instruction(index) => self.instruction_offsets[index],
+            EntryPoint::Native(offset) if (offset as usize) < self.code_len => offset,
+            EntryPoint::Native(_) => {
+                return Err(ProcessSandboxError::Host { what: "resuming outside the code", errno: libc::EINVAL })
+            }
+        };
+        let not_shared = ProcessSandboxError::Host { what: "finding shared code", errno: libc::EINVAL };
+        let code = self.code.shared.as_ref().ok_or(not_shared)?;
+        // The target is an instruction boundary inside the code (in-bounds offset).
+        let target = self.code.pointer.wrapping_add(offset as usize);
+        sandbox.run_in_worker(process, self.code.pointer, code, target)
     }
 
     /// The instruction whose code contains native address `rip` (a faulting access).

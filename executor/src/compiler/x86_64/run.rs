@@ -6,6 +6,7 @@ use super::{
     CompiledProgram, EntryPoint, EXIT_FAULT, EXIT_HALT, EXIT_HOST_CALL, EXIT_INVALID_BRANCH, EXIT_INVALID_INSTRUCTION,
     EXIT_INVALID_JUMP, EXIT_OUT_OF_GAS, EXIT_TRAP,
 };
+use crate::error::ProcessSandboxError;
 use crate::exit::{Exit, PanicReason, Resume, Start, Stop};
 use crate::gas::starts_gas_block;
 use crate::memory::{Fault, MemoryAccessError, MemoryImage};
@@ -82,8 +83,11 @@ impl CompiledInstance {
     /// interpreter's terms. The host has charged what the code does not charge itself.
     // Inlined into `Instance::run_with`, its one caller: a host call comes through here twice
     // (out and back in), and the `Stop` then stays in registers.
+    ///
+    /// With the process sandbox the code runs in a worker process; a worker that fails is
+    /// the error.
     #[inline]
-    pub fn run(&mut self, decoded: &DecodedProgram, start: Start) -> Stop {
+    pub fn run(&mut self, decoded: &DecodedProgram, start: Start) -> Result<Stop, ProcessSandboxError> {
         let ctx = self.sandbox.ctx();
         let entry = match start {
             Start::Enter(index) if starts_gas_block(decoded.instructions(), index) => EntryPoint::Block(index),
@@ -100,22 +104,28 @@ impl CompiledInstance {
         };
         let program = &self.program;
         let base = self.sandbox.base();
-        let gs_set = GS_BASE.with(|gs| gs.get() == base);
-        let ctx = self.sandbox.ctx_ptr();
-        signals::set_running(ctx);
-        // SAFETY: the sandbox is live and its context was prepared for this program when the
-        // instance was created (or cloned, or its sandbox replaced); the engine installed the
-        // fault handler before creating any compiled module (`is_available`); `GS_BASE` is
-        // this thread's `gs` base whenever it is not null (see there).
-        unsafe { program.run(base, entry, gs_set) };
-        signals::set_running(core::ptr::null_mut());
+        if let Some(process) = &program.pools().process {
+            // The worker tracks its own `gs`; this thread's is untouched.
+            program.run_in_worker(process, &self.sandbox, entry)?;
+        } else {
+            let gs_set = GS_BASE.with(|gs| gs.get() == base);
+            let ctx = self.sandbox.ctx_ptr();
+            signals::set_running(ctx);
+            // SAFETY: the sandbox is live and its context was prepared for this program when
+            // the instance was created (or cloned, or its sandbox replaced); the engine
+            // installed the fault handler before creating any compiled module
+            // (`is_available`); `GS_BASE` is this thread's `gs` base whenever it is not null
+            // (see there).
+            unsafe { program.run(base, entry, gs_set) };
+            signals::set_running(core::ptr::null_mut());
+            // A host-call exit leaves `gs` at this memory base; every other exit puts back the
+            // value from before the first entry.
+            let gs_now = if self.sandbox.ctx().exit_kind == EXIT_HOST_CALL { base } else { core::ptr::null_mut() };
+            GS_BASE.with(|gs| gs.set(gs_now));
+        }
 
         let instructions = decoded.instructions();
         let ctx = self.sandbox.ctx();
-        // A host-call exit leaves `gs` at this memory base; every other exit puts back the
-        // value from before the first entry.
-        let gs_now = if ctx.exit_kind == EXIT_HOST_CALL { base } else { core::ptr::null_mut() };
-        GS_BASE.with(|gs| gs.set(gs_now));
         let index = ctx.exit_index as usize;
         let pc_of = |index: usize| instructions.get(index).map_or(0, |instruction| instruction.pc);
         let stop = |exit: Exit, index: usize, resume: Resume| Stop { exit, pc: pc_of(index), resume };
@@ -158,9 +168,9 @@ impl CompiledInstance {
         };
         // Asynchronous metering: an exit past the limit is out of gas (and final).
         if program.gas_metering() == Some(crate::GasMetering::Async) && ctx.gas < 0 && stop.exit != Exit::OutOfGas {
-            return Stop { exit: Exit::OutOfGas, pc: stop.pc, resume: Resume::Never };
+            return Ok(Stop { exit: Exit::OutOfGas, pc: stop.pc, resume: Resume::Never });
         }
-        stop
+        Ok(stop)
     }
 
     /// The registers.
