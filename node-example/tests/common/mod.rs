@@ -157,3 +157,6 @@ pub fn contract(name: &str) -> PathBuf {
 pub fn address(suri: &str) -> String {
     format!("{:?}", pvm_node::chain::keys::address_of_suri(suri).unwrap())
 }
+
+/// The load generator of `tests/load.rs` and `benches/load.rs`.
+pub mod load;
