@@ -38,14 +38,9 @@ fn main() {
     code.push(Instruction::trap());
     let program = RawProgram::from_code(code.build().expect("the program assembles").code);
 
-    let mut config = Config::new();
+    // `PVM_SANDBOX` chooses the sandbox.
+    let mut config = Config::from_env().expect("PVM_SANDBOX is in-process or process");
     config.backend(backend).gas_metering(None);
-    let sandbox = std::env::var("PVM_SANDBOX")
-        .ok()
-        .map(|name| pvm_executor::SandboxKind::from_name(name.trim()).expect("PVM_SANDBOX is in-process or process"));
-    if let Some(sandbox) = sandbox {
-        config.sandbox(sandbox);
-    }
     let engine = Engine::new(&config).expect("the backend is supported here");
     let module = Module::from_raw(&engine, &program).expect("the program loads");
     let (mut best, mut best_wall) = (f64::INFINITY, f64::INFINITY);

@@ -9,7 +9,7 @@
 //! an instance `ITERATIONS` times; `run` calls the export `ITERATIONS` times, each on a fresh
 //! instance; `live` does the same but keeps the instances alive and reports the resident memory
 //! they added. Prints a checksum and the median time of the measured step. `NOGAS=1` turns gas
-//! metering off.
+//! metering off; `PVM_SANDBOX=process` runs compiled code in the process sandbox.
 
 use pvm_executor::program::Reg;
 use pvm_executor::{BackendKind, Config, Engine, Exit, GasMetering, Instance, Module};
@@ -28,7 +28,7 @@ fn main() {
     let arg: u64 = args[5].parse().expect("ARG is a number");
     let iterations: usize = args[6].parse().expect("ITERATIONS is a number");
     let metering = if std::env::var_os("NOGAS").is_some() { None } else { Some(GasMetering::Sync) };
-    let mut config = Config::new();
+    let mut config = Config::from_env().expect("PVM_SANDBOX is in-process or process");
     config.backend(backend).gas_metering(metering).cache_modules(false);
     let engine = Engine::new(&config).expect("the backend is supported here");
     let module = Module::from_blob(&engine, &bytes).expect("the blob loads");
