@@ -162,9 +162,9 @@ impl Config {
         self
     }
 
-    /// How many worker processes the process sandbox starts with the engine and keeps idle
-    /// (default 2, at least 1). Concurrent runs beyond that start more, which are ended when
-    /// they finish.
+    /// How many worker processes the process sandbox starts with the engine (default 2, at
+    /// least 1). Concurrent runs beyond that start more, which are kept for later runs (up to
+    /// 32 idle workers, or this many if more).
     pub fn process_workers(&mut self, workers: usize) -> &mut Self {
         self.process_workers = workers.max(1);
         self

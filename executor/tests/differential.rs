@@ -4,7 +4,7 @@
 //! accessible memory); see `support/differential.rs` for what the programs contain. The number
 //! of programs is `PVM_DIFF_PROGRAMS` (default 100,000), the first seed `PVM_DIFF_SEED`; the
 //! compiled code runs in the sandbox `PVM_SANDBOX` names (default in-process). A second test
-//! runs the first `PVM_DIFF_PROCESS_PROGRAMS` (default 5,000) of the same programs with the
+//! runs the first `PVM_DIFF_PROCESS_PROGRAMS` (default 2,000) of the same programs with the
 //! compiled code in the process sandbox.
 
 #[path = "support/differential.rs"]
@@ -37,7 +37,7 @@ fn compiler_in_the_process_sandbox_matches_interpreter_on_random_programs() {
     if !pvm_testkit::require_compiler() {
         return;
     }
-    differential(env_u64("PVM_DIFF_PROCESS_PROGRAMS", 5_000), SandboxKind::Process);
+    differential(env_u64("PVM_DIFF_PROCESS_PROGRAMS", 2_000), SandboxKind::Process);
 }
 
 fn differential(count: u64, sandbox: SandboxKind) {

@@ -81,8 +81,13 @@ const WORKER_STACK_SIZE: usize = 256 * 1024;
 const LIST_LEN: usize = 4000;
 /// Instructions in the seccomp filter, at most.
 const FILTER_LEN: usize = 32;
-/// Spin iterations before sleeping on the state word.
-const SPINS: u32 = 4000;
+/// Spin iterations before sleeping on the state word: about 10 µs, enough to catch the other
+/// side's answer to a host call without a futex sleep and wake, short enough not to starve
+/// the other side on a machine with few cores.
+const SPINS: u32 = 400;
+/// Idle workers kept beyond the configured count (workers started for concurrent runs): an
+/// idle worker sleeps on its futex and costs only its memory.
+const MAX_IDLE_WORKERS: usize = 32;
 /// A worker that has mapped this many distinct ranges is retired (its stale mappings hold
 /// no memory, since freed slices are hole-punched, but they hold address space).
 const MAX_WORKER_MAPPINGS: usize = 4096;
@@ -236,7 +241,7 @@ impl ProcessSandbox {
             memory: Arena::new(c"pvm-guest-memory")?,
             code: Arena::new(c"pvm-guest-code")?,
             idle: Mutex::new(Vec::new()),
-            max_idle: workers.max(1),
+            max_idle: workers.max(MAX_IDLE_WORKERS),
             namespaces: Mutex::new(None),
             next_id: AtomicU64::new(1),
         };
