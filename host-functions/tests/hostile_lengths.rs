@@ -80,10 +80,7 @@ fn fat_pointers_with_hostile_lengths_fail_without_allocating_their_length() {
                 instance.set_gas(1_000_000);
                 let (result, largest) =
                     largest_allocation(|| ext.execute_with(|| instance.call(name, &[fat(pointer, length as usize)])));
-                assert!(
-                    matches!(result, Err(CallError::Host { .. })),
-                    "{name}({pointer:#x}, {length:#x}): {result:?}"
-                );
+                assert!(matches!(result, Err(CallError::Host { .. })), "{name}({pointer:#x}, {length:#x}): {result:?}");
                 assert!(
                     largest < 1 << 20,
                     "{name}({pointer:#x}, {length:#x}): the host allocated {largest} bytes at once"
