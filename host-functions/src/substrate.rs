@@ -65,6 +65,13 @@ impl<'c, 'a, T, A> SubstrateContext<'c, 'a, T, A> {
 }
 
 impl<T, A: SubstrateHeap<T>> FunctionContext for SubstrateContext<'_, '_, T, A> {
+    /// Piecewise, like [`Caller::read_memory_vec`]: the trait's provided method allocates
+    /// `size` bytes before reading, and `size` is the guest's (a fat pointer's length), so a
+    /// guest could make the host allocate up to 4 GiB for a range it does not have.
+    fn read_memory(&mut self, address: Pointer<u8>, size: WordSize) -> sp_wasm_interface::Result<Vec<u8>> {
+        self.caller.read_memory_vec(u32::from(address), size).map_err(|error| error.to_string())
+    }
+
     fn read_memory_into(&mut self, address: Pointer<u8>, dest: &mut [u8]) -> sp_wasm_interface::Result<()> {
         self.caller.read_memory(u32::from(address), dest).map_err(|error| error.to_string())
     }

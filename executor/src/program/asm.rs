@@ -147,7 +147,8 @@ fn parse_number(text: &str) -> Option<u32> {
 
 fn parse_hex_bytes(text: &str, out: &mut Vec<u8>) -> Result<(), String> {
     for token in text.split_whitespace() {
-        if token.len() % 2 != 0 {
+        // Non-ASCII text is no hex, and slicing it by byte pairs could split a character.
+        if token.len() % 2 != 0 || !token.is_ascii() {
             return Err(format!("`{token}` is not a sequence of hex bytes"));
         }
         for i in (0..token.len()).step_by(2) {
