@@ -1,4 +1,5 @@
-//! Escape tests: guest programs and host calls that try to reach the host, on both backends.
+//! Escape tests: guest programs and host calls that try to reach the host, on both backends
+//! and, for the compiler, in both sandboxes (in-process and worker processes).
 //!
 //! Every attempt must end in a guest-level exit (a trap after the access, a page fault, a panic)
 //! or a clean host-side error, the two backends must agree on it exactly (exit, registers, gas,
@@ -103,11 +104,17 @@ impl Canary {
 }
 
 /// The engines under test: the interpreter (the reference) first, then the compiler where it runs.
-fn engines() -> Vec<(BackendKind, Engine)> {
-    let mut engines =
-        vec![(BackendKind::Interpreter, pvm_testkit::engine(BackendKind::Interpreter, Some(GasMetering::Sync)))];
+/// The compiler runs in both sandboxes: in-process and in the process sandbox's workers.
+fn engines() -> Vec<(&'static str, Engine)> {
+    let mut engines = vec![("interpreter", pvm_testkit::engine(BackendKind::Interpreter, Some(GasMetering::Sync)))];
     if pvm_testkit::require_compiler() {
-        engines.push((BackendKind::Compiler, pvm_testkit::engine(BackendKind::Compiler, Some(GasMetering::Sync))));
+        let compiler = |sandbox| {
+            let mut config = pvm_executor::Config::new();
+            config.backend(BackendKind::Compiler).gas_metering(Some(GasMetering::Sync)).sandbox(sandbox);
+            Engine::new(&config).expect("the compiler runs here")
+        };
+        engines.push(("compiler (in-process)", compiler(pvm_executor::SandboxKind::InProcess)));
+        engines.push(("compiler (process sandbox)", compiler(pvm_executor::SandboxKind::Process)));
     }
     engines
 }
@@ -231,7 +238,7 @@ fn loads_and_stores_at_hostile_addresses_stay_in_guest_memory() {
             outcomes[0].exit
         );
         for (outcome, (backend, _)) in outcomes.iter().zip(&engines).skip(1) {
-            assert_eq!(outcome, &outcomes[0], "{what}: {backend:?} differs from the interpreter");
+            assert_eq!(outcome, &outcomes[0], "{what}: {backend} differs from the interpreter");
         }
     }
 }
@@ -286,7 +293,7 @@ fn dynamic_jumps_to_host_code_and_odd_addresses_panic_or_land_on_the_table() {
         };
         assert_eq!((outcomes[0].exit, outcomes[0].regs[Reg::A2 as usize]), expected, "jump to {target:#x}");
         for (outcome, (backend, _)) in outcomes.iter().zip(&engines).skip(1) {
-            assert_eq!(outcome, &outcomes[0], "jump to {target:#x}: {backend:?} differs from the interpreter");
+            assert_eq!(outcome, &outcomes[0], "jump to {target:#x}: {backend} differs from the interpreter");
         }
     }
     assert_eq!(host_function(), 42);
@@ -351,7 +358,7 @@ fn a_guest_that_grows_its_stack_per_host_call_faults_in_its_own_stack() {
     assert_eq!(outcomes[0].0, Exit::PageFault(STACK_TOP - STACK_SIZE - PAGE), "the store below the stack faults");
     assert_eq!(outcomes[0].1, rounds, "one host call per frame that fits");
     for (outcome, (backend, _)) in outcomes.iter().zip(&engines).skip(1) {
-        assert_eq!(outcome, &outcomes[0], "{backend:?} differs from the interpreter");
+        assert_eq!(outcome, &outcomes[0], "{backend} differs from the interpreter");
     }
 }
 
@@ -398,21 +405,21 @@ fn host_accessors_refuse_hostile_pointers_and_lengths_without_allocating_for_the
             let (read, largest) = largest_allocation(|| instance.read_memory_vec(address, count));
             assert!(
                 largest <= 128 * 1024 + count.min(2 * PAGE) as usize,
-                "{backend:?}: reading {count:#x} bytes at {address:#x} allocated {largest} bytes at once"
+                "{backend}: reading {count:#x} bytes at {address:#x} allocated {largest} bytes at once"
             );
             let written_length = count.min(2 * PAGE) as usize;
             let write = instance.write_memory(address, &vec![0xee; written_length]);
             let in_place = instance.memory_slice_mut(address, count as usize).map(|slice| slice.len());
             let accessible = instance.is_memory_accessible(address, count as usize, true);
             let read: Result<usize, MemoryAccessError> = read.map(|bytes| bytes.len());
-            assert_eq!(read.is_ok(), accessible, "{backend:?}: read and the accessibility check disagree");
-            canary.assert_intact(&format!("{backend:?}: host access at {address:#x}, {count:#x} bytes"));
+            assert_eq!(read.is_ok(), accessible, "{backend}: read and the accessibility check disagree");
+            canary.assert_intact(&format!("{backend}: host access at {address:#x}, {count:#x} bytes"));
             // The guest carries on after the host call.
             assert_eq!(instance.run().unwrap(), Exit::Panic(PanicReason::Trap));
             reports.push((read, write, in_place, accessible, instance.read_memory_vec(DATA, PAGE).unwrap()));
         }
         for (report, (backend, _)) in reports.iter().zip(&engines).skip(1) {
-            assert_eq!(report, &reports[0], "({pointer:#x}, {length:#x}): {backend:?} differs from the interpreter");
+            assert_eq!(report, &reports[0], "({pointer:#x}, {length:#x}): {backend} differs from the interpreter");
         }
     }
 }
