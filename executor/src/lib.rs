@@ -11,7 +11,9 @@
 //!   [`TraceStep`], what [`Instance::run_traced`] shows), and the [`compiler`]: the x86-64
 //!   JIT (one pass, one native block per guest block), running in an in-process sandbox (a
 //!   4 GiB address-space reservation per instance, guard pages, a `SIGSEGV`/`SIGBUS` handler
-//!   that turns faults in guest code into guest page faults). Both report how a run stopped in
+//!   that turns faults in guest code into guest page faults) or, with
+//!   [`SandboxKind::Process`], in worker processes under seccomp that share only guest memory
+//!   and code with the host. Both report how a run stopped in
 //!   the same terms; whether the compiler exists on this platform is decided in one place
 //!   (`compiler/mod.rs`), and [`compiler::is_supported`] / [`BackendKind::is_available`] say
 //!   whether it runs in this process;
