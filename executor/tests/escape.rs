@@ -21,63 +21,10 @@ use pvm_executor::program::{
     Address, ArgKind, Args, CodeBuilder, Instruction, InstructionSet, Opcode, RawProgram, Reg, HALT_ADDRESS, REG_COUNT,
 };
 use pvm_executor::{BackendKind, Engine, Exit, GasMetering, Instance, MemoryAccessError, Module, PanicReason};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// The largest single allocation made on a thread while it watches (see [`largest_allocation`]).
-struct WatchingAllocator;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the bookkeeping touches
-// only an atomic and a const-initialised thread-local without a destructor (no allocation).
-unsafe impl GlobalAlloc for WatchingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: the caller's contract for `alloc` is passed on as it is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: as for `alloc`; `ptr` and `layout` come from this allocator, that is System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-fn note(size: usize) {
-    if WATCHING.with(Cell::get) {
-        LARGEST.fetch_max(size, Ordering::Relaxed);
-    }
-}
+use pvm_testkit::allocations::{largest_allocation, WatchingAllocator};
 
 #[global_allocator]
 static ALLOCATOR: WatchingAllocator = WatchingAllocator;
-
-/// Runs `work` and returns the largest single allocation it made on this thread. One test
-/// watches at a time (the maximum is global).
-fn largest_allocation<R>(work: impl FnOnce() -> R) -> (R, usize) {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    LARGEST.store(0, Ordering::Relaxed);
-    WATCHING.with(|watching| watching.set(true));
-    let result = work();
-    WATCHING.with(|watching| watching.set(false));
-    (result, LARGEST.load(Ordering::Relaxed))
-}
 
 const PAGE: u32 = 0x1000;
 /// A writable guest page the accesses may legitimately reach.

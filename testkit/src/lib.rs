@@ -6,7 +6,9 @@
 //!   them passes by skipping its work unnoticed.
 //! * [`engine`]: an engine for one backend and gas metering, as most tests build it.
 //! * [`random`]: what the random-program generators of the differential tests share.
+//! * [`allocations`]: the largest single host allocation a piece of work makes.
 
+pub mod allocations;
 pub mod machine;
 pub mod random;
 

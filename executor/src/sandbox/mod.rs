@@ -230,9 +230,12 @@ impl Reservation {
         unsafe { self.start.add(CONTEXT_SIZE) }
     }
 
-    /// Records that the page protection changed.
+    /// Records that the page protection changed (for workers: only shared reservations have
+    /// any).
     fn touch_protection(&self) {
-        self.protection.store(PROTECTION_GENERATION.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        if self.shared.is_some() {
+            self.protection.store(PROTECTION_GENERATION.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        }
     }
 
     /// Zeroes guest pages `[start, end)` (page-aligned) and lets the kernel take them back.
@@ -574,8 +577,8 @@ impl Sandbox {
         self.reservation.as_ref().ok_or("the sandbox has no memory")
     }
 
-    /// Runs `trampoline(base, target, gs_set)` in a worker of the process sandbox, with the code of
-    /// `code` (a slice of the code arena mapped at `code_address`).
+    /// Runs the code of `code` (a slice of the code arena mapped at `code_address`) from
+    /// `target` in a worker of the process sandbox.
     pub fn run_in_worker(
         &self,
         process: &ProcessSandbox,
@@ -596,7 +599,6 @@ impl Sandbox {
             &mut regions,
             code_address,
             code,
-            code_address,
             target,
         )
     }

@@ -304,9 +304,10 @@ impl ProcessSandbox {
         self.arena(slice.kind).free(slice.offset, slice.length);
     }
 
-    /// Runs compiled code in a worker: `trampoline(base, target)`, with the reservation
-    /// `memory` (mapped in the host at `reservation`, protected as `regions` of generation
-    /// `protection`) and the code slice `code` (mapped at `code_address`).
+    /// Runs compiled code in a worker: the entry trampoline at the start of the code slice
+    /// `code` (mapped at `code_address`) with the memory base and `target`, with the
+    /// reservation `memory` (mapped in the host at `reservation`, protected as `regions` of
+    /// generation `protection`).
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
@@ -316,7 +317,6 @@ impl ProcessSandbox {
         regions: &mut dyn Iterator<Item = (u64, u64, bool)>,
         code_address: *const u8,
         code: &SharedSlice,
-        trampoline: *const u8,
         target: *const u8,
     ) -> Result<(), ProcessSandboxError> {
         let mut worker = self.checkout()?;
@@ -328,16 +328,13 @@ impl ProcessSandbox {
                 worker.protection.insert(reservation as u64, protection);
             }
             worker.ensure_mapped(code_address as u64, code, libc::PROT_READ | libc::PROT_EXEC)?;
-            worker.request(CMD_RUN, [trampoline as u64, base, target as u64, 0, 0, 0]).map(drop)
+            worker.request(CMD_RUN, [code_address as u64, base, target as u64, 0, 0, 0]).map(drop)
         })();
-        match result {
-            Ok(()) => {
-                self.checkin(worker);
-                Ok(())
-            }
-            // A worker that failed a command may be in any state: it is not reused.
-            Err(error) => Err(error),
+        // A worker that failed a command may be in any state: it is not reused.
+        if result.is_ok() {
+            self.checkin(worker);
         }
+        result
     }
 
     /// Makes a worker issue system call `number` (with no arguments), as a compromised guest

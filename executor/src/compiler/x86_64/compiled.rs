@@ -183,20 +183,23 @@ impl CompiledProgram {
     /// if `gs_set`, this thread's `gs` base must be `base`.
     #[inline]
     pub(crate) unsafe fn run(&self, base: *mut u8, entry: EntryPoint, gs_set: bool) {
-        let offset = match entry {
-            EntryPoint::Block(index) => self.entry_offsets[index],
-            EntryPoint::Instruction(index) => self.instruction_offsets[index],
-            EntryPoint::Native(offset) => {
-                assert!((offset as usize) < self.code_len, "resume offset outside the code");
-                offset
-            }
-        };
+        let Some(offset) = self.entry_offset(entry) else { panic!("resume offset outside the code") };
         // SAFETY: offset 0 is the entry trampoline, generated with exactly this signature; the
         // target is an instruction boundary inside the code; the caller guarantees the sandbox
         // and `gs_set`.
         unsafe {
             let trampoline: extern "sysv64" fn(*mut u8, *const u8, u64) = core::mem::transmute(self.code.pointer);
             trampoline(base, self.code.pointer.add(offset as usize), u64::from(gs_set));
+        }
+    }
+
+    /// The native offset `entry` starts at; `None` for a resume offset outside the code.
+    #[inline]
+    fn entry_offset(&self, entry: EntryPoint) -> Option<u32> {
+        match entry {
+            EntryPoint::Block(index) => Some(self.entry_offsets[index]),
+            EntryPoint::Instruction(index) => Some(self.instruction_offsets[index]),
+            EntryPoint::Native(offset) => ((offset as usize) < self.code_len).then_some(offset),
         }
     }
 
@@ -207,14 +210,9 @@ impl CompiledProgram {
         sandbox: &Sandbox,
         entry: EntryPoint,
     ) -> Result<(), ProcessSandboxError> {
-        let offset = match entry {
-            EntryPoint::Block(index) => self.entry_offsets[index],
-            EntryPoint::Instruction(index) => self.instruction_offsets[index],
-            EntryPoint::Native(offset) if (offset as usize) < self.code_len => offset,
-            EntryPoint::Native(_) => {
-                return Err(ProcessSandboxError::Host { what: "resuming outside the code", errno: libc::EINVAL })
-            }
-        };
+        let offset = self
+            .entry_offset(entry)
+            .ok_or(ProcessSandboxError::Host { what: "resuming outside the code", errno: libc::EINVAL })?;
         let not_shared = ProcessSandboxError::Host { what: "finding shared code", errno: libc::EINVAL };
         let code = self.code.shared.as_ref().ok_or(not_shared)?;
         // The target is an instruction boundary inside the code (in-bounds offset).
