@@ -4,9 +4,16 @@
 //! A test binary installs the allocator itself (only a binary may choose its global
 //! allocator):
 //!
-//! ```ignore
+//! ```
+//! use pvm_testkit::allocations::{largest_allocation, WatchingAllocator};
+//!
 //! #[global_allocator]
-//! static ALLOCATOR: pvm_testkit::allocations::WatchingAllocator = pvm_testkit::allocations::WatchingAllocator;
+//! static ALLOCATOR: WatchingAllocator = WatchingAllocator;
+//!
+//! fn main() {
+//!     let (buffer, largest) = largest_allocation(|| vec![0u8; 4096]);
+//!     assert!(largest >= buffer.len());
+//! }
 //! ```
 //!
 //! and then measures with [`largest_allocation`].
