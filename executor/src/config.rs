@@ -106,6 +106,7 @@ pub struct Config {
     pub(crate) compile_only: bool,
     pub(crate) sandbox: SandboxKind,
     pub(crate) process_workers: usize,
+    pub(crate) memory_limit: Option<u64>,
 }
 
 impl Default for Config {
@@ -127,6 +128,7 @@ impl Config {
             compile_only: false,
             sandbox: SandboxKind::InProcess,
             process_workers: 2,
+            memory_limit: None,
         }
     }
 
@@ -167,6 +169,39 @@ impl Config {
     /// 32 idle workers, or this many if more).
     pub fn process_workers(&mut self, workers: usize) -> &mut Self {
         self.process_workers = workers.max(1);
+        self
+    }
+
+    /// The most guest memory one instance may have accessible at once, in bytes (default
+    /// `None`: the whole 4 GiB address space). It is rounded down to whole pages. A program
+    /// whose read-only data, read-write data, stack and auxiliary data already need more is
+    /// refused when its module is built ([`Error::MemoryLimit`]); otherwise its heap stops
+    /// growing where the next page would pass the limit (`sbrk` fails, as at the end of the
+    /// address space; see [`MemoryMap::with_memory_limit`](crate::program::MemoryMap::with_memory_limit)),
+    /// and [`Instance::map_memory`](crate::Instance::map_memory) refuses pages past it. The
+    /// bound is the same on every backend and sandbox, so it is part of what a guest
+    /// observes: nodes that must agree must configure the same limit.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, MemoryConfig, ProgramBlobBuilder, Reg};
+    /// use pvm_executor::{Config, Engine, Error, Module};
+    ///
+    /// # let mut code = CodeBuilder::new(InstructionSet::ReviveV1);
+    /// # code.push(Instruction::jump_indirect(Reg::RA, 0));
+    /// # let memory = MemoryConfig { stack_size: 64 * 1024, ..Default::default() };
+    /// # let bytes = ProgramBlobBuilder::new(code.build()?.code).memory(memory).export("main", 0).build()?.to_bytes();
+    /// let mut config = Config::new();
+    /// config.memory_limit(Some(32 * 1024));
+    /// let engine = Engine::new(&config)?;
+    /// // The blob declares a 64 KiB stack.
+    /// let error = Module::from_blob(&engine, &bytes).unwrap_err();
+    /// assert_eq!(error, Error::MemoryLimit { needed: 64 * 1024, limit: 32 * 1024 });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn memory_limit(&mut self, bytes: Option<u64>) -> &mut Self {
+        self.memory_limit = bytes;
         self
     }
 

@@ -47,6 +47,17 @@ pub enum Error {
     /// A pc that is not an instruction.
     #[error("pc {0} is not the start of an instruction")]
     InvalidPc(u32),
+    /// The program needs more guest memory than the engine's
+    /// [`Config::memory_limit`](crate::Config::memory_limit) allows one instance: its static
+    /// regions when its module is built, or the pages a host asked
+    /// [`Instance::map_memory`](crate::Instance::map_memory) for.
+    #[error("the program needs {needed} bytes of memory, more than the engine's limit of {limit} bytes per instance")]
+    MemoryLimit {
+        /// The bytes it needs accessible.
+        needed: u64,
+        /// The engine's limit (whole pages).
+        limit: u64,
+    },
     /// A memory mapping the program cannot have.
     #[error("cannot map memory: {0}")]
     Mapping(&'static str),

@@ -319,8 +319,24 @@ impl Instance {
         self.module.memory_map().map(|map| map.heap_base + self.heap_size())
     }
 
-    /// Maps zero-filled pages (raw programs only; page-aligned).
+    /// Maps zero-filled pages (raw programs only; page-aligned). Pages that would take the
+    /// accessible memory past the engine's [`Config::memory_limit`](crate::Config::memory_limit)
+    /// are refused with [`Error::MemoryLimit`], and nothing is mapped.
     pub fn map_memory(&mut self, address: u32, length: u32, writable: bool) -> Result<(), Error> {
+        if let Some(limit) = self.module.engine().config().memory_limit {
+            let (start, end) = (u64::from(address), u64::from(address) + u64::from(length));
+            let (mut accessible, mut overlap) = (0u64, 0u64);
+            for (region, region_length, _) in self.memory_regions() {
+                let (region_start, region_end) = (u64::from(region), u64::from(region) + u64::from(region_length));
+                accessible += region_end - region_start;
+                overlap += region_end.min(end).saturating_sub(region_start.max(start));
+            }
+            let needed = accessible + (end - start) - overlap;
+            let limit = crate::program::PageSize::MIN.align_down(limit);
+            if needed > limit {
+                return Err(Error::MemoryLimit { needed, limit });
+            }
+        }
         with_backend!(&mut self.state, state => state.map_memory(address, length, writable)).map_err(Error::Mapping)
     }
 

@@ -144,7 +144,13 @@ impl Module {
             let buffers = &engine.inner.pools.buffers;
             let (mut blob, decoded) =
                 ProgramBlob::parse_and_decode_with(bytes, &mut |code_len| buffers.decode_buffers(code_len))?;
-            let map = blob.memory_map_with_page_size(config.page_size);
+            let mut map = blob.memory_map_with_page_size(config.page_size);
+            if let Some(limit) = engine.config().memory_limit {
+                map = map.with_memory_limit(limit).ok_or(Error::MemoryLimit {
+                    needed: map.static_size(),
+                    limit: config.page_size.align_down(limit),
+                })?;
+            }
             let (ro_data, rw_data) = blob.take_data();
             let image = MemoryImage { map, ro_data, rw_data };
             let container = Container {

@@ -78,6 +78,11 @@ impl PageSize {
     pub const fn align_up(self, value: u64) -> u64 {
         align_up(value, self.0)
     }
+
+    /// `value` rounded down to whole pages.
+    pub const fn align_down(self, value: u64) -> u64 {
+        value - value % self.0 as u64
+    }
 }
 
 impl Default for PageSize {
@@ -203,6 +208,43 @@ impl MemoryMap {
     /// The stack's size (whole pages).
     pub fn stack_size(&self) -> u32 {
         self.stack_address_high - self.stack_address_low
+    }
+
+    /// The bytes accessible before the heap grows: read-only data, read-write data, stack and
+    /// auxiliary data, each in whole pages.
+    ///
+    /// ```
+    /// use pvm_executor::program::{MemoryConfig, MemoryMap};
+    ///
+    /// let map = MemoryMap::new(MemoryConfig { ro_data_size: 1, rw_data_size: 0x1001, stack_size: 0x2000, aux_data_size: 0 }).unwrap();
+    /// assert_eq!(map.static_size(), 0x1000 + 0x2000 + 0x2000);
+    /// ```
+    pub fn static_size(&self) -> u64 {
+        [self.ro_data_size, self.rw_data_size, self.stack_size(), self.aux_data_size].into_iter().map(u64::from).sum()
+    }
+
+    /// This map with the heap bounded so that no more than `limit` bytes are ever accessible
+    /// (`limit` rounded down to whole pages), or `None` if [`MemoryMap::static_size`] alone
+    /// passes it. The heap then stops growing (`sbrk` fails) where the next page would pass
+    /// the limit; nothing else moves.
+    ///
+    /// ```
+    /// use pvm_executor::program::{MemoryConfig, MemoryMap};
+    ///
+    /// let map = MemoryMap::new(MemoryConfig { rw_data_size: 0x800, stack_size: 0x1000, ..Default::default() }).unwrap();
+    /// let limited = map.with_memory_limit(0x5000).unwrap();
+    /// // 8 KiB of read-write data and stack; 12 KiB of heap pages beyond the read-write page.
+    /// assert_eq!(limited.heap_base + limited.max_heap_size, limited.rw_data_address + 0x1000 + 0x3000);
+    /// assert_eq!(map.with_memory_limit(0x1fff), None);
+    /// ```
+    pub fn with_memory_limit(&self, limit: u64) -> Option<MemoryMap> {
+        let room = self.page_size.align_down(limit).checked_sub(self.static_size())?;
+        // The heap grows the read-write region page by page from its end: a top at most
+        // `room` past that end never maps more than `room` bytes of new pages.
+        let rw_end = u64::from(self.rw_data_address) + u64::from(self.rw_data_size);
+        let max_top = u64::from(self.heap_base) + u64::from(self.max_heap_size);
+        let bounded_top = max_top.min(rw_end + room);
+        Some(MemoryMap { max_heap_size: (bounded_top - u64::from(self.heap_base)) as u32, ..*self })
     }
 
     /// Whether a page fault at `address` is the stack overflowing: an access in the unmapped
