@@ -375,3 +375,39 @@ async fn the_process_sandbox_reaches_the_same_state_root() {
     let process = RunningNode::start(&["--dev", "--sandbox", "process"], process_dir.path());
     assert_eq!(token_scenario_root(&in_process).await, token_scenario_root(&process).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contract_calls_nest_25_deep_below_the_outermost_and_no_deeper() {
+    // pallet-revive's `CALL_STACK_DEPTH`: 25 frames below the outermost one, 26 in all.
+    let dir = tempfile::tempdir().unwrap();
+    let node = RunningNode::start(&["--dev"], dir.path());
+    let lines =
+        client::deploy(&node.rpc, "//Alice", &contract("Deep.polkavm"), None, &[], 0, client::DEFAULT_GAS, None)
+            .await
+            .unwrap();
+    let deep = deployed_address(&lines);
+    assert_eq!(query(&node, &deep, "down(uint256)(uint256)", &["25"]).await, ["26"]);
+    // The 27th frame is refused; the 26th sees its call fail and reverts, and so on up.
+    let refused = client::query(&node.rpc, None, &deep, "down(uint256)(uint256)", &["26".to_string()], None).await;
+    assert!(refused.is_err(), "{refused:?}");
+    // As in pallet-revive, a call refused for depth is no error code the 26th frame could
+    // catch (`MaxCallDepthReached` fails the calling frame): the 26th frame traps, and the
+    // 25th catches that. So 25 frames report, however deep `probe` was asked to go.
+    assert_eq!(query(&node, &deep, "probe(uint256)(uint256)", &["1000"]).await, ["25"]);
+    // And as a transaction: included, the outermost call succeeds.
+    let lines = client::call(
+        &node.rpc,
+        "//Alice",
+        &deep,
+        "probe(uint256)(uint256)",
+        &["40".to_string()],
+        0,
+        client::DEFAULT_GAS,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(lines[0], "success", "{lines:?}");
+    assert!(lines.contains(&"output: 25".to_string()), "{lines:?}");
+    node.stop();
+}

@@ -13,10 +13,10 @@ npm install --silent @parity/resolc@0.3.0 @openzeppelin/contracts@5.7.0 >/dev/nu
 mkdir src out
 cp "$here"/*.sol src/
 node node_modules/.bin/resolc --bin --abi --base-path src --include-path node_modules -o out \
-    src/Flipper.sol src/Token.sol src/Nft.sol src/Owned.sol src/Probe.sol src/Factory.sol
-for name in Flipper Token Nft Owned Probe Factory; do
+    src/Flipper.sol src/Token.sol src/Nft.sol src/Owned.sol src/Probe.sol src/Factory.sol src/Deep.sol
+for name in Flipper Token Nft Owned Probe Factory Deep; do
     cp "out/${name}_sol_${name}.polkavm" "$here/$name.polkavm"
     python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")))' \
         "out/${name}_sol_${name}.abi" > "$here/$name.abi.json"
 done
-echo "built: Flipper Token Nft Owned Probe Factory"
+echo "built: Flipper Token Nft Owned Probe Factory Deep"

@@ -43,6 +43,15 @@ pub enum VmError {
     /// Not a valid program blob.
     #[error("invalid program blob: {0}")]
     InvalidBlob(pvm_executor::Error),
+    /// The program's memory (data and stack) is larger than a contract instance may have
+    /// ([`host::limits::INSTANCE_MEMORY_BYTES`]; pallet-revive's `StaticMemoryTooLarge`).
+    #[error("program needs {needed} bytes of memory, more than the limit of {limit} per contract")]
+    MemoryTooLarge {
+        /// Its data and stack, in whole pages.
+        needed: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// Not the instruction set pallet-revive contracts use.
     #[error("program uses instruction set {}, contracts must use revive_v1", .0.name())]
     WrongInstructionSet(InstructionSet),
@@ -229,7 +238,12 @@ impl VmEngine {
         let mut config = Config::new();
         // The chain spec decides the backend, not the environment; the node's module cache
         // is the only cache, so the engine keeps none of its own.
-        config.backend(executor_backend).gas_metering(Some(GasMetering::Sync)).cache_modules(false).sandbox(sandbox);
+        config
+            .backend(executor_backend)
+            .gas_metering(Some(GasMetering::Sync))
+            .cache_modules(false)
+            .sandbox(sandbox)
+            .memory_limit(Some(host::limits::INSTANCE_MEMORY_BYTES));
         let engine = pvm_executor::Engine::new(&config).map_err(|error| unavailable(error.to_string()))?;
         tracing::info!(
             "contracts run on the executor's {} backend ({} sandbox)",
@@ -279,7 +293,10 @@ impl VmEngine {
         if blob.len() > MAX_CODE_BYTES {
             return Err(VmError::TooLarge(blob.len()));
         }
-        let module = pvm_executor::Module::from_blob(&self.engine, blob).map_err(VmError::InvalidBlob)?;
+        let module = pvm_executor::Module::from_blob(&self.engine, blob).map_err(|error| match error {
+            pvm_executor::Error::MemoryLimit { needed, limit } => VmError::MemoryTooLarge { needed, limit },
+            other => VmError::InvalidBlob(other),
+        })?;
         if module.isa() != InstructionSet::ReviveV1 {
             return Err(VmError::WrongInstructionSet(module.isa()));
         }
@@ -527,6 +544,27 @@ mod tests {
         let engine = VmEngine::new(Backend::Interpreter).unwrap();
         assert!(matches!(engine.validate(b"not a program"), Err(VmError::InvalidBlob(_))));
         assert!(matches!(engine.validate(&vec![0; MAX_CODE_BYTES + 1]), Err(VmError::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_contract_with_more_memory_than_an_instance_may_have_is_refused() {
+        let program = |stack_size: u64| {
+            let text = format!(
+                ".stack_size {stack_size}\n.export \"call\" @entry\n.export \"deploy\" @entry\n@entry:\n    jump_indirect ra, 0\n"
+            );
+            pvm_executor::program::asm::assemble(&text).unwrap().blob.to_bytes()
+        };
+        let limit = host::limits::INSTANCE_MEMORY_BYTES;
+        for backend in [Backend::Interpreter, Backend::Auto] {
+            let engine = VmEngine::new(backend).unwrap();
+            engine.validate(&program(limit)).unwrap();
+            let error = engine.validate(&program(limit + 1)).unwrap_err();
+            assert_eq!(error, VmError::MemoryTooLarge { needed: limit + 4096, limit });
+            assert_eq!(
+                error.to_string(),
+                "program needs 3149824 bytes of memory, more than the limit of 3145728 per contract"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::chain::primitives::{ContractEvent, Outcome, Receipt, H160, H256};
 use crate::chain::store::{Block, Header, StoreError};
 use crate::client::abi;
 use crate::runtime::host::StorageKey;
+use crate::server::body_deadline::{BodyDeadlineLayer, REQUEST_BODY_DEADLINE};
 use crate::server::eth;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -404,13 +405,20 @@ pub const MAX_REQUEST_BODY: u32 = 8 * 1024 * 1024;
 pub const MAX_BATCH_LEN: u32 = 1_000;
 
 /// Serves `module` on `address` (HTTP and WebSocket on one port), with the request size and
-/// batch limits above.
+/// batch limits above, and every request body read whole within
+/// [`REQUEST_BODY_DEADLINE`](crate::server::body_deadline::REQUEST_BODY_DEADLINE) before the
+/// server counts the request (slow-loris protection: see [`crate::server::body_deadline`]).
 pub async fn serve(module: RpcModule<()>, address: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_REQUEST_BODY)
         .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_LEN))
         .build();
-    let server = Server::builder().set_config(config).build(address).await?;
+    let bodies = BodyDeadlineLayer { deadline: REQUEST_BODY_DEADLINE, max_body: MAX_REQUEST_BODY };
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(bodies))
+        .build(address)
+        .await?;
     let local = server.local_addr()?;
     Ok((local, server.start(module)))
 }

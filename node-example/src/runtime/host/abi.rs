@@ -25,6 +25,12 @@ pub mod limits {
     pub const CALL_STACK_DEPTH: usize = 25;
     /// Maximum size of call data and return data.
     pub const CALLDATA_BYTES: u32 = 128 * 1024;
+    /// Most guest memory one contract instance may have (read-only and read-write data, stack),
+    /// enforced by the executor's `Config::memory_limit` when code is uploaded, so that 26
+    /// nested frames cannot make the node allocate without bound. pallet-revive's
+    /// `PURGABLE_MEMORY_LIMIT`: it counts this memory plus the interpreter's cache against
+    /// that figure, so a contract it accepts is accepted here too.
+    pub const INSTANCE_MEMORY_BYTES: u64 = 3 * 1024 * 1024;
     /// Most bytes one host function copies out of guest memory (return data, hash input).
     /// Not a pallet-revive limit: the node's guard against huge host allocations.
     pub const MAX_HOST_READ: u32 = 4 * 1024 * 1024;
