@@ -247,9 +247,11 @@ impl ProgramCode {
         let (instruction_capacity, index_capacity) = DecodedProgram::buffer_capacities(self.code.len());
         instructions.clear();
         instructions.reserve(instruction_capacity);
-        index_of_pc.clear();
-        index_of_pc.reserve(index_capacity);
-        index_of_pc.resize(self.code.len() + 1, NO_INSTRUCTION);
+        // Every entry is written below (each instruction writes its own and those of its
+        // operand bytes, the sentinel the last), so a buffer that already has the length, as
+        // a recycled pc index does, is not filled first: that fill was a tenth of decoding.
+        index_of_pc.truncate(index_capacity);
+        index_of_pc.resize(index_capacity, NO_INSTRUCTION);
         let skips = SkipTable::new(self);
         // Strictly validated code checks its branches once all block starts are known. About
         // one instruction in four branches: reserving that avoids growing (and copying) the list.
@@ -295,7 +297,26 @@ impl ProgramCode {
                 }
             }
             let block_start = previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
-            index_of_pc[pc as usize] = instructions.len() as u32 | if block_start { BLOCK_START } else { 0 };
+            // The instruction's entry, and its operand bytes' (no instructions): most have at
+            // most eight, and one fixed-size store covers them (what it writes past them, the
+            // instructions after this one overwrite; the index is padded for the last ones).
+            let entry = instructions.len() as u32 | if block_start { BLOCK_START } else { 0 };
+            let window: &mut [u32; 1 + INDEX_PADDING] =
+                (&mut index_of_pc[pc as usize..pc as usize + 1 + INDEX_PADDING]).try_into().expect("a window");
+            *window = [
+                entry,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+            ];
+            if skip as usize > INDEX_PADDING {
+                index_of_pc[pc as usize + 1 + INDEX_PADDING..next_pc as usize].fill(NO_INSTRUCTION);
+            }
             instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head });
             previous_is_terminator = instruction.is_terminator();
             pc = next_pc;
@@ -321,6 +342,7 @@ impl ProgramCode {
         }
         // Past the end, execution traps: a sentinel makes that an ordinary instruction.
         index_of_pc[code_len as usize] = instructions.len() as u32;
+        index_of_pc[code_len as usize + 1..].fill(NO_INSTRUCTION);
         instructions.push(DecodedInstruction {
             pc: code_len,
             next_pc: code_len,
@@ -440,6 +462,9 @@ pub enum Semantics {
     GrayPaper,
 }
 const NO_INSTRUCTION: u32 = u32::MAX;
+/// Entries of `index_of_pc` past the sentinel's (all `NO_INSTRUCTION`), so that decoding can
+/// write a fixed-size window from any instruction's pc (see `ProgramCode::decode_with`).
+const INDEX_PADDING: usize = 8;
 /// Set in an `index_of_pc` entry (other than `NO_INSTRUCTION`) whose instruction starts a
 /// basic block: whether a pc is a branch target is then one lookup, not a second one in the
 /// instructions (the compiler asks for every branch; in a large program both lookups are
@@ -490,7 +515,7 @@ impl DecodedProgram {
     /// The capacities decoding `code_len` bytes of code needs at most, for the instruction
     /// sequence and the pc index.
     pub const fn buffer_capacities(code_len: usize) -> (usize, usize) {
-        (code_len / 3 + 1, code_len + 1)
+        (code_len / 3 + 1, code_len + 1 + INDEX_PADDING)
     }
 
     /// Takes the program's large buffers out (for reuse), leaving it empty.
