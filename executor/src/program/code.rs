@@ -8,6 +8,7 @@
 use super::error::{BlobError, BlobErrorKind};
 use super::isa::{decode_instruction, Instruction, InstructionSet, MAX_SKIP};
 use super::varint::{read_varint, write_varint};
+use std::borrow::Cow;
 
 /// The largest code section the VM accepts.
 pub const MAX_CODE_SIZE: u32 = 32 * 1024 * 1024;
@@ -99,7 +100,7 @@ impl ProgramCode {
     pub fn new(isa: InstructionSet, code: Vec<u8>, bitmask: Vec<u8>, jump_table: Vec<u32>) -> Result<Self, BlobError> {
         let entry_size = jump_table.iter().map(|&entry| 4 - entry.leading_zeros() / 8).max().unwrap_or(0) as u8;
         let code = ProgramCode { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
-        code.check_bitmask(0)?;
+        code.view().check_bitmask(0)?;
         if code.code.len() > MAX_CODE_SIZE as usize {
             return Err(BlobError::new(
                 0,
@@ -116,54 +117,25 @@ impl ProgramCode {
     /// Parses the `deblob` layout from `bytes`, which must be exactly the code section.
     /// `base` is where `bytes` starts in the whole blob (for error offsets).
     pub(crate) fn parse(isa: InstructionSet, bytes: &[u8], base: usize) -> Result<(Self, CodeLayout), BlobError> {
-        let mut reader = Reader::new(bytes, base);
-        let entry_count = reader.varint("the jump table entry count")?;
-        over_limit(&reader, "the jump table entry count", entry_count.into(), MAX_JUMP_TABLE_ENTRIES.into())?;
-        let entry_size_offset = reader.offset();
-        let entry_size = reader.byte("the jump table entry size")?;
-        if entry_size > 4 {
-            return Err(BlobError::new(entry_size_offset, BlobErrorKind::JumpTableEntrySize(entry_size)));
-        }
-        let code_length = reader.varint("the code length")?;
-        over_limit(&reader, "the code length", code_length.into(), MAX_CODE_SIZE.into())?;
-
-        let jump_table_offset = reader.offset();
-        let table_bytes = reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
-        let jump_table = if entry_size == 0 {
-            vec![0; entry_count as usize]
-        } else {
-            table_bytes
-                .chunks_exact(entry_size as usize)
-                .map(|chunk| chunk.iter().rev().fold(0u32, |acc, &byte| acc << 8 | u32::from(byte)))
-                .collect()
-        };
-        let code_offset = reader.offset();
-        let code = reader.bytes(code_length as usize, "the code")?.to_vec();
-        let bitmask_offset = reader.offset();
-        let expected = code.len().div_ceil(8);
-        let bitmask = reader.bytes(expected, "the bitmask")?.to_vec();
-        if reader.remaining() != 0 {
-            return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
-        }
-        let code = ProgramCode { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
-        code.check_bitmask(bitmask_offset)?;
-        let layout = CodeLayout { jump_table: jump_table_offset, code: code_offset };
-        Ok((code, layout))
+        let (view, layout) = CodeView::parse(isa, bytes, base)?;
+        Ok((view.to_code(), layout))
     }
 
-    fn check_bitmask(&self, offset: usize) -> Result<(), BlobError> {
-        let expected = self.code.len().div_ceil(8);
-        if self.bitmask.len() != expected {
-            return Err(BlobError::new(
-                offset,
-                BlobErrorKind::BitmaskLength { actual: self.bitmask.len(), expected, code_length: self.code.len() },
-            ));
+    /// No code (what a blob loaded by a module keeps: see
+    /// `ProgramBlob::parse_and_decode_without_code`).
+    pub(crate) fn empty(isa: InstructionSet) -> ProgramCode {
+        ProgramCode { isa, code: Vec::new(), bitmask: Vec::new(), jump_table: Vec::new(), jump_table_entry_size: 0 }
+    }
+
+    /// The parts decoding reads, borrowed.
+    pub(crate) fn view(&self) -> CodeView<'_> {
+        CodeView {
+            isa: self.isa,
+            code: &self.code,
+            bitmask: &self.bitmask,
+            jump_table: Cow::Borrowed(&self.jump_table),
+            jump_table_entry_size: self.jump_table_entry_size,
         }
-        let used_bits = self.code.len() % 8;
-        if used_bits != 0 && self.bitmask[expected - 1] >> used_bits != 0 {
-            return Err(BlobError::new(offset + expected - 1, BlobErrorKind::BitmaskPadding));
-        }
-        Ok(())
     }
 
     /// Appends the `deblob` layout.
@@ -213,7 +185,7 @@ impl ProgramCode {
     /// The Gray Paper's `skip(pc)`: how many operand bytes follow the opcode at `pc`. The
     /// bitmask is treated as followed by ones, and the result is capped at 24.
     pub fn skip(&self, pc: u32) -> u32 {
-        SkipTable::new(self).skip(pc)
+        SkipTable::new(&self.view()).skip(pc)
     }
 
     /// Decodes the whole program once, for the given [`Semantics`]. With [`Semantics::PolkaVm`]
@@ -231,6 +203,99 @@ impl ProgramCode {
     /// [`DecodedProgram::take_buffers`]) instead of faulting in fresh ones.
     pub fn decode_with(
         &self,
+        semantics: Semantics,
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+    ) -> Result<DecodedProgram, BlobError> {
+        self.view().decode_with(semantics, buffers)
+    }
+}
+
+/// A code section's parts as decoding reads them: borrowed from a [`ProgramCode`], or straight
+/// from a blob's bytes, so that loading a module does not copy the code and bitmask only to
+/// decode them and drop them (the jump table is parsed into words either way).
+pub(crate) struct CodeView<'a> {
+    pub isa: InstructionSet,
+    pub code: &'a [u8],
+    pub bitmask: &'a [u8],
+    pub jump_table: Cow<'a, [u32]>,
+    pub jump_table_entry_size: u8,
+}
+
+impl<'a> CodeView<'a> {
+    /// Parses the `deblob` layout from `bytes`, which must be exactly the code section.
+    /// `base` is where `bytes` starts in the whole blob (for error offsets).
+    pub(crate) fn parse(isa: InstructionSet, bytes: &'a [u8], base: usize) -> Result<(Self, CodeLayout), BlobError> {
+        let mut reader = Reader::new(bytes, base);
+        let entry_count = reader.varint("the jump table entry count")?;
+        over_limit(&reader, "the jump table entry count", entry_count.into(), MAX_JUMP_TABLE_ENTRIES.into())?;
+        let entry_size_offset = reader.offset();
+        let entry_size = reader.byte("the jump table entry size")?;
+        if entry_size > 4 {
+            return Err(BlobError::new(entry_size_offset, BlobErrorKind::JumpTableEntrySize(entry_size)));
+        }
+        let code_length = reader.varint("the code length")?;
+        over_limit(&reader, "the code length", code_length.into(), MAX_CODE_SIZE.into())?;
+
+        let jump_table_offset = reader.offset();
+        let table_bytes = reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
+        let jump_table = if entry_size == 0 {
+            vec![0; entry_count as usize]
+        } else {
+            table_bytes
+                .chunks_exact(entry_size as usize)
+                .map(|chunk| chunk.iter().rev().fold(0u32, |acc, &byte| acc << 8 | u32::from(byte)))
+                .collect()
+        };
+        let code_offset = reader.offset();
+        let code = reader.bytes(code_length as usize, "the code")?;
+        let bitmask_offset = reader.offset();
+        let expected = code.len().div_ceil(8);
+        let bitmask = reader.bytes(expected, "the bitmask")?;
+        if reader.remaining() != 0 {
+            return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
+        }
+        let jump_table = Cow::Owned(jump_table);
+        let code = CodeView { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
+        code.check_bitmask(bitmask_offset)?;
+        let layout = CodeLayout { jump_table: jump_table_offset, code: code_offset };
+        Ok((code, layout))
+    }
+
+    /// An owned copy.
+    pub fn to_code(&self) -> ProgramCode {
+        ProgramCode {
+            isa: self.isa,
+            code: self.code.to_vec(),
+            bitmask: self.bitmask.to_vec(),
+            jump_table: self.jump_table.to_vec(),
+            jump_table_entry_size: self.jump_table_entry_size,
+        }
+    }
+
+    /// Whether the bitmask marks `pc` as the start of an instruction.
+    fn is_instruction_start(&self, pc: u32) -> bool {
+        let pc = pc as usize;
+        pc < self.code.len() && self.bitmask[pc / 8] & (1 << (pc % 8)) != 0
+    }
+
+    fn check_bitmask(&self, offset: usize) -> Result<(), BlobError> {
+        let expected = self.code.len().div_ceil(8);
+        if self.bitmask.len() != expected {
+            return Err(BlobError::new(
+                offset,
+                BlobErrorKind::BitmaskLength { actual: self.bitmask.len(), expected, code_length: self.code.len() },
+            ));
+        }
+        let used_bits = self.code.len() % 8;
+        if used_bits != 0 && self.bitmask[expected - 1] >> used_bits != 0 {
+            return Err(BlobError::new(offset + expected - 1, BlobErrorKind::BitmaskPadding));
+        }
+        Ok(())
+    }
+
+    /// See [`ProgramCode::decode_with`].
+    pub fn decode_with(
+        self,
         semantics: Semantics,
         buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
     ) -> Result<DecodedProgram, BlobError> {
@@ -252,7 +317,7 @@ impl ProgramCode {
         // a recycled pc index does, is not filled first: that fill was a tenth of decoding.
         index_of_pc.truncate(index_capacity);
         index_of_pc.resize(index_capacity, NO_INSTRUCTION);
-        let skips = SkipTable::new(self);
+        let skips = SkipTable::new(&self);
         // Strictly validated code checks its branches once all block starts are known. About
         // one instruction in four branches: reserving that avoids growing (and copying) the list.
         // The list is the thread's, kept between decodes: a fresh one of this size would be
@@ -266,7 +331,7 @@ impl ProgramCode {
         let mut previous_is_terminator = true;
         while pc < code_len {
             let skip = skips.skip(pc);
-            let instruction = decode_instruction(self.isa, &self.code, pc, skip);
+            let instruction = decode_instruction(self.isa, self.code, pc, skip);
             let mut loop_head = false;
             if let Some(target) = instruction.branch_target() {
                 if strict {
@@ -353,7 +418,9 @@ impl ProgramCode {
 
         // PolkaVM 0.37 reads a jump table whose entries are zero bytes wide as empty: every
         // dynamic jump through it (other than to halt) panics.
-        let jump_table = if strict && self.jump_table_entry_size == 0 { Vec::new() } else { self.jump_table.clone() };
+        // (Those zero-byte entries are all pc 0, and are still checked below.)
+        let zero_width_entries = if strict && self.jump_table_entry_size == 0 { self.jump_table.len() } else { 0 };
+        let jump_table = if zero_width_entries > 0 { Vec::new() } else { self.jump_table.into_owned() };
         let program = DecodedProgram { isa: self.isa, semantics, instructions, index_of_pc, jump_table, written_end };
 
         if strict {
@@ -362,7 +429,8 @@ impl ProgramCode {
             if let Some((pc, target)) = invalid {
                 return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
             }
-            for (index, &target) in self.jump_table.iter().enumerate() {
+            let entries = program.jump_table.iter().copied().chain(core::iter::repeat_n(0, zero_width_entries));
+            for (index, target) in entries.enumerate() {
                 if !program.is_block_start(target) {
                     return Err(error(0, BlobErrorKind::InvalidJumpTableEntry { index: index as u32, target }));
                 }
@@ -401,7 +469,7 @@ struct SkipTable {
 }
 
 impl SkipTable {
-    fn new(code: &ProgramCode) -> SkipTable {
+    fn new(code: &CodeView) -> SkipTable {
         let mut bits = Vec::with_capacity(code.bitmask.len() + 8);
         bits.extend_from_slice(&code.bitmask);
         let used = code.code.len() % 8;
