@@ -382,8 +382,10 @@ impl<'a> CodeView<'a> {
             if skip as usize > INDEX_PADDING {
                 index_of_pc[pc as usize + 1 + INDEX_PADDING..next_pc as usize].fill(NO_INSTRUCTION);
             }
-            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head });
-            previous_is_terminator = instruction.is_terminator();
+            let is_terminator = instruction.is_terminator();
+            let ends_block = is_terminator || matches!(instruction, Instruction::invalid(_));
+            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head, ends_block });
+            previous_is_terminator = is_terminator;
             pc = next_pc;
         }
         // PolkaVM 0.37 places an implicit invalid instruction after a last instruction that can
@@ -414,6 +416,7 @@ impl<'a> CodeView<'a> {
             instruction: Instruction::trap(),
             block_start: false,
             loop_head: false,
+            ends_block: true,
         });
 
         // PolkaVM 0.37 reads a jump table whose entries are zero bytes wide as empty: every
@@ -554,6 +557,10 @@ pub struct DecodedInstruction {
     /// Whether a static branch at or after it targets it (the head of a loop, if it is a block
     /// start). The compiler aligns these.
     pub loop_head: bool,
+    /// Whether it ends its gas block: execution cannot simply continue with the next
+    /// instruction (a terminator, or an undefined opcode, which traps). Decoding works it out
+    /// once, so that the compiler and the gas model need not again.
+    pub ends_block: bool,
 }
 
 /// A program decoded once: the instruction sequence in pc order (ending with a sentinel `trap`
