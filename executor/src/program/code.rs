@@ -474,7 +474,7 @@ struct SkipTable {
 impl SkipTable {
     fn new(code: &CodeView) -> SkipTable {
         let mut bits = Vec::with_capacity(code.bitmask.len() + 8);
-        bits.extend_from_slice(&code.bitmask);
+        bits.extend_from_slice(code.bitmask);
         let used = code.code.len() % 8;
         if used != 0 {
             if let Some(last) = bits.last_mut() {
