@@ -64,18 +64,11 @@ impl CostModel {
     }
 }
 
-/// Whether an instruction ends its gas block: execution cannot simply continue with the next
-/// one (a terminator, or an undefined opcode, which traps).
-#[inline]
-pub fn ends_gas_block(instruction: &Instruction) -> bool {
-    instruction.is_terminator() || matches!(instruction, Instruction::invalid(_))
-}
-
 /// Whether instruction `index` of a decoded program starts a gas block: the first instruction,
-/// or any instruction after one that ends a block. These are the only places execution can
-/// enter other than by resuming where it stopped.
+/// or any instruction after one that ends a block ([`DecodedInstruction::ends_block`]). These
+/// are the only places execution can enter other than by resuming where it stopped.
 pub fn starts_gas_block(instructions: &[DecodedInstruction], index: usize) -> bool {
-    index == 0 || ends_gas_block(&instructions[index - 1].instruction)
+    index == 0 || instructions[index - 1].ends_block
 }
 
 /// For each instruction of a decoded program, the gas it takes to run from it to the end of

@@ -143,7 +143,7 @@ impl Module {
         let inner = engine.cached(bytes, config, || {
             let buffers = &engine.inner.pools.buffers;
             let (mut blob, decoded) =
-                ProgramBlob::parse_and_decode_with(bytes, &mut |code_len| buffers.decode_buffers(code_len))?;
+                ProgramBlob::parse_and_decode_without_code(bytes, &mut |code_len| buffers.decode_buffers(code_len))?;
             let mut map = blob.memory_map_with_page_size(config.page_size);
             if let Some(limit) = engine.config().memory_limit {
                 map = map.with_memory_limit(limit).ok_or(Error::MemoryLimit {

@@ -169,12 +169,18 @@ impl BufferPool {
             instructions.clear();
             let _ = self.instructions.put(instructions);
         }
-        self.recycle_words(index_of_pc);
+        // Kept at its length: decoding writes every entry of a pc index anyway, and one that
+        // is long enough already needs no fill first (see `ProgramCode::decode_with`).
+        if index_of_pc.capacity() != 0 && index_of_pc.capacity() * size_of::<u32>() <= self.max_bytes {
+            let _ = self.words.put(index_of_pc);
+        }
     }
 
     /// An empty buffer with room for `capacity` words, recycled where possible.
     pub fn words(&self, capacity: usize) -> Vec<u32> {
-        take_fitting(&self.words, capacity)
+        let mut buffer = take_fitting(&self.words, capacity);
+        buffer.clear(); // a kept pc index keeps its length (see `recycle_decoded`)
+        buffer
     }
 
     /// Keeps `buffer` for [`BufferPool::words`] (or frees it, if enough are kept or it is too

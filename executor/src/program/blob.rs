@@ -15,7 +15,7 @@
 //!
 //! Version 0 holds `revive_v1` code, version 3 `jam_v1` code.
 
-use super::code::{DecodeBuffers, DecodedProgram, ProgramCode, Reader, Semantics};
+use super::code::{CodeView, DecodeBuffers, DecodedProgram, ProgramCode, Reader, Semantics};
 use super::error::{BlobError, BlobErrorKind};
 use super::isa::InstructionSet;
 use super::memory_map::{MemoryConfig, MemoryMap, PageSize};
@@ -131,6 +131,24 @@ impl ProgramBlob {
         bytes: &[u8],
         buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
     ) -> Result<(ProgramBlob, DecodedProgram), BlobError> {
+        Self::parse_and_decode_keeping(bytes, buffers, true)
+    }
+
+    /// [`ProgramBlob::parse_and_decode_with`] for a loader that keeps only the decoded code:
+    /// the blob's [`ProgramBlob::code`] is left empty, and the code and bitmask are decoded
+    /// where they are in `bytes`, not copied.
+    pub(crate) fn parse_and_decode_without_code(
+        bytes: &[u8],
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+    ) -> Result<(ProgramBlob, DecodedProgram), BlobError> {
+        Self::parse_and_decode_keeping(bytes, buffers, false)
+    }
+
+    fn parse_and_decode_keeping(
+        bytes: &[u8],
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+        keep_code: bool,
+    ) -> Result<(ProgramBlob, DecodedProgram), BlobError> {
         let mut reader = Reader::new(bytes, 0);
         let magic = reader
             .bytes(4, "the magic bytes")
@@ -199,9 +217,9 @@ impl ProgramBlob {
                 SECTION_IMPORTS => imports = parse_imports(&mut section, &mut layout.imports)?,
                 SECTION_EXPORTS => exports = parse_exports(&mut section, &mut layout.exports)?,
                 SECTION_CODE => {
-                    let (parsed, code_layout) = ProgramCode::parse(isa, contents, contents_offset)?;
+                    let (parsed, code_layout) = CodeView::parse(isa, contents, contents_offset)?;
                     layout.jump_table = code_layout.jump_table;
-                    layout.jump_table_entry_size = usize::from(parsed.jump_table_entry_size());
+                    layout.jump_table_entry_size = usize::from(parsed.jump_table_entry_size);
                     layout.code = code_layout.code;
                     code = Some(parsed);
                 }
@@ -212,16 +230,19 @@ impl ProgramBlob {
             return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
         }
 
-        let code = code.ok_or_else(|| BlobError::new(bytes.len(), BlobErrorKind::MissingCode))?;
+        let view = code.ok_or_else(|| BlobError::new(bytes.len(), BlobErrorKind::MissingCode))?;
+        let code = if keep_code { view.to_code() } else { ProgramCode::empty(isa) };
         let blob = ProgramBlob { memory, ro_data, rw_data, imports, exports, code, optional_sections };
-        let decoded = blob.validate(&|place| layout.locate(place), buffers)?;
+        let decoded = blob.validate(view, &|place| layout.locate(place), buffers)?;
         Ok((blob, decoded))
     }
 
-    /// Checks everything that does not depend on the byte layout and decodes the code.
-    /// `locate` turns a place in the blob into a byte offset for the error message.
+    /// Checks everything that does not depend on the byte layout and decodes the code (`code`,
+    /// which is the blob's unless that was left empty). `locate` turns a place in the blob into
+    /// a byte offset for the error message.
     fn validate(
         &self,
+        code: CodeView,
         locate: &dyn Fn(Place) -> usize,
         buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
     ) -> Result<DecodedProgram, BlobError> {
@@ -248,7 +269,7 @@ impl ProgramBlob {
                 return Err(error(Place::Export(i), kind));
             }
         }
-        let decoded = self.code.decode_with(Semantics::PolkaVm, buffers).map_err(|mut err| {
+        let decoded = code.decode_with(Semantics::PolkaVm, buffers).map_err(|mut err| {
             err.offset = locate(match err.kind {
                 BlobErrorKind::InvalidJumpTableEntry { index, .. } => Place::JumpTableEntry(index as usize),
                 _ => Place::Code(err.offset),
@@ -524,7 +545,7 @@ impl ProgramBlobBuilder {
 
     /// Validates and returns the blob.
     pub fn build(self) -> Result<ProgramBlob, BlobError> {
-        self.blob.validate(&|_| 0, &mut |_| DecodeBuffers::default())?;
+        self.blob.validate(self.blob.code.view(), &|_| 0, &mut |_| DecodeBuffers::default())?;
         Ok(self.blob)
     }
 

@@ -8,6 +8,7 @@
 use super::error::{BlobError, BlobErrorKind};
 use super::isa::{decode_instruction, Instruction, InstructionSet, MAX_SKIP};
 use super::varint::{read_varint, write_varint};
+use std::borrow::Cow;
 
 /// The largest code section the VM accepts.
 pub const MAX_CODE_SIZE: u32 = 32 * 1024 * 1024;
@@ -99,7 +100,7 @@ impl ProgramCode {
     pub fn new(isa: InstructionSet, code: Vec<u8>, bitmask: Vec<u8>, jump_table: Vec<u32>) -> Result<Self, BlobError> {
         let entry_size = jump_table.iter().map(|&entry| 4 - entry.leading_zeros() / 8).max().unwrap_or(0) as u8;
         let code = ProgramCode { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
-        code.check_bitmask(0)?;
+        code.view().check_bitmask(0)?;
         if code.code.len() > MAX_CODE_SIZE as usize {
             return Err(BlobError::new(
                 0,
@@ -116,54 +117,25 @@ impl ProgramCode {
     /// Parses the `deblob` layout from `bytes`, which must be exactly the code section.
     /// `base` is where `bytes` starts in the whole blob (for error offsets).
     pub(crate) fn parse(isa: InstructionSet, bytes: &[u8], base: usize) -> Result<(Self, CodeLayout), BlobError> {
-        let mut reader = Reader::new(bytes, base);
-        let entry_count = reader.varint("the jump table entry count")?;
-        over_limit(&reader, "the jump table entry count", entry_count.into(), MAX_JUMP_TABLE_ENTRIES.into())?;
-        let entry_size_offset = reader.offset();
-        let entry_size = reader.byte("the jump table entry size")?;
-        if entry_size > 4 {
-            return Err(BlobError::new(entry_size_offset, BlobErrorKind::JumpTableEntrySize(entry_size)));
-        }
-        let code_length = reader.varint("the code length")?;
-        over_limit(&reader, "the code length", code_length.into(), MAX_CODE_SIZE.into())?;
-
-        let jump_table_offset = reader.offset();
-        let table_bytes = reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
-        let jump_table = if entry_size == 0 {
-            vec![0; entry_count as usize]
-        } else {
-            table_bytes
-                .chunks_exact(entry_size as usize)
-                .map(|chunk| chunk.iter().rev().fold(0u32, |acc, &byte| acc << 8 | u32::from(byte)))
-                .collect()
-        };
-        let code_offset = reader.offset();
-        let code = reader.bytes(code_length as usize, "the code")?.to_vec();
-        let bitmask_offset = reader.offset();
-        let expected = code.len().div_ceil(8);
-        let bitmask = reader.bytes(expected, "the bitmask")?.to_vec();
-        if reader.remaining() != 0 {
-            return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
-        }
-        let code = ProgramCode { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
-        code.check_bitmask(bitmask_offset)?;
-        let layout = CodeLayout { jump_table: jump_table_offset, code: code_offset };
-        Ok((code, layout))
+        let (view, layout) = CodeView::parse(isa, bytes, base)?;
+        Ok((view.to_code(), layout))
     }
 
-    fn check_bitmask(&self, offset: usize) -> Result<(), BlobError> {
-        let expected = self.code.len().div_ceil(8);
-        if self.bitmask.len() != expected {
-            return Err(BlobError::new(
-                offset,
-                BlobErrorKind::BitmaskLength { actual: self.bitmask.len(), expected, code_length: self.code.len() },
-            ));
+    /// No code (what a blob loaded by a module keeps: see
+    /// `ProgramBlob::parse_and_decode_without_code`).
+    pub(crate) fn empty(isa: InstructionSet) -> ProgramCode {
+        ProgramCode { isa, code: Vec::new(), bitmask: Vec::new(), jump_table: Vec::new(), jump_table_entry_size: 0 }
+    }
+
+    /// The parts decoding reads, borrowed.
+    pub(crate) fn view(&self) -> CodeView<'_> {
+        CodeView {
+            isa: self.isa,
+            code: &self.code,
+            bitmask: &self.bitmask,
+            jump_table: Cow::Borrowed(&self.jump_table),
+            jump_table_entry_size: self.jump_table_entry_size,
         }
-        let used_bits = self.code.len() % 8;
-        if used_bits != 0 && self.bitmask[expected - 1] >> used_bits != 0 {
-            return Err(BlobError::new(offset + expected - 1, BlobErrorKind::BitmaskPadding));
-        }
-        Ok(())
     }
 
     /// Appends the `deblob` layout.
@@ -213,7 +185,7 @@ impl ProgramCode {
     /// The Gray Paper's `skip(pc)`: how many operand bytes follow the opcode at `pc`. The
     /// bitmask is treated as followed by ones, and the result is capped at 24.
     pub fn skip(&self, pc: u32) -> u32 {
-        SkipTable::new(self).skip(pc)
+        SkipTable::new(&self.view()).skip(pc)
     }
 
     /// Decodes the whole program once, for the given [`Semantics`]. With [`Semantics::PolkaVm`]
@@ -234,6 +206,99 @@ impl ProgramCode {
         semantics: Semantics,
         buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
     ) -> Result<DecodedProgram, BlobError> {
+        self.view().decode_with(semantics, buffers)
+    }
+}
+
+/// A code section's parts as decoding reads them: borrowed from a [`ProgramCode`], or straight
+/// from a blob's bytes, so that loading a module does not copy the code and bitmask only to
+/// decode them and drop them (the jump table is parsed into words either way).
+pub(crate) struct CodeView<'a> {
+    pub isa: InstructionSet,
+    pub code: &'a [u8],
+    pub bitmask: &'a [u8],
+    pub jump_table: Cow<'a, [u32]>,
+    pub jump_table_entry_size: u8,
+}
+
+impl<'a> CodeView<'a> {
+    /// Parses the `deblob` layout from `bytes`, which must be exactly the code section.
+    /// `base` is where `bytes` starts in the whole blob (for error offsets).
+    pub(crate) fn parse(isa: InstructionSet, bytes: &'a [u8], base: usize) -> Result<(Self, CodeLayout), BlobError> {
+        let mut reader = Reader::new(bytes, base);
+        let entry_count = reader.varint("the jump table entry count")?;
+        over_limit(&reader, "the jump table entry count", entry_count.into(), MAX_JUMP_TABLE_ENTRIES.into())?;
+        let entry_size_offset = reader.offset();
+        let entry_size = reader.byte("the jump table entry size")?;
+        if entry_size > 4 {
+            return Err(BlobError::new(entry_size_offset, BlobErrorKind::JumpTableEntrySize(entry_size)));
+        }
+        let code_length = reader.varint("the code length")?;
+        over_limit(&reader, "the code length", code_length.into(), MAX_CODE_SIZE.into())?;
+
+        let jump_table_offset = reader.offset();
+        let table_bytes = reader.bytes(entry_count as usize * entry_size as usize, "the jump table")?;
+        let jump_table = if entry_size == 0 {
+            vec![0; entry_count as usize]
+        } else {
+            table_bytes
+                .chunks_exact(entry_size as usize)
+                .map(|chunk| chunk.iter().rev().fold(0u32, |acc, &byte| acc << 8 | u32::from(byte)))
+                .collect()
+        };
+        let code_offset = reader.offset();
+        let code = reader.bytes(code_length as usize, "the code")?;
+        let bitmask_offset = reader.offset();
+        let expected = code.len().div_ceil(8);
+        let bitmask = reader.bytes(expected, "the bitmask")?;
+        if reader.remaining() != 0 {
+            return Err(reader.error(BlobErrorKind::TrailingBytes(reader.remaining())));
+        }
+        let jump_table = Cow::Owned(jump_table);
+        let code = CodeView { isa, code, bitmask, jump_table, jump_table_entry_size: entry_size };
+        code.check_bitmask(bitmask_offset)?;
+        let layout = CodeLayout { jump_table: jump_table_offset, code: code_offset };
+        Ok((code, layout))
+    }
+
+    /// An owned copy.
+    pub fn to_code(&self) -> ProgramCode {
+        ProgramCode {
+            isa: self.isa,
+            code: self.code.to_vec(),
+            bitmask: self.bitmask.to_vec(),
+            jump_table: self.jump_table.to_vec(),
+            jump_table_entry_size: self.jump_table_entry_size,
+        }
+    }
+
+    /// Whether the bitmask marks `pc` as the start of an instruction.
+    fn is_instruction_start(&self, pc: u32) -> bool {
+        let pc = pc as usize;
+        pc < self.code.len() && self.bitmask[pc / 8] & (1 << (pc % 8)) != 0
+    }
+
+    fn check_bitmask(&self, offset: usize) -> Result<(), BlobError> {
+        let expected = self.code.len().div_ceil(8);
+        if self.bitmask.len() != expected {
+            return Err(BlobError::new(
+                offset,
+                BlobErrorKind::BitmaskLength { actual: self.bitmask.len(), expected, code_length: self.code.len() },
+            ));
+        }
+        let used_bits = self.code.len() % 8;
+        if used_bits != 0 && self.bitmask[expected - 1] >> used_bits != 0 {
+            return Err(BlobError::new(offset + expected - 1, BlobErrorKind::BitmaskPadding));
+        }
+        Ok(())
+    }
+
+    /// See [`ProgramCode::decode_with`].
+    pub fn decode_with(
+        self,
+        semantics: Semantics,
+        buffers: &mut dyn FnMut(usize) -> DecodeBuffers,
+    ) -> Result<DecodedProgram, BlobError> {
         let strict = semantics == Semantics::PolkaVm;
         let code_len = self.code.len() as u32;
         let error = |pc: u32, kind| BlobError::new(pc as usize, kind);
@@ -247,10 +312,12 @@ impl ProgramCode {
         let (instruction_capacity, index_capacity) = DecodedProgram::buffer_capacities(self.code.len());
         instructions.clear();
         instructions.reserve(instruction_capacity);
-        index_of_pc.clear();
-        index_of_pc.reserve(index_capacity);
-        index_of_pc.resize(self.code.len() + 1, NO_INSTRUCTION);
-        let skips = SkipTable::new(self);
+        // Every entry is written below (each instruction writes its own and those of its
+        // operand bytes, the sentinel the last), so a buffer that already has the length, as
+        // a recycled pc index does, is not filled first: that fill was a tenth of decoding.
+        index_of_pc.truncate(index_capacity);
+        index_of_pc.resize(index_capacity, NO_INSTRUCTION);
+        let skips = SkipTable::new(&self);
         // Strictly validated code checks its branches once all block starts are known. About
         // one instruction in four branches: reserving that avoids growing (and copying) the list.
         // The list is the thread's, kept between decodes: a fresh one of this size would be
@@ -264,7 +331,7 @@ impl ProgramCode {
         let mut previous_is_terminator = true;
         while pc < code_len {
             let skip = skips.skip(pc);
-            let instruction = decode_instruction(self.isa, &self.code, pc, skip);
+            let instruction = decode_instruction(self.isa, self.code, pc, skip);
             let mut loop_head = false;
             if let Some(target) = instruction.branch_target() {
                 if strict {
@@ -295,9 +362,30 @@ impl ProgramCode {
                 }
             }
             let block_start = previous_is_terminator && marked && !matches!(instruction, Instruction::invalid(_));
-            index_of_pc[pc as usize] = instructions.len() as u32 | if block_start { BLOCK_START } else { 0 };
-            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head });
-            previous_is_terminator = instruction.is_terminator();
+            // The instruction's entry, and its operand bytes' (no instructions): most have at
+            // most eight, and one fixed-size store covers them (what it writes past them, the
+            // instructions after this one overwrite; the index is padded for the last ones).
+            let entry = instructions.len() as u32 | if block_start { BLOCK_START } else { 0 };
+            let window: &mut [u32; 1 + INDEX_PADDING] =
+                (&mut index_of_pc[pc as usize..pc as usize + 1 + INDEX_PADDING]).try_into().expect("a window");
+            *window = [
+                entry,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+                NO_INSTRUCTION,
+            ];
+            if skip as usize > INDEX_PADDING {
+                index_of_pc[pc as usize + 1 + INDEX_PADDING..next_pc as usize].fill(NO_INSTRUCTION);
+            }
+            let is_terminator = instruction.is_terminator();
+            let ends_block = is_terminator || matches!(instruction, Instruction::invalid(_));
+            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head, ends_block });
+            previous_is_terminator = is_terminator;
             pc = next_pc;
         }
         // PolkaVM 0.37 places an implicit invalid instruction after a last instruction that can
@@ -321,17 +409,21 @@ impl ProgramCode {
         }
         // Past the end, execution traps: a sentinel makes that an ordinary instruction.
         index_of_pc[code_len as usize] = instructions.len() as u32;
+        index_of_pc[code_len as usize + 1..].fill(NO_INSTRUCTION);
         instructions.push(DecodedInstruction {
             pc: code_len,
             next_pc: code_len,
             instruction: Instruction::trap(),
             block_start: false,
             loop_head: false,
+            ends_block: true,
         });
 
         // PolkaVM 0.37 reads a jump table whose entries are zero bytes wide as empty: every
         // dynamic jump through it (other than to halt) panics.
-        let jump_table = if strict && self.jump_table_entry_size == 0 { Vec::new() } else { self.jump_table.clone() };
+        // (Those zero-byte entries are all pc 0, and are still checked below.)
+        let zero_width_entries = if strict && self.jump_table_entry_size == 0 { self.jump_table.len() } else { 0 };
+        let jump_table = if zero_width_entries > 0 { Vec::new() } else { self.jump_table.into_owned() };
         let program = DecodedProgram { isa: self.isa, semantics, instructions, index_of_pc, jump_table, written_end };
 
         if strict {
@@ -340,7 +432,8 @@ impl ProgramCode {
             if let Some((pc, target)) = invalid {
                 return Err(error(pc, BlobErrorKind::InvalidBranchTarget { pc, target }));
             }
-            for (index, &target) in self.jump_table.iter().enumerate() {
+            let entries = program.jump_table.iter().copied().chain(core::iter::repeat_n(0, zero_width_entries));
+            for (index, target) in entries.enumerate() {
                 if !program.is_block_start(target) {
                     return Err(error(0, BlobErrorKind::InvalidJumpTableEntry { index: index as u32, target }));
                 }
@@ -379,9 +472,9 @@ struct SkipTable {
 }
 
 impl SkipTable {
-    fn new(code: &ProgramCode) -> SkipTable {
+    fn new(code: &CodeView) -> SkipTable {
         let mut bits = Vec::with_capacity(code.bitmask.len() + 8);
-        bits.extend_from_slice(&code.bitmask);
+        bits.extend_from_slice(code.bitmask);
         let used = code.code.len() % 8;
         if used != 0 {
             if let Some(last) = bits.last_mut() {
@@ -440,6 +533,9 @@ pub enum Semantics {
     GrayPaper,
 }
 const NO_INSTRUCTION: u32 = u32::MAX;
+/// Entries of `index_of_pc` past the sentinel's (all `NO_INSTRUCTION`), so that decoding can
+/// write a fixed-size window from any instruction's pc (see `ProgramCode::decode_with`).
+const INDEX_PADDING: usize = 8;
 /// Set in an `index_of_pc` entry (other than `NO_INSTRUCTION`) whose instruction starts a
 /// basic block: whether a pc is a branch target is then one lookup, not a second one in the
 /// instructions (the compiler asks for every branch; in a large program both lookups are
@@ -461,6 +557,10 @@ pub struct DecodedInstruction {
     /// Whether a static branch at or after it targets it (the head of a loop, if it is a block
     /// start). The compiler aligns these.
     pub loop_head: bool,
+    /// Whether it ends its gas block: execution cannot simply continue with the next
+    /// instruction (a terminator, or an undefined opcode, which traps). Decoding works it out
+    /// once, so that the compiler and the gas model need not again.
+    pub ends_block: bool,
 }
 
 /// A program decoded once: the instruction sequence in pc order (ending with a sentinel `trap`
@@ -490,7 +590,7 @@ impl DecodedProgram {
     /// The capacities decoding `code_len` bytes of code needs at most, for the instruction
     /// sequence and the pc index.
     pub const fn buffer_capacities(code_len: usize) -> (usize, usize) {
-        (code_len / 3 + 1, code_len + 1)
+        (code_len / 3 + 1, code_len + 1 + INDEX_PADDING)
     }
 
     /// Takes the program's large buffers out (for reuse), leaving it empty.

@@ -70,7 +70,7 @@ pub(crate) use compiled::{CompiledProgram, EntryPoint};
 pub(crate) use run::{is_available, is_supported, CompiledInstance};
 
 use super::CompileError;
-use crate::gas::{ends_gas_block, BlockCosts, GasMetering};
+use crate::gas::{BlockCosts, GasMetering};
 use crate::pool::BufferPool;
 use crate::program::{DecodedProgram, InstructionVisitor, Reg, HALT_ADDRESS};
 use crate::sandbox::{ctx_offset, VmCtx};
@@ -381,7 +381,7 @@ impl<'a> Compiler<'a> {
             }
             start.write(self.offset());
             decoded.instruction.visit(self);
-            starts_block = ends_gas_block(&decoded.instruction);
+            starts_block = decoded.ends_block;
         }
         // SAFETY: the loop wrote entry `index` of both tables for every `index` below `count`
         // (it zips `count` instructions with `count` entries of each), and both have capacity

@@ -354,11 +354,17 @@ impl InstructionVisitor for Compiler<'_> {
     fn store_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(false, 0x89, r(a), r(b), imm as i32);
     }
+    // The commonest memory accesses (in Doom, about one instruction in four is one of these) are
+    // inlined into `Instruction::visit`'s dispatch in `emit_all`, without a call and its
+    // register saves: 0.9M fewer instructions per Doom compile in callgrind. Inlining more of
+    // the visitors (branches, other accesses) measured worse.
+    #[inline(always)]
     fn store_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(true, 0x89, r(a), r(b), imm as i32);
     }
     // `movzx r32, r/m8` is 0F B6, `movsx r64, r/m8` 0F BE, `movzx r32, r/m16` 0F B7,
     // `movsx r64, r/m16` 0F BF.
+    #[inline(always)] // see `store_indirect_u64`
     fn load_indirect_u8(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access_narrow(false, Narrow::TwoByte(0xb6), r(a), r(b), imm as i32);
     }
@@ -374,9 +380,11 @@ impl InstructionVisitor for Compiler<'_> {
     fn load_indirect_u32(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(false, 0x8b, r(a), r(b), imm as i32);
     }
+    #[inline(always)] // see `store_indirect_u64`
     fn load_indirect_i32(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(true, 0x63, r(a), r(b), imm as i32);
     }
+    #[inline(always)] // see `store_indirect_u64`
     fn load_indirect_u64(&mut self, a: Reg, b: Reg, imm: u32) {
         self.gs_access(true, 0x8b, r(a), r(b), imm as i32);
     }
