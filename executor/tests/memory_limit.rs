@@ -4,7 +4,7 @@
 //! growing at it; a raw program's host cannot map pages past it.
 
 use pvm_executor::program::asm::assemble;
-use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, RawProgram, Reg};
+use pvm_executor::program::{CodeBuilder, Instruction, InstructionSet, RawProgram};
 use pvm_executor::{BackendKind, Config, Engine, Error, Exit, Instance, Module, SandboxKind};
 
 const KIB: u64 = 1024;

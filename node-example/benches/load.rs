@@ -8,7 +8,11 @@
 //!
 //! ```sh
 //! cargo bench -p pvm-node --bench load -- --clients 32 --seconds 60
+//! cargo bench -p pvm-node --bench load -- --clients 32 --seconds 60 --sandbox process
 //! ```
+//!
+//! `--sandbox` is passed to the node: where its compiled contract code runs (`in-process`,
+//! the default, or `process`, the executor's worker processes).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -18,7 +22,7 @@ use common::RunningNode;
 use std::time::Duration;
 
 fn usage() -> ! {
-    eprintln!("usage: load [--clients N] [--seconds S] [--seed N]");
+    eprintln!("usage: load [--clients N] [--seconds S] [--seed N] [--sandbox in-process|process]");
     std::process::exit(2)
 }
 
@@ -31,8 +35,13 @@ async fn main() {
         token_code: common::contract("Token.polkavm"),
         replay: ReplayMode::PerBlock,
     };
+    let mut sandbox = "in-process".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--sandbox" {
+            sandbox = args.next().filter(|name| name == "in-process" || name == "process").unwrap_or_else(|| usage());
+            continue;
+        }
         let mut value = || args.next().and_then(|text| text.parse::<u64>().ok()).unwrap_or_else(|| usage());
         match arg.as_str() {
             "--clients" => config.clients = value() as usize,
@@ -47,8 +56,8 @@ async fn main() {
         usage();
     }
     let dir = tempfile::tempdir().expect("a temporary base path");
-    let node = RunningNode::start(&["--dev"], dir.path());
-    eprintln!("node at {}; {} clients for {:?}", node.rpc, config.clients, config.duration);
+    let node = RunningNode::start(&["--dev", "--sandbox", &sandbox], dir.path());
+    eprintln!("node at {} ({sandbox} sandbox); {} clients for {:?}", node.rpc, config.clients, config.duration);
     let report = match load::run(&node.rpc, &config).await {
         Ok(report) => report,
         Err(error) => {
