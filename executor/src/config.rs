@@ -84,6 +84,10 @@ pub const SANDBOX_ENV_VAR: &str = "PVM_SANDBOX";
 /// [`Config::new`] does not read it.
 pub const BACKEND_ENV_VAR: &str = "PVM_BACKEND";
 
+/// The environment variable [`Config::from_env`] reads [`Config::perf_map`] from (`1` to write
+/// the perf map, `0` not to).
+pub const PERF_MAP_ENV_VAR: &str = "PVM_PERF_MAP";
+
 /// How an [`Engine`](crate::Engine) compiles and runs modules.
 ///
 /// [`Config::new`] reads nothing from the environment: a library embedding the executor gets
@@ -107,6 +111,7 @@ pub struct Config {
     pub(crate) sandbox: SandboxKind,
     pub(crate) process_workers: usize,
     pub(crate) memory_limit: Option<u64>,
+    pub(crate) perf_map: bool,
 }
 
 impl Default for Config {
@@ -129,17 +134,20 @@ impl Config {
             sandbox: SandboxKind::InProcess,
             process_workers: 2,
             memory_limit: None,
+            perf_map: false,
         }
     }
 
-    /// The defaults, with the backend taken from `PVM_BACKEND` ([`BACKEND_ENV_VAR`]) and the
-    /// sandbox from `PVM_SANDBOX` ([`SANDBOX_ENV_VAR`]) when they are set. Later calls (such
-    /// as [`Config::backend`]) still change them.
+    /// The defaults, with the backend taken from `PVM_BACKEND` ([`BACKEND_ENV_VAR`]), the
+    /// sandbox from `PVM_SANDBOX` ([`SANDBOX_ENV_VAR`]) and the perf map switch from
+    /// `PVM_PERF_MAP` ([`PERF_MAP_ENV_VAR`]) when they are set. Later calls (such as
+    /// [`Config::backend`]) still change them.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidEnvVar`] if a variable is set to something other than its names
-    /// (`interpreter`, `compiler` or `auto`; `in-process` or `process`), or is not Unicode.
+    /// (`interpreter`, `compiler` or `auto`; `in-process` or `process`; `1` or `0`), or is not
+    /// Unicode.
     pub fn from_env() -> Result<Self, Error> {
         let mut config = Config::new();
         let read = |name: &'static str| -> Result<Option<String>, Error> {
@@ -154,7 +162,32 @@ impl Config {
         if let Some(value) = read(SANDBOX_ENV_VAR)? {
             config.sandbox = SandboxKind::from_name(&value).ok_or_else(|| invalid(SANDBOX_ENV_VAR, &value))?;
         }
+        if let Some(value) = read(PERF_MAP_ENV_VAR)? {
+            config.perf_map = match value.as_str() {
+                "1" => true,
+                "0" => false,
+                _ => return Err(invalid(PERF_MAP_ENV_VAR, &value)),
+            };
+        }
         Ok(config)
+    }
+
+    /// Whether the compiler appends the symbols of the code it generates to this process's
+    /// perf map, `/tmp/perf-PID.map` (default `false`), so that `perf report` names samples in
+    /// compiled code by module and guest pc (`pvm:3:0x1a2c`: the basic block at pc `0x1a2c` of
+    /// the third module compiled with this on) instead of showing bare addresses. Only for
+    /// profiling: the file grows with every module compiled and is never cleaned up. Guest code
+    /// running in the process sandbox is sampled in the worker processes, which have no map.
+    ///
+    /// ```
+    /// use pvm_executor::{BackendKind, Config};
+    ///
+    /// let mut config = Config::new();
+    /// config.backend(BackendKind::Compiler).perf_map(true);
+    /// ```
+    pub fn perf_map(&mut self, enabled: bool) -> &mut Self {
+        self.perf_map = enabled;
+        self
     }
 
     /// Chooses where compiled code runs (default [`SandboxKind::InProcess`]). The interpreter

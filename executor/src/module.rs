@@ -208,8 +208,14 @@ impl Module {
         });
         let code = match engine.backend() {
             BackendKind::Compiler => Code::Compiled(engine.compiled(&bytes, || {
-                CompiledProgram::compile(&decoded, block_costs.as_ref(), config.gas_metering, &engine.inner.pools)
-                    .map_err(Error::Compile)
+                CompiledProgram::compile(
+                    &decoded,
+                    block_costs.as_ref(),
+                    config.gas_metering,
+                    &engine.inner.pools,
+                    config.perf_map,
+                )
+                .map_err(Error::Compile)
             })?),
             BackendKind::Interpreter | BackendKind::Auto => {
                 Code::Interpreted(Arc::new(InterpreterProgram::new(&decoded, block_costs.as_ref())))

@@ -395,6 +395,14 @@ fn parse_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.trim().parse().map_err(|_| format!("not a number: {text:?}"))
 }
 
+/// `items` in the order run `run` takes them: rotated by one place per run, so that no
+/// executor always comes first or always follows the same one (what ran just before, its
+/// caches and the allocator's state it leaves behind, moves a measurement by several percent).
+fn in_turn<T>(items: &[T], run: usize) -> impl Iterator<Item = &T> {
+    let shift = run % items.len().max(1);
+    items[shift..].iter().chain(&items[..shift])
+}
+
 /// Cold start and `Core_version` warm, every executor, `runs` times in turn. Returns the
 /// two rows; fails if an executor that must work fails or gives another version than the
 /// others.
@@ -402,8 +410,8 @@ fn version_phases(blobs: &Blobs, options: &Options) -> Result<(Row, Row), String
     let mut cold = Row::new("cold start: blob to first `Core_version` (compile included)");
     let mut warm = Row::new("`Core_version`, warm");
     let mut expected: Option<(Vm, Vec<u8>)> = None;
-    for _ in 0..options.runs {
-        for vm in Vm::ALL {
+    for run in 0..options.runs {
+        for &vm in in_turn(&Vm::ALL, run) {
             if cold.failed(vm) {
                 continue;
             }
@@ -507,8 +515,8 @@ fn block_phases(
     let mut production = Row::new(format!("block production, {count} transfer{plural}"));
     let mut import = Row::new(format!("block import, {count} transfer{plural}"));
     let mut expected: Option<(Vm, chain::Produced)> = None;
-    for _ in 0..options.runs {
-        for (vm, executor) in executors {
+    for run in 0..options.runs {
+        for (vm, executor) in in_turn(executors, run) {
             if production.failed(*vm) {
                 continue;
             }
@@ -542,7 +550,7 @@ fn block_phases(
         let Some((_, block)) = &expected else {
             return Err(format!("no executor produced the block of {count} transfers"));
         };
-        for (vm, executor) in executors {
+        for (vm, executor) in in_turn(executors, run) {
             if import.failed(*vm) {
                 continue;
             }
@@ -663,7 +671,7 @@ fn report(rows: &[Row], options: &Options, polkavm: &str, load_before: &str) -> 
     ));
     line(String::new());
     line(format!(
-        "Median of {} runs (the executors took turns), and in parentheses half the range of the runs, \
+        "Median of {} runs (the executors took turns, the order rotated by one place every run), and in parentheses half the range of the runs, \
          (max - min) / 2, in percent of the median. `sc-executor-polkavm` ran on polkavm 0.33's {polkavm} backend; \
          its guest runs in a sandbox process whose CPU time the CPU-time table does not include.",
         options.runs

@@ -103,6 +103,7 @@ pub struct PvmExecutorBuilder<H> {
     max_runtime_instances: usize,
     runtime_cache_size: NonZeroUsize,
     allow_missing_host_functions: bool,
+    perf_map: bool,
     #[cfg(feature = "wasm")]
     wasm: Option<WasmExecutor<H>>,
     _host_functions: PhantomData<fn() -> H>,
@@ -142,6 +143,15 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
         self
     }
 
+    /// Whether compiled runtimes' code is listed in this process's perf map, for `perf report`
+    /// (see [`Config::perf_map`](pvm_executor::Config::perf_map)). Default: on when the
+    /// environment variable `PVM_PERF_MAP` is `1` (read by [`PvmExecutor::builder`]), as
+    /// sc-executor's wasmtime reads `WASMTIME_PROFILING_STRATEGY`.
+    pub fn with_perf_map(mut self, enabled: bool) -> Self {
+        self.perf_map = enabled;
+        self
+    }
+
     /// The executor for code that is not a PolkaVM blob. Default: `WasmExecutor::builder()`
     /// with its defaults (wasmtime, compiled). (Feature `wasm`.)
     #[cfg(feature = "wasm")]
@@ -153,7 +163,7 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
     /// Builds the executor.
     pub fn build(self) -> Result<PvmExecutor<H>, PvmError> {
         let mut config = Config::new();
-        config.backend(self.backend);
+        config.backend(self.backend).perf_map(self.perf_map);
         if self.gas_limit.is_none() {
             config.gas_metering(None);
         }
@@ -231,6 +241,7 @@ impl<H: HostFunctions> PvmExecutor<H> {
             max_runtime_instances: 2,
             runtime_cache_size: NonZeroUsize::new(4).expect("4 is not zero"),
             allow_missing_host_functions: false,
+            perf_map: std::env::var_os(pvm_executor::config::PERF_MAP_ENV_VAR).is_some_and(|value| value == "1"),
             #[cfg(feature = "wasm")]
             wasm: None,
             _host_functions: PhantomData,

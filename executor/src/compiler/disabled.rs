@@ -32,6 +32,7 @@ impl CompiledProgram {
         _costs: Option<&BlockCosts>,
         _gas: Option<GasMetering>,
         _pools: &Arc<crate::pool::Pools>,
+        _perf_map: bool,
     ) -> Result<Self, CompileError> {
         Err(CompileError::Unsupported)
     }

@@ -54,12 +54,14 @@ pub(crate) enum EntryPoint {
 impl CompiledProgram {
     /// Compiles `decoded`.
     /// `gas` is how to meter it; `costs` is `None` when metering is off (and then `gas` is
-    /// ignored).
+    /// ignored). With `perf_map`, the code's blocks are appended to this process's perf map
+    /// (see [`Config::perf_map`](crate::Config::perf_map)).
     pub fn compile(
         decoded: &DecodedProgram,
         costs: Option<&BlockCosts>,
         gas: Option<GasMetering>,
         pools: &Arc<Pools>,
+        perf_map: bool,
     ) -> Result<Self, CompileError> {
         let gas = if costs.is_none() { None } else { gas };
         // The working memory (the assembler's tables, stubs, branch fixups and so on) is reused
@@ -77,6 +79,7 @@ impl CompiledProgram {
             jump_sites,
             dispatch,
             fault_exit,
+            instructions_end,
             stubs,
             stub_offsets,
             fixups,
@@ -99,6 +102,13 @@ impl CompiledProgram {
         });
         SCRATCH.with(|cell| cell.set(Some(scratch)));
         let (code, code_len) = result?;
+        if perf_map {
+            let start = code.pointer as u64;
+            let end = start + u64::from(instructions_end);
+            if let Err(error) = super::perf_map::append(start, end, code_len as u64, decoded, &entry_offsets) {
+                log::warn!(target: "pvm", "cannot write the perf map: {error}");
+            }
+        }
         Ok(CompiledProgram { code, code_len, instruction_offsets, entry_offsets, fault_exit, gas })
     }
 

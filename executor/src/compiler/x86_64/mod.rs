@@ -63,6 +63,7 @@ mod code_memory;
 mod compiled;
 mod emitter;
 mod encode;
+mod perf_map;
 mod run;
 
 pub(crate) use code_memory::CodePool;
@@ -200,6 +201,8 @@ struct Compiler<'a> {
     /// Each `ecalli`'s resume offset store (the end of its 32-bit immediate) and the index of
     /// the instruction after it, whose offset goes there once the offsets are known.
     resume_sites: Vec<(u32, u32)>,
+    /// Where the instructions' code ends and the stubs begin.
+    instructions_end: u32,
 }
 
 /// Where a branch goes, resolved once all code is emitted.
@@ -260,6 +263,7 @@ impl<'a> Compiler<'a> {
             jump_sites,
             dispatch: 0,
             fault_exit: 0,
+            instructions_end: 0,
             exit_offsets: [0; 9],
             resume_sites: Vec::new(),
         }
@@ -392,6 +396,7 @@ impl<'a> Compiler<'a> {
         }
         self.entry_offsets = entry_offsets;
         self.instruction_offsets = instruction_offsets;
+        self.instructions_end = self.offset();
         // Each host call's resume point: the own code of the instruction after it.
         let code = self.ops.code_mut();
         for &(end, next) in &self.resume_sites {

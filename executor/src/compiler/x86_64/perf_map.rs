@@ -1,0 +1,54 @@
+//! Symbols for `perf`: the compiled code's basic blocks, named by their guest pc, in
+//! `/tmp/perf-PID.map` (the "perf map" of JIT runtimes, which `perf report` reads by itself).
+//!
+//! Without it every sample in compiled code is an anonymous address; with it `perf report`
+//! shows which guest blocks are hot (`pvm:3:0x1a2c` is the block at pc `0x1a2c` of the
+//! third module compiled in this process), and `pvm disasm` shows their instructions.
+//! wasmtime offers the same (`ProfilingStrategy::PerfMap`).
+
+use crate::program::DecodedProgram;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+/// Modules compiled with a perf map so far in this process (their symbols' prefix number).
+static MODULES: AtomicU32 = AtomicU32::new(0);
+/// One writer at a time, so that lines of two modules compiled at once do not interleave.
+static FILE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Appends this module's symbols to this process's perf map: the entry trampoline and
+/// shared exits before the first block (`pvm:N:prologue`), one line per basic block of
+/// `decoded` from its native start (a gas charge included) to the next block's, and the
+/// out-of-line stubs and jump table after the last (`pvm:N:stubs`). `start` is the code's
+/// address, `blocks_end` the address where the blocks' code ends.
+pub(super) fn append(
+    start: u64,
+    blocks_end: u64,
+    code_len: u64,
+    decoded: &DecodedProgram,
+    entry_offsets: &[u32],
+) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let module = MODULES.fetch_add(1, Ordering::Relaxed) + 1;
+    let instructions = decoded.instructions();
+    let heads: Vec<usize> = (0..instructions.len())
+        .filter(|&index| index == 0 || instructions[index].block_start || instructions[index - 1].ends_block)
+        .collect();
+    let mut text = String::with_capacity(heads.len() * 40 + 100);
+    let mut line = |from: u64, to: u64, name: core::fmt::Arguments<'_>| {
+        if to > from {
+            let _ = writeln!(text, "{from:x} {:x} pvm:{module}:{name}", to - from);
+        }
+    };
+    let first = entry_offsets.first().map_or(blocks_end, |&offset| start + u64::from(offset));
+    line(start, first, format_args!("prologue"));
+    for (n, &index) in heads.iter().enumerate() {
+        let from = start + u64::from(entry_offsets[index]);
+        let to = heads.get(n + 1).map_or(blocks_end, |&next| start + u64::from(entry_offsets[next]));
+        line(from, to, format_args!("{:#x}", instructions[index].pc));
+    }
+    line(blocks_end, start + code_len, format_args!("stubs"));
+    let _guard = FILE_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
+}
