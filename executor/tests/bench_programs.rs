@@ -21,7 +21,7 @@ fn benchmark_programs_agree_on_every_backend() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&read_testdata("bench-programs/programs.json")).expect("manifest is JSON");
     let programs = manifest["programs"].as_object().expect("programs");
-    assert!(programs.len() >= 8, "the manifest lists the benchmark programs");
+    assert!(programs.len() >= 10, "the manifest lists the benchmark programs");
     let compiler = pvm_testkit::require_compiler();
     for (name, program) in programs {
         let file = program["file"].as_str().expect("file");

@@ -11,7 +11,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 guest="$here/../../guest"
-PROGRAMS="minimal prime_sieve memset memcpy keccak sort matmul minilang"
+PROGRAMS="minimal prime_sieve memset memcpy keccak sort matmul minilang fib scale_decode"
 
 check=
 case "${1:-}" in

@@ -24,6 +24,8 @@ uint64_t bench_keccak(uint64_t n);
 uint64_t bench_sort(uint64_t n);
 uint64_t bench_matmul(uint64_t n);
 uint64_t bench_minilang(uint64_t n);
+uint64_t bench_fib(uint64_t n);
+uint64_t bench_scale_decode(uint64_t n);
 
 static const struct {
     const char *name;
@@ -33,6 +35,7 @@ static const struct {
     {"bench_memset", bench_memset},     {"bench_memcpy", bench_memcpy},
     {"bench_keccak", bench_keccak},     {"bench_sort", bench_sort},
     {"bench_matmul", bench_matmul},     {"bench_minilang", bench_minilang},
+    {"bench_fib", bench_fib},           {"bench_scale_decode", bench_scale_decode},
 };
 
 int main(int argc, char **argv)

@@ -27,6 +27,8 @@ native_programs!(
     bench_sort,
     bench_matmul,
     bench_minilang,
+    bench_fib,
+    bench_scale_decode,
 );
 
 /// Native code (no compile or instantiate phase).
