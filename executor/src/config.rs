@@ -88,6 +88,13 @@ pub const BACKEND_ENV_VAR: &str = "PVM_BACKEND";
 /// the perf map, `0` not to).
 pub const PERF_MAP_ENV_VAR: &str = "PVM_PERF_MAP";
 
+/// The trimmed value of environment variable `name`, `None` if it is not set.
+fn env_value(name: &'static str) -> Result<Option<String>, Error> {
+    let Some(value) = std::env::var_os(name) else { return Ok(None) };
+    let invalid = || Error::InvalidEnvVar { name, value: value.to_string_lossy().into_owned() };
+    Ok(Some(value.to_str().ok_or_else(invalid)?.trim().to_string()))
+}
+
 /// How an [`Engine`](crate::Engine) compiles and runs modules.
 ///
 /// [`Config::new`] reads nothing from the environment: a library embedding the executor gets
@@ -150,26 +157,33 @@ impl Config {
     /// Unicode.
     pub fn from_env() -> Result<Self, Error> {
         let mut config = Config::new();
-        let read = |name: &'static str| -> Result<Option<String>, Error> {
-            let Some(value) = std::env::var_os(name) else { return Ok(None) };
-            let invalid = || Error::InvalidEnvVar { name, value: value.to_string_lossy().into_owned() };
-            Ok(Some(value.to_str().ok_or_else(invalid)?.trim().to_string()))
-        };
         let invalid = |name: &'static str, value: &str| Error::InvalidEnvVar { name, value: value.to_string() };
-        if let Some(value) = read(BACKEND_ENV_VAR)? {
+        if let Some(value) = env_value(BACKEND_ENV_VAR)? {
             config.backend = BackendKind::from_name(&value).ok_or_else(|| invalid(BACKEND_ENV_VAR, &value))?;
         }
-        if let Some(value) = read(SANDBOX_ENV_VAR)? {
+        if let Some(value) = env_value(SANDBOX_ENV_VAR)? {
             config.sandbox = SandboxKind::from_name(&value).ok_or_else(|| invalid(SANDBOX_ENV_VAR, &value))?;
         }
-        if let Some(value) = read(PERF_MAP_ENV_VAR)? {
-            config.perf_map = match value.as_str() {
-                "1" => true,
-                "0" => false,
-                _ => return Err(invalid(PERF_MAP_ENV_VAR, &value)),
-            };
+        if let Some(enabled) = Config::perf_map_from_env()? {
+            config.perf_map = enabled;
         }
         Ok(config)
+    }
+
+    /// The perf map switch as `PVM_PERF_MAP` ([`PERF_MAP_ENV_VAR`]) sets it: `Some(true)` for
+    /// `1`, `Some(false)` for `0`, `None` when it is not set. For embedders that build their
+    /// configuration themselves but honour this variable as [`Config::from_env`] does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEnvVar`] for any other value.
+    pub fn perf_map_from_env() -> Result<Option<bool>, Error> {
+        match env_value(PERF_MAP_ENV_VAR)?.as_deref() {
+            None => Ok(None),
+            Some("1") => Ok(Some(true)),
+            Some("0") => Ok(Some(false)),
+            Some(value) => Err(Error::InvalidEnvVar { name: PERF_MAP_ENV_VAR, value: value.to_string() }),
+        }
     }
 
     /// Whether the compiler appends the symbols of the code it generates to this process's

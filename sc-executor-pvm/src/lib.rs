@@ -103,7 +103,8 @@ pub struct PvmExecutorBuilder<H> {
     max_runtime_instances: usize,
     runtime_cache_size: NonZeroUsize,
     allow_missing_host_functions: bool,
-    perf_map: bool,
+    /// `None`: as `PVM_PERF_MAP` says when the executor is built.
+    perf_map: Option<bool>,
     #[cfg(feature = "wasm")]
     wasm: Option<WasmExecutor<H>>,
     _host_functions: PhantomData<fn() -> H>,
@@ -144,11 +145,11 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
     }
 
     /// Whether compiled runtimes' code is listed in this process's perf map, for `perf report`
-    /// (see [`Config::perf_map`](pvm_executor::Config::perf_map)). Default: on when the
-    /// environment variable `PVM_PERF_MAP` is `1` (read by [`PvmExecutor::builder`]), as
-    /// sc-executor's wasmtime reads `WASMTIME_PROFILING_STRATEGY`.
+    /// (see [`Config::perf_map`](pvm_executor::Config::perf_map)). Default: what the
+    /// environment variable `PVM_PERF_MAP` says (`1` or `0`, read when the executor is built;
+    /// off when unset), as sc-executor's wasmtime reads `WASMTIME_PROFILING_STRATEGY`.
     pub fn with_perf_map(mut self, enabled: bool) -> Self {
-        self.perf_map = enabled;
+        self.perf_map = Some(enabled);
         self
     }
 
@@ -163,7 +164,11 @@ impl<H: HostFunctions> PvmExecutorBuilder<H> {
     /// Builds the executor.
     pub fn build(self) -> Result<PvmExecutor<H>, PvmError> {
         let mut config = Config::new();
-        config.backend(self.backend).perf_map(self.perf_map);
+        let perf_map = match self.perf_map {
+            Some(enabled) => enabled,
+            None => Config::perf_map_from_env().map_err(PvmError::Engine)?.unwrap_or(false),
+        };
+        config.backend(self.backend).perf_map(perf_map);
         if self.gas_limit.is_none() {
             config.gas_metering(None);
         }
@@ -241,7 +246,7 @@ impl<H: HostFunctions> PvmExecutor<H> {
             max_runtime_instances: 2,
             runtime_cache_size: NonZeroUsize::new(4).expect("4 is not zero"),
             allow_missing_host_functions: false,
-            perf_map: std::env::var_os(pvm_executor::config::PERF_MAP_ENV_VAR).is_some_and(|value| value == "1"),
+            perf_map: None,
             #[cfg(feature = "wasm")]
             wasm: None,
             _host_functions: PhantomData,

@@ -104,8 +104,9 @@ impl CompiledProgram {
         let (code, code_len) = result?;
         if perf_map {
             let start = code.pointer as u64;
-            let end = start + u64::from(instructions_end);
-            if let Err(error) = super::perf_map::append(start, end, code_len as u64, decoded, &entry_offsets) {
+            if let Err(error) =
+                super::perf_map::append(start, decoded, &entry_offsets, instructions_end, code_len as u32)
+            {
                 log::warn!(target: "pvm", "cannot write the perf map: {error}");
             }
         }

@@ -6,6 +6,7 @@
 //! third module compiled in this process), and `pvm disasm` shows their instructions.
 //! wasmtime offers the same (`ProfilingStrategy::PerfMap`).
 
+use crate::gas::starts_gas_block;
 use crate::program::DecodedProgram;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,37 +18,34 @@ static MODULES: AtomicU32 = AtomicU32::new(0);
 static FILE_LOCK: Mutex<()> = Mutex::new(());
 
 /// Appends this module's symbols to this process's perf map: the entry trampoline and
-/// shared exits before the first block (`pvm:N:prologue`), one line per basic block of
-/// `decoded` from its native start (a gas charge included) to the next block's, and the
-/// out-of-line stubs and jump table after the last (`pvm:N:stubs`). `start` is the code's
-/// address, `blocks_end` the address where the blocks' code ends.
+/// shared exits before the first block (`pvm:N:prologue`), one line per basic block (gas
+/// block, [`starts_gas_block`]: where branches may land) of `decoded` from its native start (its
+/// gas charge included) to the next block's, and the out-of-line stubs and jump table after the
+/// last (`pvm:N:stubs`). `start` is the code's address; the offsets are from it: each
+/// instruction's entry, where the blocks' code ends, and where the code ends.
 pub(super) fn append(
     start: u64,
-    blocks_end: u64,
-    code_len: u64,
     decoded: &DecodedProgram,
     entry_offsets: &[u32],
+    blocks_end: u32,
+    code_len: u32,
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let module = MODULES.fetch_add(1, Ordering::Relaxed) + 1;
     let instructions = decoded.instructions();
-    let heads: Vec<usize> = (0..instructions.len())
-        .filter(|&index| index == 0 || instructions[index].block_start || instructions[index - 1].ends_block)
-        .collect();
-    let mut text = String::with_capacity(heads.len() * 40 + 100);
-    let mut line = |from: u64, to: u64, name: core::fmt::Arguments<'_>| {
+    let mut text = String::new();
+    let mut line = |from: u32, to: u32, name: core::fmt::Arguments<'_>| {
         if to > from {
-            let _ = writeln!(text, "{from:x} {:x} pvm:{module}:{name}", to - from);
+            let _ = writeln!(text, "{:x} {:x} pvm:{module}:{name}", start + u64::from(from), to - from);
         }
     };
-    let first = entry_offsets.first().map_or(blocks_end, |&offset| start + u64::from(offset));
-    line(start, first, format_args!("prologue"));
-    for (n, &index) in heads.iter().enumerate() {
-        let from = start + u64::from(entry_offsets[index]);
-        let to = heads.get(n + 1).map_or(blocks_end, |&next| start + u64::from(entry_offsets[next]));
-        line(from, to, format_args!("{:#x}", instructions[index].pc));
+    let mut heads = (0..instructions.len()).filter(|&index| starts_gas_block(instructions, index)).peekable();
+    line(0, entry_offsets.first().copied().unwrap_or(blocks_end), format_args!("prologue"));
+    while let Some(index) = heads.next() {
+        let to = heads.peek().map_or(blocks_end, |&next| entry_offsets[next]);
+        line(entry_offsets[index], to, format_args!("{:#x}", instructions[index].pc));
     }
-    line(blocks_end, start + code_len, format_args!("stubs"));
+    line(blocks_end, code_len, format_args!("stubs"));
     let _guard = FILE_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let path = format!("/tmp/perf-{}.map", std::process::id());
     std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
