@@ -213,7 +213,7 @@ mod tests {
         let jump = decoded.instructions()[100];
         assert_eq!(jump.pc, 300);
         assert_eq!(jump.instruction, Instruction::jump(0));
-        assert_eq!(decoded.instructions()[101].pc, jump.next_pc);
+        assert_eq!(decoded.next_pc(100), 303, "the jump takes an opcode and a two-byte offset");
         assert_eq!(decoded.instructions()[101].instruction, Instruction::trap());
         assert_eq!(decoded.instructions().len(), 103, "102 instructions and the sentinel");
     }

@@ -384,7 +384,7 @@ impl<'a> CodeView<'a> {
             }
             let is_terminator = instruction.is_terminator();
             let ends_block = is_terminator || matches!(instruction, Instruction::invalid(_));
-            instructions.push(DecodedInstruction { pc, next_pc, instruction, block_start, loop_head, ends_block });
+            instructions.push(DecodedInstruction { pc, instruction, block_start, loop_head, ends_block });
             previous_is_terminator = is_terminator;
             pc = next_pc;
         }
@@ -412,7 +412,6 @@ impl<'a> CodeView<'a> {
         index_of_pc[code_len as usize + 1..].fill(NO_INSTRUCTION);
         instructions.push(DecodedInstruction {
             pc: code_len,
-            next_pc: code_len,
             instruction: Instruction::trap(),
             block_start: false,
             loop_head: false,
@@ -546,10 +545,11 @@ const BLOCK_START: u32 = 1 << 31;
 /// One decoded instruction and where it sits.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub struct DecodedInstruction {
-    /// Its program counter.
+    /// Its program counter. (The next instruction's is the next entry's: every instruction
+    /// has one after it, the sentinel's own being the code length. Not storing it keeps an
+    /// entry at 24 bytes: a large program's list is megabytes, written once and read twice
+    /// per compile.)
     pub pc: u32,
-    /// The program counter of the instruction after it.
-    pub next_pc: u32,
     /// The instruction.
     pub instruction: Instruction,
     /// Whether branches and dynamic jumps may target it (the Gray Paper's set ϖ).
@@ -562,6 +562,9 @@ pub struct DecodedInstruction {
     /// once, so that the compiler and the gas model need not again.
     pub ends_block: bool,
 }
+
+// Compile time reads the list twice (block gas costs, then code generation): keep entries small.
+const _: () = assert!(core::mem::size_of::<DecodedInstruction>() == 24);
 
 /// A program decoded once: the instruction sequence in pc order (ending with a sentinel `trap`
 /// at `pc == code length`), a pc-to-instruction index, basic block starts and the jump table.
@@ -624,6 +627,12 @@ impl DecodedProgram {
     /// Every instruction in pc order; the last one is the sentinel `trap` past the end.
     pub fn instructions(&self) -> &[DecodedInstruction] {
         &self.instructions
+    }
+
+    /// The pc of the instruction after instruction `index`: the next entry's (the code length
+    /// for the sentinel).
+    pub fn next_pc(&self, index: usize) -> u32 {
+        self.instructions.get(index + 1).map_or_else(|| self.code_len(), |next| next.pc)
     }
 
     /// The length of the code in bytes (the sentinel's pc).

@@ -84,7 +84,7 @@ fn write_instructions(
     }
 
     let bytes = code.code();
-    for instruction in decoded.instructions() {
+    for (index, instruction) in decoded.instructions().iter().enumerate() {
         let pc = instruction.pc;
         let at_end = pc as usize == bytes.len();
         if instruction.block_start || notes.contains_key(&pc) {
@@ -104,7 +104,7 @@ fn write_instructions(
             writeln!(out, "{pc:>8}: {:<29}; end of code: execution past here traps", "")?;
             break;
         }
-        let raw = &bytes[pc as usize..instruction.next_pc as usize];
+        let raw = &bytes[pc as usize..decoded.next_pc(index) as usize];
         let hex: Vec<String> = raw.iter().map(|b| format!("{b:02x}")).collect();
         let text = match instruction.instruction {
             Instruction::invalid(_) => {
